@@ -1,0 +1,225 @@
+package p2pstreams
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+)
+
+// MemoryStore is the in-process Store, the default: the right one for a
+// single server process. It keeps nothing on disk and needs no goroutine:
+// expired sessions are dropped by the calls that come across them and by a
+// sweep that Join runs at most once a minute.
+type MemoryStore struct {
+	mu        sync.Mutex
+	sessions  map[SessionID]*memSession
+	lastSweep time.Time
+}
+
+type memSession struct {
+	host    PeerID // "" when the session has no host
+	members map[PeerID]*memMember
+}
+
+type memMember struct {
+	leaseUntil time.Time // connected while now is before it
+	expires    time.Time // a member until then
+}
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{sessions: make(map[SessionID]*memSession)}
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+const sweepEvery = time.Minute
+
+// Join implements Store.
+func (m *MemoryStore) Join(ctx context.Context, s SessionID, p PeerID, o JoinOptions) (PeerID, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if now.Sub(m.lastSweep) >= sweepEvery {
+		m.sweep(now)
+	}
+	ss := m.session(s, now)
+	if ss == nil {
+		ss = &memSession{members: make(map[PeerID]*memMember)}
+		m.sessions[s] = ss
+	}
+	mb := ss.members[p]
+	switch {
+	case mb != nil && now.Before(mb.leaseUntil):
+		return "", ErrPeerConnected
+	case mb == nil && o.MaxPeers > 0 && len(ss.members) >= o.MaxPeers:
+		return "", ErrSessionFull
+	case mb == nil:
+		mb = &memMember{}
+		ss.members[p] = mb
+	}
+	mb.leaseUntil = leaseEnd(now, o.Lease)
+	if o.Expires.After(mb.expires) {
+		mb.expires = o.Expires
+	}
+	if ss.host == "" {
+		ss.host = p
+	}
+	return ss.host, nil
+}
+
+// Refresh implements Store.
+func (m *MemoryStore) Refresh(ctx context.Context, s SessionID, p PeerID, lease time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ss := m.session(s, now)
+	if ss == nil {
+		return ErrNotMember
+	}
+	mb := ss.members[p]
+	if mb == nil || !now.Before(mb.leaseUntil) {
+		return ErrNotMember
+	}
+	mb.leaseUntil = leaseEnd(now, lease)
+	return nil
+}
+
+// Leave implements Store.
+func (m *MemoryStore) Leave(ctx context.Context, s SessionID, p PeerID, forget bool) (Departure, error) {
+	if err := ctx.Err(); err != nil {
+		return Departure{}, err
+	}
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ss := m.session(s, now)
+	if ss == nil || ss.members[p] == nil {
+		return Departure{}, nil
+	}
+	if ss.host == p {
+		d := Departure{WasHost: true}
+		for id, mb := range ss.members {
+			if id != p && now.Before(mb.leaseUntil) {
+				d.Connected = append(d.Connected, id)
+			}
+		}
+		slices.Sort(d.Connected)
+		delete(m.sessions, s)
+		return d, nil
+	}
+	if forget {
+		delete(ss.members, p)
+	} else {
+		ss.members[p].leaseUntil = time.Time{}
+	}
+	return Departure{}, nil
+}
+
+// session returns s after dropping its expired members, or nil when s does
+// not exist or was just found over: its host expired or lost its lease.
+// m.mu is held.
+func (m *MemoryStore) session(s SessionID, now time.Time) *memSession {
+	ss := m.sessions[s]
+	if ss == nil {
+		return nil
+	}
+	for id, mb := range ss.members {
+		if !now.Before(mb.expires) {
+			delete(ss.members, id)
+		}
+	}
+	if h := ss.members[ss.host]; h == nil || !now.Before(h.leaseUntil) {
+		// A host that is gone resets the session (members are told when
+		// their own node's Refresh fails), unless it has no host yet.
+		if ss.host != "" || len(ss.members) == 0 {
+			delete(m.sessions, s)
+			return nil
+		}
+	}
+	return ss
+}
+
+func (m *MemoryStore) sweep(now time.Time) {
+	m.lastSweep = now
+	for s := range m.sessions {
+		m.session(s, now)
+	}
+}
+
+// Len returns the number of live sessions (for tests and metrics).
+func (m *MemoryStore) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sweep(time.Now())
+	return len(m.sessions)
+}
+
+// leaseEnd is now+lease, or a time that never comes for lease <= 0.
+func leaseEnd(now time.Time, lease time.Duration) time.Time {
+	if lease <= 0 {
+		return now.AddDate(100, 0, 0)
+	}
+	return now.Add(lease)
+}
+
+// MemoryBroker is the in-process Broker, the default. Publish calls each
+// subscriber's deliver on the publisher's goroutine.
+type MemoryBroker struct {
+	mu     sync.RWMutex
+	topics map[string][]*memSub // copied on write: Publish iterates without the lock
+}
+
+type memSub struct{ deliver func([]byte) }
+
+// NewMemoryBroker returns a MemoryBroker with no subscribers.
+func NewMemoryBroker() *MemoryBroker {
+	return &MemoryBroker{topics: make(map[string][]*memSub)}
+}
+
+var _ Broker = (*MemoryBroker)(nil)
+
+// Subscribe implements Broker.
+func (b *MemoryBroker) Subscribe(ctx context.Context, topic string, deliver func([]byte)) (func(), error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	sub := &memSub{deliver: deliver}
+	b.mu.Lock()
+	b.topics[topic] = append(slices.Clip(b.topics[topic]), sub)
+	b.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			subs := slices.DeleteFunc(slices.Clone(b.topics[topic]), func(x *memSub) bool { return x == sub })
+			if len(subs) == 0 {
+				delete(b.topics, topic)
+			} else {
+				b.topics[topic] = subs
+			}
+		})
+	}, nil
+}
+
+// Publish implements Broker.
+func (b *MemoryBroker) Publish(ctx context.Context, topic string, msg []byte) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	b.mu.RLock()
+	subs := b.topics[topic]
+	b.mu.RUnlock()
+	for _, s := range subs {
+		s.deliver(msg)
+	}
+	return len(subs), nil
+}

@@ -1,0 +1,232 @@
+// Package protocol defines the p2pstreams signaling messages: the JSON
+// objects that peers and the server exchange over the WebSocket, their
+// validation, and the error codes. PROTOCOL.md describes the same wire format
+// for people; this package is its single source of truth in Go.
+//
+// Every message is one WebSocket text frame holding one JSON object whose
+// "type" is "Connection" and whose "state" says what it is. The decoder is a
+// trust boundary: it bounds sizes, checks every field a state needs, and
+// never panics (it is fuzzed).
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// Type is the value of "type" in every signaling message (the seed's name).
+const Type = "Connection"
+
+// MaxIDLength bounds session and peer ids, in bytes.
+const MaxIDLength = 64
+
+// SessionID names a session (a room).
+type SessionID string
+
+// PeerID names a peer within a session.
+type PeerID string
+
+// State says what a signaling message is.
+type State string
+
+// The states. Who sends each one is in PROTOCOL.md.
+const (
+	SessionJoin    State = "SessionJoin"    // peer → server: join with a token
+	SessionReady   State = "SessionReady"   // server → peer: a peer is ready in the session
+	SdpOffer       State = "SdpOffer"       // peer → peer, through the server
+	SdpAnswer      State = "SdpAnswer"      // peer → peer, through the server
+	IceCandidate   State = "IceCandidate"   // peer → peer, through the server
+	SessionLeave   State = "SessionLeave"   // peer → server: leave the session for good
+	PeerLeft       State = "PeerLeft"       // server → host: a peer left; host → server: forget a peer
+	HostLeft       State = "HostLeft"       // server → peer: the host is gone, the session was reset
+	ServerShutdown State = "ServerShutdown" // server → peer: the server goes away in "seconds"
+	Error          State = "Error"          // server → peer: a refused input, with a code
+)
+
+// Routed reports whether messages in state s go from one peer to another.
+func (s State) Routed() bool {
+	return s == SdpOffer || s == SdpAnswer || s == IceCandidate
+}
+
+// Code is a machine-readable error code, shared with the JS client.
+type Code string
+
+// The error codes. Each one is also a WebSocket close reason where the server
+// closes the connection for it.
+const (
+	CodeBadMessage      Code = "bad_message"       // not a JSON object, or a field is missing or wrong
+	CodeUnknownState    Code = "unknown_state"     // a type or state this server does not take
+	CodeTooLarge        Code = "message_too_large" // a frame over the size limit (closes)
+	CodeBadToken        Code = "bad_token"         // malformed or forged token
+	CodeTokenExpired    Code = "token_expired"     // a valid token past its expiry
+	CodeNotJoined       Code = "not_joined"        // a message that needs a joined session
+	CodeAlreadyJoined   Code = "already_joined"    // a second SessionJoin on one connection
+	CodePeerNotFound    Code = "peer_not_found"    // the target peer is not connected in this session
+	CodePeerConnected   Code = "peer_connected"    // the token's peer id is connected already
+	CodeSessionFull     Code = "session_full"      // the session has its maximum of peers
+	CodeNotHost         Code = "not_host"          // a host-only message from a client
+	CodeRateLimited     Code = "rate_limited"      // too many messages; this one was dropped
+	CodeSlowReader      Code = "slow_reader"       // the send queue overflowed (closes)
+	CodeSessionExpired  Code = "session_expired"   // the token's expiry passed while connected (closes)
+	CodeJoinTimeout     Code = "join_timeout"      // no SessionJoin in time (closes)
+	CodeServerShutdown  Code = "server_shutdown"   // the server is going away (closes)
+	CodeUnavailable     Code = "unavailable"       // the store or broker failed; try again
+	CodeOriginForbidden Code = "origin_forbidden"  // refused at the HTTP upgrade (HTTP 403)
+)
+
+// Message is one signaling message. Fields not used by a state are empty.
+type Message struct {
+	Type  string `json:"type"`
+	State State  `json:"state"`
+
+	Token      string    `json:"token,omitempty"`      // SessionJoin
+	SessionID  SessionID `json:"sessionId,omitempty"`  // SessionReady
+	PeerID     PeerID    `json:"peerId,omitempty"`     // SessionReady, PeerLeft
+	HostPeerID PeerID    `json:"hostPeerId,omitempty"` // SessionReady, HostLeft
+
+	To   PeerID          `json:"to,omitempty"`   // routed: the target, set by the sender
+	From PeerID          `json:"from,omitempty"` // routed: the sender, set by the server only
+	Data json.RawMessage `json:"data,omitempty"` // routed: an SDP or ICE candidate object
+
+	Config  json.RawMessage `json:"config,omitempty"`  // SessionReady to the joiner: the token's frame config
+	Code    Code            `json:"code,omitempty"`    // Error
+	Text    string          `json:"message,omitempty"` // Error: for people
+	Seconds int             `json:"seconds,omitempty"` // ServerShutdown
+}
+
+// DecodeError is a refused input, carrying the code to answer with.
+type DecodeError struct {
+	Code Code
+	Text string
+}
+
+func (e *DecodeError) Error() string { return string(e.Code) + ": " + e.Text }
+
+func bad(code Code, format string, args ...any) error {
+	return &DecodeError{Code: code, Text: fmt.Sprintf(format, args...)}
+}
+
+// CodeOf returns the protocol code carried by err, or "" if it carries none.
+func CodeOf(err error) Code {
+	var de *DecodeError
+	if errors.As(err, &de) {
+		return de.Code
+	}
+	return ""
+}
+
+// DecodeClient parses and validates a message sent by a peer to the server.
+// It accepts only the states a peer may send, and only with the fields those
+// states need. The caller bounds len(b) beforehand.
+func DecodeClient(b []byte) (*Message, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || b[0] != '{' {
+		return nil, bad(CodeBadMessage, "a message is one JSON object")
+	}
+	m := new(Message)
+	if err := json.Unmarshal(b, m); err != nil {
+		return nil, bad(CodeBadMessage, "invalid JSON: %v", err)
+	}
+	if m.Type != Type {
+		return nil, bad(CodeUnknownState, "type must be %q", Type)
+	}
+	if m.From != "" {
+		return nil, bad(CodeBadMessage, "from is set by the server, not the sender")
+	}
+	switch m.State {
+	case SessionJoin:
+		if m.Token == "" {
+			return nil, bad(CodeBadMessage, "SessionJoin needs a token")
+		}
+	case SdpOffer, SdpAnswer, IceCandidate:
+		if err := CheckID(string(m.To)); err != nil {
+			return nil, bad(CodeBadMessage, "to: %v", err)
+		}
+		if len(m.Data) == 0 || m.Data[0] != '{' {
+			return nil, bad(CodeBadMessage, "%s needs data, a JSON object", m.State)
+		}
+	case SessionLeave:
+	case PeerLeft:
+		if err := CheckID(string(m.PeerID)); err != nil {
+			return nil, bad(CodeBadMessage, "peerId: %v", err)
+		}
+	default:
+		return nil, bad(CodeUnknownState, "state %q is not one a peer sends", truncate(string(m.State)))
+	}
+	return m, nil
+}
+
+// CheckID reports whether s is a valid session or peer id: 1 to MaxIDLength
+// bytes of UTF-8 with no control characters.
+func CheckID(s string) error {
+	if s == "" {
+		return errors.New("empty id")
+	}
+	if len(s) > MaxIDLength {
+		return fmt.Errorf("id longer than %d bytes", MaxIDLength)
+	}
+	if !utf8.ValidString(s) {
+		return errors.New("id is not UTF-8")
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return errors.New("id has a control character")
+		}
+	}
+	return nil
+}
+
+func truncate(s string) string {
+	if len(s) > 32 {
+		return s[:32] + "…"
+	}
+	return s
+}
+
+// AppendRouted appends the wire form of a routed message as the server
+// forwards it: only the known fields, with the sender stamped. quotedFrom is
+// the sender's id already JSON-quoted (see Quote); data must be valid JSON.
+func AppendRouted(dst []byte, state State, quotedFrom []byte, to PeerID, data []byte) []byte {
+	dst = append(dst, `{"type":"Connection","state":"`...)
+	dst = append(dst, state...)
+	dst = append(dst, `","from":`...)
+	dst = append(dst, quotedFrom...)
+	dst = append(dst, `,"to":`...)
+	dst = appendQuoted(dst, string(to))
+	dst = append(dst, `,"data":`...)
+	dst = append(dst, data...)
+	return append(dst, '}')
+}
+
+// Quote returns s as a JSON string literal.
+func Quote(s string) []byte { return appendQuoted(nil, s) }
+
+func appendQuoted(dst []byte, s string) []byte {
+	// Ids are validated UTF-8 without control characters, but quote fully
+	// anyway so that this never emits invalid JSON whatever it is given.
+	b, err := json.Marshal(s)
+	if err != nil { // unreachable for a string
+		return append(dst, `""`...)
+	}
+	return append(dst, b...)
+}
+
+// Encode returns the wire form of m.
+func Encode(m *Message) []byte {
+	if m.Type == "" {
+		m.Type = Type
+	}
+	b, err := json.Marshal(m)
+	if err != nil { // only a RawMessage holding invalid JSON gets here
+		return []byte(`{"type":"Connection","state":"Error","code":"bad_message","message":"unencodable message"}`)
+	}
+	return b
+}
+
+// ErrorMessage returns the wire form of an Error message.
+func ErrorMessage(code Code, text string) []byte {
+	return Encode(&Message{State: Error, Code: code, Text: text})
+}
