@@ -1,0 +1,552 @@
+package p2pstreams
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+
+	"github.com/p2pstreams/p2pstreams/protocol"
+	"github.com/p2pstreams/p2pstreams/token"
+)
+
+// resetMark starts a broker message that, besides being forwarded to the
+// peer, tells its connection that its session was reset. Only servers
+// publish to the broker, and JSON never starts with it.
+const resetMark = 0x01
+
+// closeWait is how long a closing connection waits for the peer's close frame.
+const closeWait = 2 * time.Second
+
+// conn is one signaling connection. Its invariants (ARCHITECTURE.md):
+//   - one reader goroutine per connection, for the connection's whole life;
+//     it alone handles messages, joins and leaves;
+//   - at most one writer goroutine, started when a frame is queued and ended
+//     when the queue is empty, so an idle connection holds no writer;
+//   - enqueueing never blocks: a full queue closes the connection
+//     (slow_reader); hence the hub never blocks on a peer;
+//   - the reader closes the net.Conn, after the writer has finished.
+type conn struct {
+	srv *Server
+	nc  net.Conn
+
+	m         atomic.Pointer[membership] // nil when not joined; set by the reader
+	reset     atomic.Bool                // the session was reset elsewhere; the reader drops m
+	joinTimer *time.Timer
+
+	// Rate limiter (token bucket); the reader's own.
+	tokens float64
+	last   time.Time
+
+	mu         sync.Mutex
+	queue      []frame
+	writing    bool          // a writer goroutine is running
+	idle       chan struct{} // closed when the writer stops, if someone waits
+	closing    bool          // no more frames are queued; the writer ends with the close frame
+	closeBody  []byte
+	closeSent  bool
+	writeError bool
+}
+
+type frame struct {
+	op ws.OpCode
+	p  []byte
+}
+
+// membership is a connection's place in a session. It is immutable once
+// published in conn.m.
+type membership struct {
+	session     SessionID
+	peer        PeerID
+	quotedPeer  []byte // peer as a JSON string, stamped on routed messages
+	host        PeerID // the host when this peer joined
+	unsubscribe func()
+	expiry      *time.Timer
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{srv: s, nc: nc}
+	c.joinTimer = time.AfterFunc(s.o.JoinTimeout, func() {
+		if c.m.Load() == nil {
+			c.closeWith(ws.StatusPolicyViolation, protocol.CodeJoinTimeout, "no SessionJoin in time")
+		}
+	})
+	return c
+}
+
+// readLoop reads frames until the connection ends. Control frames are
+// answered here; each complete data message is handled in turn.
+func (c *conn) readLoop() {
+	defer c.finish()
+	limit := int64(c.srv.o.MaxMessageBytes)
+	var msg []byte      // the message being assembled from fragments
+	var msgOp ws.OpCode // its opcode; 0 between messages
+	var ctl [125]byte   // control frame payloads are at most 125 bytes
+	for {
+		h, err := ws.ReadHeader(c.nc)
+		if err != nil {
+			return
+		}
+		if !h.Masked {
+			c.closeWith(ws.StatusProtocolError, protocol.CodeBadMessage, "client frames must be masked")
+			return
+		}
+		if h.OpCode.IsControl() {
+			if h.Length > int64(len(ctl)) || !h.Fin {
+				c.closeWith(ws.StatusProtocolError, protocol.CodeBadMessage, "bad control frame")
+				return
+			}
+			p := ctl[:h.Length]
+			if _, err := io.ReadFull(c.nc, p); err != nil {
+				return
+			}
+			ws.Cipher(p, h.Mask, 0)
+			switch h.OpCode {
+			case ws.OpPing:
+				c.enqueue(frame{ws.OpPong, append([]byte(nil), p...)})
+			case ws.OpClose:
+				c.closeWith(ws.StatusNormalClosure, "", "")
+				return
+			}
+			continue
+		}
+		if (h.OpCode == ws.OpContinuation) != (msgOp != 0) {
+			c.closeWith(ws.StatusProtocolError, protocol.CodeBadMessage, "bad fragmentation")
+			return
+		}
+		if int64(len(msg))+h.Length > limit {
+			c.closeWith(ws.StatusMessageTooBig, protocol.CodeTooLarge, "message larger than "+strconv.FormatInt(limit, 10)+" bytes")
+			return
+		}
+		start := len(msg)
+		msg = append(msg, make([]byte, h.Length)...)
+		if _, err := io.ReadFull(c.nc, msg[start:]); err != nil {
+			return
+		}
+		ws.Cipher(msg[start:], h.Mask, 0)
+		if h.OpCode != ws.OpContinuation {
+			msgOp = h.OpCode
+		}
+		if !h.Fin {
+			continue
+		}
+		c.handle(msgOp, msg)
+		// Drop the buffer: an idle connection keeps none.
+		msg, msgOp = nil, 0
+	}
+}
+
+// handle acts on one complete message from the peer.
+func (c *conn) handle(op ws.OpCode, p []byte) {
+	if c.reset.Swap(false) {
+		if mb := c.m.Swap(nil); mb != nil {
+			mb.release()
+		}
+	}
+	if !c.allow() {
+		c.fail(protocol.CodeRateLimited, "too many messages; this one was dropped")
+		return
+	}
+	if op != ws.OpText || !utf8.Valid(p) {
+		c.fail(protocol.CodeBadMessage, "messages are UTF-8 text frames")
+		return
+	}
+	m, err := protocol.DecodeClient(p)
+	if err != nil {
+		var de *protocol.DecodeError
+		if errors.As(err, &de) {
+			c.fail(de.Code, de.Text)
+		}
+		return
+	}
+	switch m.State {
+	case protocol.SessionJoin:
+		c.join(m.Token)
+	case protocol.SdpOffer, protocol.SdpAnswer, protocol.IceCandidate:
+		c.route(m)
+	case protocol.SessionLeave:
+		mb := c.m.Swap(nil)
+		if mb == nil {
+			c.fail(protocol.CodeNotJoined, "join a session first")
+			return
+		}
+		c.leave(mb, true)
+	case protocol.PeerLeft:
+		c.forget(m.PeerID)
+	}
+}
+
+func (c *conn) join(tok string) {
+	s := c.srv
+	if c.m.Load() != nil {
+		c.fail(protocol.CodeAlreadyJoined, "this connection has joined a session already")
+		return
+	}
+	cl, err := token.Verify(s.o.Secret, tok, time.Now())
+	switch {
+	case errors.Is(err, token.ErrExpired):
+		c.fail(protocol.CodeTokenExpired, "the token has expired")
+		return
+	case err != nil:
+		c.fail(protocol.CodeBadToken, "the token is not valid")
+		return
+	}
+	ctx, cancel := s.storeContext()
+	defer cancel()
+	host, err := s.store.Join(ctx, cl.Session, cl.Peer, JoinOptions{
+		MaxPeers: s.o.MaxPeers, Lease: s.o.Lease, Expires: cl.ExpiresAt(),
+	})
+	switch {
+	case errors.Is(err, ErrPeerConnected):
+		c.fail(protocol.CodePeerConnected, "peer "+string(protocol.Quote(string(cl.Peer)))+" is connected already")
+		return
+	case errors.Is(err, ErrSessionFull):
+		c.fail(protocol.CodeSessionFull, "the session is full")
+		return
+	case err != nil:
+		s.log.Error("store join", "session", cl.Session, "peer", cl.Peer, "err", err)
+		c.fail(protocol.CodeUnavailable, "the session store failed; try again")
+		return
+	}
+	unsubscribe, err := s.broker.Subscribe(ctx, PeerTopic(cl.Session, cl.Peer), c.deliver)
+	if err != nil {
+		s.log.Error("broker subscribe", "session", cl.Session, "peer", cl.Peer, "err", err)
+		c.leave(&membership{session: cl.Session, peer: cl.Peer, host: host, unsubscribe: func() {}}, false)
+		c.fail(protocol.CodeUnavailable, "the message broker failed; try again")
+		return
+	}
+	mb := &membership{
+		session: cl.Session, peer: cl.Peer, quotedPeer: protocol.Quote(string(cl.Peer)),
+		host: host, unsubscribe: unsubscribe,
+	}
+	mb.expiry = time.AfterFunc(time.Until(cl.ExpiresAt()), func() {
+		c.closeWith(ws.StatusNormalClosure, protocol.CodeSessionExpired, "the session has expired")
+	})
+	c.m.Store(mb)
+	c.joinTimer.Stop()
+	s.stats.joins.Add(1)
+	if host == cl.Peer {
+		s.stats.hosts.Add(1)
+	}
+	c.send(protocol.Encode(&protocol.Message{
+		State: protocol.SessionReady, SessionID: cl.Session, PeerID: cl.Peer, HostPeerID: host, Config: cl.Config,
+	}))
+	if host != cl.Peer {
+		ready := protocol.Encode(&protocol.Message{
+			State: protocol.SessionReady, SessionID: cl.Session, PeerID: cl.Peer, HostPeerID: host,
+		})
+		if _, err := s.broker.Publish(ctx, PeerTopic(cl.Session, host), ready); err != nil {
+			s.log.Error("broker publish", "session", cl.Session, "err", err)
+		}
+	}
+}
+
+// route forwards an SdpOffer, SdpAnswer or IceCandidate to its one target in
+// the sender's session, stamped with the sender.
+func (c *conn) route(m *protocol.Message) {
+	mb := c.m.Load()
+	if mb == nil {
+		c.fail(protocol.CodeNotJoined, "join a session first")
+		return
+	}
+	if m.To == mb.peer {
+		c.fail(protocol.CodeBadMessage, "to names the sender")
+		return
+	}
+	out := make([]byte, 0, len(m.Data)+len(mb.quotedPeer)+len(m.To)+64)
+	out = protocol.AppendRouted(out, m.State, mb.quotedPeer, m.To, m.Data)
+	n, err := c.srv.broker.Publish(context.Background(), PeerTopic(mb.session, m.To), out)
+	switch {
+	case err != nil:
+		c.srv.log.Error("broker publish", "session", mb.session, "err", err)
+		c.fail(protocol.CodeUnavailable, "the message broker failed; try again")
+	case n == 0:
+		c.fail(protocol.CodePeerNotFound, "no peer "+string(protocol.Quote(string(m.To)))+" is connected in this session")
+	default:
+		c.srv.stats.relayed.Add(1)
+	}
+}
+
+// forget handles the host's report that peer p left for good.
+func (c *conn) forget(p PeerID) {
+	mb := c.m.Load()
+	switch {
+	case mb == nil:
+		c.fail(protocol.CodeNotJoined, "join a session first")
+		return
+	case mb.host != mb.peer:
+		c.fail(protocol.CodeNotHost, "only the host reports peers that left")
+		return
+	case p == mb.peer:
+		c.fail(protocol.CodeBadMessage, "the host leaves with SessionLeave")
+		return
+	}
+	ctx, cancel := c.srv.storeContext()
+	defer cancel()
+	if _, err := c.srv.store.Leave(ctx, mb.session, p, true); err != nil {
+		c.srv.log.Error("store leave", "session", mb.session, "peer", p, "err", err)
+		c.fail(protocol.CodeUnavailable, "the session store failed; try again")
+	}
+}
+
+// leave ends mb, which the caller has taken out of c.m: in the store, and
+// for the peers who must be told. forget makes the peer stop being a member.
+func (c *conn) leave(mb *membership, forget bool) {
+	s := c.srv
+	mb.release()
+	ctx, cancel := s.storeContext()
+	defer cancel()
+	d, err := s.store.Leave(ctx, mb.session, mb.peer, forget)
+	if err != nil {
+		s.log.Error("store leave", "session", mb.session, "peer", mb.peer, "err", err)
+		return
+	}
+	switch {
+	case d.WasHost:
+		left := protocol.Encode(&protocol.Message{State: protocol.HostLeft, SessionID: mb.session, HostPeerID: mb.peer})
+		msg := append([]byte{resetMark}, left...)
+		for _, p := range d.Connected {
+			if _, err := s.broker.Publish(ctx, PeerTopic(mb.session, p), msg); err != nil {
+				s.log.Error("broker publish", "session", mb.session, "err", err)
+			}
+		}
+	case forget:
+		left := protocol.Encode(&protocol.Message{State: protocol.PeerLeft, SessionID: mb.session, PeerID: mb.peer})
+		if _, err := s.broker.Publish(ctx, PeerTopic(mb.session, mb.host), left); err != nil {
+			s.log.Error("broker publish", "session", mb.session, "err", err)
+		}
+	}
+}
+
+func (mb *membership) release() {
+	mb.unsubscribe()
+	if mb.expiry != nil {
+		mb.expiry.Stop()
+	}
+}
+
+// refresh renews the connection's presence lease (from the server's
+// refresher). A lost membership means the session was reset without this
+// connection being told (its host's node died): tell it now.
+func (c *conn) refresh() {
+	mb := c.m.Load()
+	if mb == nil {
+		return
+	}
+	ctx, cancel := c.srv.storeContext()
+	defer cancel()
+	err := c.srv.store.Refresh(ctx, mb.session, mb.peer, c.srv.o.Lease)
+	if errors.Is(err, ErrNotMember) && c.m.Load() == mb {
+		c.reset.Store(true)
+		c.send(protocol.Encode(&protocol.Message{State: protocol.HostLeft, SessionID: mb.session, HostPeerID: mb.host}))
+	} else if err != nil {
+		c.srv.log.Warn("store refresh", "session", mb.session, "peer", mb.peer, "err", err)
+	}
+}
+
+// deliver is the broker's callback for the connection's topic.
+func (c *conn) deliver(msg []byte) {
+	if len(msg) > 0 && msg[0] == resetMark {
+		c.reset.Store(true)
+		msg = msg[1:]
+	}
+	c.send(msg)
+}
+
+// allow takes a token from the connection's rate limiter.
+func (c *conn) allow() bool {
+	rate := c.srv.o.RateLimit
+	if rate < 0 {
+		return true
+	}
+	burst := float64(c.srv.o.RateBurst)
+	now := time.Now()
+	if c.last.IsZero() {
+		c.tokens = burst
+	} else {
+		c.tokens = min(burst, c.tokens+now.Sub(c.last).Seconds()*rate)
+	}
+	c.last = now
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
+}
+
+// fail answers a refused input with an Error message; the connection stays.
+func (c *conn) fail(code protocol.Code, text string) {
+	c.srv.stats.refused(code)
+	c.send(protocol.ErrorMessage(code, text))
+}
+
+func (c *conn) send(msg []byte) { c.enqueue(frame{ws.OpText, msg}) }
+
+// enqueue queues f for the writer without blocking. A full queue means the
+// peer does not read: what waits is dropped and the connection is closed.
+func (c *conn) enqueue(f frame) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
+	}
+	if len(c.queue) >= c.srv.o.SendQueue {
+		c.srv.stats.slow.Add(1)
+		c.srv.stats.refused(protocol.CodeSlowReader)
+		c.queue = append(c.queue[:0], frame{ws.OpText, protocol.ErrorMessage(protocol.CodeSlowReader, "the send queue overflowed: the connection did not read")})
+		c.startClose(ws.StatusPolicyViolation, protocol.CodeSlowReader)
+		return
+	}
+	c.queue = append(c.queue, f)
+	c.kick()
+}
+
+// closeWith closes the connection: an Error message with code (unless
+// code is empty), then a close frame with status and code as its reason.
+func (c *conn) closeWith(status ws.StatusCode, code protocol.Code, text string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
+	}
+	if code != "" {
+		c.srv.stats.refused(code)
+		c.queue = append(c.queue, frame{ws.OpText, protocol.ErrorMessage(code, text)})
+	}
+	c.startClose(status, code)
+}
+
+// startClose marks the connection closing; c.mu is held.
+func (c *conn) startClose(status ws.StatusCode, code protocol.Code) {
+	c.closing = true
+	c.closeBody = ws.NewCloseFrameBody(status, string(code))
+	c.kick()
+}
+
+// kick starts the writer if it is not running; c.mu is held.
+func (c *conn) kick() {
+	if c.writing || c.writeError {
+		return
+	}
+	c.writing = true
+	c.srv.wg.Add(1)
+	go c.writeLoop()
+}
+
+// writeLoop writes queued frames, batched into one writev each round, and
+// ends when the queue is empty; after the close frame it ends for good.
+func (c *conn) writeLoop() {
+	defer c.srv.wg.Done()
+	var hdrs []byte
+	var bufs net.Buffers
+	for {
+		c.mu.Lock()
+		batch := c.queue
+		c.queue = nil
+		if len(batch) == 0 && c.closing && !c.closeSent {
+			c.closeSent = true
+			batch = []frame{{ws.OpClose, c.closeBody}}
+		}
+		if len(batch) == 0 {
+			c.stopWriting(false)
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+
+		hdrs, bufs = hdrs[:0], bufs[:0]
+		for _, f := range batch {
+			hdrs = appendHeader(hdrs, f.op, len(f.p))
+		}
+		at := 0
+		for _, f := range batch {
+			n := headerLen(len(f.p))
+			bufs = append(bufs, hdrs[at:at+n], f.p)
+			at += n
+		}
+		c.nc.SetWriteDeadline(time.Now().Add(c.srv.o.WriteTimeout))
+		if _, err := bufs.WriteTo(c.nc); err != nil {
+			c.mu.Lock()
+			c.closing, c.closeSent, c.queue = true, true, nil
+			c.stopWriting(true)
+			c.mu.Unlock()
+			c.nc.Close() // unblocks the reader, which then finishes
+			return
+		}
+		if batch[len(batch)-1].op == ws.OpClose {
+			// The peer answers with its close frame, which ends the reader;
+			// a peer that never answers is cut after closeWait.
+			c.nc.SetReadDeadline(time.Now().Add(closeWait))
+		}
+	}
+}
+
+// stopWriting records that the writer ended; c.mu is held.
+func (c *conn) stopWriting(failed bool) {
+	c.writing = false
+	c.writeError = c.writeError || failed
+	if c.idle != nil {
+		close(c.idle)
+		c.idle = nil
+	}
+}
+
+func headerLen(n int) int {
+	switch {
+	case n < 126:
+		return 2
+	case n <= 0xffff:
+		return 4
+	}
+	return 10
+}
+
+// appendHeader appends an unmasked, final frame header (server to client).
+func appendHeader(b []byte, op ws.OpCode, n int) []byte {
+	b = append(b, 0x80|byte(op))
+	switch {
+	case n < 126:
+		return append(b, byte(n))
+	case n <= 0xffff:
+		return append(b, 126, byte(n>>8), byte(n))
+	}
+	return append(b, 127, byte(n>>56), byte(n>>48), byte(n>>40), byte(n>>32), byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+}
+
+// finish ends the connection (the reader's last act): it leaves the session,
+// lets the writer flush what is queued and the close frame, and closes.
+func (c *conn) finish() {
+	c.joinTimer.Stop()
+	if mb := c.m.Swap(nil); mb != nil {
+		if c.reset.Load() {
+			mb.release() // the session is gone already
+		} else {
+			c.leave(mb, false)
+		}
+	}
+	c.closeWith(ws.StatusNormalClosure, "", "")
+	c.mu.Lock()
+	var idle chan struct{}
+	if c.writing {
+		c.idle = make(chan struct{})
+		idle = c.idle
+	}
+	c.mu.Unlock()
+	if idle != nil {
+		<-idle // bounded by WriteTimeout
+	}
+	c.nc.Close()
+	c.srv.remove(c)
+	c.srv.wg.Done()
+}
+
+func (s *Server) storeContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.o.StoreTimeout)
+}

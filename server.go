@@ -1,0 +1,390 @@
+// Package p2pstreams is a WebRTC signaling server for one-to-many
+// peer-to-peer sessions: a Server is an http.Handler that browsers and Go
+// peers open a WebSocket to, join a session (a room) with a signed token, and
+// negotiate through. The first peer of a session is its host; every other peer
+// connects directly to the host. The server only introduces peers: the data
+// never passes through it.
+//
+// See ARCHITECTURE.md for the invariants and PROTOCOL.md for the wire format.
+package p2pstreams
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/p2pstreams/p2pstreams/client"
+	"github.com/p2pstreams/p2pstreams/protocol"
+	"github.com/p2pstreams/p2pstreams/token"
+)
+
+// Options configure a Server. The zero value of every field but Secret means
+// the default given in its comment.
+type Options struct {
+	// Secret signs and verifies tokens; at least 16 bytes, required. Use
+	// RandomSecret for a server whose tokens need not survive a restart.
+	Secret []byte
+
+	// Store keeps sessions; nil means a new MemoryStore.
+	Store Store
+	// Broker delivers messages to peers; nil means a new MemoryBroker.
+	Broker Broker
+
+	// Logger receives the server's logs; nil means none.
+	Logger *slog.Logger
+
+	// AllowedOrigins lists the page origins ("https://example.com") that may
+	// open a WebSocket; "*" allows any. Nil allows the server's own origin
+	// and clients that send no Origin (non-browsers).
+	AllowedOrigins []string
+
+	// MaxMessageBytes bounds one signaling message; default 64 KiB.
+	MaxMessageBytes int
+	// MaxPeers bounds the members of a session, host included; default 128.
+	MaxPeers int
+	// SendQueue bounds the messages waiting to be written to one connection;
+	// default 256. A connection whose queue overflows is closed (slow_reader).
+	SendQueue int
+	// RateLimit is the messages per second one connection may send on
+	// average; default 100. Negative means no limit.
+	RateLimit float64
+	// RateBurst is how many messages one connection may send at once; default 1000.
+	RateBurst int
+	// JoinTimeout is how long a new connection has to join; default 10s.
+	JoinTimeout time.Duration
+	// WriteTimeout bounds writing to one connection; default 10s.
+	WriteTimeout time.Duration
+	// StoreTimeout bounds each Store and Broker call; default 5s.
+	StoreTimeout time.Duration
+	// Lease is how long a peer's presence outlives its node without renewal:
+	// a node that dies releases its hosts after at most Lease. The server
+	// renews every Lease/3. Default 15s, or no leases (negative) when Store
+	// is nil: a memory store dies with the process that renews it.
+	Lease time.Duration
+}
+
+// RandomSecret returns a new random 32-byte secret.
+func RandomSecret() []byte {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return b
+}
+
+// Server is the signaling server. Create it with NewServer; it is safe for
+// concurrent use.
+type Server struct {
+	o      Options
+	store  Store
+	broker Broker
+	log    *slog.Logger
+	files  http.Handler
+
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	closing bool
+	stop    chan struct{} // closed by Shutdown; ends the lease refresher
+
+	wg    sync.WaitGroup // every goroutine the server started
+	stats stats
+}
+
+// ErrNoSecret is returned by NewServer without a usable Options.Secret.
+var ErrNoSecret = errors.New("p2pstreams: Options.Secret must be at least 16 bytes (use RandomSecret for a per-process one)")
+
+// NewServer returns a Server with the given options (nil is not allowed: a
+// Secret is required).
+func NewServer(o *Options) (*Server, error) {
+	if o == nil || len(o.Secret) < token.MinSecretLength {
+		return nil, ErrNoSecret
+	}
+	s := &Server{o: *o, conns: make(map[*conn]struct{}), stop: make(chan struct{})}
+	s.o.Secret = append([]byte(nil), o.Secret...)
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&s.o.MaxMessageBytes, 64<<10)
+	def(&s.o.MaxPeers, 128)
+	def(&s.o.SendQueue, 256)
+	def(&s.o.RateBurst, 1000)
+	if s.o.RateLimit == 0 {
+		s.o.RateLimit = 100
+	}
+	defDur(&s.o.JoinTimeout, 10*time.Second)
+	defDur(&s.o.WriteTimeout, 10*time.Second)
+	defDur(&s.o.StoreTimeout, 5*time.Second)
+	s.store, s.broker = o.Store, o.Broker
+	if s.store == nil {
+		s.store = NewMemoryStore()
+		if s.o.Lease == 0 {
+			s.o.Lease = -1
+		}
+	}
+	if s.o.Lease == 0 {
+		s.o.Lease = 15 * time.Second
+	}
+	if s.broker == nil {
+		s.broker = NewMemoryBroker()
+	}
+	s.log = o.Logger
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.files = http.FileServerFS(client.FS)
+	if s.o.Lease > 0 {
+		s.wg.Add(1)
+		go s.refreshLoop()
+	}
+	return s, nil
+}
+
+// Token issues a signed token that lets its holder join session as peer until
+// ttl from now. config, if not nil, is marshalled to a JSON object and handed
+// back to the peer when it joins (the frame config: ICE servers, heartbeat...).
+func (s *Server) Token(session SessionID, peer PeerID, ttl time.Duration, config any) (string, error) {
+	c := token.Claims{Session: session, Peer: peer, Expires: time.Now().Add(ttl).Unix()}
+	if config != nil {
+		b, err := json.Marshal(config)
+		if err != nil {
+			return "", fmt.Errorf("p2pstreams: config: %w", err)
+		}
+		if string(b) != "null" {
+			c.Config = b
+		}
+	}
+	return token.Issue(s.o.Secret, c)
+}
+
+// ServeHTTP upgrades WebSocket requests to signaling connections, at any
+// path. Other GET requests get the embedded browser client's files by name,
+// so that mounting the server at /p2p/ serves /p2p/p2pstreams.js too.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !isUpgrade(r) {
+		s.serveFile(w, r)
+		return
+	}
+	if !s.originAllowed(r) {
+		s.stats.refused(protocol.CodeOriginForbidden)
+		http.Error(w, string(protocol.CodeOriginForbidden)+": origin not allowed", http.StatusForbidden)
+		return
+	}
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		http.Error(w, string(protocol.CodeServerShutdown)+": server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	nc, rw, _, err := ws.UpgradeHTTP(r, w)
+	if err != nil {
+		return // the upgrader answered the client
+	}
+	if rw.Reader.Buffered() > 0 {
+		// A client may not send frames before the handshake completes. Only
+		// by refusing can the buffered reader be dropped: idle connections
+		// keep no buffers (see ARCHITECTURE.md).
+		nc.Close()
+		return
+	}
+	c := newConn(s, nc)
+	if !s.add(c) {
+		nc.Close()
+		return
+	}
+	// A fresh goroutine, not this one: its stack starts small, and the
+	// HTTP server's goroutine and buffers are released as we return.
+	go c.readLoop()
+}
+
+func isUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// serveFile serves the client file named by the end of the path: the
+// longest suffix of the path that names an embedded file.
+func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	p := strings.TrimPrefix(r.URL.Path, "/")
+	for p != "" {
+		if st, err := fs.Stat(client.FS, p); err == nil && !st.IsDir() {
+			r2 := r.Clone(r.Context())
+			r2.URL.Path = "/" + p
+			w.Header().Set("Cache-Control", "no-cache")
+			s.files.ServeHTTP(w, r2)
+			return
+		}
+		_, rest, ok := strings.Cut(p, "/")
+		if !ok {
+			break
+		}
+		p = rest
+	}
+	http.NotFound(w, r)
+}
+
+func (s *Server) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	if s.o.AllowedOrigins == nil {
+		u, err := url.Parse(origin)
+		return err == nil && strings.EqualFold(u.Host, r.Host)
+	}
+	for _, o := range s.o.AllowedOrigins {
+		if o == "*" || strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) add(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1) // the reader; done in conn.finish
+	s.stats.connections.Add(1)
+	s.stats.accepted.Add(1)
+	return true
+}
+
+func (s *Server) remove(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.stats.connections.Add(-1)
+}
+
+func (s *Server) snapshot() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cs := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// refreshLoop renews the presence lease of every joined connection every
+// Lease/3, and tells a connection whose membership was lost (its session
+// was reset elsewhere, or its lease ran out) that its host is gone.
+func (s *Server) refreshLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.o.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		for _, c := range s.snapshot() {
+			c.refresh()
+		}
+	}
+}
+
+// Shutdown tells every connection that the server is going away
+// (ServerShutdown, with the seconds left until ctx's deadline), closes them
+// with code 1001, and returns when every connection has ended, or with
+// ctx's error when ctx ends first (the remaining connections are then cut).
+// New connections are refused from the start. Shutdown does not close the
+// Store or the Broker, which the caller owns.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.closing {
+		s.closing = true
+		close(s.stop)
+	}
+	s.mu.Unlock()
+	secs := 0
+	if dl, ok := ctx.Deadline(); ok {
+		secs = max(0, int(time.Until(dl)/time.Second))
+	}
+	notice := protocol.Encode(&protocol.Message{State: protocol.ServerShutdown, Seconds: secs})
+	for _, c := range s.snapshot() {
+		c.send(notice)
+		c.closeWith(ws.StatusGoingAway, protocol.CodeServerShutdown, "the server is shutting down")
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range s.snapshot() {
+			c.nc.Close()
+		}
+		return ctx.Err()
+	}
+}
+
+// Stats are counters since the server started.
+type Stats struct {
+	Connections int64            // open WebSocket connections now
+	Accepted    int64            // WebSocket connections accepted
+	Joins       int64            // successful SessionJoins
+	Hosts       int64            // joins that made the joiner host
+	Relayed     int64            // routed messages delivered
+	SlowClosed  int64            // connections closed as slow readers
+	Errors      map[string]int64 // refused inputs, by protocol code
+}
+
+type stats struct {
+	connections, accepted, joins, hosts, relayed, slow atomic.Int64
+	mu                                                 sync.Mutex
+	errors                                             map[protocol.Code]int64
+}
+
+func (st *stats) refused(code protocol.Code) {
+	st.mu.Lock()
+	if st.errors == nil {
+		st.errors = make(map[protocol.Code]int64)
+	}
+	st.errors[code]++
+	st.mu.Unlock()
+}
+
+// Stats returns a snapshot of the server's counters.
+func (s *Server) Stats() Stats {
+	st := &s.stats
+	out := Stats{
+		Connections: st.connections.Load(), Accepted: st.accepted.Load(),
+		Joins: st.joins.Load(), Hosts: st.hosts.Load(), Relayed: st.relayed.Load(),
+		SlowClosed: st.slow.Load(), Errors: make(map[string]int64),
+	}
+	st.mu.Lock()
+	for k, v := range st.errors {
+		out.Errors[string(k)] = v
+	}
+	st.mu.Unlock()
+	return out
+}
