@@ -1,0 +1,157 @@
+// <p2p-frame token="…" config="{…}" [url="ws://…"]>: joins the session named
+// by its signed token while it is in the document, and leaves when removed.
+//
+// It tells what happens in two ways:
+// - DOM events on the element (they bubble): "p2p:state" ({state, ...detail}),
+//   one per state as well ("p2p:negotiating", "p2p:connecting",
+//   "p2p:connected", "p2p:disconnected", "p2p:closed", "p2p:failed"),
+//   "p2p:message" (detail: the message) and "p2p:error" (detail: {code, message});
+// - the callbacks of registered listeners (P2pController), which it calls as
+//   the seed does: p2pNegotiating, p2pConnecting, p2pConnected,
+//   p2pDisconnected, p2pClosed, p2pError, p2pReceivedMessage.
+//
+// A listener registered late is told the current state and the last state map
+// at once (in a microtask, after its constructor has finished).
+
+import { Peer } from "./peer.js"
+import { Message, State } from "./protocol.js"
+import { Signaling } from "./signaling.js"
+
+const CALLBACKS = {
+  [State.Negotiating]: "p2pNegotiating",
+  [State.Connecting]: "p2pConnecting",
+  [State.Connected]: "p2pConnected",
+  [State.Disconnected]: "p2pDisconnected",
+  [State.Closed]: "p2pClosed",
+  [State.Failed]: "p2pError",
+}
+
+/** defaultURL is the signaling endpoint: the directory this script came from, as ws(s):. */
+export function defaultURL() {
+  const u = new URL(".", import.meta.url)
+  u.protocol = u.protocol === "https:" ? "wss:" : "ws:"
+  return u.href
+}
+
+export class P2pFrameElement extends (globalThis.HTMLElement ?? class {}) {
+  constructor() {
+    super()
+    this.listeners = new Set()
+    this.peer = null
+    this.lastStates = null
+    this.stateDetail = {}
+  }
+
+  connectedCallback() {
+    if (this.peer) return
+    let config
+    try {
+      config = JSON.parse(this.getAttribute("config") || "{}")
+      const signaling = new Signaling(this.getAttribute("url") || defaultURL())
+      this.peer = new Peer({ token: this.getAttribute("token"), config, signaling, events: this.peerEvents() })
+    } catch (e) {
+      this.emitError({ code: "bad_frame", message: String(e && e.message ? e.message : e) })
+      return
+    }
+    this.peer.start()
+  }
+
+  disconnectedCallback() {
+    const peer = this.peer
+    this.peer = null
+    this.lastStates = null
+    peer?.stop()
+  }
+
+  // ---- for apps
+
+  /** send sends data (any JSON value) to every peer, this one included. */
+  send(data) {
+    return this.peer ? this.peer.send(data) : false
+  }
+
+  get peerId() {
+    return this.peer?.peerId
+  }
+  get sessionId() {
+    return this.peer?.sessionId
+  }
+  get hostPeerId() {
+    return this.peer?.hostPeerId
+  }
+  get iamHost() {
+    return !!this.peer?.iamHost
+  }
+  get state() {
+    return this.peer?.state ?? State.New
+  }
+  /** The frame config in effect (defaults filled in). */
+  get config() {
+    return this.peer?.config
+  }
+
+  addP2pListener(listener) {
+    this.listeners.add(listener)
+    queueMicrotask(() => {
+      if (!this.listeners.has(listener)) return
+      const cb = CALLBACKS[this.state]
+      if (cb) call(listener, cb, this.stateDetail)
+      if (this.lastStates) call(listener, "p2pReceivedMessage", this.lastStates)
+    })
+  }
+
+  removeP2pListener(listener) {
+    this.listeners.delete(listener)
+  }
+
+  /** The seed's name for addP2pListener. */
+  setP2pListener(listener) {
+    this.addP2pListener(listener)
+  }
+
+  // ---- from the peer
+
+  peerEvents() {
+    return {
+      state: (state, detail) => {
+        if (!this.peer && state !== State.Closed) return
+        this.stateDetail = detail
+        this.emit("p2p:state", { state, ...detail })
+        this.emit("p2p:" + state, detail)
+        const cb = CALLBACKS[state]
+        for (const l of [...this.listeners]) call(l, cb, detail)
+      },
+      message: (msg) => {
+        if (msg.type === Message.ConnectionState) this.lastStates = msg
+        this.emit("p2p:message", msg)
+        for (const l of [...this.listeners]) call(l, "p2pReceivedMessage", msg)
+      },
+      error: (err) => this.emitError(err),
+    }
+  }
+
+  emitError(err) {
+    this.emit("p2p:error", err)
+    for (const l of [...this.listeners]) call(l, "p2pError", err)
+  }
+
+  emit(name, detail) {
+    this.dispatchEvent(new CustomEvent(name, { detail, bubbles: true }))
+  }
+}
+
+// call calls a listener's callback; one listener's exception must not stop
+// the others, nor the peer logic that called us.
+function call(listener, name, arg) {
+  try {
+    listener[name]?.(arg)
+  } catch (e) {
+    queueMicrotask(() => {
+      throw e
+    })
+  }
+}
+
+if (globalThis.customElements && !customElements.get("p2p-frame")) {
+  customElements.define("p2p-frame", P2pFrameElement)
+}

@@ -1,0 +1,170 @@
+// Types of the p2pstreams browser client (p2pstreams.js and the modules it re-exports).
+
+/** A connection state, of this peer and in Data.Connection.State. */
+export type P2pState = "new" | "negotiating" | "connecting" | "connected" | "disconnected" | "closed" | "failed"
+
+export declare const State: Readonly<{
+  New: "new"; Negotiating: "negotiating"; Connecting: "connecting"; Connected: "connected"
+  Disconnected: "disconnected"; Closed: "closed"; Failed: "failed"
+}>
+export declare const Message: Readonly<{ Data: "Data"; ConnectionState: "Data.Connection.State"; Heartbeat: "Heartbeat" }>
+export declare const Signal: Readonly<Record<
+  "SessionJoin" | "SessionReady" | "SdpOffer" | "SdpAnswer" | "IceCandidate" | "SessionLeave" | "PeerLeft" | "HostLeft" | "ServerShutdown" | "Error",
+  string
+>>
+/** The label of the DataChannel the host opens for each client: "p2pstreams". */
+export declare const CHANNEL_LABEL: "p2pstreams"
+
+/** The frame config: the seed's keys, plus autoFailover. */
+export interface P2pConfig {
+  /** ICE servers for RTCPeerConnection; default none. */
+  ice_servers?: RTCIceServer[]
+  /** Heartbeat over the DataChannel; defaults 1000 and 4000 ms (at least two intervals). */
+  heartbeat?: { interval_mls?: number; idle_timeout_mls?: number }
+  /** Keep a client's signaling WebSocket open once connected; default false. */
+  keepCableConnection?: boolean
+  /** When the host goes, rejoin and elect a new host by itself; default true. */
+  autoFailover?: boolean
+  [key: string]: unknown
+}
+export declare const DEFAULT_CONFIG: Readonly<Required<Pick<P2pConfig, "ice_servers" | "keepCableConnection" | "autoFailover">> & { heartbeat: { interval_mls: number; idle_timeout_mls: number } }>
+export declare function normalizeConfig(c?: P2pConfig): Required<P2pConfig>
+/** The claims of a token, read without checking its signature. */
+export declare function readToken(token: string): { sessionId: string; peerId: string; expires: number; config: P2pConfig }
+
+/** A message a peer receives over the DataChannel. */
+export type P2pMessage =
+  | { type: "Data"; senderId: string; data: unknown }
+  | { type: "Data.Connection.State"; data: Record<string, P2pState> }
+
+/** An error from the server (PROTOCOL.md codes) or from the client ("webrtc", "bad_frame"). */
+export interface P2pError { code: string; message: string }
+
+/** Detail of a state change; `reconnecting` tells whether a disconnected client rejoins by itself. */
+export interface P2pStateDetail { reason?: string; reconnecting?: boolean }
+
+/** The callbacks a <p2p-frame> calls on its listeners. */
+export interface P2pListener {
+  p2pNegotiating?(detail: P2pStateDetail): void
+  p2pConnecting?(detail: P2pStateDetail): void
+  p2pConnected?(detail: P2pStateDetail): void
+  p2pDisconnected?(detail: P2pStateDetail): void
+  p2pClosed?(detail: P2pStateDetail): void
+  p2pError?(error: P2pError | P2pStateDetail): void
+  p2pReceivedMessage?(message: P2pMessage): void
+}
+
+export interface P2pFrameEventMap extends HTMLElementEventMap {
+  "p2p:state": CustomEvent<P2pStateDetail & { state: P2pState }>
+  "p2p:negotiating": CustomEvent<P2pStateDetail>
+  "p2p:connecting": CustomEvent<P2pStateDetail>
+  "p2p:connected": CustomEvent<P2pStateDetail>
+  "p2p:disconnected": CustomEvent<P2pStateDetail>
+  "p2p:closed": CustomEvent<P2pStateDetail>
+  "p2p:failed": CustomEvent<P2pStateDetail>
+  "p2p:message": CustomEvent<P2pMessage>
+  "p2p:error": CustomEvent<P2pError>
+}
+
+/** <p2p-frame token="…" config="{…}" url="ws://…">. */
+export declare class P2pFrameElement extends HTMLElement {
+  /** Sends data to every peer, this one included; false when not connected. */
+  send(data: unknown): boolean
+  readonly peerId: string | undefined
+  readonly sessionId: string | undefined
+  readonly hostPeerId: string | null | undefined
+  readonly iamHost: boolean
+  readonly state: P2pState
+  readonly config: Required<P2pConfig> | undefined
+  addP2pListener(listener: P2pListener): void
+  removeP2pListener(listener: P2pListener): void
+  /** The seed's name for addP2pListener. */
+  setP2pListener(listener: P2pListener): void
+  addEventListener<K extends keyof P2pFrameEventMap>(type: K, listener: (this: P2pFrameElement, ev: P2pFrameEventMap[K]) => any, options?: boolean | AddEventListenerOptions): void
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions): void
+}
+/** The signaling endpoint next to the script: the directory of p2pstreams.js, as ws(s):. */
+export declare function defaultURL(): string
+
+/** The controller API, on any base class. */
+export interface P2pControllerAPI extends Required<P2pListener> {
+  p2pFrame: P2pFrameElement | null
+  readonly peerId: string | undefined
+  readonly hostPeerId: string | null | undefined
+  readonly iamHost: boolean
+  p2pSendMessage(data: unknown): boolean
+  p2pSetup(element?: Element): void
+  p2pTeardown(): void
+}
+export declare function P2pMixin<B extends abstract new (...args: any[]) => object>(Base: B): B & (abstract new (...args: any[]) => P2pControllerAPI)
+
+/** The framework-free controller: new MyController(element) inside or around a <p2p-frame>. */
+export declare class P2pController implements P2pControllerAPI {
+  constructor(element: Element)
+  element: Element
+  p2pFrame: P2pFrameElement | null
+  readonly peerId: string | undefined
+  readonly hostPeerId: string | null | undefined
+  readonly iamHost: boolean
+  p2pSendMessage(data: unknown): boolean
+  p2pSetup(element?: Element): void
+  p2pTeardown(): void
+  disconnect(): void
+  p2pNegotiating(detail: P2pStateDetail): void
+  p2pConnecting(detail: P2pStateDetail): void
+  p2pConnected(detail: P2pStateDetail): void
+  p2pDisconnected(detail: P2pStateDetail): void
+  p2pClosed(detail: P2pStateDetail): void
+  p2pError(error: P2pError | P2pStateDetail): void
+  p2pReceivedMessage(message: P2pMessage): void
+}
+
+/** The signaling transport the peer logic talks to. */
+export interface SignalingTransport {
+  send(msg: object): void
+  close(): void
+  readonly isOpen: boolean
+  onmessage: (msg: any) => void
+  onclose: (info: { code: number; reason: string }) => void
+}
+export declare class Signaling implements SignalingTransport {
+  constructor(url: string, options?: { WebSocket?: typeof WebSocket })
+  send(msg: object): void
+  close(): void
+  readonly isOpen: boolean
+  onmessage: (msg: any) => void
+  onclose: (info: { code: number; reason: string }) => void
+}
+
+/** One member of a session (the logic behind <p2p-frame>). */
+export declare class Peer {
+  constructor(o: {
+    token: string
+    config?: P2pConfig
+    signaling: SignalingTransport
+    events: { state(state: P2pState, detail: P2pStateDetail): void; message(msg: P2pMessage): void; error(err: P2pError): void }
+    RTCPeerConnection?: typeof RTCPeerConnection
+  })
+  readonly peerId: string
+  readonly sessionId: string
+  readonly hostPeerId: string | null
+  readonly iamHost: boolean
+  readonly state: P2pState
+  readonly config: Required<P2pConfig>
+  start(): void
+  stop(): void
+  send(data: unknown): boolean
+}
+
+/** One RTCPeerConnection between the host and a client. */
+export declare class Connection {
+  readonly remoteId: string
+  readonly state: P2pState
+  readonly open: boolean
+  send(msg: object): boolean
+  close(state?: P2pState): void
+}
+
+declare global {
+  interface HTMLElementTagNameMap { "p2p-frame": P2pFrameElement }
+}

@@ -1,0 +1,22 @@
+// Types of the Stimulus adapter (stimulus.js).
+import { Controller } from "@hotwired/stimulus"
+import type { P2pFrameElement, P2pError, P2pMessage, P2pStateDetail } from "./p2pstreams"
+
+/** A Stimulus controller with the P2pController API; its element is inside or around a <p2p-frame>. */
+export declare class P2pController<E extends Element = Element> extends Controller<E> {
+  p2pFrame: P2pFrameElement | null
+  readonly peerId: string | undefined
+  readonly hostPeerId: string | null | undefined
+  readonly iamHost: boolean
+  p2pSendMessage(data: unknown): boolean
+  p2pSetup(element?: Element): void
+  p2pTeardown(): void
+  p2pNegotiating(detail: P2pStateDetail): void
+  p2pConnecting(detail: P2pStateDetail): void
+  p2pConnected(detail: P2pStateDetail): void
+  p2pDisconnected(detail: P2pStateDetail): void
+  p2pClosed(detail: P2pStateDetail): void
+  p2pError(error: P2pError | P2pStateDetail): void
+  p2pReceivedMessage(message: P2pMessage): void
+}
+export default P2pController

@@ -1,0 +1,23 @@
+// The Stimulus adapter: controllers extend Stimulus's Controller, which the
+// app provides ("@hotwired/stimulus" in its import map). The seed's
+// chat_controller.js works with it as is, given targets it declares.
+//
+//   import { P2pController } from "p2pstreams/stimulus"
+//   export default class extends P2pController { p2pReceivedMessage(m) { … } }
+//
+// A controller that defines connect() or disconnect() calls super's.
+
+import { Controller } from "@hotwired/stimulus"
+import { P2pMixin } from "./controller.js"
+
+export class P2pController extends P2pMixin(Controller) {
+  connect() {
+    this.p2pSetup()
+  }
+
+  disconnect() {
+    this.p2pTeardown()
+  }
+}
+
+export default P2pController
