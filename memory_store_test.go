@@ -1,0 +1,12 @@
+package p2pstreams_test
+
+import (
+	"testing"
+
+	"github.com/p2pstreams/p2pstreams"
+	"github.com/p2pstreams/p2pstreams/storetest"
+)
+
+func TestMemoryStoreContract(t *testing.T) {
+	storetest.Run(t, func(*testing.T) p2pstreams.Store { return p2pstreams.NewMemoryStore() })
+}
