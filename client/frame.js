@@ -28,8 +28,15 @@ const CALLBACKS = {
 
 /** defaultURL is the signaling endpoint: the directory this script came from, as ws(s):. */
 export function defaultURL() {
-  const u = new URL(".", import.meta.url)
-  u.protocol = u.protocol === "https:" ? "wss:" : "ws:"
+  return signalingURL("")
+}
+
+// signalingURL resolves the frame's url attribute (absolute, or relative to
+// the page; http(s) becomes ws(s)), or gives the default when it is empty.
+function signalingURL(attr) {
+  const u = attr ? new URL(attr, location.href) : new URL(".", import.meta.url)
+  if (u.protocol === "https:") u.protocol = "wss:"
+  else if (u.protocol === "http:") u.protocol = "ws:"
   return u.href
 }
 
@@ -47,7 +54,7 @@ export class P2pFrameElement extends (globalThis.HTMLElement ?? class {}) {
     let config
     try {
       config = JSON.parse(this.getAttribute("config") || "{}")
-      const signaling = new Signaling(this.getAttribute("url") || defaultURL())
+      const signaling = new Signaling(signalingURL(this.getAttribute("url")))
       this.peer = new Peer({ token: this.getAttribute("token"), config, signaling, events: this.peerEvents() })
     } catch (e) {
       this.emitError({ code: "bad_frame", message: String(e && e.message ? e.message : e) })
