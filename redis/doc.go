@@ -1,0 +1,36 @@
+// Package p2predis runs p2pstreams on Redis so that several server nodes
+// serve one session together: a Store whose joins, leaves and host elections
+// are atomic Lua scripts, and a Broker on Redis pub/sub.
+//
+//	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+//	srv, err := p2pstreams.NewServer(&p2pstreams.Options{
+//		Secret: secret,
+//		Store:  p2predis.NewStore(rdb, nil),
+//		Broker: p2predis.NewBroker(rdb, nil),
+//	})
+//
+// # What Redis holds
+//
+// Each session is three keys sharing one hash tag, {prefix}{session}:
+//
+//	:h  string  the host's peer id
+//	:e  zset    member → end of its membership (Unix ms, JoinOptions.Expires)
+//	:l  zset    member → end of its presence lease (Unix ms)
+//
+// All three expire (PEXPIREAT) when the last membership ends, so an idle
+// Redis holds nothing. Leases are scores compared with the Redis server's
+// clock (TIME) inside the scripts, never with a node's clock: nodes whose
+// clocks disagree still agree on who is connected.
+//
+// # Invariants
+//
+//   - Every Store method is one script run: atomic across nodes.
+//   - :h is set exactly when the session has members; it is set only by a
+//     Join that finds no host, so two joiners never both become host.
+//   - A session whose host's lease or membership has ended is reset (all
+//     three keys deleted) by the first script that comes across it: a dead
+//     node's host is released by time, not by a callback that may never run.
+//     Members learn it from their own node's Refresh (ErrNotMember).
+//   - The Broker holds one pub/sub connection per node and subscribes only
+//     the topics of the peers its node serves.
+package p2predis

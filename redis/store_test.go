@@ -1,0 +1,69 @@
+package p2predis_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/p2pstreams/p2pstreams"
+	"github.com/p2pstreams/p2pstreams/internal/testenv"
+	p2predis "github.com/p2pstreams/p2pstreams/redis"
+	"github.com/p2pstreams/p2pstreams/storetest"
+	"github.com/redis/go-redis/v9"
+)
+
+// newRedis starts a redis-server for t and returns a client of it.
+func newRedis(t *testing.T) (*testenv.Process, *redis.Client) {
+	t.Helper()
+	srv := testenv.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	return srv, rdb
+}
+
+func TestStoreContract(t *testing.T) {
+	_, rdb := newRedis(t)
+	storetest.Run(t, func(*testing.T) p2pstreams.Store { return p2predis.NewStore(rdb, nil) })
+}
+
+// TestStoreLeavesNothing checks what the contract cannot see: an expired
+// session and a reset one leave no key behind.
+func TestStoreLeavesNothing(t *testing.T) {
+	_, rdb := newRedis(t)
+	ctx := context.Background()
+	st := p2predis.NewStore(rdb, &p2predis.Options{Prefix: "t:"})
+	end := time.Now().Add(50 * time.Millisecond)
+	o := p2pstreams.JoinOptions{Lease: time.Minute, Expires: end}
+	for _, p := range []p2pstreams.PeerID{"alice", "bob"} {
+		if _, err := st.Join(ctx, "expiring", p, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o.Expires = time.Now().Add(time.Minute)
+	for _, p := range []p2pstreams.PeerID{"alice", "bob"} {
+		if _, err := st.Join(ctx, "reset", p, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ttl := rdb.PTTL(ctx, "t:{expiring}:h").Val(); ttl <= 0 || ttl > 50*time.Millisecond {
+		t.Fatalf("host key TTL %v, want the session's expiry, at most 50ms", ttl)
+	}
+	if _, err := st.Leave(ctx, "reset", "alice", false); err != nil {
+		t.Fatal(err)
+	}
+	// Redis expires keys by itself (no script runs here): poll for it.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		keys, err := rdb.Keys(ctx, "t:*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("keys left behind: %q", keys)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
