@@ -1,0 +1,115 @@
+// Package demo is the chat room that `p2pstreams serve` shows: an example
+// app built only on the public API of p2pstreams (the template helper and
+// the browser client served by the Server), as a user's app would be.
+//
+//	/                          a form: name, room (lobby when empty), Join
+//	/room?name=N&room=R        the room: peers as "NAME: STATE", chat lines
+//	                           as "SENDER: TEXT", a message box and Send
+//
+// Query switches on /room: failover=off (the seed's manual mode: when the
+// host goes, "Stream disconnected! please refresh to continue"), keep=on
+// (keepCableConnection).
+package demo
+
+import (
+	"embed"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/p2pstreams/p2pstreams"
+	"github.com/p2pstreams/p2pstreams/protocol"
+)
+
+//go:embed *.html
+var files embed.FS
+
+// Options configure the demo. The zero value works when the Server is
+// mounted at /p2p/.
+type Options struct {
+	// Mount is where the Server is mounted; default "/p2p/".
+	Mount string
+	// ExpiresIn is the lifetime of each peer's token; default 12h.
+	ExpiresIn time.Duration
+	// Heartbeat overrides the frame's heartbeat; zero means the defaults.
+	Heartbeat p2pstreams.Heartbeat
+}
+
+// DefaultRoom is the room of a form left empty.
+const DefaultRoom = "lobby"
+
+type app struct {
+	srv  *p2pstreams.Server
+	o    Options
+	tmpl *template.Template
+}
+
+// New returns the demo's handler, to be mounted at "/" beside srv.
+func New(srv *p2pstreams.Server, o Options) http.Handler {
+	if o.Mount == "" {
+		o.Mount = "/p2p/"
+	}
+	if o.ExpiresIn <= 0 {
+		o.ExpiresIn = 12 * time.Hour
+	}
+	a := &app{srv: srv, o: o}
+	a.tmpl = template.Must(template.New("").Funcs(srv.TemplateFuncs()).ParseFS(files, "*.html"))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.index)
+	mux.HandleFunc("GET /room", a.room)
+	return mux
+}
+
+func (a *app) index(w http.ResponseWriter, r *http.Request) {
+	a.render(w, "index.html", map[string]any{"Error": r.URL.Query().Get("error")})
+}
+
+func (a *app) room(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	name, room := strings.TrimSpace(q.Get("name")), strings.TrimSpace(q.Get("room"))
+	if room == "" {
+		room = DefaultRoom
+	}
+	if err := protocol.CheckID(name); err != nil {
+		back(w, r, "Please choose a name (1-64 characters).")
+		return
+	}
+	if err := protocol.CheckID(room); err != nil {
+		back(w, r, "Please choose a room name (1-64 characters).")
+		return
+	}
+	cfg := &p2pstreams.FrameConfig{
+		Heartbeat:           a.o.Heartbeat,
+		KeepCableConnection: q.Get("keep") == "on",
+		ManualFailover:      q.Get("failover") == "off",
+	}
+	a.render(w, "room.html", map[string]any{
+		"Name":      name,
+		"Room":      room,
+		"Manual":    cfg.ManualFailover,
+		"ClientURL": a.o.Mount + "p2pstreams.js",
+		"Frame": p2pstreams.FrameOptions{
+			Session:   p2pstreams.SessionID(room),
+			Peer:      p2pstreams.PeerID(name),
+			ExpiresIn: a.o.ExpiresIn,
+			Config:    cfg,
+		},
+	})
+}
+
+func back(w http.ResponseWriter, r *http.Request, msg string) {
+	http.Redirect(w, r, "/?error="+url.QueryEscape(msg), http.StatusSeeOther)
+}
+
+func (a *app) render(w http.ResponseWriter, name string, data any) {
+	var b strings.Builder
+	if err := a.tmpl.ExecuteTemplate(&b, name, data); err != nil {
+		http.Error(w, "demo: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write([]byte(b.String()))
+}
