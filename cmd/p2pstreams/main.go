@@ -40,7 +40,7 @@ type command struct {
 // code lives in its own file (serve.go, bench.go, generate.go).
 var commands = map[string]command{
 	"serve":      {runServe, "run the signaling server and the demo chat"},
-	"bench":      {notImplemented("bench"), "measure the server (not implemented yet)"},
+	"bench":      {runBench, "measure the server against a bare relay (idle, relay, storm, webrtc)"},
 	"install":    {notImplemented("install"), "wire p2pstreams into an existing Go app (not implemented yet)"},
 	"controller": {notImplemented("controller"), "write a controller file like the seed's chat controller (not implemented yet)"},
 	"new":        {notImplemented("new"), "write a runnable starter app (not implemented yet)"},

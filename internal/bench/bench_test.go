@@ -1,0 +1,164 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary act as a spawned server: Run's Command
+// points at this binary with childEnv set, as the CLI points at itself.
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" && len(os.Args) > 1 && os.Args[1] == ChildFlag {
+		if err := ChildMain(context.Background(), os.Args[2:], os.Stdin, os.Stdout); err != nil {
+			os.Stderr.WriteString("bench child: " + err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+const childEnv = "P2PSTREAMS_BENCH_TEST_CHILD"
+
+// TestScenarios runs every scenario with tiny numbers against spawned and
+// in-process servers, so that the bench never rots. It asserts the shape
+// and sanity of the figures (every connection joined, no message lost),
+// never a timing.
+func TestScenarios(t *testing.T) {
+	t.Setenv(childEnv, "1")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		cfg  Config
+	}{
+		{"idle/spawn", Config{Scenario: "idle", Target: TargetSpawn, N: 50, Concurrency: 8}},
+		{"idle/inprocess", Config{Scenario: "idle", Target: TargetInProcess, N: 20, Concurrency: 4}},
+		{"relay/spawn", Config{Scenario: "relay", Target: TargetSpawn, Pairs: 2, Messages: 400, Window: 8, Rate: 2000}},
+		{"relay/4k/inprocess", Config{Scenario: "relay", Target: TargetInProcess, Pairs: 2, Messages: 200, Size: 4096}},
+		{"storm/spawn", Config{Scenario: "storm", Target: TargetSpawn, N: 60, Concurrency: 16, Group: 4}},
+		{"storm/paced/inprocess", Config{Scenario: "storm", Target: TargetInProcess, N: 20, Rate: 400, Group: 3}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.Command = []string{exe}
+			cfg.Timeout = 30 * time.Second
+			var out bytes.Buffer
+			rep, err := Run(context.Background(), cfg, &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if lines := strings.Count(out.String(), "\n"); lines != 1 {
+				t.Fatalf("want one JSON line, got %d: %s", lines, out.String())
+			}
+			var back Report
+			if err := json.Unmarshal(out.Bytes(), &back); err != nil {
+				t.Fatalf("output is not a JSON report: %v", err)
+			}
+			if rep.Floor == nil || len(rep.Ratio) == 0 {
+				t.Fatalf("no floor or ratios in %s", out.String())
+			}
+			for name, fig := range map[string]map[string]any{"server": rep.Server, "floor": rep.Floor} {
+				check(t, name, cfg, fig)
+			}
+		})
+	}
+}
+
+func check(t *testing.T, name string, cfg Config, fig map[string]any) {
+	t.Helper()
+	num := func(path ...string) float64 {
+		var v any = fig
+		for _, p := range path {
+			m, ok := v.(map[string]any)
+			if !ok {
+				t.Fatalf("%s: no %v in %v", name, path, fig)
+			}
+			v = m[p]
+		}
+		f, ok := v.(float64)
+		if !ok {
+			t.Fatalf("%s: %v is %v, not a number", name, path, v)
+		}
+		return f
+	}
+	switch cfg.Scenario {
+	case "idle":
+		if got := num("connections"); got != float64(cfg.N) {
+			t.Errorf("%s: %v of %d connections joined (failures %v)", name, got, cfg.N, fig["failures"])
+		}
+		if num("connect_join", "n") != float64(cfg.N) || num("connect_join", "p50_ms") <= 0 {
+			t.Errorf("%s: latencies %v", name, fig["connect_join"])
+		}
+		if num("mem_with", "goroutines") < float64(cfg.N) {
+			t.Errorf("%s: fewer goroutines than connections: the memory was not measured with them open", name)
+		}
+		if num("mem_with", "rss") <= 0 || num("mem_with", "heap_alloc") <= 0 {
+			t.Errorf("%s: memory not measured: %v", name, fig["mem_with"])
+		}
+	case "relay":
+		for _, ph := range []string{"max", "paced"} {
+			if lost := num(ph, "lost"); lost != 0 {
+				t.Errorf("%s %s: %v messages lost", name, ph, lost)
+			}
+			if num(ph, "received") < float64(cfg.Messages/2) || num(ph, "msgs_per_sec") <= 0 {
+				t.Errorf("%s %s: %v", name, ph, fig[ph])
+			}
+			if num(ph, "latency", "n") != num(ph, "received") {
+				t.Errorf("%s %s: %v latencies for %v messages", name, ph, num(ph, "latency", "n"), num(ph, "received"))
+			}
+		}
+	case "storm":
+		if num("joined") != float64(cfg.N) || num("failed") != 0 {
+			t.Errorf("%s: joined %v of %d, failures %v", name, num("joined"), cfg.N, fig["failures"])
+		}
+		if num("join", "p99_ms") <= 0 || num("joins_per_sec") <= 0 {
+			t.Errorf("%s: figures %v", name, fig)
+		}
+	}
+}
+
+// TestWebRTCNotYet: until the Go peer SDK lands, the scenario says so.
+func TestWebRTCNotYet(t *testing.T) {
+	_, err := Run(context.Background(), Config{Scenario: "webrtc", Target: TargetInProcess, N: 1}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "not available") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestConfigRefusals(t *testing.T) {
+	for _, cfg := range []Config{
+		{Scenario: "nope"},
+		{Scenario: "relay", Size: 64},
+		{Scenario: "idle", Target: "ws://10.0.0.1:80/p2p/", Secret: []byte("0123456789abcdef")},
+		{Scenario: "idle", Target: "ws://127.0.0.1:1/p2p/"}, // no secret
+	} {
+		if _, err := Run(context.Background(), cfg, &bytes.Buffer{}); err == nil {
+			t.Errorf("%+v: no error", cfg)
+		}
+	}
+}
+
+func TestRatiosAndSummary(t *testing.T) {
+	got := ratios(map[string]any{"a": 2.0, "l": map[string]any{"p50_ms": 3.0, "n": 5.0}, "s": "x"},
+		map[string]any{"a": 4.0, "l": map[string]any{"p50_ms": 1.5, "n": 5.0}, "z": 1.0})
+	if len(got) != 2 || got["a"] != 0.5 || got["l.p50_ms"] != 2 {
+		t.Fatalf("ratios: %v", got)
+	}
+	d := make([]time.Duration, 100)
+	for i := range d {
+		d[i] = time.Duration(100-i) * time.Millisecond
+	}
+	l := summarize(d)
+	if l.N != 100 || l.P50 != 50 || l.P99 != 99 || l.Max != 100 {
+		t.Fatalf("summary: %+v", l)
+	}
+}

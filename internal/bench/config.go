@@ -1,0 +1,104 @@
+package bench
+
+import (
+	"fmt"
+	"time"
+)
+
+// Where the server under test runs (Config.Target).
+const (
+	TargetSpawn     = "spawn"     // a child process per server: clean memory figures (default)
+	TargetInProcess = "inprocess" // in this process: memory figures include the load generator
+)
+
+// Config is one bench run. Zero values mean the defaults in each comment.
+type Config struct {
+	// Scenario is idle, relay, storm or webrtc.
+	Scenario string
+	// Target is TargetSpawn (default), TargetInProcess, or a ws:// URL of
+	// a running server on loopback (then Secret is its token secret, and
+	// PID, if set, lets idle read its RSS).
+	Target string
+	Secret []byte
+	PID    int
+	// Command spawns a server (TargetSpawn, and the floor beside a URL):
+	// the argv prefix of a program whose arguments ChildFlag... run
+	// ChildMain, e.g. {os.Executable(), "bench"}.
+	Command []string
+	// NoFloor skips the side-by-side bare relay.
+	NoFloor bool
+	// ServerProcs is GOMAXPROCS of spawned servers; default 1 (the targets
+	// are "on one core"); negative leaves the runtime's default.
+	ServerProcs int
+
+	// N is the number of connections (idle; default 10000) or of clients
+	// (storm, default 10000; webrtc, sessions, default 200).
+	N int
+	// Concurrency bounds connections being opened at once; default 256.
+	Concurrency int
+	// Group is the number of peers per session in storm; default 8.
+	Group int
+	// Rate paces storm joins (per second) and the relay latency phase
+	// (messages per second; default half the server's measured maximum).
+	// 0 means as fast as possible (storm).
+	Rate float64
+
+	// Pairs is the number of host/client pairs in relay; default 32.
+	Pairs int
+	// Messages is how many messages relay sends in each phase; default 200000.
+	Messages int
+	// Size is the size in bytes of each relayed message as sent; default 256.
+	Size int
+	// Window bounds the messages in flight per direction of a pair; default 64.
+	Window int
+
+	// Sources is the number of loopback source addresses the load generator
+	// binds to; default enough for N at 20000 connections each.
+	Sources int
+	// Timeout bounds each scenario against each server; default 2 minutes.
+	Timeout time.Duration
+	// Profile, if set, is a directory where spawned servers' pprof profiles
+	// are saved (CPU during the measured phase, heap/allocs/goroutines at
+	// the peak).
+	Profile string
+}
+
+func (c *Config) defaults() error {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if c.Target == "" {
+		c.Target = TargetSpawn
+	}
+	if c.ServerProcs == 0 {
+		c.ServerProcs = 1
+	}
+	switch c.Scenario {
+	case "idle", "storm":
+		def(&c.N, 10000)
+	case "webrtc":
+		def(&c.N, 200)
+	case "relay":
+	default:
+		return fmt.Errorf("bench: unknown scenario %q (idle, relay, storm, webrtc)", c.Scenario)
+	}
+	def(&c.Concurrency, 256)
+	def(&c.Group, 8)
+	def(&c.Pairs, 32)
+	def(&c.Messages, 200000)
+	def(&c.Size, 256)
+	def(&c.Window, 64)
+	def(&c.Sources, (c.N+2*c.Pairs)/20000+1)
+	if c.Timeout <= 0 {
+		c.Timeout = 2 * time.Minute
+	}
+	if c.Size < 128 {
+		return fmt.Errorf("bench: message size %d is below the 128 bytes a routed message needs", c.Size)
+	}
+	if c.Group > 128 {
+		return fmt.Errorf("bench: group %d exceeds the server's default of 128 peers per session", c.Group)
+	}
+	return nil
+}

@@ -1,0 +1,176 @@
+package bench
+
+import (
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/p2pstreams/p2pstreams/protocol"
+	"github.com/p2pstreams/p2pstreams/token"
+)
+
+// floor is the bare WebSocket relay the server is compared with: the least
+// a server on the same library (gobwas/ws) must do to speak the protocol.
+// It verifies tokens, keeps a map of connected peers and each session's host,
+// and forwards routed messages with the sender stamped. It has no send queue
+// (the sender's goroutine writes to the target under the target's lock), no
+// rate limit, no store, no broker, no timeouts, no limits beyond a frame
+// size: it is a floor, not a server to run.
+//
+// One goroutine per connection, a fresh one so that the HTTP server's
+// goroutine and buffers are released after the upgrade; no read buffer:
+// header and payload are read straight from the socket.
+type floor struct {
+	secret []byte
+
+	mu    sync.Mutex
+	peers map[string]*floorConn // key: session NUL peer
+	hosts map[protocol.SessionID]protocol.PeerID
+}
+
+type floorConn struct {
+	mu sync.Mutex // serializes writes
+	nc net.Conn
+}
+
+func newFloor(secret []byte) *floor {
+	return &floor{secret: secret, peers: map[string]*floorConn{}, hosts: map[protocol.SessionID]protocol.PeerID{}}
+}
+
+// floorMsg is what the floor reads from a peer.
+type floorMsg struct {
+	State protocol.State  `json:"state"`
+	Token string          `json:"token"`
+	To    protocol.PeerID `json:"to"`
+	Data  json.RawMessage `json:"data"`
+}
+
+func (f *floor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	nc, _, _, err := ws.UpgradeHTTP(r, w)
+	if err != nil {
+		return
+	}
+	go f.serve(nc)
+}
+
+func (f *floor) serve(nc net.Conn) {
+	fc := &floorConn{nc: nc}
+	var (
+		joined  bool
+		session protocol.SessionID
+		peer    protocol.PeerID
+		from    []byte
+		hdr     = make([]byte, ws.MaxHeaderSize)
+	)
+	defer func() {
+		nc.Close()
+		if joined {
+			f.leave(session, peer, fc)
+		}
+	}()
+	for {
+		h, err := ws.ReadHeaderBuffer(nc, hdr)
+		if err != nil || h.Length > 64<<10 {
+			return
+		}
+		p := make([]byte, h.Length)
+		if _, err := io.ReadFull(nc, p); err != nil {
+			return
+		}
+		ws.Cipher(p, h.Mask, 0)
+		switch h.OpCode {
+		case ws.OpClose:
+			return
+		case ws.OpPing:
+			fc.send(ws.OpPong, p)
+			continue
+		case ws.OpText:
+		default:
+			continue
+		}
+		var m floorMsg
+		if json.Unmarshal(p, &m) != nil {
+			continue
+		}
+		switch {
+		case m.State == protocol.SessionJoin && !joined:
+			c, err := token.Verify(f.secret, m.Token, time.Now())
+			if err != nil {
+				fc.send(ws.OpText, protocol.ErrorMessage(protocol.CodeBadToken, err.Error()))
+				continue
+			}
+			session, peer, joined = c.Session, c.Peer, true
+			from = protocol.Quote(string(peer))
+			f.join(session, peer, fc, c.Config)
+		case m.State.Routed() && joined:
+			f.mu.Lock()
+			to := f.peers[key(session, m.To)]
+			f.mu.Unlock()
+			if to == nil {
+				fc.send(ws.OpText, protocol.ErrorMessage(protocol.CodePeerNotFound, "no such peer"))
+				continue
+			}
+			to.send(ws.OpText, protocol.AppendRouted(nil, m.State, from, m.To, m.Data))
+		}
+	}
+}
+
+func (f *floor) join(s protocol.SessionID, p protocol.PeerID, fc *floorConn, config json.RawMessage) {
+	f.mu.Lock()
+	host, ok := f.hosts[s]
+	if !ok {
+		host = p
+		f.hosts[s] = p
+	}
+	f.peers[key(s, p)] = fc
+	hc := f.peers[key(s, host)]
+	f.mu.Unlock()
+	ready := &protocol.Message{State: protocol.SessionReady, SessionID: s, PeerID: p, HostPeerID: host}
+	if host != p && hc != nil {
+		hc.send(ws.OpText, protocol.Encode(ready))
+	}
+	ready.Config = config
+	fc.send(ws.OpText, protocol.Encode(ready))
+}
+
+func (f *floor) leave(s protocol.SessionID, p protocol.PeerID, fc *floorConn) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.peers[key(s, p)] == fc {
+		delete(f.peers, key(s, p))
+	}
+	if f.hosts[s] == p {
+		delete(f.hosts, s)
+	}
+}
+
+// send writes one unmasked server frame with a single write call.
+func (fc *floorConn) send(op ws.OpCode, p []byte) {
+	var hb [ws.MaxHeaderSize]byte
+	n := 2
+	hb[0] = 0x80 | byte(op)
+	switch l := len(p); {
+	case l < 126:
+		hb[1] = byte(l)
+	case l <= 0xffff:
+		hb[1], hb[2], hb[3], n = 126, byte(l>>8), byte(l), 4
+	default:
+		hb[1] = 127
+		for i := 0; i < 8; i++ {
+			hb[9-i] = byte(l >> (8 * i))
+		}
+		n = 10
+	}
+	b := make([]byte, 0, n+len(p))
+	b = append(append(b, hb[:n]...), p...)
+	fc.mu.Lock()
+	fc.nc.Write(b) // a failed write shows up as a read error on that connection
+	fc.mu.Unlock()
+}
+
+func key(s protocol.SessionID, p protocol.PeerID) string { return string(s) + "\x00" + string(p) }

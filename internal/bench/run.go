@@ -1,0 +1,240 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Report is the one JSON line a run prints.
+type Report struct {
+	Scenario string         `json:"scenario"`
+	Date     string         `json:"date"`
+	Go       string         `json:"go"`
+	CPUs     int            `json:"cpus"`
+	Target   string         `json:"target"`
+	Params   map[string]any `json:"params"`
+	Server   map[string]any `json:"server"`
+	Floor    map[string]any `json:"floor,omitempty"`
+	// Ratio is server / floor for every number both report ("join.p99_ms":
+	// 1.3 means the server's p99 is 1.3 times the floor's).
+	Ratio map[string]float64 `json:"ratio,omitempty"`
+}
+
+// scenario runs against one server and returns its figures (a struct that
+// marshals to a JSON object).
+type scenario func(ctx context.Context, r *runner, t target) (any, error)
+
+var scenarios = map[string]scenario{
+	"idle":   runIdle,
+	"relay":  runRelay,
+	"storm":  runStorm,
+	"webrtc": runWebRTC,
+}
+
+// runner carries a run's config and what one server's run tells the next.
+type runner struct {
+	cfg    Config
+	secret []byte
+	// relayRate is the paced rate of relay's latency phase, fixed by the
+	// first server measured so that both servers are paced alike.
+	relayRate float64
+	profiles  []chan error
+}
+
+// Run runs cfg.Scenario against the server and then (unless cfg.NoFloor)
+// against the floor, one at a time, and writes one JSON line to out.
+func Run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	if _, err := raiseFileLimit(); err != nil {
+		return nil, fmt.Errorf("bench: raise the open-file limit: %w", err)
+	}
+	r := &runner{cfg: cfg, secret: cfg.Secret}
+	if !strings.HasPrefix(cfg.Target, "ws://") {
+		b := make([]byte, 24)
+		rand.Read(b)
+		r.secret = []byte(hex.EncodeToString(b))
+	} else if len(r.secret) < 16 {
+		return nil, errors.New("bench: a server at a URL needs its token secret (at least 16 bytes)")
+	}
+	rep := &Report{
+		Scenario: cfg.Scenario, Date: time.Now().UTC().Format(time.RFC3339), Go: runtime.Version(),
+		CPUs: runtime.NumCPU(), Target: cfg.Target, Params: r.params(),
+	}
+	fig, err := r.one(ctx, kindServer)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	rep.Server = fig
+	if !cfg.NoFloor {
+		fig, err := r.one(ctx, kindFloor)
+		if err != nil {
+			return nil, fmt.Errorf("floor: %w", err)
+		}
+		rep.Floor = fig
+		rep.Ratio = ratios(rep.Server, rep.Floor)
+	}
+	b, err := json.Marshal(rep)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := fmt.Fprintf(out, "%s\n", b); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// one starts a server of kind, runs the scenario against it, and stops it.
+func (r *runner) one(ctx context.Context, kind string) (map[string]any, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	defer cancel()
+	t, err := r.start(ctx, kind)
+	if err != nil {
+		return nil, err
+	}
+	fig, err := scenarios[r.cfg.Scenario](ctx, r, t)
+	perr := r.waitProfiles()
+	cctx, ccancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer ccancel()
+	if cerr := t.close(cctx); cerr != nil && err == nil && !t.inProcess() {
+		// A spawned server that fails to stop is worth knowing, not fatal.
+		_ = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	m, err := toMap(fig)
+	if err != nil {
+		return nil, err
+	}
+	if t.inProcess() {
+		m["in_process"] = true
+	}
+	if perr != nil {
+		m["profile_error"] = perr.Error()
+	}
+	return m, nil
+}
+
+func (r *runner) start(ctx context.Context, kind string) (target, error) {
+	o := serverOptions{SendQueue: 4 * r.cfg.Window, MaxPeers: max(r.cfg.Group, 2)}
+	if o.SendQueue < 256 {
+		o.SendQueue = 256
+	}
+	url := strings.HasPrefix(r.cfg.Target, "ws://")
+	switch {
+	case url && kind == kindServer:
+		return &remote{u: r.cfg.Target, pid: r.cfg.PID}, nil
+	case r.cfg.Target == TargetInProcess, url && len(r.cfg.Command) == 0:
+		return startInProcess(kind, r.secret, o)
+	case r.cfg.Target == TargetSpawn, url:
+		return spawn(ctx, r.cfg.Command, kind, r.secret, o, r.cfg.ServerProcs)
+	}
+	return nil, fmt.Errorf("bench: target %q is not spawn, inprocess or a ws:// URL", r.cfg.Target)
+}
+
+// measuring is called by a scenario when its measured phase starts: with
+// Config.Profile, a CPU profile of a spawned server starts.
+func (r *runner) measuring(ctx context.Context, t target, seconds int) {
+	if r.cfg.Profile == "" || t.inProcess() {
+		return
+	}
+	done := make(chan error, 1)
+	r.profiles = append(r.profiles, done)
+	path := r.profilePath(t, "cpu.pprof")
+	go func() { done <- t.profile(ctx, "profile", fmt.Sprintf("seconds=%d", seconds), path) }()
+}
+
+// peak is called by a scenario at its peak load: with Config.Profile, the
+// heap, allocation and goroutine profiles of a spawned server are saved.
+func (r *runner) peak(ctx context.Context, t target) error {
+	if r.cfg.Profile == "" || t.inProcess() {
+		return nil
+	}
+	return errors.Join(
+		t.profile(ctx, "heap", "", r.profilePath(t, "heap.pprof")),
+		t.profile(ctx, "allocs", "", r.profilePath(t, "allocs.pprof")),
+		t.profile(ctx, "goroutine", "debug=1", r.profilePath(t, "goroutine.txt")),
+	)
+}
+
+func (r *runner) waitProfiles() error {
+	var errs []error
+	for _, p := range r.profiles {
+		errs = append(errs, <-p)
+	}
+	r.profiles = nil
+	return errors.Join(errs...)
+}
+
+func (r *runner) profilePath(t target, name string) string {
+	return filepath.Join(r.cfg.Profile, r.cfg.Scenario+"-"+t.kind()+"-"+name)
+}
+
+func (r *runner) params() map[string]any {
+	c := r.cfg
+	p := map[string]any{"server_procs": c.ServerProcs, "timeout_s": c.Timeout.Seconds()}
+	switch c.Scenario {
+	case "idle":
+		p["n"], p["concurrency"], p["sources"] = c.N, c.Concurrency, c.Sources
+	case "storm":
+		p["n"], p["concurrency"], p["group"], p["rate"], p["sources"] = c.N, c.Concurrency, c.Group, c.Rate, c.Sources
+	case "relay":
+		p["pairs"], p["messages"], p["size"], p["window"], p["rate"] = c.Pairs, c.Messages, c.Size, c.Window, c.Rate
+	case "webrtc":
+		p["n"], p["concurrency"] = c.N, c.Concurrency
+	}
+	return p
+}
+
+// toMap turns a figures struct into its JSON object.
+func toMap(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	return m, json.Unmarshal(b, &m)
+}
+
+// ratios divides every number in a by the same number in b, flattening
+// nested objects into dotted keys.
+func ratios(a, b map[string]any) map[string]float64 {
+	fa, fb := map[string]float64{}, map[string]float64{}
+	flatten("", a, fa)
+	flatten("", b, fb)
+	out := map[string]float64{}
+	keys := make([]string, 0, len(fa))
+	for k := range fa {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if d, ok := fb[k]; ok && d != 0 && !strings.HasSuffix(k, ".n") && k != "n" {
+			out[k] = round(fa[k] / d)
+		}
+	}
+	return out
+}
+
+func flatten(prefix string, m map[string]any, out map[string]float64) {
+	for k, v := range m {
+		switch v := v.(type) {
+		case float64:
+			out[prefix+k] = v
+		case map[string]any:
+			flatten(prefix+k+".", v, out)
+		}
+	}
+}
