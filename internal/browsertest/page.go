@@ -1,0 +1,111 @@
+package browsertest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Timeout bounds each wait of a Page (WaitText, WaitTrue) and each action.
+var Timeout = 20 * time.Second
+
+// Page is one tab in its own browser context: one user. Its methods fail the
+// test on error; they must be called from the test's goroutine.
+type Page struct {
+	t      testing.TB
+	ctx    context.Context
+	cancel func()
+}
+
+// NewPage opens a blank tab for a new user. It is closed when t ends, or by Close.
+func (b *Browser) NewPage(t testing.TB) *Page {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	p := &Page{t: t, ctx: ctx, cancel: cancel}
+	if err := chromedp.Do(ctx); err != nil {
+		cancel()
+		t.Fatalf("browsertest: new page: %v", err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// Context is the page's chromedp context, for any chromedp action:
+// chromedp.Do(p.Context(), ...), chromedp.Run(p.Context(), ...).
+func (p *Page) Context() context.Context { return p.ctx }
+
+// Close closes the tab and its browser context, as a user closing the window.
+func (p *Page) Close() { p.cancel() }
+
+// Do runs chromedp actions on the page within Timeout.
+func (p *Page) Do(actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, Timeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		p.t.Fatalf("browsertest: %v", err)
+	}
+}
+
+// Navigate loads url and waits for its load event.
+func (p *Page) Navigate(url string) {
+	p.t.Helper()
+	p.Do(chromedp.Navigate(url))
+}
+
+// Eval evaluates a JavaScript expression (promises are awaited) and decodes
+// its JSON value into out (nil: ignore it).
+func (p *Page) Eval(expr string, out any) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, Timeout)
+	defer cancel()
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		p.t.Fatalf("browsertest: eval %s: %v", expr, err)
+	}
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			p.t.Fatalf("browsertest: eval %s: decode %s: %v", expr, raw, err)
+		}
+	}
+}
+
+// WaitTrue polls a JavaScript expression until it is truthy, failing the test
+// with what (and the page's text) after Timeout.
+func (p *Page) WaitTrue(expr, what string) {
+	p.t.Helper()
+	if err := p.poll(expr); err != nil {
+		p.t.Fatalf("browsertest: waited %v for %s: %v\npage text:\n%s", Timeout, what, err, p.Text())
+	}
+}
+
+// WaitText waits until the page's visible text contains text.
+func (p *Page) WaitText(text string) {
+	p.t.Helper()
+	q, _ := json.Marshal(text)
+	p.WaitTrue(fmt.Sprintf("document.body && document.body.innerText.includes(%s)", q), fmt.Sprintf("text %q", text))
+}
+
+func (p *Page) poll(expr string) error {
+	ctx, cancel := context.WithTimeout(p.ctx, Timeout+time.Second)
+	defer cancel()
+	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
+		chromedp.WithPollingInterval(25*time.Millisecond), chromedp.WithPollingTimeout(Timeout)))
+	return err
+}
+
+// Text returns the page's visible text ("" if it cannot be read).
+func (p *Page) Text() string {
+	ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+	if err != nil {
+		return "(unreadable: " + err.Error() + ")"
+	}
+	return strings.TrimSpace(s)
+}
