@@ -67,3 +67,20 @@ func TestStoreLeavesNothing(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestBrokerContract(t *testing.T) {
+	_, rdb := newRedis(t)
+	storetest.RunBroker(t, func(t *testing.T) (a, b p2pstreams.Broker) {
+		return newBroker(t, rdb), newBroker(t, rdb)
+	})
+}
+
+func newBroker(t *testing.T, rdb redis.UniversalClient) *p2predis.Broker {
+	b := p2predis.NewBroker(rdb, nil)
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return b
+}
