@@ -1,0 +1,94 @@
+package peer
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/p2pstreams/p2pstreams/protocol"
+)
+
+// The client's side (loop goroutine only). A client answers its host's
+// offer, sends what the app sends to the host, and delivers what the host
+// relays. Losing the link to the host ends the round.
+
+func (p *Peer) clientOffer(data json.RawMessage) error {
+	if p.toHost != nil { // the host renegotiates from scratch (it saw us rejoin)
+		p.closeLink(p.toHost)
+		p.toHost = nil
+		p.mu.Lock()
+		p.sendLink = nil
+		p.mu.Unlock()
+	}
+	var offer webrtc.SessionDescription
+	if err := json.Unmarshal(data, &offer); err != nil {
+		return fmt.Errorf("peer: bad offer from the host: %w", err)
+	}
+	l, err := p.newLink(p.hostIDNow(), false)
+	if err != nil {
+		return fmt.Errorf("peer: new peer connection: %w", err)
+	}
+	p.toHost = l
+	for _, c := range p.early {
+		l.addCandidate(c)
+	}
+	p.early = nil
+	if err := l.setRemote(offer); err != nil {
+		return fmt.Errorf("peer: set offer: %w", err)
+	}
+	answer, err := l.pc.CreateAnswer(nil)
+	if err == nil {
+		err = l.pc.SetLocalDescription(answer)
+	}
+	if err != nil {
+		return fmt.Errorf("peer: answer: %w", err)
+	}
+	out, _ := json.Marshal(answer)
+	p.signal(&protocol.Message{State: protocol.SdpAnswer, To: l.remote, Data: out})
+	p.setState(StateConnecting)
+	return nil
+}
+
+func (p *Peer) clientLinkEvent(l *link, ev event) error {
+	switch ev.kind {
+	case evCandidate:
+		data, _ := json.Marshal(ev.cand)
+		p.signal(&protocol.Message{State: protocol.IceCandidate, To: l.remote, Data: data})
+	case evPCState:
+		switch ev.pcState {
+		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+			return fmt.Errorf("%w: connection %s", ErrDisconnected, ev.pcState)
+		}
+	case evOpen:
+		l.dc = ev.dc
+		l.open = true
+		l.seen()
+		p.wasConnected = true
+		p.mu.Lock()
+		p.sendLink = l
+		p.mu.Unlock()
+		p.setState(StateConnected)
+		p.markReady()
+		if !p.set.keepSignaling && p.sig != nil {
+			// Connected: the server is not needed until the next rejoin.
+			p.sig.close()
+			p.sig = nil
+		}
+	case evClose:
+		return fmt.Errorf("%w: the DataChannel closed", ErrDisconnected)
+	case evData:
+		switch ev.wire.Type {
+		case typeData:
+			p.emitMessage(ev.wire.SenderID, ev.wire.Data)
+		case typeState:
+			m, err := decodeStates(ev.wire.Data)
+			if err != nil {
+				p.log.Warn("p2pstreams: bad state map from the host", "err", err)
+				return nil
+			}
+			p.setPeers(m)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,5 @@
+package peer
+
+// Mute makes p stop (or resume) sending heartbeats, as a peer whose
+// process froze: its DataChannel stays open but says nothing.
+func Mute(p *Peer, on bool) { p.mute.Store(on) }

@@ -1,0 +1,147 @@
+package peer
+
+import (
+	"encoding/json"
+	"maps"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/p2pstreams/p2pstreams/protocol"
+)
+
+// The host's side (loop goroutine only). The host makes one link per
+// client when the server names it in SessionReady, offers, relays every
+// Data message to everyone in one order (its loop's), and keeps the map of
+// every peer's state, itself included as connected, sending the whole map
+// to every open client on each change.
+
+// hostNewPeer starts negotiating with a client that is ready for an offer.
+// A client that rejoins replaces its old link.
+func (p *Peer) hostNewPeer(id protocol.PeerID) {
+	if old := p.links[id]; old != nil {
+		delete(p.links, id)
+		p.closeLink(old)
+	}
+	l, err := p.newLink(id, true)
+	if err != nil {
+		p.log.Warn("p2pstreams: new peer connection", "peer", id, "err", err)
+		p.setPeerState(id, StateFailed)
+		return
+	}
+	p.links[id] = l
+	offer, err := l.pc.CreateOffer(nil)
+	if err == nil {
+		err = l.pc.SetLocalDescription(offer)
+	}
+	if err != nil {
+		p.log.Warn("p2pstreams: offer", "peer", id, "err", err)
+		p.hostDrop(id, StateFailed, false)
+		return
+	}
+	data, _ := json.Marshal(offer)
+	p.signal(&protocol.Message{State: protocol.SdpOffer, To: id, Data: data})
+	p.setPeerState(id, StateNegotiating)
+}
+
+func (p *Peer) hostAnswer(from protocol.PeerID, data json.RawMessage) {
+	l := p.links[from]
+	if l == nil || l.remoteSet {
+		return
+	}
+	var answer webrtc.SessionDescription
+	err := json.Unmarshal(data, &answer)
+	if err == nil {
+		err = l.setRemote(answer)
+	}
+	if err != nil {
+		p.log.Warn("p2pstreams: answer", "peer", from, "err", err)
+		p.hostDrop(from, StateFailed, true)
+	}
+}
+
+func (p *Peer) hostLinkEvent(l *link, ev event) {
+	id := l.remote
+	switch ev.kind {
+	case evCandidate:
+		data, _ := json.Marshal(ev.cand)
+		p.signal(&protocol.Message{State: protocol.IceCandidate, To: id, Data: data})
+	case evPCState:
+		switch ev.pcState {
+		case webrtc.PeerConnectionStateConnecting:
+			if p.states[id] == StateNegotiating {
+				p.setPeerState(id, StateConnecting)
+			}
+		case webrtc.PeerConnectionStateConnected:
+			if l.open {
+				p.setPeerState(id, StateConnected)
+			}
+		case webrtc.PeerConnectionStateDisconnected:
+			p.setPeerState(id, StateDisconnected) // ICE may recover; the heartbeat decides
+		case webrtc.PeerConnectionStateFailed:
+			p.hostDrop(id, StateFailed, true)
+		case webrtc.PeerConnectionStateClosed:
+			p.hostDrop(id, StateClosed, true)
+		}
+	case evOpen:
+		l.open = true
+		l.seen()
+		p.setPeerState(id, StateConnected)
+	case evClose:
+		p.hostDrop(id, StateClosed, true)
+	case evData:
+		if ev.wire.Type == typeData {
+			p.relay(id, ev.wire.Data)
+		}
+	}
+}
+
+// hostDrop ends the link to a client and records its last state. tell
+// reports it to the server (PeerLeft) so that it forgets the member.
+func (p *Peer) hostDrop(id protocol.PeerID, s State, tell bool) {
+	l := p.links[id]
+	if l == nil {
+		return
+	}
+	delete(p.links, id)
+	p.closeLink(l)
+	p.setPeerState(id, s)
+	if tell {
+		p.signal(&protocol.Message{State: protocol.PeerLeft, PeerID: id})
+	}
+}
+
+// relay delivers a Data message from `from` to the host itself and to every
+// open client, the sender included.
+func (p *Peer) relay(from protocol.PeerID, data json.RawMessage) {
+	p.emitMessage(from, data)
+	p.toClients(encodeRelay(from, data))
+}
+
+// toClients sends s to every open client, dropping any whose send queue
+// passed relayMaxBuffered: the relay never waits for one slow client.
+func (p *Peer) toClients(s string) {
+	var slow []protocol.PeerID
+	for id, l := range p.links {
+		if !l.open {
+			continue
+		}
+		p.sendText(l, s)
+		if l.dc.BufferedAmount() > relayMaxBuffered {
+			slow = append(slow, id)
+		}
+	}
+	for _, id := range slow {
+		p.log.Warn("p2pstreams: client reads too slowly, dropping it", "peer", id)
+		p.hostDrop(id, StateFailed, true)
+	}
+}
+
+// setPeerState changes one entry of the host's map and sends the map.
+func (p *Peer) setPeerState(id protocol.PeerID, s State) {
+	if old, ok := p.states[id]; ok && old == s {
+		return
+	}
+	p.states[id] = s
+	p.toClients(encodeStates(p.states))
+	p.setPeers(maps.Clone(p.states))
+}

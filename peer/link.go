@@ -1,0 +1,172 @@
+package peer
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/p2pstreams/p2pstreams/protocol"
+)
+
+// Flow control on a DataChannel (bytes queued in pion, not yet sent).
+const (
+	// sendHighWater: Send on a client waits while more than this is queued.
+	sendHighWater = 1 << 20
+	// sendLowWater: the level at which a waiting Send resumes.
+	sendLowWater = 256 << 10
+	// relayMaxBuffered: a host drops a client whose queue exceeds this (a
+	// slow reader must not make the host buffer without bound).
+	relayMaxBuffered = 16 << 20
+)
+
+// link is one RTCPeerConnection and its p2pstreams DataChannel: on the host,
+// one per client; on a client, the one to its host.
+//
+// Its plain fields belong to the loop goroutine. pion's callbacks only push
+// events (tagged with the link, so that events of a replaced link are
+// ignored) and touch lastSeen and low.
+type link struct {
+	remote protocol.PeerID
+	pc     *webrtc.PeerConnection
+	dc     *webrtc.DataChannel // host: created with the link; client: set when open
+
+	started   time.Time                 // for the negotiation timeout
+	open      bool                      // the DataChannel is open
+	remoteSet bool                      // the remote description is set
+	pending   []webrtc.ICECandidateInit // remote candidates until then
+	closed    bool
+
+	lastSeen atomic.Int64  // UnixNano of the last message received
+	low      chan struct{} // capacity 1: the send buffer went below sendLowWater
+	gone     chan struct{} // closed when the link is closed
+}
+
+func (l *link) seen() { l.lastSeen.Store(time.Now().UnixNano()) }
+
+func (l *link) idleFor(now time.Time) time.Duration {
+	return now.Sub(time.Unix(0, l.lastSeen.Load()))
+}
+
+// newLink makes the RTCPeerConnection to remote. The offerer (the host)
+// creates the DataChannel; the answerer takes it from OnDataChannel.
+func (p *Peer) newLink(remote protocol.PeerID, offerer bool) (*link, error) {
+	pc, err := p.cfg.api().NewPeerConnection(webrtc.Configuration{ICEServers: p.set.iceServers})
+	if err != nil {
+		return nil, err
+	}
+	l := &link{
+		remote: remote, pc: pc, started: time.Now(),
+		low: make(chan struct{}, 1), gone: make(chan struct{}),
+	}
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c == nil { // end of gathering: the browser client sends nothing for it either
+			return
+		}
+		init := c.ToJSON()
+		p.inbox.push(event{kind: evCandidate, link: l, cand: &init})
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		p.inbox.push(event{kind: evPCState, link: l, pcState: s})
+	})
+	if offerer {
+		dc, err := pc.CreateDataChannel(DataChannelLabel, nil)
+		if err != nil {
+			pc.Close()
+			return nil, err
+		}
+		l.dc = dc
+		p.watch(l, dc)
+	} else {
+		pc.OnDataChannel(func(dc *webrtc.DataChannel) {
+			if dc.Label() == DataChannelLabel {
+				p.watch(l, dc)
+			}
+		})
+	}
+	return l, nil
+}
+
+func (p *Peer) watch(l *link, dc *webrtc.DataChannel) {
+	dc.SetBufferedAmountLowThreshold(sendLowWater)
+	dc.OnBufferedAmountLow(func() {
+		select {
+		case l.low <- struct{}{}:
+		default:
+		}
+	})
+	dc.OnOpen(func() { p.inbox.push(event{kind: evOpen, link: l, dc: dc}) })
+	dc.OnClose(func() { p.inbox.push(event{kind: evClose, link: l}) })
+	dc.OnMessage(func(m webrtc.DataChannelMessage) {
+		l.seen()
+		w, err := decodeWire(m.Data)
+		if err != nil {
+			p.log.Warn("p2pstreams: dropping an unreadable peer message", "from", l.remote, "err", err)
+			return
+		}
+		if w.Type == typeHeartbeat { // seen() is all it is for
+			return
+		}
+		p.inbox.push(event{kind: evData, link: l, wire: w})
+	})
+}
+
+// addCandidate adds a remote candidate, or keeps it until the remote
+// description is set (candidates often arrive first).
+func (l *link) addCandidate(c webrtc.ICECandidateInit) error {
+	if c.Candidate == "" {
+		return nil
+	}
+	if !l.remoteSet {
+		l.pending = append(l.pending, c)
+		return nil
+	}
+	return l.pc.AddICECandidate(c)
+}
+
+// setRemote sets the remote description and adds the candidates kept so far.
+func (l *link) setRemote(d webrtc.SessionDescription) error {
+	if err := l.pc.SetRemoteDescription(d); err != nil {
+		return err
+	}
+	l.remoteSet = true
+	for _, c := range l.pending {
+		if err := l.pc.AddICECandidate(c); err != nil {
+			return err
+		}
+	}
+	l.pending = nil
+	return nil
+}
+
+// close closes the link in the background (pion's GracefulClose waits for
+// its goroutines); the Peer's WaitGroup tracks it.
+func (p *Peer) closeLink(l *link) {
+	if l == nil || l.closed {
+		return
+	}
+	l.closed = true
+	close(l.gone)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		if err := l.pc.GracefulClose(); err != nil {
+			p.log.Debug("p2pstreams: close peer connection", "peer", l.remote, "err", err)
+		}
+	}()
+}
+
+// waitRoom blocks while the DataChannel's queue is over sendHighWater.
+func (l *link) waitRoom(ctx context.Context) error {
+	for l.dc.BufferedAmount() > sendHighWater {
+		select {
+		case <-l.low:
+		case <-l.gone:
+			return ErrNotConnected
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}

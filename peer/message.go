@@ -1,0 +1,131 @@
+package peer
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/p2pstreams/p2pstreams/protocol"
+)
+
+// Message is a Data message delivered to a peer: every peer, the sender
+// included, gets each one exactly once, relayed by the host in the host's
+// order.
+type Message struct {
+	From protocol.PeerID // the sender ("senderId"); the host's id for the host's own messages
+	Data json.RawMessage // any JSON value, as the sender sent it ("null" when it sent none)
+}
+
+// Text returns Data as a string: the value of a JSON string, or the JSON
+// text itself for any other value.
+func (m Message) Text() string {
+	var s string
+	if json.Unmarshal(m.Data, &s) == nil {
+		return s
+	}
+	return string(m.Data)
+}
+
+// Decode unmarshals Data into v.
+func (m Message) Decode(v any) error { return json.Unmarshal(m.Data, v) }
+
+func (m Message) String() string { return fmt.Sprintf("%s: %s", m.From, m.Data) }
+
+// The peer message types (PROTOCOL.md, "Peer messages").
+const (
+	typeData      = "Data"
+	typeState     = "Data.Connection.State"
+	typeHeartbeat = "Heartbeat"
+)
+
+// DataChannelLabel is the label of the DataChannel the host opens for each
+// client.
+const DataChannelLabel = "p2pstreams"
+
+// wire is one peer message on the DataChannel, either direction.
+type wire struct {
+	Type     string          `json:"type"`
+	SenderID protocol.PeerID `json:"senderId,omitempty"`
+	Data     json.RawMessage `json:"data,omitempty"`
+}
+
+var heartbeatMsg = `{"type":"Heartbeat"}`
+
+// decodeWire parses a DataChannel message. Unknown types are returned as is
+// for the caller to ignore.
+func decodeWire(b []byte) (wire, error) {
+	var w wire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return w, err
+	}
+	if len(w.Data) == 0 {
+		w.Data = json.RawMessage("null")
+	}
+	return w, nil
+}
+
+// encodeData is the client's Data message: {"type":"Data","data":...}.
+func encodeData(data json.RawMessage) string {
+	var b strings.Builder
+	b.Grow(len(data) + 24)
+	b.WriteString(`{"type":"Data","data":`)
+	b.Write(data)
+	b.WriteByte('}')
+	return b.String()
+}
+
+// encodeRelay is the host's relayed Data message, with the sender.
+func encodeRelay(from protocol.PeerID, data json.RawMessage) string {
+	q := protocol.Quote(string(from))
+	var b strings.Builder
+	b.Grow(len(data) + len(q) + 40)
+	b.WriteString(`{"type":"Data","senderId":`)
+	b.Write(q)
+	b.WriteString(`,"data":`)
+	b.Write(data)
+	b.WriteByte('}')
+	return b.String()
+}
+
+// encodeStates is the host's Data.Connection.State message.
+func encodeStates(states map[protocol.PeerID]State) string {
+	b, err := json.Marshal(struct {
+		Type string                    `json:"type"`
+		Data map[protocol.PeerID]State `json:"data"`
+	}{typeState, states})
+	if err != nil { // unreachable: every State in the map is valid
+		return `{"type":"Data.Connection.State","data":{}}`
+	}
+	return string(b)
+}
+
+// decodeStates parses the data of a Data.Connection.State message, skipping
+// states this version does not know.
+func decodeStates(data json.RawMessage) (map[protocol.PeerID]State, error) {
+	var raw map[protocol.PeerID]string
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, err
+	}
+	out := make(map[protocol.PeerID]State, len(raw))
+	for id, name := range raw {
+		if s, err := ParseState(name); err == nil {
+			out[id] = s
+		}
+	}
+	return out, nil
+}
+
+// marshalData turns the argument of Send into the JSON value to send.
+func marshalData(v any) (json.RawMessage, error) {
+	if raw, ok := v.(json.RawMessage); ok {
+		if !json.Valid(raw) {
+			return nil, fmt.Errorf("peer: data is not valid JSON")
+		}
+		return raw, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("peer: marshal data: %w", err)
+	}
+	return b, nil
+}

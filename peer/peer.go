@@ -1,0 +1,319 @@
+package peer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/p2pstreams/p2pstreams/protocol"
+)
+
+// Peer is a member of a p2pstreams session: its host, or a client of the
+// host. Its methods are safe for concurrent use.
+type Peer struct {
+	cfg Config
+	log *slog.Logger
+
+	inbox  *queue[event]    // everything the loop handles
+	events *queue[callback] // for the dispatcher; nil when there are no callbacks
+
+	ctx    context.Context // the Peer's life; canceled by Close
+	cancel context.CancelFunc
+
+	ready        chan struct{} // closed when first connected
+	readyOnce    sync.Once
+	done         chan struct{} // closed when stopped (all but a running callback)
+	dispatchDone chan struct{} // closed when the dispatcher returned
+	stopDispatch atomic.Bool   // Close: deliver nothing more
+	inCallback   atomic.Bool
+	mute         atomic.Bool // tests: send no heartbeat, as a frozen peer
+	wg           sync.WaitGroup // signal readers and link closers
+
+	mu       sync.Mutex // guards the snapshot below, read by the methods
+	id       protocol.PeerID
+	session  protocol.SessionID
+	state    State
+	isHost   bool
+	hostID   protocol.PeerID
+	peers    map[protocol.PeerID]State
+	sendLink *link // a client's open link to its host, for Send
+	err      error // why the Peer ended
+	lastErr  error // why the last round ended, for Join's timeout error
+
+	// Owned by the loop goroutine (loop.go).
+	sig          *signal
+	set          settings
+	joined       bool
+	links        map[protocol.PeerID]*link // host: one per client
+	states       map[protocol.PeerID]State // host: the map it sends
+	toHost       *link                     // client
+	early        []webrtc.ICECandidateInit // client: host candidates before its offer
+	joinAt       time.Time
+	backlog      []event // events left over when a round ended
+	wasConnected bool    // this round reached StateConnected
+	failoverOn   bool
+}
+
+type callback struct {
+	msg   *Message
+	state State
+	peers map[protocol.PeerID]State
+	kind  uint8 // cbMessage, cbState, cbPeers
+}
+
+const (
+	cbMessage uint8 = iota
+	cbState
+	cbPeers
+)
+
+// Join joins the session named by cfg.Token through the signaling server
+// at cfg.URL, and returns once the Peer can Send: as the host, when it has
+// joined; as a client, when its DataChannel to the host is open. The first
+// peer in a session becomes its host (the server decides).
+//
+// ctx bounds joining only. If it ends first, Join closes the Peer and
+// returns ctx's error with the last failure. With failover on (the
+// default), Join keeps trying through failures that may pass (server not
+// up yet, host leaving while negotiating); it returns at once when the
+// server refuses the token (a *ServerError).
+func Join(ctx context.Context, cfg Config) (*Peer, error) {
+	if cfg.URL == "" || cfg.Token == "" {
+		return nil, errors.New("peer: Config.URL and Config.Token are required")
+	}
+	p := newPeer(cfg)
+	go p.run()
+	select {
+	case <-p.ready:
+		return p, nil
+	case <-p.done:
+		return nil, p.Err()
+	case <-ctx.Done():
+	}
+	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p.Close(cctx)
+	p.mu.Lock()
+	last := p.lastErr
+	p.mu.Unlock()
+	if last != nil {
+		return nil, fmt.Errorf("peer: join: %w (last failure: %v)", ctx.Err(), last)
+	}
+	return nil, fmt.Errorf("peer: join: %w", ctx.Err())
+}
+
+func newPeer(cfg Config) *Peer {
+	p := &Peer{
+		cfg: cfg, log: cfg.Logger,
+		inbox: newQueue[event](),
+		ready: make(chan struct{}), done: make(chan struct{}), dispatchDone: make(chan struct{}),
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	if p.cfg.NegotiationTimeout <= 0 {
+		p.cfg.NegotiationTimeout = defaultNegotiationTimeout
+	}
+	p.session, p.id, _ = readToken(cfg.Token)
+	p.failoverOn = p.cfg.failoverBeforeJoin()
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	if cfg.OnMessage != nil || cfg.OnState != nil || cfg.OnPeers != nil {
+		p.events = newQueue[callback]()
+		go p.dispatch()
+	} else {
+		close(p.dispatchDone)
+	}
+	return p
+}
+
+// ID returns the peer's id (from its token).
+func (p *Peer) ID() protocol.PeerID {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.id
+}
+
+// SessionID returns the session's id (from its token).
+func (p *Peer) SessionID() protocol.SessionID {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.session
+}
+
+// IsHost reports whether the peer is the session's host now. It changes
+// only through failover.
+func (p *Peer) IsHost() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.isHost
+}
+
+// HostID returns the id of the session's host as of the last join ("" while
+// rejoining).
+func (p *Peer) HostID() protocol.PeerID {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hostID
+}
+
+// State returns the peer's own state.
+func (p *Peer) State() State {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state
+}
+
+// Peers returns a copy of the last map of every peer's state: the host's
+// own map on the host, the last one received on a client.
+func (p *Peer) Peers() map[protocol.PeerID]State {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.peers)
+}
+
+// Done is closed when the Peer has stopped: after Close, or when it ended by
+// itself (see Err). Callbacks queued before may still be running.
+func (p *Peer) Done() <-chan struct{} { return p.done }
+
+// Err returns why the Peer ended: nil while it runs, ErrClosed after Close,
+// ErrHostLeft, ErrDisconnected or ErrSignalingLost without failover, or the
+// *ServerError that refused it.
+func (p *Peer) Err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// Send sends data, marshalled with encoding/json (a json.RawMessage is sent
+// as is), as a Data message to every peer of the session, this one
+// included: a client sends it to the host, which relays it to everyone; the
+// host delivers it to itself and to every client.
+//
+// On a client, Send waits only while its DataChannel's send queue is full
+// (over 1 MiB), until it drains or ctx ends; it returns ErrNotConnected
+// while the client has no open DataChannel. On the host, Send never waits:
+// it queues the message for the relay, which drops a client whose own queue
+// passes 16 MiB rather than buffer without bound.
+func (p *Peer) Send(ctx context.Context, data any) error {
+	raw, err := marshalData(data)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	st, host, l := p.state, p.isHost, p.sendLink
+	p.mu.Unlock()
+	switch {
+	case st.Final():
+		return ErrClosed
+	case host:
+		if !p.inbox.push(event{kind: evSend, data: raw}) {
+			return ErrClosed
+		}
+		return nil
+	case l == nil:
+		return ErrNotConnected
+	}
+	if err := l.waitRoom(ctx); err != nil {
+		return err
+	}
+	if err := l.dc.SendText(encodeData(raw)); err != nil {
+		return fmt.Errorf("%w: %v", ErrNotConnected, err)
+	}
+	return nil
+}
+
+// Close leaves the session and stops the Peer: a joined peer sends
+// SessionLeave (a host leaving resets the session: its clients see
+// HostLeft), then it closes its connections and waits for its goroutines,
+// or until ctx ends. After Close returns no callback starts; one running at
+// that moment (such as the one calling Close) finishes by itself. Close is
+// idempotent; it returns nil once the Peer has stopped.
+func (p *Peer) Close(ctx context.Context) error {
+	p.stopDispatch.Store(true)
+	p.cancel()
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if p.inCallback.Load() {
+		return nil
+	}
+	select {
+	case <-p.dispatchDone:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// dispatch runs the callbacks, one at a time, in order.
+func (p *Peer) dispatch() {
+	defer close(p.dispatchDone)
+	for {
+		batch, closed := p.events.take()
+		if len(batch) == 0 {
+			if closed {
+				return
+			}
+			<-p.events.wake
+			continue
+		}
+		for _, c := range batch {
+			if p.stopDispatch.Load() {
+				return
+			}
+			p.inCallback.Store(true)
+			switch c.kind {
+			case cbMessage:
+				p.cfg.OnMessage(*c.msg)
+			case cbState:
+				p.cfg.OnState(c.state)
+			case cbPeers:
+				p.cfg.OnPeers(c.peers)
+			}
+			p.inCallback.Store(false)
+		}
+	}
+}
+
+func (p *Peer) emitMessage(from protocol.PeerID, data json.RawMessage) {
+	if p.events != nil && p.cfg.OnMessage != nil {
+		p.events.push(callback{kind: cbMessage, msg: &Message{From: from, Data: data}})
+	}
+}
+
+// setState records the peer's own state and tells OnState on a change.
+func (p *Peer) setState(s State) {
+	p.mu.Lock()
+	old := p.state
+	p.state = s
+	p.mu.Unlock()
+	if old == s {
+		return
+	}
+	p.log.Debug("p2pstreams: state", "peer", p.id, "state", s)
+	if p.events != nil && p.cfg.OnState != nil {
+		p.events.push(callback{kind: cbState, state: s})
+	}
+}
+
+// setPeers records the map of peer states and tells OnPeers.
+func (p *Peer) setPeers(m map[protocol.PeerID]State) {
+	p.mu.Lock()
+	p.peers = m
+	p.mu.Unlock()
+	if p.events != nil && p.cfg.OnPeers != nil {
+		p.events.push(callback{kind: cbPeers, peers: maps.Clone(m)})
+	}
+}
+
+func (p *Peer) markReady() { p.readyOnce.Do(func() { close(p.ready) }) }

@@ -1,0 +1,22 @@
+// Package peertest has helpers for running Go peers on one machine: in
+// tests, benchmarks and local demos.
+package peertest
+
+import (
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+)
+
+// LoopbackAPI returns a webrtc.API that uses IPv4 loopback only: loopback
+// candidates on (pion leaves them out by default), every interface but
+// "lo" filtered out, no mDNS, UDP4 only. With no ICE servers, peers made
+// with it send nothing off the machine. Share one API between many peers:
+// it is safe for concurrent use.
+func LoopbackAPI() *webrtc.API {
+	var se webrtc.SettingEngine
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
+}

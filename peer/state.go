@@ -1,0 +1,69 @@
+package peer
+
+import "fmt"
+
+// State is the state of a WebRTC connection between two peers: a peer's own
+// connection to the session (Peer.State), and each entry of the host's map
+// (Peer.Peers). Its String form is the wire form used in
+// Data.Connection.State messages, shared with the browser client.
+type State uint8
+
+// The states, in the order a connection usually goes through them.
+const (
+	StateNew          State = iota // not joined yet
+	StateNegotiating               // joined; the offer and answer go through the server
+	StateConnecting                // the description is set; ICE and DTLS are connecting
+	StateConnected                 // the DataChannel is open (for the host: joined)
+	StateDisconnected              // the link was lost (heartbeat silence, closed channel, host left)
+	StateClosed                    // closed for good: Close, or the host left without failover
+	StateFailed                    // failed for good: a fatal error (see Peer.Err)
+)
+
+var stateNames = [...]string{
+	StateNew:          "new",
+	StateNegotiating:  "negotiating",
+	StateConnecting:   "connecting",
+	StateConnected:    "connected",
+	StateDisconnected: "disconnected",
+	StateClosed:       "closed",
+	StateFailed:       "failed",
+}
+
+// String returns the wire name of s ("connected").
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// ParseState returns the State whose wire name is name.
+func ParseState(name string) (State, error) {
+	for i, n := range stateNames {
+		if n == name {
+			return State(i), nil
+		}
+	}
+	return 0, fmt.Errorf("peer: unknown state %q", name)
+}
+
+// MarshalText implements encoding.TextMarshaler with the wire name.
+func (s State) MarshalText() ([]byte, error) {
+	if int(s) >= len(stateNames) {
+		return nil, fmt.Errorf("peer: invalid state %d", uint8(s))
+	}
+	return []byte(stateNames[s]), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *State) UnmarshalText(b []byte) error {
+	v, err := ParseState(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// Final reports whether s ends a Peer: nothing follows it.
+func (s State) Final() bool { return s == StateClosed || s == StateFailed }
