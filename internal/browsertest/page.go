@@ -76,7 +76,8 @@ func (p *Page) Eval(expr string, out any) {
 }
 
 // WaitTrue polls a JavaScript expression until it is truthy, failing the test
-// with what (and the page's text) after Timeout.
+// with what (and the page's text) after Timeout. It keeps polling across
+// navigations and reloads (an expression that throws counts as false).
 func (p *Page) WaitTrue(expr, what string) {
 	p.t.Helper()
 	if err := p.poll(expr); err != nil {
@@ -92,11 +93,29 @@ func (p *Page) WaitText(text string) {
 }
 
 func (p *Page) poll(expr string) error {
-	ctx, cancel := context.WithTimeout(p.ctx, Timeout+time.Second)
+	ctx, cancel := context.WithTimeout(p.ctx, Timeout)
 	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
-		chromedp.WithPollingInterval(25*time.Millisecond), chromedp.WithPollingTimeout(Timeout)))
-	return err
+	check := fmt.Sprintf("(() => { try { return !!(%s) } catch (e) { return false } })()", expr)
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	var last error
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](check))
+		if err == nil && ok {
+			return nil
+		}
+		if err != nil {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			if last != nil {
+				return fmt.Errorf("%w (last error: %v)", ctx.Err(), last)
+			}
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
 }
 
 // Text returns the page's visible text ("" if it cannot be read).

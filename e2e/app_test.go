@@ -1,0 +1,146 @@
+// Package e2e runs the demo chat and the Stimulus test page in real headless
+// Chromium, several users in separate browser contexts, driven as a person
+// would: typing in the form, clicking Join and Send, closing and reloading
+// pages, and reading what the page shows.
+//
+// Run in a loopback-only network namespace (browsertest skips otherwise):
+//
+//	unshare --net sh -c 'ip link set lo up && exec go test ./e2e/...'
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/p2pstreams/p2pstreams"
+	"github.com/p2pstreams/p2pstreams/internal/browsertest"
+	"github.com/p2pstreams/p2pstreams/internal/demo"
+)
+
+func TestMain(m *testing.M) { os.Exit(browsertest.Main(m)) }
+
+// app is one signaling server with the demo chat, on a loopback port.
+type app struct {
+	t   *testing.T
+	srv *p2pstreams.Server
+	url string
+	b   *browsertest.Browser
+}
+
+// startApp starts a fresh server (so tests share no state) and returns it
+// with the shared browser. extra handlers are mounted beside the demo.
+func startApp(t *testing.T, extra map[string]http.Handler) *app {
+	t.Helper()
+	b := browsertest.Shared(t)
+	srv, err := p2pstreams.NewServer(&p2pstreams.Options{Secret: []byte("e2e-test-secret-0123456789")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/p2p/", srv)
+	mux.Handle("/", demo.New(srv, demo.Options{}))
+	for path, h := range extra {
+		mux.Handle(path, h)
+	}
+	ts := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		ts.Close()
+	})
+	return &app{t: t, srv: srv, url: ts.URL, b: b}
+}
+
+// join opens a new user's page at the demo's form, fills it in and clicks
+// Join, and waits for the room page.
+func (a *app) join(name, room string, manualFailover bool) *browsertest.Page {
+	a.t.Helper()
+	p := a.b.NewPage(a.t)
+	p.Navigate(a.url + "/")
+	actions := []chromedp.Action[chromedp.Void]{
+		chromedp.SendKeys(chromedp.CSS(`input[placeholder="name"]`), name),
+	}
+	if room != "" {
+		actions = append(actions, chromedp.SendKeys(chromedp.CSS(`input[placeholder="room"]`), room))
+	}
+	if manualFailover {
+		actions = append(actions, chromedp.Click(chromedp.CSS(`input[name="failover"]`)))
+	}
+	actions = append(actions, chromedp.Click(chromedp.CSS(`button[type="submit"]`)))
+	p.Do(actions...)
+	p.WaitTrue(`location.pathname === "/room" && document.readyState === "complete"`, name+"'s room page")
+	return p
+}
+
+// open opens a new user's page directly at a room URL with query switches.
+func (a *app) open(name, room string, query url.Values) *browsertest.Page {
+	a.t.Helper()
+	if query == nil {
+		query = url.Values{}
+	}
+	query.Set("name", name)
+	query.Set("room", room)
+	p := a.b.NewPage(a.t)
+	p.Navigate(a.url + "/room?" + query.Encode())
+	return p
+}
+
+// waitConns waits until the server has n open WebSocket connections.
+func (a *app) waitConns(n int64) {
+	a.t.Helper()
+	deadline := time.Now().Add(browsertest.Timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		got := a.srv.Stats().Connections
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			a.t.Fatalf("server has %d open WebSocket connections, want %d", got, n)
+		}
+		<-tick.C
+	}
+}
+
+// say types text into the page's message box and clicks Send, as a person.
+func say(p *browsertest.Page, text string) {
+	p.WaitTrue(`!document.querySelector('input[placeholder="message"]').disabled`, "an enabled message box")
+	p.Do(
+		chromedp.SendKeys(chromedp.CSS(`input[placeholder="message"]`), text),
+		chromedp.Click(chromedp.CSS(`#send button`)),
+	)
+}
+
+// lines returns the chat lines the page shows.
+func lines(p *browsertest.Page) []string {
+	var out []string
+	p.Eval(`[...document.querySelectorAll("#lines > div")].map(d => d.textContent)`, &out)
+	return out
+}
+
+// waitLine waits until the page shows the chat line.
+func waitLine(p *browsertest.Page, line string) {
+	q, _ := json.Marshal(line)
+	p.WaitTrue(fmt.Sprintf(`[...document.querySelectorAll("#lines > div")].some(d => d.textContent === %s)`, q), fmt.Sprintf("chat line %q", line))
+}
+
+// frameSocketOpen tells whether the page's <p2p-frame> holds an open
+// signaling WebSocket (the client's own view, beside the server's count).
+func frameSocketOpen(p *browsertest.Page) bool {
+	var open bool
+	p.Eval(`document.querySelector("p2p-frame").peer.signaling.isOpen`, &open)
+	return open
+}
