@@ -1,0 +1,63 @@
+package e2e
+
+import (
+	"testing"
+)
+
+// The gem's: the host closes its page and, in the seed's manual mode, the
+// others show that the stream is gone.
+func TestHostLeavesManualFailover(t *testing.T) {
+	a := startApp(t, nil)
+	host := a.join("host", "r", true)
+	peer1 := a.join("peer1", "r", true)
+	peer2 := a.join("peer2", "r", true)
+	peer1.WaitText("host: connected")
+	peer2.WaitText("host: connected")
+	peer2.WaitText("peer1: connected")
+	host.Close()
+	peer1.WaitText("Stream disconnected! please refresh to continue")
+	peer2.WaitText("Stream disconnected! please refresh to continue")
+	// They stay down: no one rejoined, so no one hosts.
+	a.waitConns(0)
+	if s := a.srv.Stats(); s.Hosts != 1 {
+		t.Errorf("%d joins made a host, want only the first: clients in manual mode must not rejoin", s.Hosts)
+	}
+}
+
+// With automatic failover (the default) the room heals by itself: the
+// clients rejoin, one becomes the host, the other connects to it, and
+// messages flow again, with no reload.
+func TestHostLeavesAutoFailover(t *testing.T) {
+	a := startApp(t, nil)
+	host := a.join("host", "r", false)
+	peer1 := a.join("peer1", "r", false)
+	peer2 := a.join("peer2", "r", false)
+	peer1.WaitText("peer2: connected")
+	peer2.WaitText("peer1: connected")
+	host.Close()
+
+	healed := `(() => { const t = document.getElementById("peers").innerText
+		return t.includes("peer1: connected") && t.includes("peer2: connected") && !t.includes("host:") })()`
+	peer1.WaitTrue(healed, "peer1 to show the healed room (peer1 and peer2 connected, the old host gone)")
+	peer2.WaitTrue(healed, "peer2 to show the healed room")
+	var roles []string
+	for _, p := range []*pageT{{"peer1", peer1}, {"peer2", peer2}} {
+		var r string
+		p.Eval(`document.getElementById("role").textContent`, &r)
+		roles = append(roles, r)
+	}
+	if (roles[0] == "(host)") == (roles[1] == "(host)") {
+		t.Fatalf("roles after failover = %q, want exactly one (host)", roles)
+	}
+	say(peer1, "still here")
+	say(peer2, "me too")
+	for _, p := range []*pageT{{"peer1", peer1}, {"peer2", peer2}} {
+		waitLine(p.Page, "peer1: still here")
+		waitLine(p.Page, "peer2: me too")
+	}
+	// The new client drops its WebSocket again: only the new host keeps one.
+	a.waitConns(1)
+	if s := a.srv.Stats(); s.Hosts != 2 {
+		t.Errorf("%d joins made a host, want 2 (the first host and one new one)", s.Hosts)
+	}
+}
