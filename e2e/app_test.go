@@ -37,8 +37,8 @@ type app struct {
 }
 
 // startApp starts a fresh server (so tests share no state) and returns it
-// with the shared browser. extra handlers are mounted beside the demo.
-func startApp(t *testing.T, extra map[string]http.Handler) *app {
+// with the shared browser. extra, if not nil, mounts more handlers beside the demo.
+func startApp(t *testing.T, extra func(*p2pstreams.Server, *http.ServeMux)) *app {
 	t.Helper()
 	b := browsertest.Shared(t)
 	srv, err := p2pstreams.NewServer(&p2pstreams.Options{Secret: []byte("e2e-test-secret-0123456789")})
@@ -48,8 +48,8 @@ func startApp(t *testing.T, extra map[string]http.Handler) *app {
 	mux := http.NewServeMux()
 	mux.Handle("/p2p/", srv)
 	mux.Handle("/", demo.New(srv, demo.Options{}))
-	for path, h := range extra {
-		mux.Handle(path, h)
+	if extra != nil {
+		extra(srv, mux)
 	}
 	ts := httptest.NewServer(mux)
 	t.Cleanup(func() {

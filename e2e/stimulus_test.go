@@ -1,0 +1,105 @@
+package e2e
+
+import (
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/p2pstreams/p2pstreams"
+	"github.com/p2pstreams/p2pstreams/internal/browsertest"
+	"github.com/p2pstreams/p2pstreams/internal/testenv"
+)
+
+// stimulusJS finds Stimulus's ESM build: $P2PSTREAMS_STIMULUS_JS, or the npm
+// package that .ci/run installs into testdata/node_modules (not committed).
+// Without it the test skips loudly, or fails when P2PSTREAMS_STRICT=1.
+func stimulusJS(t *testing.T) string {
+	t.Helper()
+	p := os.Getenv("P2PSTREAMS_STIMULUS_JS")
+	if p == "" {
+		p = filepath.Join("testdata", "node_modules", "@hotwired", "stimulus", "dist", "stimulus.js")
+	}
+	if _, err := os.Stat(p); err != nil {
+		msg := fmt.Sprintf("SKIPPED: Stimulus not found at %s; install it with: "+
+			"npm install --prefix e2e/testdata --no-save --no-package-lock @hotwired/stimulus@3.2.2 (.ci/run does)", p)
+		if testenv.Strict() {
+			t.Fatal(msg + " [P2PSTREAMS_STRICT=1 makes this a failure]")
+		}
+		fmt.Fprintln(os.Stderr, "e2e: "+msg)
+		t.Skip(msg)
+	}
+	return p
+}
+
+// stimulusPages serves the Stimulus test page: the seed's chat controller,
+// nearly unchanged, on the Stimulus adapter, with Stimulus from npm.
+func stimulusPages(stimulus string) func(*p2pstreams.Server, *http.ServeMux) {
+	return func(srv *p2pstreams.Server, mux *http.ServeMux) {
+		tmpl := template.Must(template.New("room.html").Funcs(srv.TemplateFuncs()).ParseFiles("testdata/stimulus/room.html"))
+		mux.HandleFunc("GET /stimulus/room", func(w http.ResponseWriter, r *http.Request) {
+			name := r.URL.Query().Get("name")
+			err := tmpl.Execute(w, map[string]any{
+				"Name":  name,
+				"Frame": p2pstreams.FrameOptions{Session: "stimulus", Peer: p2pstreams.PeerID(name)},
+			})
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+			}
+		})
+		mux.HandleFunc("GET /stimulus/chat_controller.js", func(w http.ResponseWriter, r *http.Request) {
+			http.ServeFile(w, r, "testdata/stimulus/chat_controller.js")
+		})
+		mux.HandleFunc("GET /stimulus/vendor/stimulus.js", func(w http.ResponseWriter, r *http.Request) {
+			http.ServeFile(w, r, stimulus)
+		})
+	}
+}
+
+func TestStimulusChatController(t *testing.T) {
+	a := startApp(t, stimulusPages(stimulusJS(t)))
+	open := func(name string) *browsertest.Page {
+		p := a.b.NewPage(t)
+		p.Navigate(a.url + "/stimulus/room?name=" + url.QueryEscape(name))
+		return p
+	}
+	host := open("host")
+	host.WaitText("host connected as host")
+	peer1 := open("peer1")
+	for _, p := range []*browsertest.Page{host, peer1} {
+		p.WaitText("host: connected")
+		p.WaitText("peer1: connected")
+	}
+	peer1.WaitText("peer1 connected to host")
+
+	send := func(p *browsertest.Page, text string) {
+		p.WaitTrue(`!document.querySelector('input[placeholder="message"]').disabled`, "an enabled message box")
+		p.Do(
+			chromedp.SendKeys(chromedp.CSS(`input[placeholder="message"]`), text),
+			chromedp.Click(chromedp.CSS(`button[data-action="chat#send"]`)),
+		)
+	}
+	send(peer1, "hi from stimulus")
+	send(host, "<i>hello</i>")
+	for _, p := range []*browsertest.Page{host, peer1} {
+		waitLine(p, "peer1: hi from stimulus")
+		waitLine(p, "host: <i>hello</i>")
+	}
+	var italics int
+	peer1.Eval(`document.querySelectorAll("#lines i").length`, &italics)
+	if italics != 0 {
+		t.Errorf("markup in a message became %d elements", italics)
+	}
+
+	// Stimulus disconnects the controller when its element goes, and the
+	// adapter unregisters it from the frame: the frame stops calling it.
+	peer1.Eval(`document.querySelector("[data-controller=chat]").remove()`, nil)
+	peer1.WaitTrue(`document.querySelector("p2p-frame").listeners.size === 0`, "the frame to have no listener left")
+	send(host, "after")
+	waitLine(host, "host: after")
+}
