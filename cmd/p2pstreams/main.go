@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	p2pstreams serve [--addr :8080] [--secret S]
+//	p2pstreams serve [--addr :8080] [--secret S] [--redis URL]
 //	p2pstreams help
 package main
 

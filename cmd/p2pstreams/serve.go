@@ -21,6 +21,7 @@ import (
 type serveConfig struct {
 	Addr   string
 	Secret string
+	Redis  string
 }
 
 // serveFlags declares the flags of `serve` on fs. A new flag is one line
@@ -28,6 +29,7 @@ type serveConfig struct {
 func serveFlags(fs *flag.FlagSet, c *serveConfig) {
 	fs.StringVar(&c.Addr, "addr", env("P2PSTREAMS_ADDR", ":8080"), "address to listen on (env P2PSTREAMS_ADDR)")
 	fs.StringVar(&c.Secret, "secret", env("P2PSTREAMS_SECRET", ""), "token secret, at least 16 bytes; empty means a random one per process (env P2PSTREAMS_SECRET)")
+	fs.StringVar(&c.Redis, "redis", env("P2PSTREAMS_REDIS", ""), "redis:// URL: keep sessions and route messages in Redis, so that several nodes serve together; empty means in memory (env P2PSTREAMS_REDIS)")
 }
 
 func env(name, def string) string {
@@ -60,7 +62,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		secret = p2pstreams.RandomSecret()
 		log.Warn("no --secret or P2PSTREAMS_SECRET: using a random secret; tokens will not survive a restart")
 	}
-	srv, err := p2pstreams.NewServer(&p2pstreams.Options{Secret: secret, Logger: log})
+	opts := &p2pstreams.Options{Secret: secret, Logger: log}
+	if c.Redis != "" {
+		store, broker, closeRedis, err := redisBackends(c.Redis, c.Secret != "")
+		if err != nil {
+			return err
+		}
+		defer closeRedis()
+		opts.Store, opts.Broker = store, broker
+	}
+	srv, err := p2pstreams.NewServer(opts)
 	if err != nil {
 		return err
 	}
