@@ -3,6 +3,7 @@ package peer
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -58,26 +59,18 @@ func (p *Peer) clientLinkEvent(l *link, ev event) error {
 	case evPCState:
 		switch ev.pcState {
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
-			return fmt.Errorf("%w: connection %s", ErrDisconnected, ev.pcState)
+			return p.hostLost(fmt.Errorf("%w: connection %s", ErrDisconnected, ev.pcState))
 		}
 	case evOpen:
-		l.dc = ev.dc
-		l.open = true
-		l.seen()
-		p.wasConnected = true
-		p.mu.Lock()
-		p.sendLink = l
-		p.mu.Unlock()
-		p.setState(StateConnected)
-		p.markReady()
-		if !p.set.keepSignaling && p.sig != nil {
-			// Connected: the server is not needed until the next rejoin.
-			p.sig.close()
-			p.sig = nil
+		if !l.open {
+			p.clientOpen(l, ev.dc)
 		}
 	case evClose:
-		return fmt.Errorf("%w: the DataChannel closed", ErrDisconnected)
+		return p.hostLost(fmt.Errorf("%w: the DataChannel closed", ErrDisconnected))
 	case evData:
+		if !l.open {
+			p.clientOpen(l, ev.dc)
+		}
 		switch ev.wire.Type {
 		case typeData:
 			p.emitMessage(ev.wire.SenderID, ev.wire.Data)
@@ -89,6 +82,42 @@ func (p *Peer) clientLinkEvent(l *link, ev event) error {
 			}
 			p.setPeers(m)
 		}
+	}
+	return nil
+}
+
+func (p *Peer) clientOpen(l *link, dc *webrtc.DataChannel) {
+	l.dc = dc
+	l.open = true
+	l.seen()
+	p.wasConnected = true
+	p.mu.Lock()
+	p.sendLink = l
+	p.mu.Unlock()
+	p.setState(StateConnected)
+	p.markReady()
+	if !p.set.keepSignaling && p.sig != nil {
+		// Connected: the server is not needed until the next rejoin.
+		p.sig.close()
+		p.sig = nil
+	}
+}
+
+// hostLostGrace is how long a client that kept its signaling connection
+// waits, after losing its link, for the server's HostLeft: a host that
+// leaves closes its links and the server tells its clients at about the
+// same time, and HostLeft says more.
+const hostLostGrace = 200 * time.Millisecond
+
+// hostLost ends the round with err, after hostLostGrace when HostLeft may
+// still come.
+func (p *Peer) hostLost(err error) error {
+	if p.sig == nil {
+		return err
+	}
+	if p.lostTimer == nil {
+		p.lostErr = err
+		p.lostTimer = time.NewTimer(hostLostGrace)
 	}
 	return nil
 }

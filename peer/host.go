@@ -83,16 +83,25 @@ func (p *Peer) hostLinkEvent(l *link, ev event) {
 			p.hostDrop(id, StateClosed, true)
 		}
 	case evOpen:
-		l.open = true
-		l.seen()
-		p.setPeerState(id, StateConnected)
+		if !l.open {
+			p.hostOpen(l)
+		}
 	case evClose:
 		p.hostDrop(id, StateClosed, true)
 	case evData:
+		if !l.open {
+			p.hostOpen(l)
+		}
 		if ev.wire.Type == typeData {
 			p.relay(id, ev.wire.Data)
 		}
 	}
+}
+
+func (p *Peer) hostOpen(l *link) {
+	l.open = true
+	l.seen()
+	p.setPeerState(l.remote, StateConnected)
 }
 
 // hostDrop ends the link to a client and records its last state. tell

@@ -97,7 +97,7 @@ func (p *Peer) watch(l *link, dc *webrtc.DataChannel) {
 		}
 	})
 	dc.OnOpen(func() { p.inbox.push(event{kind: evOpen, link: l, dc: dc}) })
-	dc.OnClose(func() { p.inbox.push(event{kind: evClose, link: l}) })
+	dc.OnClose(func() { p.inbox.push(event{kind: evClose, link: l, dc: dc}) })
 	dc.OnMessage(func(m webrtc.DataChannelMessage) {
 		l.seen()
 		w, err := decodeWire(m.Data)
@@ -108,7 +108,9 @@ func (p *Peer) watch(l *link, dc *webrtc.DataChannel) {
 		if w.Type == typeHeartbeat { // seen() is all it is for
 			return
 		}
-		p.inbox.push(event{kind: evData, link: l, wire: w})
+		// A message may overtake the open event (pion runs OnOpen in its
+		// own goroutine): the loop takes it as "open" too.
+		p.inbox.push(event{kind: evData, link: l, dc: dc, wire: w})
 	})
 }
 

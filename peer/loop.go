@@ -153,6 +153,7 @@ func (p *Peer) round() (end roundEnd) {
 	p.toHost = nil
 	p.early = nil
 	p.wasConnected = false
+	p.lostTimer, p.lostErr = nil, nil
 	defer func() { p.endRound(end.err) }()
 
 	if p.sig == nil {
@@ -186,7 +187,13 @@ func (p *Peer) round() (end roundEnd) {
 		batch := p.backlog
 		p.backlog = nil
 		if len(batch) == 0 {
+			var lostC <-chan time.Time
+			if p.lostTimer != nil {
+				lostC = p.lostTimer.C
+			}
 			select {
+			case <-lostC:
+				return roundEnd{err: p.lostErr, connected: p.wasConnected}
 			case <-p.inbox.wake:
 				batch, _ = p.inbox.take()
 			case now := <-tickC:
@@ -232,18 +239,23 @@ func (p *Peer) readSignal(s *signal) {
 // endRound tears the membership down. The signaling connection survives
 // when it can carry the next SessionJoin.
 func (p *Peer) endRound(reason error) {
+	if p.lostTimer != nil {
+		p.lostTimer.Stop()
+		p.lostTimer = nil
+	}
+	closing := errors.Is(reason, ErrClosed)
+	if p.sig != nil && p.joined && !errors.Is(reason, ErrHostLeft) {
+		// Leave for good on Close; otherwise so that this connection may
+		// join again. (After HostLeft the server has done it; after a
+		// host's PeerLeft it answers not_joined, which is harmless.) First,
+		// so that a host's clients hear HostLeft as their links close.
+		p.sig.send(&protocol.Message{State: protocol.SessionLeave})
+	}
 	for _, l := range p.links {
 		p.closeLink(l)
 	}
 	p.closeLink(p.toHost)
 	p.links, p.toHost = nil, nil
-	closing := errors.Is(reason, ErrClosed)
-	if p.sig != nil && p.joined && !errors.Is(reason, ErrHostLeft) {
-		// Leave for good on Close; otherwise so that this connection may
-		// join again. (After HostLeft the server has done it; after a
-		// host's PeerLeft it answers not_joined, which is harmless.)
-		p.sig.send(&protocol.Message{State: protocol.SessionLeave})
-	}
 	if closing && p.sig != nil {
 		p.sig.close()
 		p.sig = nil

@@ -60,6 +60,8 @@ type Peer struct {
 	backlog      []event // events left over when a round ended
 	wasConnected bool    // this round reached StateConnected
 	failoverOn   bool
+	lostTimer    *time.Timer // client: the link is lost, HostLeft may follow
+	lostErr      error
 }
 
 type callback struct {
