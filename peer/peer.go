@@ -34,7 +34,7 @@ type Peer struct {
 	dispatchDone chan struct{} // closed when the dispatcher returned
 	stopDispatch atomic.Bool   // Close: deliver nothing more
 	inCallback   atomic.Bool
-	mute         atomic.Bool // tests: send no heartbeat, as a frozen peer
+	mute         atomic.Bool    // tests: send no heartbeat, as a frozen peer
 	wg           sync.WaitGroup // signal readers and link closers
 
 	mu       sync.Mutex // guards the snapshot below, read by the methods
