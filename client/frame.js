@@ -47,9 +47,27 @@ export class P2pFrameElement extends (globalThis.HTMLElement ?? class {}) {
     this.peer = null
     this.lastStates = null
     this.stateDetail = {}
+    // A closing page closes its connections itself, so that the other peers
+    // see it go at once rather than after the heartbeat's idle timeout.
+    this.onPageHide = () => this.stop({ leave: false })
+    this.onPageShow = (e) => {
+      if (e.persisted && this.isConnected && !this.peer) this.start()
+    }
   }
 
   connectedCallback() {
+    window.addEventListener("pagehide", this.onPageHide)
+    window.addEventListener("pageshow", this.onPageShow)
+    this.start()
+  }
+
+  disconnectedCallback() {
+    window.removeEventListener("pagehide", this.onPageHide)
+    window.removeEventListener("pageshow", this.onPageShow)
+    this.stop({ leave: true })
+  }
+
+  start() {
     if (this.peer) return
     let config
     try {
@@ -63,11 +81,11 @@ export class P2pFrameElement extends (globalThis.HTMLElement ?? class {}) {
     this.peer.start()
   }
 
-  disconnectedCallback() {
+  stop(opts) {
     const peer = this.peer
     this.peer = null
     this.lastStates = null
-    peer?.stop()
+    peer?.stop(opts)
   }
 
   // ---- for apps

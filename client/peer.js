@@ -70,15 +70,19 @@ export class Peer {
     this.join()
   }
 
-  /** stop leaves the session for good and releases everything. */
-  stop() {
+  /**
+   * stop closes every connection (the other peers see it at once) and the
+   * WebSocket. With leave (the default) a client also gives up its place in
+   * the session when it can still tell the server; a page being closed or
+   * reloaded passes leave: false and is seen as disconnected, as in the seed.
+   */
+  stop({ leave = true } = {}) {
     if (this.stopped) return
     this.stopped = true
     clearTimeout(this.retryTimer)
     clearTimeout(this.offerTimer)
-    // A client that goes away on purpose frees its place; a host leaving
-    // resets the session when its WebSocket closes.
-    if (this.joined && !this.iamHost) this.signal({ state: Signal.SessionLeave })
+    // A host leaving resets the session when its WebSocket closes.
+    if (leave && this.joined && !this.iamHost) this.signal({ state: Signal.SessionLeave })
     for (const c of this.clients.values()) retire(c)
     this.clients.clear()
     retire(this.upstream)

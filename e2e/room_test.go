@@ -4,7 +4,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/p2pstreams/p2pstreams/internal/browsertest"
@@ -168,4 +170,30 @@ func TestMarkupIsShownAsText(t *testing.T) {
 type pageT struct {
 	name string
 	*browsertest.Page
+}
+
+// A peer that goes silent without closing anything (here: its page frozen,
+// as a sleeping device's) is marked disconnected by the heartbeat's idle
+// timeout. Closed pages are seen at once (they close their connections).
+func TestSilentPeerMarkedDisconnectedByHeartbeat(t *testing.T) {
+	a := startApp(t, nil)
+	host := a.join("host", "r", false)
+	peer1 := a.join("peer1", "r", false)
+	peer2 := a.join("peer2", "r", false)
+	peer2.WaitText("peer1: connected")
+	host.WaitText("peer2: connected")
+	_, err := chromedp.Call(peer1.Context(), page.SetWebLifecycleState,
+		page.SetWebLifecycleStateParams{State: page.SetWebLifecycleStateStateFrozen})
+	if err != nil {
+		t.Fatalf("freeze peer1's page: %v", err)
+	}
+	start := time.Now()
+	host.WaitText("peer1: disconnected")
+	peer2.WaitText("peer1: disconnected")
+	// The default idle timeout is 4s: sooner would mean something else saw
+	// it go, and the heartbeat was not what was tested.
+	if d := time.Since(start); d < 3*time.Second {
+		t.Errorf("peer1 marked disconnected after %v, before the 4s idle timeout could pass", d)
+	}
+	peer2.WaitText("peer2: connected")
 }
