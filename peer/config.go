@@ -37,7 +37,8 @@ type Config struct {
 
 	// Heartbeat over the DataChannel. Zero fields default to the token
 	// config's "heartbeat" {interval_mls, idle_timeout_mls}, then to
-	// 1000 ms and 4000 ms.
+	// 1000 ms and 4000 ms. As in the browser client, the idle timeout is at
+	// least two intervals.
 	Heartbeat Heartbeat
 
 	// KeepSignaling keeps a client's signaling WebSocket open after its
@@ -52,7 +53,9 @@ type Config struct {
 	// rejoins the session with a jittered backoff: the first peer back
 	// becomes the host, the others connect to it, and the Peer lives on with
 	// its new role. With NoFailover the Peer ends instead (Done, Err says
-	// why); join again with the same token to come back.
+	// why); join again with the same token to come back. Either way a peer
+	// still joining retries what may pass (server unreachable, unavailable,
+	// peer_connected) until Join's context ends.
 	NoFailover bool
 
 	// OnMessage, OnState and OnPeers are the callbacks; nil ones are not
@@ -77,9 +80,10 @@ type Config struct {
 	// NetDial dials the signaling server's TCP connection. Default: a
 	// net.Dialer. Load generators use it to pick source addresses.
 	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
-	// NegotiationTimeout bounds a host's negotiation with one client, from
-	// its SessionReady to its DataChannel opening; the client is marked
-	// failed after it. Default 30 s.
+	// NegotiationTimeout bounds a negotiation, from the offer to the
+	// DataChannel opening: the host marks the client failed, a client takes
+	// its host as lost. Default 30 s. (A client that gets no offer at all
+	// within 10 s of joining takes its host as lost, as the browser does.)
 	NegotiationTimeout time.Duration
 }
 
@@ -106,7 +110,6 @@ type frameConfig struct {
 		IdleTimeoutMls int64 `json:"idle_timeout_mls"`
 	} `json:"heartbeat"`
 	ICEServers          []webrtc.ICEServer `json:"ice_servers"`
-	ICEServersCamel     []webrtc.ICEServer `json:"iceServers"`
 	KeepCableConnection bool               `json:"keepCableConnection"`
 	AutoFailover        *bool              `json:"autoFailover"`
 }
@@ -149,11 +152,11 @@ func (c *Config) settings(raw json.RawMessage, log *slog.Logger) settings {
 	if s.idle <= 0 {
 		s.idle = DefaultHeartbeatIdleTimeout
 	}
+	// As in the browser client: an idle timeout below two intervals would
+	// drop live peers.
+	s.idle = max(s.idle, 2*s.interval)
 	if s.iceServers == nil {
 		s.iceServers = fc.ICEServers
-		if s.iceServers == nil {
-			s.iceServers = fc.ICEServersCamel
-		}
 	}
 	return s
 }

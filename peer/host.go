@@ -35,7 +35,7 @@ func (p *Peer) hostNewPeer(id protocol.PeerID) {
 	}
 	if err != nil {
 		p.log.Warn("p2pstreams: offer", "peer", id, "err", err)
-		p.hostDrop(id, StateFailed, false)
+		p.hostDrop(id, StateFailed)
 		return
 	}
 	data, _ := json.Marshal(offer)
@@ -55,7 +55,7 @@ func (p *Peer) hostAnswer(from protocol.PeerID, data json.RawMessage) {
 	}
 	if err != nil {
 		p.log.Warn("p2pstreams: answer", "peer", from, "err", err)
-		p.hostDrop(from, StateFailed, true)
+		p.hostDrop(from, StateFailed)
 	}
 }
 
@@ -71,23 +71,18 @@ func (p *Peer) hostLinkEvent(l *link, ev event) {
 			if p.states[id] == StateNegotiating {
 				p.setPeerState(id, StateConnecting)
 			}
-		case webrtc.PeerConnectionStateConnected:
-			if l.open {
-				p.setPeerState(id, StateConnected)
-			}
-		case webrtc.PeerConnectionStateDisconnected:
-			p.setPeerState(id, StateDisconnected) // ICE may recover; the heartbeat decides
 		case webrtc.PeerConnectionStateFailed:
-			p.hostDrop(id, StateFailed, true)
+			p.hostDrop(id, StateFailed)
 		case webrtc.PeerConnectionStateClosed:
-			p.hostDrop(id, StateClosed, true)
+			p.hostDrop(id, StateClosed)
+			// "disconnected" may heal by itself: the heartbeat decides.
 		}
 	case evOpen:
 		if !l.open {
 			p.hostOpen(l)
 		}
 	case evClose:
-		p.hostDrop(id, StateClosed, true)
+		p.hostDrop(id, StateDisconnected)
 	case evData:
 		if !l.open {
 			p.hostOpen(l)
@@ -104,9 +99,11 @@ func (p *Peer) hostOpen(l *link) {
 	p.setPeerState(l.remote, StateConnected)
 }
 
-// hostDrop ends the link to a client and records its last state. tell
-// reports it to the server (PeerLeft) so that it forgets the member.
-func (p *Peer) hostDrop(id protocol.PeerID, s State, tell bool) {
+// hostDrop ends the link to a client and records its last state, which it
+// keeps in the map. (Like the browser host, it does not send PeerLeft: a
+// client that closed its WebSocket stays a member until it leaves or its
+// token expires.)
+func (p *Peer) hostDrop(id protocol.PeerID, s State) {
 	l := p.links[id]
 	if l == nil {
 		return
@@ -114,9 +111,6 @@ func (p *Peer) hostDrop(id protocol.PeerID, s State, tell bool) {
 	delete(p.links, id)
 	p.closeLink(l)
 	p.setPeerState(id, s)
-	if tell {
-		p.signal(&protocol.Message{State: protocol.PeerLeft, PeerID: id})
-	}
 }
 
 // relay delivers a Data message from `from` to the host itself and to every
@@ -141,7 +135,7 @@ func (p *Peer) toClients(s string) {
 	}
 	for _, id := range slow {
 		p.log.Warn("p2pstreams: client reads too slowly, dropping it", "peer", id)
-		p.hostDrop(id, StateFailed, true)
+		p.hostDrop(id, StateFailed)
 	}
 }
 

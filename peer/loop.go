@@ -16,20 +16,26 @@ import (
 
 // The loop: one goroutine per Peer owns every piece of session state (the
 // signaling connection, the links, the host's map). Everything else —
-// pion's callbacks, the signaling reader, Send on the host, Close — talks
-// to it through the inbox, which never blocks the sender.
+// pion's callbacks, the signaling reader, the host's redials, Send on the
+// host, Close — talks to it through the inbox, which never blocks.
 //
 // A Peer lives through rounds. A round is one membership: (re)open the
 // signaling connection if needed, SessionJoin, then act as host or client
-// until something ends it (the host leaves, the link to the host is lost,
-// the host loses its signaling connection, Close). With failover the next
-// round starts after a jittered backoff; without, the Peer ends.
+// until something ends it. A client's round ends when it loses its host
+// (HostLeft, its link closed or silent, no offer in time) or, while still
+// negotiating, its signaling connection. A host's round ends only with
+// Close: when it loses its signaling connection it keeps its clients and
+// joins again (with backoff) to stay the host, as the browser client does.
+// Between rounds comes a jittered backoff. The Peer ends on Close, on a
+// refusal that retrying cannot fix, or when it loses its host and failover
+// is off.
 
 type eventKind uint8
 
 const (
 	evSig       eventKind = iota // a signaling message (sig, msg)
 	evSigDown                    // the signaling reader stopped (sig, err)
+	evDialed                     // a host's redial finished (sig or err)
 	evPCState                    // link's RTCPeerConnection changed state
 	evOpen                       // link's DataChannel opened (dc)
 	evClose                      // link's DataChannel closed
@@ -54,19 +60,20 @@ type event struct {
 const (
 	dialTimeout = 10 * time.Second
 	joinTimeout = 15 * time.Second
-	backoffBase = 250 * time.Millisecond
-	backoffMax  = 5 * time.Second
+	// offerTimeout: a client that got no offer this long after joining
+	// takes its host as lost (the browser client's OFFER_TIMEOUT_MLS).
+	offerTimeout = 10 * time.Second
 )
 
-// errRound ends a round; the run loop decides what follows.
+// roundEnd is why a round ended; run decides what follows.
 type roundEnd struct {
-	err       error // the reason, as Err reports it if the Peer ends here
-	connected bool  // the round got connected (resets the backoff)
+	err       error
+	connected bool // the round got connected (resets the backoff)
 }
 
 func (p *Peer) run() {
 	defer p.stop()
-	failures := 0
+	attempt := 0
 	for {
 		end := p.round()
 		if errors.Is(end.err, ErrClosed) {
@@ -77,35 +84,37 @@ func (p *Peer) run() {
 		p.lastErr = end.err
 		p.mu.Unlock()
 		var se *ServerError
+		hostLost := errors.Is(end.err, ErrHostLeft) || errors.Is(end.err, ErrDisconnected)
 		switch {
 		case errors.As(end.err, &se) && fatal(se.Code):
 			p.finish(StateFailed, end.err)
 			return
-		case !p.failoverOn:
+		case hostLost && !p.failoverOn:
 			p.finish(StateClosed, end.err)
 			return
 		}
-		p.log.Debug("p2pstreams: rejoining", "peer", p.id, "after", end.err)
 		if end.connected {
-			failures = 0
+			attempt = 0
 		}
-		failures++
-		if !p.sleep(backoff(failures)) {
+		d := backoff(attempt)
+		attempt++
+		p.log.Debug("p2pstreams: joining again", "peer", p.id, "in", d, "after", end.err)
+		if !p.sleep(d) {
 			p.finish(StateClosed, ErrClosed)
 			return
 		}
 	}
 }
 
-// backoff returns the wait before attempt n (1, 2, ...): full jitter over
-// an exponentially growing window, so that after HostLeft the clients come
-// back one by one and the first becomes the host.
+// backoff is the wait before retry n (0, 1, ...), the browser client's:
+// min(200 ms * 2^n, 8 s) times a random factor in [0.5, 1.5). Peers that
+// lost their host together come back one by one; the first one hosts.
 func backoff(n int) time.Duration {
-	d := backoffMax
-	if n < 8 {
-		d = min(backoffBase<<(n-1), backoffMax)
+	base := 8 * time.Second
+	if n < 6 {
+		base = min(200*time.Millisecond<<n, base)
 	}
-	return time.Duration(rand.Int64N(int64(d)) + 1)
+	return base/2 + time.Duration(rand.Int64N(int64(base)))
 }
 
 func (p *Peer) sleep(d time.Duration) bool {
@@ -129,7 +138,7 @@ func (p *Peer) finish(s State, err error) {
 	p.setState(s)
 }
 
-// stop releases everything once the loop is over: then Done is closed.
+// stop releases everything once the loop is over; then Done is closed.
 func (p *Peer) stop() {
 	p.cancel()
 	if p.sig != nil {
@@ -147,13 +156,13 @@ func (p *Peer) stop() {
 // round runs one membership, from (re)joining to its end.
 func (p *Peer) round() (end roundEnd) {
 	p.joined = false
-	p.set = settings{}
 	p.links = make(map[protocol.PeerID]*link)
 	p.states = nil
 	p.toHost = nil
 	p.early = nil
 	p.wasConnected = false
 	p.lostTimer, p.lostErr = nil, nil
+	p.redials = 0
 	defer func() { p.endRound(end.err) }()
 
 	if p.sig == nil {
@@ -166,12 +175,11 @@ func (p *Peer) round() (end roundEnd) {
 			}
 			return roundEnd{err: err}
 		}
-		p.sig = sig
-		p.wg.Add(1)
-		go p.readSignal(sig)
+		p.useSignal(sig)
 	}
+	p.setState(StateNegotiating)
 	if err := p.sig.send(&protocol.Message{State: protocol.SessionJoin, Token: p.cfg.Token}); err != nil {
-		return roundEnd{err: fmt.Errorf("peer: send SessionJoin: %w", err)}
+		return roundEnd{err: fmt.Errorf("%w: send SessionJoin: %v", ErrSignalingLost, err)}
 	}
 	joinTimer := time.NewTimer(joinTimeout)
 	defer joinTimer.Stop()
@@ -181,19 +189,24 @@ func (p *Peer) round() (end roundEnd) {
 		if tick != nil {
 			tick.Stop()
 		}
+		if p.redialTimer != nil {
+			p.redialTimer.Stop()
+			p.redialTimer = nil
+		}
 	}()
 
 	for {
 		batch := p.backlog
 		p.backlog = nil
 		if len(batch) == 0 {
-			var lostC <-chan time.Time
+			var lostC, redialC <-chan time.Time
 			if p.lostTimer != nil {
 				lostC = p.lostTimer.C
 			}
+			if p.redialTimer != nil {
+				redialC = p.redialTimer.C
+			}
 			select {
-			case <-lostC:
-				return roundEnd{err: p.lostErr, connected: p.wasConnected}
 			case <-p.inbox.wake:
 				batch, _ = p.inbox.take()
 			case now := <-tickC:
@@ -201,9 +214,15 @@ func (p *Peer) round() (end roundEnd) {
 					return roundEnd{err: err, connected: p.wasConnected}
 				}
 				continue
+			case <-lostC:
+				return roundEnd{err: p.lostErr, connected: p.wasConnected}
+			case <-redialC:
+				p.redialTimer = nil
+				p.redial()
+				continue
 			case <-joinTimer.C:
-				if !p.joined {
-					return roundEnd{err: errors.New("peer: no SessionReady within 15s")}
+				if !p.joined && !p.isHostNow() {
+					return roundEnd{err: fmt.Errorf("%w: no SessionReady within %v", ErrSignalingLost, joinTimeout)}
 				}
 				continue
 			case <-p.ctx.Done():
@@ -224,15 +243,52 @@ func (p *Peer) round() (end roundEnd) {
 	}
 }
 
-func (p *Peer) readSignal(s *signal) {
-	defer p.wg.Done()
-	for {
-		m, err := s.read()
-		if err != nil {
-			p.inbox.push(event{kind: evSigDown, sig: s, err: err})
-			return
+// useSignal makes sig the signaling connection and starts its reader.
+func (p *Peer) useSignal(sig *signal) {
+	p.sig = sig
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			m, err := sig.read()
+			if err != nil {
+				p.inbox.push(event{kind: evSigDown, sig: sig, err: err})
+				return
+			}
+			p.inbox.push(event{kind: evSig, sig: sig, msg: m})
 		}
-		p.inbox.push(event{kind: evSig, sig: s, msg: m})
+	}()
+}
+
+// redial reopens a host's signaling connection in the background: the
+// loop keeps relaying meanwhile.
+func (p *Peer) redial() {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		ctx, cancel := context.WithTimeout(p.ctx, dialTimeout)
+		defer cancel()
+		sig, err := dialSignal(ctx, p.cfg.URL, p.cfg.NetDial)
+		if !p.inbox.push(event{kind: evDialed, sig: sig, err: err}) && sig != nil {
+			sig.close()
+		}
+	}()
+}
+
+func (p *Peer) scheduleRedial() {
+	p.redialTimer = time.NewTimer(backoff(p.redials))
+	p.redials++
+}
+
+func (p *Peer) dialed(ev event) {
+	if ev.err != nil {
+		p.log.Debug("p2pstreams: host redial", "peer", p.id, "err", ev.err)
+		p.scheduleRedial()
+		return
+	}
+	p.useSignal(ev.sig)
+	if err := p.sig.send(&protocol.Message{State: protocol.SessionJoin, Token: p.cfg.Token}); err != nil {
+		p.log.Debug("p2pstreams: host rejoin", "peer", p.id, "err", err)
 	}
 }
 
@@ -245,10 +301,9 @@ func (p *Peer) endRound(reason error) {
 	}
 	closing := errors.Is(reason, ErrClosed)
 	if p.sig != nil && p.joined && !errors.Is(reason, ErrHostLeft) {
-		// Leave for good on Close; otherwise so that this connection may
-		// join again. (After HostLeft the server has done it; after a
-		// host's PeerLeft it answers not_joined, which is harmless.) First,
-		// so that a host's clients hear HostLeft as their links close.
+		// Leave for good on Close (first, so that a host's clients hear
+		// HostLeft as their links close); otherwise so that this
+		// connection may join again.
 		p.sig.send(&protocol.Message{State: protocol.SessionLeave})
 	}
 	for _, l := range p.links {
@@ -278,6 +333,12 @@ func (p *Peer) isHostNow() bool {
 	return p.isHost
 }
 
+func (p *Peer) hostIDNow() protocol.PeerID {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hostID
+}
+
 // handle handles one event; an error ends the round.
 func (p *Peer) handle(ev event) error {
 	switch ev.kind {
@@ -291,8 +352,17 @@ func (p *Peer) handle(ev event) error {
 			return nil
 		}
 		return p.signalDown(ev.err)
+	case evDialed:
+		if p.sig != nil || !p.isHostNow() {
+			if ev.sig != nil {
+				ev.sig.close()
+			}
+			return nil
+		}
+		p.dialed(ev)
+		return nil
 	case evSend:
-		if p.joined && p.isHostNow() {
+		if p.isHostNow() {
 			p.relay(p.id, ev.data)
 		}
 		return nil
@@ -302,10 +372,9 @@ func (p *Peer) handle(ev event) error {
 		return nil
 	}
 	if p.isHostNow() {
-		if p.links[l.remote] != l {
-			return nil
+		if p.links[l.remote] == l {
+			p.hostLinkEvent(l, ev)
 		}
-		p.hostLinkEvent(l, ev)
 		return nil
 	}
 	if l != p.toHost {
@@ -317,10 +386,10 @@ func (p *Peer) handle(ev event) error {
 func (p *Peer) handleSignal(m *protocol.Message) error {
 	switch m.State {
 	case protocol.SessionReady:
-		if !p.joined {
+		if m.PeerID == p.id || p.id == "" && !p.joined {
 			return p.joinedAs(m)
 		}
-		if p.isHostNow() && m.PeerID != p.id {
+		if p.joined && p.isHostNow() {
 			p.hostNewPeer(m.PeerID)
 		}
 	case protocol.SdpOffer:
@@ -328,17 +397,18 @@ func (p *Peer) handleSignal(m *protocol.Message) error {
 			return p.clientOffer(m.Data)
 		}
 	case protocol.SdpAnswer:
-		if p.joined && p.isHostNow() {
+		if p.isHostNow() {
 			p.hostAnswer(m.From, m.Data)
 		}
 	case protocol.IceCandidate:
 		p.remoteCandidate(m.From, m.Data)
 	case protocol.PeerLeft:
-		if p.joined && p.isHostNow() {
-			p.hostDrop(m.PeerID, StateClosed, false)
+		if p.isHostNow() {
+			p.hostDrop(m.PeerID, StateClosed)
 		}
 	case protocol.HostLeft:
-		if p.joined {
+		p.joined = false
+		if !p.isHostNow() {
 			return ErrHostLeft
 		}
 	case protocol.ServerShutdown:
@@ -349,19 +419,15 @@ func (p *Peer) handleSignal(m *protocol.Message) error {
 	return nil
 }
 
-func (p *Peer) hostIDNow() protocol.PeerID {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.hostID
-}
-
-// joinedAs handles the SessionReady that answers our SessionJoin.
+// joinedAs handles the SessionReady that answers our SessionJoin. A host
+// that joined again after losing its signaling connection stays the host
+// with its clients, or, when another peer hosts now, drops them and
+// becomes a client.
 func (p *Peer) joinedAs(m *protocol.Message) error {
-	if p.id != "" && m.PeerID != p.id {
-		return nil // for an old membership of this connection
-	}
+	wasHost := p.isHostNow()
 	p.joined = true
 	p.joinAt = time.Now()
+	p.redials = 0
 	p.set = p.cfg.settings(m.Config, p.log)
 	p.failoverOn = p.set.failover
 	host := m.HostPeerID == m.PeerID
@@ -369,43 +435,69 @@ func (p *Peer) joinedAs(m *protocol.Message) error {
 	p.id, p.session, p.hostID, p.isHost = m.PeerID, m.SessionID, m.HostPeerID, host
 	p.mu.Unlock()
 	if host {
-		p.states = map[protocol.PeerID]State{p.id: StateConnected}
+		if !wasHost {
+			p.states = map[protocol.PeerID]State{p.id: StateConnected}
+		}
 		p.wasConnected = true
 		p.setState(StateConnected)
+		p.toClients(encodeStates(p.states))
 		p.setPeers(maps.Clone(p.states))
 		p.markReady()
 		return nil
+	}
+	if wasHost {
+		for _, l := range p.links {
+			p.closeLink(l)
+		}
+		clear(p.links)
+		p.states = nil
 	}
 	p.setState(StateNegotiating)
 	return nil
 }
 
-// serverError handles an Error message. Before SessionReady it refuses
-// the join and ends the round; after, only session_expired is fatal (the
-// server closes the connection next), the rest is logged.
+// The server's refusals, as the browser client sorts them: after fatal
+// ones joining again cannot help (see fatal); after retry ones, while
+// joining, it may, a little later; the rest are only logged.
+func retryCode(c protocol.Code) bool {
+	switch c {
+	case protocol.CodePeerConnected, protocol.CodeUnavailable, protocol.CodeRateLimited, protocol.CodeJoinTimeout:
+		return true
+	}
+	return false
+}
+
 func (p *Peer) serverError(m *protocol.Message) error {
 	err := &ServerError{Code: m.Code, Message: m.Text}
+	joining := !p.joined && !p.isHostNow()
 	switch {
-	case !p.joined && m.Code != protocol.CodePeerNotFound && m.Code != protocol.CodeNotJoined &&
-		m.Code != protocol.CodeRateLimited:
-		return err
-	case m.Code == protocol.CodeSessionExpired:
+	case m.Code == protocol.CodePeerNotFound:
+		// Late candidates for a client that closed its WebSocket: expected.
+		return nil
+	case m.Code == protocol.CodeSessionExpired, joining && (fatal(m.Code) || retryCode(m.Code)):
 		return err
 	}
 	p.log.Warn("p2pstreams: server error", "peer", p.id, "code", m.Code, "message", m.Text)
 	return nil
 }
 
-// signalDown handles the end of the signaling connection. A client with an
-// open DataChannel does not need it; anyone else does.
+// signalDown handles the end of the signaling connection. A connected
+// client does not need it; a host joins again to stay the host; a client
+// still negotiating ends the round and tries again.
 func (p *Peer) signalDown(err error) error {
 	p.sig.close()
 	p.sig = nil
+	p.joined = false
 	var ce *CloseError
 	if errors.As(err, &ce) && ce.Reason == string(protocol.CodeSessionExpired) {
 		return &ServerError{Code: protocol.CodeSessionExpired, Message: "the session has expired"}
 	}
-	if p.joined && !p.isHostNow() && p.toHost != nil && p.toHost.open {
+	switch {
+	case p.isHostNow():
+		p.log.Info("p2pstreams: host lost its signaling connection; joining again", "peer", p.id, "err", err)
+		p.scheduleRedial()
+		return nil
+	case p.toHost != nil && p.toHost.open:
 		return nil
 	}
 	return fmt.Errorf("%w: %v", ErrSignalingLost, err)
@@ -427,13 +519,11 @@ func (p *Peer) remoteCandidate(from protocol.PeerID, data json.RawMessage) {
 		p.log.Warn("p2pstreams: bad ICE candidate", "from", from, "err", err)
 		return
 	}
-	if !p.joined {
-		return
-	}
 	var l *link
-	if p.isHostNow() {
+	switch {
+	case p.isHostNow():
 		l = p.links[from]
-	} else if from == p.hostIDNow() {
+	case p.joined && from == p.hostIDNow():
 		if p.toHost == nil {
 			p.early = append(p.early, c)
 			return
@@ -444,7 +534,7 @@ func (p *Peer) remoteCandidate(from protocol.PeerID, data json.RawMessage) {
 		return
 	}
 	if err := l.addCandidate(c); err != nil {
-		p.log.Warn("p2pstreams: add ICE candidate", "from", from, "err", err)
+		p.log.Debug("p2pstreams: add ICE candidate", "from", from, "err", err)
 	}
 }
 
@@ -455,12 +545,12 @@ func (p *Peer) tick(now time.Time) error {
 			switch {
 			case l.open && l.idleFor(now) > p.set.idle:
 				p.log.Info("p2pstreams: client silent, dropping it", "peer", id, "idle", l.idleFor(now))
-				p.hostDrop(id, StateDisconnected, true)
+				p.hostDrop(id, StateDisconnected)
 			case l.open:
 				p.sendText(l, heartbeatMsg)
 			case now.Sub(l.started) > p.cfg.NegotiationTimeout:
 				p.log.Info("p2pstreams: negotiation timed out", "peer", id)
-				p.hostDrop(id, StateFailed, true)
+				p.hostDrop(id, StateFailed)
 			}
 		}
 		return nil
@@ -468,10 +558,12 @@ func (p *Peer) tick(now time.Time) error {
 	l := p.toHost
 	switch {
 	case l != nil && l.open && l.idleFor(now) > p.set.idle:
-		return fmt.Errorf("%w: no message from the host for %v", ErrDisconnected, l.idleFor(now).Round(time.Millisecond))
+		return p.hostLost(fmt.Errorf("%w: no message from the host for %v", ErrDisconnected, l.idleFor(now).Round(time.Millisecond)))
 	case l != nil && l.open:
 		p.sendText(l, heartbeatMsg)
-	case now.Sub(p.joinAt) > p.cfg.NegotiationTimeout:
+	case l == nil && p.joined && now.Sub(p.joinAt) > offerTimeout:
+		return fmt.Errorf("%w: no offer from the host within %v", ErrDisconnected, offerTimeout)
+	case l != nil && now.Sub(l.started) > p.cfg.NegotiationTimeout:
 		return fmt.Errorf("%w: not connected to the host within %v", ErrDisconnected, p.cfg.NegotiationTimeout)
 	}
 	return nil

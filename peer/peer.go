@@ -62,6 +62,8 @@ type Peer struct {
 	failoverOn   bool
 	lostTimer    *time.Timer // client: the link is lost, HostLeft may follow
 	lostErr      error
+	redialTimer  *time.Timer // host: when to reopen its signaling connection
+	redials      int
 }
 
 type callback struct {
