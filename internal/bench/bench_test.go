@@ -45,6 +45,7 @@ func TestScenarios(t *testing.T) {
 		{"relay/4k/inprocess", Config{Scenario: "relay", Target: TargetInProcess, Pairs: 2, Messages: 200, Size: 4096}},
 		{"storm/spawn", Config{Scenario: "storm", Target: TargetSpawn, N: 60, Concurrency: 16, Group: 4}},
 		{"storm/paced/inprocess", Config{Scenario: "storm", Target: TargetInProcess, N: 20, Rate: 400, Group: 3}},
+		{"webrtc/spawn", Config{Scenario: "webrtc", Target: TargetSpawn, N: 3, Concurrency: 2}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,6 +117,13 @@ func check(t *testing.T, name string, cfg Config, fig map[string]any) {
 				t.Errorf("%s %s: %v latencies for %v messages", name, ph, num(ph, "latency", "n"), num(ph, "received"))
 			}
 		}
+	case "webrtc":
+		if num("opened") != float64(cfg.N) || num("failed") != 0 {
+			t.Errorf("%s: %v of %d DataChannels opened, failures %v", name, num("opened"), cfg.N, fig["failures"])
+		}
+		if num("join_to_open", "p50_ms") <= 0 || num("host_join", "n") != float64(cfg.N) {
+			t.Errorf("%s: figures %v", name, fig)
+		}
 	case "storm":
 		if num("joined") != float64(cfg.N) || num("failed") != 0 {
 			t.Errorf("%s: joined %v of %d, failures %v", name, num("joined"), cfg.N, fig["failures"])
@@ -123,14 +131,6 @@ func check(t *testing.T, name string, cfg Config, fig map[string]any) {
 		if num("join", "p99_ms") <= 0 || num("joins_per_sec") <= 0 {
 			t.Errorf("%s: figures %v", name, fig)
 		}
-	}
-}
-
-// TestWebRTCNotYet: until the Go peer SDK lands, the scenario says so.
-func TestWebRTCNotYet(t *testing.T) {
-	_, err := Run(context.Background(), Config{Scenario: "webrtc", Target: TargetInProcess, N: 1}, &bytes.Buffer{})
-	if err == nil || !strings.Contains(err.Error(), "not available") {
-		t.Fatalf("got %v", err)
 	}
 }
 

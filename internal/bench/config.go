@@ -34,7 +34,8 @@ type Config struct {
 	// N is the number of connections (idle; default 10000) or of clients
 	// (storm, default 10000; webrtc, sessions, default 200).
 	N int
-	// Concurrency bounds connections being opened at once; default 256.
+	// Concurrency bounds connections being opened at once; default 256
+	// (webrtc: sessions negotiating at once, default 4).
 	Concurrency int
 	// Group is the number of peers per session in storm; default 8.
 	Group int
@@ -84,7 +85,12 @@ func (c *Config) defaults() error {
 	default:
 		return fmt.Errorf("bench: unknown scenario %q (idle, relay, storm, webrtc)", c.Scenario)
 	}
-	def(&c.Concurrency, 256)
+	switch c.Scenario {
+	case "webrtc":
+		def(&c.Concurrency, 4) // pion negotiations are CPU-heavy
+	default:
+		def(&c.Concurrency, 256)
+	}
 	def(&c.Group, 8)
 	def(&c.Pairs, 32)
 	def(&c.Messages, 200000)

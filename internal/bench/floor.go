@@ -23,8 +23,9 @@ import (
 // size: it is a floor, not a server to run.
 //
 // One goroutine per connection, a fresh one so that the HTTP server's
-// goroutine and buffers are released after the upgrade; no read buffer:
-// header and payload are read straight from the socket.
+// goroutine and buffers are released after the upgrade, and again after each
+// burst of messages so that an idle connection waits on a 2 KiB stack (see
+// readLoop); a read buffer only while data is buffered (lazyReader).
 type floor struct {
 	secret []byte
 
@@ -58,66 +59,92 @@ func (f *floor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go f.serve(nc)
 }
 
+// floorPeer is one connection's state, kept on the heap so that the read
+// loop's frame, which is what an idle connection's stack holds, stays small.
+type floorPeer struct {
+	fc      *floorConn
+	rd      *lazyReader
+	joined  bool
+	session protocol.SessionID
+	peer    protocol.PeerID
+	from    []byte
+}
+
 func (f *floor) serve(nc net.Conn) {
-	fc := &floorConn{nc: nc}
-	var (
-		joined  bool
-		session protocol.SessionID
-		peer    protocol.PeerID
-		from    []byte
-		hdr     = make([]byte, ws.MaxHeaderSize)
-	)
-	defer func() {
-		nc.Close()
-		if joined {
-			f.leave(session, peer, fc)
-		}
-	}()
+	f.readLoop(&floorPeer{fc: &floorConn{nc: nc}, rd: &lazyReader{r: nc}})
+}
+
+// readLoop reads frames until the connection ends. After a message, when
+// nothing more is buffered, it hands the connection to a fresh goroutine and
+// returns: handling a join grows a goroutine's stack to 8 KiB, which GC
+// shrinks only to 4 KiB while parked in a read; a new goroutine waits for
+// the next message on the initial 2 KiB.
+func (f *floor) readLoop(fp *floorPeer) {
+	var hdr [ws.MaxHeaderSize]byte
 	for {
-		h, err := ws.ReadHeaderBuffer(nc, hdr)
-		if err != nil || h.Length > 64<<10 {
+		h, err := ws.ReadHeaderBuffer(fp.rd, hdr[:])
+		if err != nil || h.Length > 64<<10 || h.OpCode == ws.OpClose {
+			break
+		}
+		if !f.frame(fp, h) {
+			break
+		}
+		if fp.rd.buf == nil {
+			go f.readLoop(fp)
 			return
-		}
-		p := make([]byte, h.Length)
-		if _, err := io.ReadFull(nc, p); err != nil {
-			return
-		}
-		ws.Cipher(p, h.Mask, 0)
-		switch h.OpCode {
-		case ws.OpClose:
-			return
-		case ws.OpPing:
-			fc.send(ws.OpPong, p)
-			continue
-		case ws.OpText:
-		default:
-			continue
-		}
-		var m floorMsg
-		if json.Unmarshal(p, &m) != nil {
-			continue
-		}
-		switch {
-		case m.State == protocol.SessionJoin && !joined:
-			c, err := token.Verify(f.secret, m.Token, time.Now())
-			if err != nil {
-				fc.send(ws.OpText, protocol.ErrorMessage(protocol.CodeBadToken, err.Error()))
-				continue
-			}
-			session, peer, joined = c.Session, c.Peer, true
-			from = protocol.Quote(string(peer))
-			f.join(session, peer, fc, c.Config)
-		case m.State.Routed() && joined:
-			f.mu.Lock()
-			to := f.peers[key(session, m.To)]
-			f.mu.Unlock()
-			if to == nil {
-				fc.send(ws.OpText, protocol.ErrorMessage(protocol.CodePeerNotFound, "no such peer"))
-				continue
-			}
-			to.send(ws.OpText, protocol.AppendRouted(nil, m.State, from, m.To, m.Data))
 		}
 	}
+	fp.rd.release()
+	fp.fc.nc.Close()
+	if fp.joined {
+		f.leave(fp.session, fp.peer, fp.fc)
+	}
+}
+
+// frame reads the payload of the frame with header h and handles it; it
+// returns false when the connection must end. Its deep calls (JSON, token,
+// writes) run here, not in serve's frame.
+//
+//go:noinline
+func (f *floor) frame(fp *floorPeer, h ws.Header) bool {
+	p := make([]byte, h.Length)
+	if _, err := io.ReadFull(fp.rd, p); err != nil {
+		return false
+	}
+	ws.Cipher(p, h.Mask, 0)
+	switch h.OpCode {
+	case ws.OpPing:
+		fp.fc.send(ws.OpPong, p)
+		return true
+	case ws.OpText:
+	default:
+		return true
+	}
+	var m floorMsg
+	if json.Unmarshal(p, &m) != nil {
+		return true
+	}
+	switch {
+	case m.State == protocol.SessionJoin && !fp.joined:
+		c, err := token.Verify(f.secret, m.Token, time.Now())
+		if err != nil {
+			fp.fc.send(ws.OpText, protocol.ErrorMessage(protocol.CodeBadToken, err.Error()))
+			return true
+		}
+		fp.session, fp.peer, fp.joined = c.Session, c.Peer, true
+		fp.from = protocol.Quote(string(c.Peer))
+		f.join(c.Session, c.Peer, fp.fc, c.Config)
+	case m.State.Routed() && fp.joined:
+		f.mu.Lock()
+		to := f.peers[key(fp.session, m.To)]
+		f.mu.Unlock()
+		if to == nil {
+			fp.fc.send(ws.OpText, protocol.ErrorMessage(protocol.CodePeerNotFound, "no such peer"))
+			return true
+		}
+		to.send(ws.OpText, protocol.AppendRouted(nil, m.State, fp.from, m.To, m.Data))
+	}
+	return true
 }
 
 func (f *floor) join(s protocol.SessionID, p protocol.PeerID, fc *floorConn, config json.RawMessage) {

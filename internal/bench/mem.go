@@ -10,8 +10,13 @@ import (
 	"strconv"
 )
 
-// Mem is a snapshot of a server process's memory, taken after a GC and
-// after returning freed pages to the OS, so that RSS counts live memory.
+// Mem is a snapshot of a server process's memory in its steady state: taken
+// after enough GCs for goroutine stacks to stop shrinking, and after
+// returning freed pages to the OS, so that RSS counts live memory. (A GC
+// halves at most once the stack of a goroutine that uses under a quarter of
+// it; an idle connection's reader, whose stack grew while it handled its
+// join, needs several GCs to come back to its resting size, as it does in a
+// server that has run for a few minutes.)
 type Mem struct {
 	RSS        uint64 `json:"rss"`         // VmRSS from /proc/PID/status, bytes
 	HeapAlloc  uint64 `json:"heap_alloc"`  // live heap objects, bytes
@@ -21,11 +26,17 @@ type Mem struct {
 	Goroutines int    `json:"goroutines"`
 }
 
+// maxGCs is the GCs of one measurement: from 64 KiB down to 2 KiB a stack
+// needs 5 halvings; a few more for those the runtime defers.
+const maxGCs = 8
+
 // selfMem measures this process.
 func selfMem() (Mem, error) {
-	runtime.GC()
-	debug.FreeOSMemory()
 	var ms runtime.MemStats
+	for range maxGCs {
+		runtime.GC()
+	}
+	debug.FreeOSMemory()
 	runtime.ReadMemStats(&ms)
 	rss, err := readRSS(os.Getpid())
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -170,3 +171,9 @@ func topFailures(m map[string]int) map[string]int {
 	}
 	return out
 }
+
+func sessionID(prefix string, i int) protocol.SessionID {
+	return protocol.SessionID(prefix + "-" + strconv.Itoa(i))
+}
+
+func peerID(s string) protocol.PeerID { return protocol.PeerID(s) }

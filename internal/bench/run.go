@@ -8,23 +8,28 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // Report is the one JSON line a run prints.
 type Report struct {
-	Scenario string         `json:"scenario"`
-	Date     string         `json:"date"`
-	Go       string         `json:"go"`
-	CPUs     int            `json:"cpus"`
-	Target   string         `json:"target"`
-	Params   map[string]any `json:"params"`
-	Server   map[string]any `json:"server"`
-	Floor    map[string]any `json:"floor,omitempty"`
+	Scenario string `json:"scenario"`
+	Date     string `json:"date"`
+	Go       string `json:"go"`
+	CPUs     int    `json:"cpus"`
+	Target   string `json:"target"`
+	// Load is the machine's 1-minute load average before and after the
+	// run (/proc/loadavg): above the CPU count, other work competed.
+	Load   [2]float64     `json:"loadavg"`
+	Params map[string]any `json:"params"`
+	Server map[string]any `json:"server"`
+	Floor  map[string]any `json:"floor,omitempty"`
 	// Ratio is server / floor for every number both report ("join.p99_ms":
 	// 1.3 means the server's p99 is 1.3 times the floor's).
 	Ratio map[string]float64 `json:"ratio,omitempty"`
@@ -72,6 +77,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
 		Scenario: cfg.Scenario, Date: time.Now().UTC().Format(time.RFC3339), Go: runtime.Version(),
 		CPUs: runtime.NumCPU(), Target: cfg.Target, Params: r.params(),
 	}
+	rep.Load[0] = loadAvg()
 	fig, err := r.one(ctx, kindServer)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -85,6 +91,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
 		rep.Floor = fig
 		rep.Ratio = ratios(rep.Server, rep.Floor)
 	}
+	rep.Load[1] = loadAvg()
 	b, err := json.Marshal(rep)
 	if err != nil {
 		return nil, err
@@ -237,4 +244,14 @@ func flatten(prefix string, m map[string]any, out map[string]float64) {
 			flatten(prefix+k+".", v, out)
 		}
 	}
+}
+
+// loadAvg returns the 1-minute load average, or 0 when unknown.
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f, _ := strconv.ParseFloat(strings.Fields(string(b) + " 0")[0], 64)
+	return f
 }

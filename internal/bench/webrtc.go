@@ -2,12 +2,137 @@ package bench
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/p2pstreams/p2pstreams/peer"
+	"github.com/p2pstreams/p2pstreams/peer/peertest"
+	"github.com/p2pstreams/p2pstreams/token"
 )
 
-// errNoWebRTC: the webrtc scenario needs the Go peer SDK (package peer).
-var errNoWebRTC = errors.New("bench: the webrtc scenario is not available yet (it needs the Go peer SDK, package peer)")
+// webrtcFigures are the webrtc scenario's results for one server.
+type webrtcFigures struct {
+	Sessions    int            `json:"sessions"`
+	Opened      int            `json:"opened"` // clients whose DataChannel opened
+	Failed      int            `json:"failed"`
+	Failures    map[string]int `json:"failures,omitempty"`
+	HostJoin    Latency        `json:"host_join"`    // host: connect + SessionJoin to SessionReady
+	JoinToOpen  Latency        `json:"join_to_open"` // client: Join called to DataChannel open
+	SessionsPS  float64        `json:"sessions_per_sec"`
+	Seconds     float64        `json:"seconds"`
+	Concurrency int            `json:"concurrency"`
+}
 
+// runWebRTC has N sessions of one Go host and one Go client (package peer,
+// pion/webrtc on loopback) join through the server, Concurrency sessions at
+// a time, and times the client's Join: connect, join, offer, answer, ICE,
+// DTLS, SCTP, DataChannel open.
 func runWebRTC(ctx context.Context, r *runner, t target) (any, error) {
-	return nil, errNoWebRTC
+	d, err := newDialer(t.url(), r.cfg.Sources)
+	if err != nil {
+		return nil, err
+	}
+	api := peertest.LoopbackAPI()
+	n, conc := r.cfg.N, min(r.cfg.Concurrency, r.cfg.N)
+	exp := time.Now().Add(time.Hour).Unix()
+	var (
+		mu       sync.Mutex
+		hostLat  []time.Duration
+		openLat  []time.Duration
+		failures = map[string]int{}
+		peers    []*peer.Peer
+	)
+	fail := func(what string, err error) {
+		mu.Lock()
+		failures[what+": "+reason(err)]++
+		mu.Unlock()
+	}
+	join := func(i int, id string) (*peer.Peer, time.Duration, error) {
+		tok, err := token.Issue(r.secret, token.Claims{Session: sessionID("webrtc", i), Peer: peerID(id), Expires: exp})
+		if err != nil {
+			return nil, 0, err
+		}
+		src := d.sources[i%len(d.sources)]
+		jctx, cancel := context.WithTimeout(ctx, joinTimeout)
+		defer cancel()
+		t0 := time.Now()
+		p, err := peer.Join(jctx, peer.Config{
+			URL: t.url(), Token: tok, API: api, NoFailover: true,
+			NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: src}}
+				return nd.DialContext(ctx, network, addr)
+			},
+		})
+		return p, time.Since(t0), err
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				host, th, err := join(i, "host")
+				if err != nil {
+					fail("host", err)
+					continue
+				}
+				client, tc, err := join(i, "client")
+				mu.Lock()
+				peers = append(peers, host)
+				if err == nil {
+					peers = append(peers, client)
+					hostLat = append(hostLat, th)
+					openLat = append(openLat, tc)
+				}
+				mu.Unlock()
+				if err != nil {
+					fail("client", err)
+				}
+			}
+		}()
+	}
+	r.measuring(ctx, t, 5)
+	start := time.Now()
+feed:
+	for i := range n {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	elapsed := time.Since(start)
+	if err := r.peak(ctx, t); err != nil {
+		return nil, fmt.Errorf("profiles: %w", err)
+	}
+	closePeers(peers)
+	f := &webrtcFigures{
+		Sessions: n, Opened: len(openLat), Failed: n - len(openLat), Failures: topFailures(failures),
+		HostJoin: summarize(hostLat), JoinToOpen: summarize(openLat),
+		SessionsPS: round(float64(len(openLat)) / elapsed.Seconds()), Seconds: round(elapsed.Seconds()),
+		Concurrency: conc,
+	}
+	return f, nil
+}
+
+// closePeers closes every peer, several at a time, each bounded.
+func closePeers(peers []*peer.Peer) {
+	sem := make(chan struct{}, 32)
+	var wg sync.WaitGroup
+	for _, p := range peers {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			p.Close(ctx)
+		}()
+	}
+	wg.Wait()
 }

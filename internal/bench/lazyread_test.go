@@ -1,0 +1,76 @@
+package bench
+
+import (
+	"bytes"
+	"io"
+	"math/rand/v2"
+	"testing"
+	"testing/iotest"
+)
+
+// chunky returns at most the next chunk of a random size on each read, as
+// a socket does.
+type chunky struct {
+	b   []byte
+	rng *rand.Rand
+}
+
+func (c *chunky) Read(p []byte) (int, error) {
+	if len(c.b) == 0 {
+		return 0, io.EOF
+	}
+	n := min(len(p), len(c.b), 1+c.rng.IntN(3*readBufSize))
+	copy(p, c.b[:n])
+	c.b = c.b[n:]
+	return n, nil
+}
+
+func TestLazyReaderDeliversEverythingInOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	want := make([]byte, 200_000)
+	for i := range want {
+		want[i] = byte(rng.Uint32())
+	}
+	for _, src := range []io.Reader{
+		&chunky{want, rng},
+		iotest.OneByteReader(bytes.NewReader(want)),
+		iotest.HalfReader(bytes.NewReader(want)),
+	} {
+		l := &lazyReader{r: src}
+		var got []byte
+		for {
+			p := make([]byte, 1+rng.IntN(2*readBufSize))
+			n, err := l.Read(p)
+			got = append(got, p[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%T: got %d bytes, not the %d written", src, len(got), len(want))
+		}
+		if l.buf != nil {
+			t.Fatalf("%T: a buffer is held after the data ran out", src)
+		}
+	}
+}
+
+// An idle reader holds no buffer: a read that found the buffer empty goes
+// to the source directly.
+func TestLazyReaderHoldsNoBufferWhenDrained(t *testing.T) {
+	l := &lazyReader{r: bytes.NewReader([]byte("ab" + "cdefgh"))}
+	p := make([]byte, 2)
+	if n, _ := l.Read(p); n != 2 || l.buf != nil {
+		t.Fatalf("first read: n=%d buffered=%v", n, l.buf != nil)
+	}
+	p = make([]byte, 3)
+	if n, _ := l.Read(p); n != 3 || l.buf == nil {
+		t.Fatalf("second read should buffer the rest: n=%d buffered=%v", n, l.buf != nil)
+	}
+	if n, _ := l.Read(p); n != 3 || l.buf != nil || string(p) != "fgh" {
+		t.Fatalf("draining read: n=%d buffered=%v %q", n, l.buf != nil, p)
+	}
+}
