@@ -28,6 +28,14 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(browsertest.Main(m)) }
 
+// long skips t under -short: CI's second pass (-race -short) runs only the
+// core path (join, relay, failover, Stimulus) in the browser, to stay quick.
+func long(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the full browser suite ran in the pass without -short")
+	}
+}
+
 // app is one signaling server with the demo chat, on a loopback port.
 type app struct {
 	t   *testing.T

@@ -7,6 +7,7 @@ import (
 // The gem's: the host closes its page and, in the seed's manual mode, the
 // others show that the stream is gone.
 func TestHostLeavesManualFailover(t *testing.T) {
+	long(t)
 	a := startApp(t, nil)
 	host := a.join("host", "r", true)
 	peer1 := a.join("peer1", "r", true)

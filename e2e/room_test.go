@@ -32,6 +32,7 @@ func TestThreeUsersAllConnected(t *testing.T) {
 
 // The gem's: a user closes their page and the others show them disconnected.
 func TestClosedPageShowsDisconnected(t *testing.T) {
+	long(t)
 	a := startApp(t, nil)
 	host := a.join("host", "r", false)
 	peer1 := a.join("peer1", "r", false)
@@ -88,6 +89,7 @@ func TestMessagesReachEveryPage(t *testing.T) {
 
 // A client that reloads its page negotiates again with the same host.
 func TestClientReloadConnectsAgain(t *testing.T) {
+	long(t)
 	a := startApp(t, nil)
 	host := a.join("host", "r", false)
 	peer1 := a.join("peer1", "r", false)
@@ -110,6 +112,7 @@ func TestClientReloadConnectsAgain(t *testing.T) {
 
 // Two rooms never see each other's peers or messages.
 func TestRoomsAreIsolated(t *testing.T) {
+	long(t)
 	a := startApp(t, nil)
 	a1 := a.join("ann", "red", false)
 	a2 := a.join("abe", "red", false)
@@ -143,6 +146,7 @@ func TestRoomsAreIsolated(t *testing.T) {
 
 // Markup sent as a message, or as a name, is shown as text and runs nothing.
 func TestMarkupIsShownAsText(t *testing.T) {
+	long(t)
 	a := startApp(t, nil)
 	evilName := `<b>eve</b>`
 	host := a.join("host", "r", false)
@@ -176,6 +180,7 @@ type pageT struct {
 // as a sleeping device's) is marked disconnected by the heartbeat's idle
 // timeout. Closed pages are seen at once (they close their connections).
 func TestSilentPeerMarkedDisconnectedByHeartbeat(t *testing.T) {
+	long(t)
 	a := startApp(t, nil)
 	host := a.join("host", "r", false)
 	peer1 := a.join("peer1", "r", false)

@@ -7,6 +7,7 @@ import (
 
 // Clients close their signaling WebSocket once connected; the host keeps its.
 func TestClientsCloseSignalingOnceConnected(t *testing.T) {
+	long(t)
 	a := startApp(t, nil)
 	host := a.join("host", "r", false)
 	peer1 := a.join("peer1", "r", false)
@@ -34,6 +35,7 @@ func TestClientsCloseSignalingOnceConnected(t *testing.T) {
 
 // With keepCableConnection every peer keeps its WebSocket.
 func TestKeepCableConnection(t *testing.T) {
+	long(t)
 	a := startApp(t, nil)
 	keep := url.Values{"keep": {"on"}}
 	host := a.open("host", "r", keep)
