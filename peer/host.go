@@ -116,6 +116,15 @@ func (p *Peer) hostDrop(id protocol.PeerID, s State) {
 // relay delivers a Data message from `from` to the host itself and to every
 // open client, the sender included.
 func (p *Peer) relay(from protocol.PeerID, data json.RawMessage) {
+	// A client whose channel pion has opened already gets this message,
+	// even if the loop has not seen the open event yet: the client may be
+	// connected (its side opens on our OPEN message) and expects every
+	// message sent after that.
+	for _, l := range p.links {
+		if !l.open && l.dc.ReadyState() == webrtc.DataChannelStateOpen {
+			p.hostOpen(l)
+		}
+	}
 	p.emitMessage(from, data)
 	p.toClients(encodeRelay(from, data))
 }
