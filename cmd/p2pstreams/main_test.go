@@ -1,0 +1,39 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestRunUsage(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"help"}, &out, &errOut); err != nil {
+		t.Fatalf("help: %v", err)
+	}
+	for name := range commands {
+		if !strings.Contains(out.String(), "  "+name+" ") {
+			t.Errorf("usage does not list %q:\n%s", name, out.String())
+		}
+	}
+	out.Reset()
+	if err := run(context.Background(), nil, &out, &errOut); !errors.Is(err, errUsage) || !strings.Contains(errOut.String(), "Usage:") {
+		t.Errorf("no arguments: err %v, stderr %q; want errUsage and the usage", err, errOut.String())
+	}
+	errOut.Reset()
+	if err := run(context.Background(), []string{"frobnicate"}, &out, &errOut); !errors.Is(err, errUsage) || !strings.Contains(errOut.String(), `unknown command "frobnicate"`) {
+		t.Errorf("unknown command: err %v, stderr %q", err, errOut.String())
+	}
+	if out.Len() != 0 {
+		t.Errorf("errors went to stdout: %q", out.String())
+	}
+}
+
+func TestNotImplementedSaysSo(t *testing.T) {
+	err := notImplemented("thing")(context.Background(), nil, nil, nil)
+	if err == nil || err.Error() != "thing: not implemented yet" {
+		t.Errorf("got %v", err)
+	}
+}
