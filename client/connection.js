@@ -2,7 +2,8 @@
 // the "p2pstreams" DataChannel the host opens, the trickled ICE candidates of
 // that pair only, and the heartbeat over the channel.
 //
-// States go new -> negotiating -> connecting -> connected, then end in one of
+// States go new -> negotiating -> connecting -> connected (each one always
+// passed through), then end in one of
 // disconnected / closed / failed (isFinal). A final state is never left: a
 // peer that comes back gets a new Connection. Each change calls onstate once.
 
@@ -78,11 +79,20 @@ export class Connection {
     const answer = await this.pc.createAnswer()
     await this.pc.setLocalDescription(answer)
     this.sendDescription(Signal.SdpAnswer)
+    this.describedBoth()
   }
 
   /** accept (host): take the client's answer. */
   async accept(answer) {
     await this.setRemote(answer)
+    this.describedBoth()
+  }
+
+  // describedBoth: offer and answer are set on this side, so ICE and DTLS are
+  // under way. Said here as well as on the "connecting" event, which Chromium
+  // may skip when the connection comes up within one task.
+  describedBoth() {
+    if (this.state === State.Negotiating) this.setState(State.Connecting)
   }
 
   /** addCandidate adds a remote ICE candidate, buffered until the remote description is set. */
