@@ -207,3 +207,41 @@ func TestInteropGoHostBrowserClients(t *testing.T) {
 	})
 	bob.WaitTrue(`/alice: (disconnected|closed)/.test(document.body.innerText)`, "alice gone on bob's page")
 }
+
+// Mixed failover: the browser host closes its page; its Go and browser
+// clients rejoin by themselves, one of them hosts, and the room works
+// again, whichever side the new host is on.
+func TestInteropFailover(t *testing.T) {
+	d := newDemoEnv(t)
+	host := d.page("heal", "host")
+	host.WaitText("host: connected")
+	ar := &rec{}
+	alice := d.join(d.goConfig("heal", "alice", ar))
+	carol := d.page("heal", "carol")
+	carol.WaitText("alice: connected")
+	carol.WaitText("carol: connected")
+	host.Close()
+
+	healed := `(() => { const t = document.getElementById("peers").innerText
+		return t.includes("alice: connected") && t.includes("carol: connected") && !t.includes("host:") })()`
+	carol.WaitTrue(healed, "carol to show the healed room")
+	eventually(t, 20*time.Second, "alice in the healed room", func() bool {
+		m := ar.peerMap()
+		return alice.State() == peer.StateConnected && len(m) == 2 &&
+			m["alice"] == peer.StateConnected && m["carol"] == peer.StateConnected
+	})
+	var carolHosts bool
+	carol.Eval(`document.querySelector("p2p-frame").peer.iamHost`, &carolHosts)
+	if carolHosts == alice.IsHost() {
+		t.Fatalf("after failover carol hosts: %v, alice hosts: %v; want exactly one", carolHosts, alice.IsHost())
+	}
+	t.Logf("new host: alice (Go) %v, carol (browser) %v", alice.IsHost(), carolHosts)
+	if err := alice.Send(context.Background(), "healed"); err != nil {
+		t.Fatal(err)
+	}
+	waitLine(carol, "alice: healed")
+	say(carol, "yes")
+	eventually(t, 10*time.Second, "alice gets carol's message", func() bool {
+		return slices.Contains(texts(ar.messages()), "carol: yes")
+	})
+}
