@@ -51,8 +51,13 @@ func ChildMain(ctx context.Context, args []string, stdin io.Reader, stdout io.Wr
 	var o serverOptions
 	fs.IntVar(&o.SendQueue, "send-queue", 0, "")
 	fs.IntVar(&o.MaxPeers, "max-peers", 0, "")
+	memRate := fs.Int("memprofilerate", 0, "")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if *memRate > 0 {
+		// Before the server allocates anything: exact heap profiles.
+		runtime.MemProfileRate = *memRate
 	}
 	secret := []byte(os.Getenv(secretEnv))
 	raiseFileLimit()
@@ -153,12 +158,18 @@ type spawned struct {
 
 // spawn starts command (argv prefix) with ChildFlag kind flags appended and
 // waits for its hello line. procs > 0 sets the child's GOMAXPROCS.
-func spawn(ctx context.Context, command []string, kind string, secret []byte, o serverOptions, procs int) (*spawned, error) {
+func spawn(ctx context.Context, command []string, kind string, secret []byte, o serverOptions, procs int, profile bool) (*spawned, error) {
 	if len(command) == 0 {
 		return nil, errors.New("bench: no command to spawn a server with")
 	}
 	args := append(append([]string(nil), command[1:]...), ChildFlag, kind,
 		"-send-queue", strconv.Itoa(o.SendQueue), "-max-peers", strconv.Itoa(o.MaxPeers))
+	if profile {
+		// Record every allocation, so that heap profiles give exact bytes per
+		// connection (this slows allocation: profiled runs are for
+		// profiles, not for figures).
+		args = append(args, "-memprofilerate", "1")
+	}
 	cmd := exec.Command(command[0], args...)
 	cmd.Env = append(os.Environ(), secretEnv+"="+string(secret))
 	if procs > 0 {

@@ -146,7 +146,7 @@ func (r *runner) start(ctx context.Context, kind string) (target, error) {
 	case r.cfg.Target == TargetInProcess, url && len(r.cfg.Command) == 0:
 		return startInProcess(kind, r.secret, o)
 	case r.cfg.Target == TargetSpawn, url:
-		return spawn(ctx, r.cfg.Command, kind, r.secret, o, r.cfg.ServerProcs)
+		return spawn(ctx, r.cfg.Command, kind, r.secret, o, r.cfg.ServerProcs, r.cfg.Profile != "")
 	}
 	return nil, fmt.Errorf("bench: target %q is not spawn, inprocess or a ws:// URL", r.cfg.Target)
 }
