@@ -49,7 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	secret := fs.String("secret", os.Getenv("P2PSTREAMS_SECRET"), "the server's token secret (env P2PSTREAMS_SECRET)")
 	room := fs.String("room", "lobby", "room (session) to join")
 	name := fs.String("name", "bot", "the bot's peer id in the room")
-	loopback := fs.Bool("loopback", true, "use 127.0.0.1 only (the demo on one machine); false uses every interface")
+	loopback := fs.Bool("loopback", false, "use 127.0.0.1 only (tests, and browsers started with --allow-loopback-in-peer-connection); default: pion's defaults, every interface")
 	verbose := fs.Bool("v", false, "log debug messages")
 	if err := fs.Parse(args); err != nil {
 		return err
