@@ -39,7 +39,9 @@ func TestBotInDemoChat(t *testing.T) {
 	out, errOut := &lockedBuffer{}, &lockedBuffer{}
 	done := make(chan error, 1)
 	wsURL := "ws" + strings.TrimPrefix(hs.URL, "http") + "/p2p/"
-	go func() { done <- run(ctx, []string{"-url", wsURL, "-secret", secret, "-room", "lobby", "-loopback"}, out, errOut) }()
+	go func() {
+		done <- run(ctx, []string{"-url", wsURL, "-secret", secret, "-room", "lobby", "-loopback"}, out, errOut)
+	}()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -46,7 +46,9 @@ func TestBotAnswers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errOut := &lockedBuffer{}, &lockedBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-url", url, "-secret", secret, "-room", "lobby", "-loopback"}, out, errOut) }()
+	go func() {
+		done <- run(ctx, []string{"-url", url, "-secret", secret, "-room", "lobby", "-loopback"}, out, errOut)
+	}()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
