@@ -1,0 +1,121 @@
+package p2predis_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/p2pstreams/p2pstreams/protocol"
+)
+
+// A node dies (SIGKILL: no Leave, no goodbye). The sessions it hosted are
+// reset within about a lease, and their clients on other nodes are told
+// and elect a new host; sessions hosted elsewhere carry on.
+func TestNodeKilled(t *testing.T) {
+	srv, rdb := newRedis(t)
+	const lease = time.Second
+	doomed := startNodeProcess(t, srv.Addr, lease)
+	b, c := startNode(t, rdb, lease), startNode(t, rdb, lease)
+
+	// "hosted-on-a": host alice on the node that dies, clients elsewhere.
+	alice, _ := join(t, doomed, "hosted-on-a", "alice")
+	bob, _ := join(t, b, "hosted-on-a", "bob")
+	carol, _ := join(t, c, "hosted-on-a", "carol")
+	alice.expect(protocol.SessionReady)
+	alice.expect(protocol.SessionReady)
+	// "hosted-on-b": host dave on a node that lives, a client on each node.
+	dave, _ := join(t, b, "hosted-on-b", "dave")
+	erin, _ := join(t, c, "hosted-on-b", "erin")
+	frank, _ := join(t, doomed, "hosted-on-b", "frank")
+	dave.expect(protocol.SessionReady)
+	dave.expect(protocol.SessionReady)
+	_ = frank
+
+	killed := time.Now()
+	doomed.kill()
+
+	// A dead node's host holds its session for at most a lease; the other
+	// nodes then find the session gone on their next Refresh (every
+	// lease/3), so a client hears of it within about 4/3 of a lease.
+	for _, p := range []*peer{bob, carol} {
+		if m := p.expect(protocol.HostLeft); m.HostPeerID != "alice" || m.SessionID != "hosted-on-a" {
+			t.Fatalf("%s got HostLeft %+v", p.id, m)
+		}
+		took := time.Since(killed)
+		t.Logf("%s told the host was gone %v after the kill (lease %v)", p.id, took.Round(time.Millisecond), lease)
+		if took > 5*lease {
+			t.Errorf("%s was told after %v, more than 5 leases: the lease did not release the host", p.id, took)
+		}
+	}
+	// The first client back is the new host; negotiation goes on across nodes.
+	if h := carol.rejoin("hosted-on-a"); h != "carol" {
+		t.Fatalf("carol rejoined with host %q, want carol", h)
+	}
+	if h := bob.rejoin("hosted-on-a"); h != "carol" {
+		t.Fatalf("bob rejoined with host %q, want carol", h)
+	}
+	carol.expect(protocol.SessionReady)
+	carol.route(protocol.SdpOffer, "bob", `{"n":1}`)
+	bob.expectRouted(protocol.SdpOffer, "carol", `{"n":1}`)
+
+	// The session hosted on a living node was never reset: no HostLeft for
+	// erin over more than a lease past the kill, and dave is still its host.
+	erin.quiet(lease + lease/2)
+	dave.route(protocol.SdpOffer, "erin", `{"n":2}`)
+	erin.expectRouted(protocol.SdpOffer, "dave", `{"n":2}`)
+	erin.route(protocol.SdpAnswer, "dave", `{"n":3}`)
+	dave.expectRouted(protocol.SdpAnswer, "erin", `{"n":3}`)
+	// frank's connection died with its node: nobody serves him now.
+	dave.route(protocol.SdpOffer, "frank", `{}`)
+	dave.expectError(protocol.CodePeerNotFound)
+	gina, host := join(t, c, "hosted-on-b", "gina")
+	if host != "dave" {
+		t.Fatalf("gina joined with host %q, want dave", host)
+	}
+	if m := dave.expect(protocol.SessionReady); m.PeerID != "gina" {
+		t.Fatalf("dave got %+v, want SessionReady for gina", m)
+	}
+	_ = gina
+}
+
+// Redis restarts, empty (it kept nothing on disk). While it is down, joins
+// are answered "unavailable"; once it is back, every node notices that its
+// peers' sessions are gone (Refresh fails), tells them, and they rejoin: the
+// nodes work again without a restart of their own.
+func TestRedisRestartNodes(t *testing.T) {
+	srv, rdb := newRedis(t)
+	const lease = 600 * time.Millisecond
+	a, b := startNode(t, rdb, lease), startNode(t, rdb, lease)
+	alice, _ := join(t, a, "room", "alice")
+	bob, _ := join(t, b, "room", "bob")
+	alice.expect(protocol.SessionReady)
+
+	srv.Stop()
+	carol := dial(t, a, "carol")
+	carol.sendJoin("room")
+	carol.expectError(protocol.CodeUnavailable)
+	srv.Restart(t)
+
+	for _, p := range []*peer{alice, bob} {
+		if m := p.expect(protocol.HostLeft); m.HostPeerID != "alice" {
+			t.Fatalf("%s got HostLeft %+v", p.id, m)
+		}
+	}
+	if h := bob.rejoin("room"); h != "bob" {
+		t.Fatalf("bob rejoined with host %q, want bob", h)
+	}
+	if h := alice.rejoin("room"); h != "bob" {
+		t.Fatalf("alice rejoined with host %q, want bob", h)
+	}
+	if h := carol.join("room"); h != "bob" {
+		t.Fatalf("carol joined with host %q, want bob", h)
+	}
+	for _, want := range []string{"alice", "carol"} {
+		if m := bob.expect(protocol.SessionReady); string(m.PeerID) != want {
+			t.Fatalf("bob got SessionReady for %q, want %q", m.PeerID, want)
+		}
+	}
+	bob.route(protocol.SdpOffer, "alice", `{"n":1}`)
+	alice.expectRouted(protocol.SdpOffer, "bob", `{"n":1}`)
+	bob.route(protocol.SdpOffer, "carol", `{"n":2}`)
+	carol.expectRouted(protocol.SdpOffer, "bob", `{"n":2}`)
+}
