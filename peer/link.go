@@ -2,6 +2,9 @@ package peer
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"sync/atomic"
 	"time"
 
@@ -52,7 +55,21 @@ func (l *link) idleFor(now time.Time) time.Duration {
 // newLink makes the RTCPeerConnection to remote. The offerer (the host)
 // creates the DataChannel; the answerer takes it from OnDataChannel.
 func (p *Peer) newLink(remote protocol.PeerID, offerer bool) (*link, error) {
-	pc, err := p.cfg.api().NewPeerConnection(webrtc.Configuration{ICEServers: p.set.iceServers})
+	if p.cert == nil {
+		// One DTLS certificate for all of this Peer's connections, as a
+		// browser keeps one per origin: a host saves a key generation and
+		// a signature per client.
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		if p.cert, err = webrtc.GenerateCertificate(key); err != nil {
+			return nil, err
+		}
+	}
+	pc, err := p.cfg.api().NewPeerConnection(webrtc.Configuration{
+		ICEServers: p.set.iceServers, Certificates: []webrtc.Certificate{*p.cert},
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -64,6 +64,7 @@ type Peer struct {
 	lostErr      error
 	redialTimer  *time.Timer // host: when to reopen its signaling connection
 	redials      int
+	cert         *webrtc.Certificate // DTLS, shared by this Peer's links
 }
 
 type callback struct {
