@@ -52,21 +52,21 @@ func (l *link) idleFor(now time.Time) time.Duration {
 	return now.Sub(time.Unix(0, l.lastSeen.Load()))
 }
 
+// makeCert makes the DTLS certificate that all of this Peer's links share,
+// as a browser keeps one per origin: a host saves a key generation and a
+// signature per client, made before any client waits for it.
+func (p *Peer) makeCert() error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	p.cert, err = webrtc.GenerateCertificate(key)
+	return err
+}
+
 // newLink makes the RTCPeerConnection to remote. The offerer (the host)
 // creates the DataChannel; the answerer takes it from OnDataChannel.
 func (p *Peer) newLink(remote protocol.PeerID, offerer bool) (*link, error) {
-	if p.cert == nil {
-		// One DTLS certificate for all of this Peer's connections, as a
-		// browser keeps one per origin: a host saves a key generation and
-		// a signature per client.
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return nil, err
-		}
-		if p.cert, err = webrtc.GenerateCertificate(key); err != nil {
-			return nil, err
-		}
-	}
 	pc, err := p.cfg.api().NewPeerConnection(webrtc.Configuration{
 		ICEServers: p.set.iceServers, Certificates: []webrtc.Certificate{*p.cert},
 	})

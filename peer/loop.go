@@ -73,6 +73,10 @@ type roundEnd struct {
 
 func (p *Peer) run() {
 	defer p.stop()
+	if err := p.makeCert(); err != nil {
+		p.finish(StateFailed, fmt.Errorf("peer: DTLS certificate: %w", err))
+		return
+	}
 	attempt := 0
 	for {
 		end := p.round()
