@@ -13,7 +13,7 @@ import (
 )
 
 // newRedis starts a redis-server for t and returns a client of it.
-func newRedis(t *testing.T) (*testenv.Process, *redis.Client) {
+func newRedis(t testing.TB) (*testenv.Process, *redis.Client) {
 	t.Helper()
 	srv := testenv.Redis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
@@ -75,7 +75,7 @@ func TestBrokerContract(t *testing.T) {
 	})
 }
 
-func newBroker(t *testing.T, rdb redis.UniversalClient) *p2predis.Broker {
+func newBroker(t testing.TB, rdb redis.UniversalClient) *p2predis.Broker {
 	b := p2predis.NewBroker(rdb, nil)
 	t.Cleanup(func() {
 		if err := b.Close(); err != nil {
