@@ -47,7 +47,6 @@ func (p *Peer) clientOffer(data json.RawMessage) error {
 	}
 	out, _ := json.Marshal(answer)
 	p.signal(&protocol.Message{State: protocol.SdpAnswer, To: l.remote, Data: out})
-	p.setState(StateConnecting)
 	return nil
 }
 
@@ -58,6 +57,10 @@ func (p *Peer) clientLinkEvent(l *link, ev event) error {
 		p.signal(&protocol.Message{State: protocol.IceCandidate, To: l.remote, Data: data})
 	case evPCState:
 		switch ev.pcState {
+		case webrtc.PeerConnectionStateConnecting:
+			if !l.open {
+				p.setState(StateConnecting)
+			}
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
 			return p.hostLost(fmt.Errorf("%w: connection %s", ErrDisconnected, ev.pcState))
 		}

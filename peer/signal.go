@@ -127,15 +127,17 @@ func closeErr(err error) error {
 	return err
 }
 
-// close sends a normal close frame (best effort, bounded) and closes the
-// connection, which ends the reader goroutine.
+// close sends a normal close frame (best effort, bounded; skipped when a
+// write is stuck) and closes the connection, which ends the reader
+// goroutine and any stuck write.
 func (s *signal) close() {
-	s.wmu.Lock()
-	if !s.closed {
-		s.closed = true
-		s.nc.SetWriteDeadline(time.Now().Add(time.Second))
-		ws.WriteFrame(s.nc, ws.MaskFrameInPlace(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))))
+	if s.wmu.TryLock() {
+		if !s.closed {
+			s.closed = true
+			s.nc.SetWriteDeadline(time.Now().Add(time.Second))
+			ws.WriteFrame(s.nc, ws.MaskFrameInPlace(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))))
+		}
+		s.wmu.Unlock()
 	}
-	s.wmu.Unlock()
 	s.nc.Close()
 }
