@@ -52,6 +52,7 @@ func TestScenarios(t *testing.T) {
 			cfg := tc.cfg
 			cfg.Command = []string{exe}
 			cfg.Timeout = 30 * time.Second
+			cfg.Settle = time.Millisecond
 			var out bytes.Buffer
 			rep, err := Run(context.Background(), cfg, &out)
 			if err != nil {

@@ -53,6 +53,10 @@ type Config struct {
 	// Window bounds the messages in flight per direction of a pair; default 64.
 	Window int
 
+	// Settle is how long idle connections stay idle before the memory with
+	// them is measured; default 2 s.
+	Settle time.Duration
+
 	// Sources is the number of loopback source addresses the load generator
 	// binds to; default enough for N at 20000 connections each.
 	Sources int
@@ -97,6 +101,9 @@ func (c *Config) defaults() error {
 	def(&c.Size, 256)
 	def(&c.Window, 64)
 	def(&c.Sources, (c.N+2*c.Pairs)/20000+1)
+	if c.Settle <= 0 {
+		c.Settle = 2 * time.Second
+	}
 	if c.Timeout <= 0 {
 		c.Timeout = 2 * time.Minute
 	}

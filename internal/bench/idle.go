@@ -58,6 +58,13 @@ func runIdle(ctx context.Context, r *runner, t target) (any, error) {
 	f.Connect, f.Join, f.ConnectJoin = summarize(o.connect), summarize(o.join), summarize(o.total)
 	f.ConnectsPS = round(float64(len(o.total)) / o.elapsed.Seconds())
 
+	// Idle means idle: servers may shed per-connection resources after a
+	// while (the floor moves an idle reader to a fresh small stack after 1 s).
+	select {
+	case <-time.After(r.cfg.Settle):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	with, ok, err := t.mem(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("memory with connections: %w", err)

@@ -1,8 +1,12 @@
 package bench
 
 import (
+	"errors"
 	"io"
+	"net"
+	"os"
 	"sync"
+	"time"
 )
 
 // readBufSize is the size of a pooled read buffer.
@@ -22,7 +26,16 @@ var readBufs = sync.Pool{New: func() any { return new([readBufSize]byte) }}
 // This is the technique suggested for the server's readLoop (BENCHMARKS.md);
 // the floor uses it so that it is not slowed by read calls.
 type lazyReader struct {
-	r    io.Reader
+	r io.Reader
+	// With conn and idle set, a read at a message boundary (the caller sets
+	// boundary before reading a frame header) that waits on the socket longer
+	// than idle returns errIdle having consumed nothing: the caller may move
+	// to a fresh goroutine (see floor.readLoop) and read again. Within a
+	// frame, reads wait as long as it takes.
+	conn     net.Conn
+	idle     time.Duration
+	boundary bool
+
 	buf  *[readBufSize]byte // nil when empty
 	i, n int                // buf[i:n] is unread
 	// direct is true when the last read went to the socket unbuffered: the
@@ -32,6 +45,7 @@ type lazyReader struct {
 
 func (l *lazyReader) Read(p []byte) (int, error) {
 	if l.buf != nil {
+		l.boundary = false
 		k := copy(p, l.buf[l.i:l.n])
 		l.i += k
 		if l.i == l.n {
@@ -41,9 +55,22 @@ func (l *lazyReader) Read(p []byte) (int, error) {
 	}
 	if !l.direct || len(p) >= readBufSize {
 		l.direct = true
-		return l.r.Read(p)
+		if !l.boundary || l.conn == nil || l.idle <= 0 {
+			return l.r.Read(p)
+		}
+		l.conn.SetReadDeadline(time.Now().Add(l.idle))
+		n, err := l.r.Read(p)
+		// The deadline is for waiting between messages only: clear it
+		// before the rest of the frame is read.
+		l.conn.SetReadDeadline(time.Time{})
+		if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+			l.direct = false
+			return 0, errIdle
+		}
+		l.boundary = false
+		return n, err
 	}
-	l.direct = false
+	l.direct, l.boundary = false, false
 	l.buf = readBufs.Get().(*[readBufSize]byte)
 	n, err := l.r.Read(l.buf[:])
 	if n == 0 {
@@ -58,6 +85,9 @@ func (l *lazyReader) Read(p []byte) (int, error) {
 	}
 	return k, err
 }
+
+// errIdle: the connection was idle for lazyReader.idle.
+var errIdle = errors.New("bench: idle")
 
 // release returns the buffer to the pool.
 func (l *lazyReader) release() {

@@ -2,10 +2,13 @@ package bench
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"net"
 	"math/rand/v2"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 // chunky returns at most the next chunk of a random size on each read, as
@@ -72,5 +75,31 @@ func TestLazyReaderHoldsNoBufferWhenDrained(t *testing.T) {
 	}
 	if n, _ := l.Read(p); n != 3 || l.buf != nil || string(p) != "fgh" {
 		t.Fatalf("draining read: n=%d buffered=%v %q", n, l.buf != nil, p)
+	}
+}
+
+// A wait longer than idle ends with errIdle, consuming nothing; reading
+// again gets the data, and a deadline never cuts a frame in two.
+func TestLazyReaderIdle(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	l := &lazyReader{r: a, conn: a, idle: 20 * time.Millisecond, boundary: true}
+	p := make([]byte, 2)
+	if _, err := l.Read(p); !errors.Is(err, errIdle) {
+		t.Fatalf("idle read: %v", err)
+	}
+	l.boundary = true
+	go b.Write([]byte("hello"))
+	if n, err := io.ReadFull(l, p); err != nil || string(p[:n]) != "he" {
+		t.Fatalf("after idle: %q %v", p[:n], err)
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond) // longer than idle, mid-frame
+		b.Write([]byte("!"))
+	}()
+	rest := make([]byte, 4)
+	if n, err := io.ReadFull(l, rest); err != nil || string(rest[:n]) != "llo!" {
+		t.Fatalf("mid-frame wait: %q %v", rest[:n], err)
 	}
 }
