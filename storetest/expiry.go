@@ -23,24 +23,27 @@ func testMemberExpires(t *testing.T, s *suite) {
 }
 
 func testHostExpires(t *testing.T, s *suite) {
-	sid, window, start := s.withinLease("host", func(sid p2pstreams.SessionID, window time.Duration) error {
+	sid, window, done := s.withinLease("host", func(sid p2pstreams.SessionID, window time.Duration) error {
 		if err := s.joinStep(sid, "alice", opts(long, time.Now().Add(window), 0), "alice"); err != nil {
 			return err
 		}
 		return s.joinStep(sid, "bob", longOpts(0), "alice")
 	})
-	waitPast(start.Add(window))
+	waitPast(done.Add(window))
 	s.refresh(sid, "bob", long, p2pstreams.ErrNotMember)
 	s.refresh(sid, "alice", long, p2pstreams.ErrNotMember)
 	s.mustHost(sid, "carol", longOpts(0), "carol")
 }
 
 func testSessionExpires(t *testing.T, s *suite) {
-	sid := s.session("room")
-	end := time.Now().Add(short)
-	s.mustHost(sid, "alice", opts(long, end, 2), "alice")
-	s.mustHost(sid, "bob", opts(long, end, 2), "alice")
-	waitPast(end)
+	sid, window, done := s.withinLease("room", func(sid p2pstreams.SessionID, window time.Duration) error {
+		end := time.Now().Add(window)
+		if err := s.joinStep(sid, "alice", opts(long, end, 2), "alice"); err != nil {
+			return err
+		}
+		return s.joinStep(sid, "bob", opts(long, end, 2), "alice")
+	})
+	waitPast(done.Add(window))
 	s.refresh(sid, "alice", long, p2pstreams.ErrNotMember)
 	s.refresh(sid, "bob", long, p2pstreams.ErrNotMember)
 	s.leave(sid, "alice", false, p2pstreams.Departure{})

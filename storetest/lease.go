@@ -24,7 +24,7 @@ func (s *suite) joinStep(sid p2pstreams.SessionID, p p2pstreams.PeerID, o p2pstr
 }
 
 func testRefreshRenews(t *testing.T, s *suite) {
-	sid, lease, start := s.withinLease("renew", func(sid p2pstreams.SessionID, lease time.Duration) error {
+	sid, lease, done := s.withinLease("renew", func(sid p2pstreams.SessionID, lease time.Duration) error {
 		far := time.Now().Add(long)
 		if err := s.joinStep(sid, "alice", opts(lease, far, 0), "alice"); err != nil {
 			return err
@@ -39,7 +39,7 @@ func testRefreshRenews(t *testing.T, s *suite) {
 		}
 		return nil
 	})
-	waitPast(start.Add(lease))
+	waitPast(done.Add(lease))
 	// Both leases were renewed past their first lease: still connected.
 	s.refresh(sid, "alice", long, nil)
 	s.refresh(sid, "bob", long, nil)
@@ -63,9 +63,8 @@ func testRefreshAfterReset(t *testing.T, s *suite) {
 func testMemberLapse(t *testing.T, s *suite) {
 	sid := s.session("room")
 	s.mustHost(sid, "alice", longOpts(2), "alice")
-	start := time.Now()
 	s.mustHost(sid, "bob", opts(short, time.Now().Add(long), 2), "alice")
-	waitPast(start.Add(short))
+	waitPast(time.Now().Add(short))
 	// Bob's node stopped renewing: he is no longer connected...
 	s.refresh(sid, "bob", long, p2pstreams.ErrNotMember)
 	// ...but still a member: his place is kept and he may come back.
@@ -75,14 +74,13 @@ func testMemberLapse(t *testing.T, s *suite) {
 
 	// A Refresh may shorten a lease too; once it lapses, the host's Leave
 	// does not count bob among the connected.
-	start = time.Now()
 	s.refresh(sid, "bob", short, nil)
-	waitPast(start.Add(short))
+	waitPast(time.Now().Add(short))
 	s.leave(sid, "alice", false, p2pstreams.Departure{WasHost: true})
 }
 
 func testHostLapse(t *testing.T, s *suite) {
-	sid, lease, start := s.withinLease("lapse", func(sid p2pstreams.SessionID, lease time.Duration) error {
+	sid, lease, done := s.withinLease("lapse", func(sid p2pstreams.SessionID, lease time.Duration) error {
 		far := time.Now().Add(long)
 		if err := s.joinStep(sid, "alice", opts(lease, far, 0), "alice"); err != nil {
 			return err
@@ -92,7 +90,7 @@ func testHostLapse(t *testing.T, s *suite) {
 		}
 		return s.joinStep(sid, "carol", opts(long, far, 0), "alice")
 	})
-	waitPast(start.Add(lease))
+	waitPast(done.Add(lease))
 	// The host's node died: its lease lapsed and the session is reset, so
 	// the others' nodes learn it from Refresh.
 	s.refresh(sid, "bob", long, p2pstreams.ErrNotMember)
@@ -104,9 +102,9 @@ func testHostLapse(t *testing.T, s *suite) {
 	s.mustHost(sid, "alice", longOpts(0), "carol")
 
 	// Without anyone calling Refresh, the first joiner after the lapse is host.
-	sid2, lease, start := s.withinLease("lapse-join", func(sid p2pstreams.SessionID, lease time.Duration) error {
+	sid2, lease, done := s.withinLease("lapse-join", func(sid p2pstreams.SessionID, lease time.Duration) error {
 		return s.joinStep(sid, "alice", opts(lease, time.Now().Add(long), 0), "alice")
 	})
-	waitPast(start.Add(lease))
+	waitPast(done.Add(lease))
 	s.mustHost(sid2, "bob", longOpts(0), "bob")
 }

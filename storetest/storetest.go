@@ -158,8 +158,8 @@ func (s *suite) leave(sid p2pstreams.SessionID, p p2pstreams.PeerID, forget bool
 }
 
 // waitPast waits until t is certainly in the past, for the machine's clock
-// and for a store's clock on the same machine. Stores measure leases from a
-// moment inside Join or Refresh, which is after the caller noted t.
+// and for a store's clock on the same machine. A lease that Join or Refresh
+// set lapses at most a lease after the call returned: callers pass that.
 func waitPast(t time.Time) {
 	time.Sleep(time.Until(t) + 5*time.Millisecond)
 }
@@ -168,22 +168,25 @@ func waitPast(t time.Time) {
 // length lapses, with growing leases until the machine is fast enough for
 // them: a step that took longer than the lease proves nothing. steps gets a
 // fresh session id on each attempt and returns an error instead of failing
-// the test, since a step may fail only because the machine was slow. The
-// lease is counted from start, noted before the first step.
-func (s *suite) withinLease(name string, steps func(sid p2pstreams.SessionID, lease time.Duration) error) (sid p2pstreams.SessionID, lease time.Duration, start time.Time) {
+// the test, since a step may fail only because the machine was slow.
+//
+// It returns the time when the steps were done: a lease (or an expiry of
+// now+lease) that a step set has lapsed for sure one lease after it.
+func (s *suite) withinLease(name string, steps func(sid p2pstreams.SessionID, lease time.Duration) error) (sid p2pstreams.SessionID, lease time.Duration, done time.Time) {
 	s.t.Helper()
 	for i, lease := 0, short; lease <= 8*time.Second; i, lease = i+1, lease*4 {
 		sid := s.session(fmt.Sprintf("%s-%d", name, i))
 		start := time.Now()
 		err := steps(sid, lease)
-		if took := time.Since(start); took >= lease {
+		done := time.Now()
+		if took := done.Sub(start); took >= lease {
 			s.t.Logf("steps took %v, longer than the %v lease: trying a longer lease", took, lease)
 			continue
 		}
 		if err != nil {
 			s.t.Fatal(err)
 		}
-		return sid, lease, start
+		return sid, lease, done
 	}
 	s.t.Fatal("the machine was too slow for every lease tried")
 	return "", 0, time.Time{}
