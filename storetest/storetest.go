@@ -15,6 +15,14 @@
 //   - memberships expire at JoinOptions.Expires, and so do sessions;
 //   - every method returns the context's error when the context is done.
 //
+// A store's own test runs it, with a fresh store or a shared one:
+//
+//	func TestContract(t *testing.T) {
+//		storetest.Run(t, func(*testing.T) p2pstreams.Store { return mystore.New(...) })
+//	}
+//
+// RunBroker is the same for a Broker, with two brokers standing for two nodes.
+//
 // Leases in the suite are real and short (tens of milliseconds). A step that
 // must happen before a lease lapses is timed, and the case is run again with
 // a longer lease when the machine was too slow for it; a step that must
