@@ -49,18 +49,21 @@ func (st *Store) keys(s p2pstreams.SessionID) []string {
 	return []string{base + ":h", base + ":e", base + ":l"}
 }
 
-func ms(d time.Duration) int64 { return d.Milliseconds() }
+// leaseMS is d in whole milliseconds, the scripts' unit; a lease under a
+// millisecond is still a lease, and d <= 0 (none) stays so.
+func leaseMS(d time.Duration) int64 {
+	if d > 0 && d < time.Millisecond {
+		return 1
+	}
+	return d.Milliseconds()
+}
 
 // Join implements p2pstreams.Store.
 func (st *Store) Join(ctx context.Context, s p2pstreams.SessionID, p p2pstreams.PeerID, o p2pstreams.JoinOptions) (p2pstreams.PeerID, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	lease := ms(o.Lease)
-	if o.Lease > 0 && lease == 0 {
-		lease = 1 // a lease under a millisecond is still a lease
-	}
-	res, err := joinScript.Run(ctx, st.rdb, st.keys(s), string(p), o.MaxPeers, lease, o.Expires.UnixMilli()).Slice()
+	res, err := joinScript.Run(ctx, st.rdb, st.keys(s), string(p), o.MaxPeers, leaseMS(o.Lease), o.Expires.UnixMilli()).Slice()
 	if err != nil {
 		return "", fmt.Errorf("p2predis: join: %w", err)
 	}
@@ -84,11 +87,7 @@ func (st *Store) Refresh(ctx context.Context, s p2pstreams.SessionID, p p2pstrea
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	l := ms(lease)
-	if lease > 0 && l == 0 {
-		l = 1
-	}
-	code, err := refreshScript.Run(ctx, st.rdb, st.keys(s), string(p), l).Int()
+	code, err := refreshScript.Run(ctx, st.rdb, st.keys(s), string(p), leaseMS(lease)).Int()
 	switch {
 	case err != nil:
 		return fmt.Errorf("p2predis: refresh: %w", err)
