@@ -33,7 +33,10 @@
 //     and nothing the app does blocks the loop.
 //   - Every Data message reaches every peer exactly once, the sender
 //     included, through the host and in the order the host's loop handled
-//     it; the host's own messages too.
+//     it; the host's own messages too. "Every peer" is every peer in the
+//     session when the host relays it: a client is in from the
+//     SessionReady that names it, and the host holds what it relays to a
+//     client until that client's channel is open.
 //   - Callbacks run one at a time on one goroutine per Peer, fed by a
 //     queue: a slow callback never stalls the relay or the heartbeat.
 //   - Events of a replaced or closed link are ignored (each carries its link).

@@ -93,9 +93,15 @@ func (p *Peer) hostLinkEvent(l *link, ev event) {
 	}
 }
 
+// hostOpen marks a client's channel open: the messages relayed while it
+// negotiated go first, in order, then the map with it connected.
 func (p *Peer) hostOpen(l *link) {
 	l.open = true
 	l.seen()
+	for _, s := range l.outbox {
+		p.sendText(l, s)
+	}
+	l.outbox = nil
 	p.setPeerState(l.remote, StateConnected)
 }
 
@@ -114,32 +120,38 @@ func (p *Peer) hostDrop(id protocol.PeerID, s State) {
 }
 
 // relay delivers a Data message from `from` to the host itself and to every
-// open client, the sender included.
+// client, the sender included. A client still negotiating gets it when its
+// channel opens: whoever was in the session when the host relayed a
+// message gets it (a client is in from the SessionReady that names it),
+// even if its side of the channel opened first.
 func (p *Peer) relay(from protocol.PeerID, data json.RawMessage) {
-	// A client whose channel pion has opened already gets this message,
-	// even if the loop has not seen the open event yet: the client may be
-	// connected (its side opens on our OPEN message) and expects every
-	// message sent after that.
-	for _, l := range p.links {
-		if !l.open && l.dc.ReadyState() == webrtc.DataChannelStateOpen {
-			p.hostOpen(l)
-		}
-	}
 	p.emitMessage(from, data)
-	p.toClients(encodeRelay(from, data))
+	p.toClients(encodeRelay(from, data), true)
 }
 
-// toClients sends s to every open client, dropping any whose send queue
-// passed relayMaxBuffered: the relay never waits for one slow client.
-func (p *Peer) toClients(s string) {
+// toClients sends s to every open client, and keeps it for the others when
+// hold (Data messages; a state map is only a snapshot). A client whose
+// send queue passes relayMaxBuffered, or that holds relayMaxHeld messages,
+// is dropped: the relay never waits for one client.
+func (p *Peer) toClients(s string, hold bool) {
+	for _, l := range p.links {
+		if !l.open && l.dc.ReadyState() == webrtc.DataChannelStateOpen {
+			p.hostOpen(l) // pion opened it; the loop has not seen the event yet
+		}
+	}
 	var slow []protocol.PeerID
 	for id, l := range p.links {
-		if !l.open {
-			continue
-		}
-		p.sendText(l, s)
-		if l.dc.BufferedAmount() > relayMaxBuffered {
-			slow = append(slow, id)
+		switch {
+		case l.open:
+			p.sendText(l, s)
+			if l.dc.BufferedAmount() > relayMaxBuffered {
+				slow = append(slow, id)
+			}
+		case hold:
+			l.outbox = append(l.outbox, s)
+			if len(l.outbox) > relayMaxHeld {
+				slow = append(slow, id)
+			}
 		}
 	}
 	for _, id := range slow {
@@ -154,6 +166,6 @@ func (p *Peer) setPeerState(id protocol.PeerID, s State) {
 		return
 	}
 	p.states[id] = s
-	p.toClients(encodeStates(p.states))
+	p.toClients(encodeStates(p.states), false)
 	p.setPeers(maps.Clone(p.states))
 }

@@ -22,6 +22,9 @@ const (
 	// relayMaxBuffered: a host drops a client whose queue exceeds this (a
 	// slow reader must not make the host buffer without bound).
 	relayMaxBuffered = 16 << 20
+	// relayMaxHeld: a host drops a client that has this many messages
+	// waiting for its channel to open.
+	relayMaxHeld = 4096
 )
 
 // link is one RTCPeerConnection and its p2pstreams DataChannel: on the host,
@@ -39,6 +42,7 @@ type link struct {
 	open      bool                      // the DataChannel is open
 	remoteSet bool                      // the remote description is set
 	pending   []webrtc.ICECandidateInit // remote candidates until then
+	outbox    []string                  // host: relayed messages until open
 	closed    bool
 
 	lastSeen atomic.Int64  // UnixNano of the last message received

@@ -444,7 +444,7 @@ func (p *Peer) joinedAs(m *protocol.Message) error {
 		}
 		p.wasConnected = true
 		p.setState(StateConnected)
-		p.toClients(encodeStates(p.states))
+		p.toClients(encodeStates(p.states), false)
 		p.setPeers(maps.Clone(p.states))
 		p.markReady()
 		return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -171,5 +172,62 @@ func TestHeartbeatTimeout(t *testing.T) {
 	}
 	if host.Peers()["alice"] != peer.StateConnected {
 		t.Errorf("alice in the host's map: %v", host.Peers()["alice"])
+	}
+}
+
+// Clients joining while the host is busy sending get every message sent
+// after their Join returned, none twice, in order: the host holds what it
+// relays to a client until the client's channel is open on its side too.
+func TestJoinWhileSending(t *testing.T) {
+	e := newEnv(t)
+	host := e.join(e.config("room", "host", &rec{}))
+	const total = 400
+	var sent atomic.Int64 // messages the host has been asked to send
+	sent.Store(-1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range total {
+			sent.Store(int64(i))
+			if err := host.Send(context.Background(), i); err != nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	type joined struct {
+		r     *rec
+		after int64
+	}
+	var clients []joined
+	for i := range 4 {
+		r := &rec{}
+		e.join(e.config("room", fmt.Sprintf("c%d", i), r))
+		clients = append(clients, joined{r, sent.Load()})
+	}
+	<-done
+	for i, c := range clients {
+		eventually(t, 10*time.Second, fmt.Sprintf("c%d gets the last message", i), func() bool {
+			ms := c.r.messages()
+			return len(ms) > 0 && ms[len(ms)-1].Text() == fmt.Sprint(total-1)
+		})
+		var got []int
+		for _, m := range c.r.messages() {
+			var n int
+			if err := m.Decode(&n); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, n)
+		}
+		for j := 1; j < len(got); j++ {
+			if got[j] != got[j-1]+1 {
+				t.Fatalf("c%d: message %d after %d (gap or repeat)", i, got[j], got[j-1])
+			}
+		}
+		if int64(got[0]) > c.after+1 {
+			t.Errorf("c%d: first message %d, but Join returned when %d had been sent", i, got[0], c.after)
+		}
+		t.Logf("c%d joined after %d, got %d..%d", i, c.after, got[0], got[len(got)-1])
 	}
 }
