@@ -18,8 +18,10 @@ var (
 	// ErrDisconnected: the link to the host was lost (closed DataChannel,
 	// failed ICE, heartbeat silence) and failover is off.
 	ErrDisconnected = errors.New("peer: disconnected from the host")
-	// ErrSignalingLost: the host lost its signaling connection (the server
-	// went away or closed it) and failover is off.
+	// ErrSignalingLost: the signaling connection failed while joining. A
+	// Peer retries it (a host keeps its clients meanwhile); Join reports it
+	// as the last failure when its context ends. A *CloseError in the chain
+	// says how the server closed the connection.
 	ErrSignalingLost = errors.New("peer: signaling connection lost")
 )
 
@@ -55,10 +57,9 @@ func CodeOf(err error) protocol.Code {
 // fatal reports whether a join refused with code can never succeed by
 // trying again with the same token.
 func fatal(code protocol.Code) bool {
-	switch code {
+	switch code { // the browser client's FATAL set
 	case protocol.CodeBadToken, protocol.CodeTokenExpired, protocol.CodeSessionExpired,
-		protocol.CodeSessionFull, protocol.CodeOriginForbidden, protocol.CodeBadMessage,
-		protocol.CodeTooLarge:
+		protocol.CodeSessionFull, protocol.CodeOriginForbidden:
 		return true
 	}
 	return false

@@ -504,7 +504,7 @@ func (p *Peer) signalDown(err error) error {
 	case p.toHost != nil && p.toHost.open:
 		return nil
 	}
-	return fmt.Errorf("%w: %v", ErrSignalingLost, err)
+	return fmt.Errorf("%w: %w", ErrSignalingLost, err)
 }
 
 // signal sends m if the signaling connection is open.

@@ -189,8 +189,9 @@ func (p *Peer) Peers() map[protocol.PeerID]State {
 func (p *Peer) Done() <-chan struct{} { return p.done }
 
 // Err returns why the Peer ended: nil while it runs, ErrClosed after Close,
-// ErrHostLeft, ErrDisconnected or ErrSignalingLost without failover, or the
-// *ServerError that refused it.
+// ErrHostLeft or ErrDisconnected when it lost its host without failover, or
+// the *ServerError that refused it for good (bad_token, token_expired,
+// session_full, session_expired, origin_forbidden).
 func (p *Peer) Err() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -206,7 +207,8 @@ func (p *Peer) Err() error {
 // (over 1 MiB), until it drains or ctx ends; it returns ErrNotConnected
 // while the client has no open DataChannel. On the host, Send never waits:
 // it queues the message for the relay, which drops a client whose own queue
-// passes 16 MiB rather than buffer without bound.
+// passes 16 MiB (or 4096 messages held while it negotiates) rather than
+// buffer without bound.
 func (p *Peer) Send(ctx context.Context, data any) error {
 	raw, err := marshalData(data)
 	if err != nil {
