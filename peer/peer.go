@@ -232,7 +232,10 @@ func (p *Peer) Send(ctx context.Context, data any) error {
 		return err
 	}
 	if err := l.dc.SendText(encodeData(raw)); err != nil {
-		return fmt.Errorf("%w: %v", ErrNotConnected, err)
+		if l.dc.ReadyState() != webrtc.DataChannelStateOpen {
+			return fmt.Errorf("%w: %v", ErrNotConnected, err)
+		}
+		return fmt.Errorf("peer: send: %w", err) // e.g. over the channel's message size
 	}
 	return nil
 }
