@@ -245,3 +245,32 @@ func TestInteropFailover(t *testing.T) {
 		return slices.Contains(texts(ar.messages()), "carol: yes")
 	})
 }
+
+// The Go host leaves; its browser client and Go client heal the room.
+func TestInteropGoHostLeaves(t *testing.T) {
+	d := newDemoEnv(t)
+	host := d.join(d.goConfig("heal2", "gohost", &rec{}))
+	carol := d.page("heal2", "carol")
+	carol.WaitText("carol: connected")
+	ar := &rec{}
+	alice := d.join(d.goConfig("heal2", "alice", ar))
+	carol.WaitText("alice: connected")
+	closePeer(t, host)
+
+	healed := `(() => { const t = document.getElementById("peers").innerText
+		return t.includes("alice: connected") && t.includes("carol: connected") && !t.includes("gohost:") })()`
+	carol.WaitTrue(healed, "carol to show the healed room")
+	eventually(t, 20*time.Second, "alice in the healed room", func() bool {
+		m := ar.peerMap()
+		return alice.State() == peer.StateConnected && len(m) == 2 &&
+			m["alice"] == peer.StateConnected && m["carol"] == peer.StateConnected
+	})
+	say(carol, "who hosts now?")
+	eventually(t, 10*time.Second, "alice gets carol's message", func() bool {
+		return slices.Contains(texts(ar.messages()), "carol: who hosts now?")
+	})
+	if err := alice.Send(context.Background(), "one of us"); err != nil {
+		t.Fatal(err)
+	}
+	waitLine(carol, "alice: one of us")
+}
