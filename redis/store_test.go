@@ -45,7 +45,9 @@ func TestStoreLeavesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if ttl := rdb.PTTL(ctx, "t:{expiring}:h").Val(); ttl <= 0 || ttl > 50*time.Millisecond {
+	// The keys expire with the last membership (gone already when the
+	// machine was slow: PTTL says -2 then, and -1 for a key without TTL).
+	if ttl := rdb.PTTL(ctx, "t:{expiring}:h").Val(); ttl == -1 || ttl > 50*time.Millisecond {
 		t.Fatalf("host key TTL %v, want the session's expiry, at most 50ms", ttl)
 	}
 	if _, err := st.Leave(ctx, "reset", "alice", false); err != nil {
