@@ -146,7 +146,10 @@ func (r *runner) start(ctx context.Context, kind string) (target, error) {
 	case r.cfg.Target == TargetInProcess, url && len(r.cfg.Command) == 0:
 		return startInProcess(kind, r.secret, o)
 	case r.cfg.Target == TargetSpawn, url:
-		return spawn(ctx, r.cfg.Command, kind, r.secret, o, r.cfg.ServerProcs, r.cfg.Profile != "")
+		// Exact heap profiles for idle's bytes per connection; elsewhere
+		// they would swamp the CPU profile.
+		exactHeap := r.cfg.Profile != "" && r.cfg.Scenario == "idle"
+		return spawn(ctx, r.cfg.Command, kind, r.secret, o, r.cfg.ServerProcs, exactHeap)
 	}
 	return nil, fmt.Errorf("bench: target %q is not spawn, inprocess or a ws:// URL", r.cfg.Target)
 }
