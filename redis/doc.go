@@ -11,11 +11,12 @@
 //
 // # What Redis holds
 //
-// Each session is three keys sharing one hash tag, {prefix}{session}:
+// Each session is three keys that share the hash tag {SESSION}, after the
+// prefix (default "p2pstreams:"):
 //
-//	:h  string  the host's peer id
-//	:e  zset    member → end of its membership (Unix ms, JoinOptions.Expires)
-//	:l  zset    member → end of its presence lease (Unix ms)
+//	p2pstreams:{SESSION}:h  string  the host's peer id
+//	p2pstreams:{SESSION}:e  zset    member → end of its membership (Unix ms, JoinOptions.Expires)
+//	p2pstreams:{SESSION}:l  zset    member → end of its presence lease (Unix ms)
 //
 // All three expire (PEXPIREAT) when the last membership ends, so an idle
 // Redis holds nothing. Leases are scores compared with the Redis server's
@@ -25,8 +26,9 @@
 // # Invariants
 //
 //   - Every Store method is one script run: atomic across nodes.
-//   - :h is set exactly when the session has members; it is set only by a
-//     Join that finds no host, so two joiners never both become host.
+//   - The three keys are created, given their expiry and deleted together.
+//     :h is written only by a Join that finds no live host, so two joiners
+//     never both become host.
 //   - A session whose host's lease or membership has ended is reset (all
 //     three keys deleted) by the first script that comes across it: a dead
 //     node's host is released by time, not by a callback that may never run.
