@@ -3,3 +3,6 @@ package peer
 // Mute makes p stop (or resume) sending heartbeats, as a peer whose
 // process froze: its DataChannel stays open but says nothing.
 func Mute(p *Peer, on bool) { p.mute.Store(on) }
+
+// CanBecome exposes the transition table to the external tests.
+func CanBecome(from, to State) bool { return from.canBecome(to) }

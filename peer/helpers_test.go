@@ -28,9 +28,10 @@ var fastBeat = peer.Heartbeat{Interval: 100 * time.Millisecond, IdleTimeout: 600
 
 // env is a real p2pstreams server behind a real HTTP server.
 type env struct {
-	t   *testing.T
-	srv *p2pstreams.Server
-	url string
+	t    *testing.T
+	srv  *p2pstreams.Server
+	url  string
+	recs map[protocol.PeerID]*rec // by config, for checkTransitions
 }
 
 func newEnv(t *testing.T) *env {
@@ -89,6 +90,10 @@ func (r *rec) peerMap() map[protocol.PeerID]peer.State {
 
 // config returns a loopback Config for id in session, recording into r.
 func (e *env) config(session, id string, r *rec) peer.Config {
+	if e.recs == nil {
+		e.recs = map[protocol.PeerID]*rec{}
+	}
+	e.recs[protocol.PeerID(id)] = r
 	return peer.Config{
 		URL: e.url, Token: e.token(session, id, nil), API: loopback, Heartbeat: fastBeat,
 		OnMessage: func(m peer.Message) { r.mu.Lock(); r.msgs = append(r.msgs, m); r.mu.Unlock() },
@@ -110,8 +115,24 @@ func (e *env) join(cfg peer.Config) *peer.Peer {
 	if err != nil {
 		e.t.Fatalf("Join: %v", err)
 	}
+	if r := e.recs[p.ID()]; r != nil && cfg.OnState != nil {
+		e.t.Cleanup(func() { checkTransitions(e.t, p.ID(), r) }) // after the Close below
+	}
 	e.t.Cleanup(func() { closePeer(e.t, p) })
 	return p
+}
+
+// checkTransitions fails the test if the states a peer went through (as
+// recorded by e.config's OnState) break the transition table.
+func checkTransitions(t *testing.T, id protocol.PeerID, r *rec) {
+	states := r.stateLog()
+	prev := peer.StateNew
+	for _, s := range states {
+		if !peer.CanBecome(prev, s) {
+			t.Errorf("%s: state %v after %v (all: %v)", id, s, prev, states)
+		}
+		prev = s
+	}
 }
 
 func closePeer(t *testing.T, p *peer.Peer) {

@@ -305,10 +305,14 @@ func (p *Peer) emitMessage(from protocol.PeerID, data json.RawMessage) {
 func (p *Peer) setState(s State) {
 	p.mu.Lock()
 	old := p.state
+	if old == s || old.Final() { // a final state is never left
+		p.mu.Unlock()
+		return
+	}
 	p.state = s
 	p.mu.Unlock()
-	if old == s {
-		return
+	if !old.canBecome(s) { // a bug: tests check every transition
+		p.log.Warn("p2pstreams: unexpected state change", "peer", p.id, "from", old, "to", s)
 	}
 	p.log.Debug("p2pstreams: state", "peer", p.id, "state", s)
 	if p.events != nil && p.cfg.OnState != nil {

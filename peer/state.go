@@ -67,3 +67,32 @@ func (s *State) UnmarshalText(b []byte) error {
 
 // Final reports whether s ends a Peer: nothing follows it.
 func (s State) Final() bool { return s == StateClosed || s == StateFailed }
+
+// next lists the states a Peer's own state may change to from each state.
+// A client goes new → negotiating → connecting → connected, loses its host
+// (disconnected) and, with failover, negotiates again; a host goes new →
+// negotiating → connected and stays connected through signaling blips, or
+// becomes a client (connected → negotiating) when it rejoins to find
+// another host. Closed and failed are final.
+var next = [...][]State{
+	StateNew:          {StateNegotiating, StateClosed, StateFailed},
+	StateNegotiating:  {StateConnecting, StateConnected, StateDisconnected, StateClosed, StateFailed},
+	StateConnecting:   {StateConnected, StateDisconnected, StateClosed, StateFailed},
+	StateConnected:    {StateNegotiating, StateDisconnected, StateClosed, StateFailed},
+	StateDisconnected: {StateNegotiating, StateClosed, StateFailed},
+	StateClosed:       nil,
+	StateFailed:       nil,
+}
+
+// canBecome reports whether a Peer's own state may change from s to t.
+func (s State) canBecome(t State) bool {
+	if int(s) >= len(next) {
+		return false
+	}
+	for _, n := range next[s] {
+		if n == t {
+			return true
+		}
+	}
+	return false
+}

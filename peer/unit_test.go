@@ -39,6 +39,25 @@ func TestStateNames(t *testing.T) {
 	}
 }
 
+func TestTransitions(t *testing.T) {
+	N, G, C, K, D, X, F := StateNew, StateNegotiating, StateConnecting, StateConnected, StateDisconnected, StateClosed, StateFailed
+	for _, c := range []struct {
+		from, to State
+		ok       bool
+	}{
+		{N, G, true}, {N, K, false}, {N, D, false}, {N, X, true}, {N, F, true},
+		{G, C, true}, {G, K, true}, {G, D, true}, {G, N, false},
+		{C, K, true}, {C, G, false}, {C, D, true},
+		{K, D, true}, {K, G, true}, {K, C, false}, {K, X, true},
+		{D, G, true}, {D, K, false}, {D, C, false}, {D, F, true},
+		{X, G, false}, {X, F, false}, {F, G, false}, {F, X, false},
+	} {
+		if got := c.from.canBecome(c.to); got != c.ok {
+			t.Errorf("%v -> %v: %v, want %v", c.from, c.to, got, c.ok)
+		}
+	}
+}
+
 func TestWireMessages(t *testing.T) {
 	for _, c := range []struct{ got, want string }{
 		{encodeData(json.RawMessage(`"hi"`)), `{"type":"Data","data":"hi"}`},
