@@ -165,12 +165,14 @@ func (f *floor) join(s protocol.SessionID, p protocol.PeerID, fc *floorConn, con
 	f.peers[key(s, p)] = fc
 	hc := f.peers[key(s, host)]
 	f.mu.Unlock()
-	ready := &protocol.Message{State: protocol.SessionReady, SessionID: s, PeerID: p, HostPeerID: host}
+	// The joiner first, as the server does: the host's offer must not
+	// overtake the joiner's own SessionReady.
+	ready := &protocol.Message{State: protocol.SessionReady, SessionID: s, PeerID: p, HostPeerID: host, Config: config}
+	fc.send(ws.OpText, protocol.Encode(ready))
 	if host != p && hc != nil {
+		ready.Config = nil
 		hc.send(ws.OpText, protocol.Encode(ready))
 	}
-	ready.Config = config
-	fc.send(ws.OpText, protocol.Encode(ready))
 }
 
 func (f *floor) leave(s protocol.SessionID, p protocol.PeerID, fc *floorConn) {
