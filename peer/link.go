@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -56,21 +57,40 @@ func (l *link) idleFor(now time.Time) time.Duration {
 	return now.Sub(time.Unix(0, l.lastSeen.Load()))
 }
 
-// makeCert makes the DTLS certificate that all of this Peer's links share,
-// as a browser keeps one per origin: a host saves a key generation and a
-// signature per client, made before any client waits for it.
-func (p *Peer) makeCert() error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	p.cert, err = webrtc.GenerateCertificate(key)
-	return err
+// makeCert starts making the DTLS certificate that all of this Peer's
+// links share, as a browser keeps one per origin: a host saves a key
+// generation and a signature per client, and a client makes it while it
+// dials and joins, off its path to the open DataChannel.
+func (p *Peer) makeCert() {
+	p.certc = make(chan certResult, 1)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			p.certc <- certResult{err: err}
+			return
+		}
+		cert, err := webrtc.GenerateCertificate(key)
+		p.certc <- certResult{cert, err}
+	}()
+}
+
+type certResult struct {
+	cert *webrtc.Certificate
+	err  error
 }
 
 // newLink makes the RTCPeerConnection to remote. The offerer (the host)
 // creates the DataChannel; the answerer takes it from OnDataChannel.
 func (p *Peer) newLink(remote protocol.PeerID, offerer bool) (*link, error) {
+	if p.cert == nil {
+		r := <-p.certc
+		if r.err != nil {
+			return nil, fmt.Errorf("peer: DTLS certificate: %w", r.err)
+		}
+		p.cert = r.cert
+	}
 	pc, err := p.cfg.api().NewPeerConnection(webrtc.Configuration{
 		ICEServers: p.set.iceServers, Certificates: []webrtc.Certificate{*p.cert},
 	})

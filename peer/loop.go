@@ -73,10 +73,7 @@ type roundEnd struct {
 
 func (p *Peer) run() {
 	defer p.stop()
-	if err := p.makeCert(); err != nil {
-		p.finish(StateFailed, fmt.Errorf("peer: DTLS certificate: %w", err))
-		return
-	}
+	p.makeCert()
 	attempt := 0
 	for {
 		end := p.round()

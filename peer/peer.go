@@ -65,6 +65,7 @@ type Peer struct {
 	redialTimer  *time.Timer // host: when to reopen its signaling connection
 	redials      int
 	cert         *webrtc.Certificate // DTLS, shared by this Peer's links
+	certc        chan certResult     // makeCert's result, taken by the first link
 }
 
 type callback struct {
