@@ -47,6 +47,9 @@ func (p *Peer) clientOffer(data json.RawMessage) error {
 	}
 	out, _ := json.Marshal(answer)
 	p.signal(&protocol.Message{State: protocol.SdpAnswer, To: l.remote, Data: out})
+	// Both descriptions are set: ICE and DTLS are under way. (Said here as
+	// well as on the "connecting" event, as the browser client does.)
+	p.setState(StateConnecting)
 	return nil
 }
 

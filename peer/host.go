@@ -56,6 +56,10 @@ func (p *Peer) hostAnswer(from protocol.PeerID, data json.RawMessage) {
 	if err != nil {
 		p.log.Warn("p2pstreams: answer", "peer", from, "err", err)
 		p.hostDrop(from, StateFailed)
+		return
+	}
+	if p.states[from] == StateNegotiating && !l.open { // both descriptions set, as the browser says
+		p.setPeerState(from, StateConnecting)
 	}
 }
 
