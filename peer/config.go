@@ -19,7 +19,7 @@ import (
 // field's zero value means the default given in its comment.
 type Config struct {
 	// URL is the signaling WebSocket endpoint, e.g. "ws://127.0.0.1:8080/p2p/"
-	// (wss:// for TLS).
+	// (wss:// for TLS; http:// and https:// are taken as ws:// and wss://).
 	URL string
 	// Token is the peer's signed token (Server.Token). It names the session
 	// and the peer; it travels in SessionJoin, never in the URL.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log"
 	"net/http/httptest"
-	"strings"
 	"time"
 
 	"github.com/p2pstreams/p2pstreams"
@@ -22,7 +21,7 @@ func ExampleJoin() {
 	}
 	hs := httptest.NewServer(srv) // in an app: mux.Handle("/p2p/", srv)
 	defer hs.Close()
-	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/p2p/"
+	url := hs.URL + "/p2p/" // http:// is taken as ws://
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 

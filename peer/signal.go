@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +33,9 @@ type signal struct {
 }
 
 func dialSignal(ctx context.Context, url string, netDial func(ctx context.Context, network, addr string) (net.Conn, error)) (*signal, error) {
+	if rest, ok := strings.CutPrefix(url, "http"); ok { // http://, https:// name the same endpoint
+		url = "ws" + rest
+	}
 	d := ws.Dialer{NetDial: netDial}
 	nc, br, _, err := d.Dial(ctx, url)
 	if err != nil {
