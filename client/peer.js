@@ -27,6 +27,13 @@ const RETRY = new Set(["peer_connected", "unavailable", "rate_limited", "join_ti
 /** Time a client waits for the host's offer after joining before it tries again. */
 export const OFFER_TIMEOUT_MLS = 10000
 
+/**
+ * Time the host waits for a client whose connection ended to come back
+ * before it forgets it: it drops it from the state map and tells the server
+ * (PeerLeft), which frees its place in the session.
+ */
+export const FORGET_AFTER_MLS = 30000
+
 export class Peer {
   /**
    * @param {object} o
@@ -36,7 +43,7 @@ export class Peer {
    * @param {{state: Function, message: Function, error: Function}} o.events
    * @param {typeof RTCPeerConnection} [o.RTCPeerConnection]
    */
-  constructor({ token, config = {}, signaling, events, RTCPeerConnection = globalThis.RTCPeerConnection }) {
+  constructor({ token, config = {}, signaling, events, RTCPeerConnection = globalThis.RTCPeerConnection, forgetAfterMls = FORGET_AFTER_MLS }) {
     const claims = readToken(token)
     this.token = token
     this.sessionId = claims.sessionId
@@ -45,6 +52,7 @@ export class Peer {
     this.signaling = signaling
     this.events = events
     this.RTCPeerConnection = RTCPeerConnection
+    this.forgetAfterMls = forgetAfterMls
 
     this.state = State.New
     this.hostPeerId = null
@@ -56,6 +64,7 @@ export class Peer {
     this.offerTimer = null
 
     this.clients = new Map() // host: peer id -> Connection
+    this.forgetTimers = new Map() // host: peer id -> timer, for clients that went
     this.states = new Map() // host: peer id -> state, itself included
     this.upstream = null // client: the Connection to the host
 
@@ -85,6 +94,7 @@ export class Peer {
     if (leave && this.joined && !this.iamHost) this.signal({ state: Signal.SessionLeave })
     for (const c of this.clients.values()) retire(c)
     this.clients.clear()
+    this.clearForgetTimers()
     retire(this.upstream)
     this.upstream = null
     this.signaling.close()
@@ -219,17 +229,23 @@ export class Peer {
     this.iamHost = false
     for (const c of this.clients.values()) retire(c)
     this.clients.clear()
+    this.clearForgetTimers()
     this.states = new Map()
   }
 
   addClient(id) {
+    clearTimeout(this.forgetTimers.get(id))
+    this.forgetTimers.delete(id)
     retire(this.clients.get(id)) // a reload: the old connection is over
     const conn = this.newConnection(id, true)
     this.clients.set(id, conn)
     const current = () => this.clients.get(id) === conn
     conn.onstate = (s) => {
       if (!current()) return
-      if (isFinal(s)) this.clients.delete(id)
+      if (isFinal(s)) {
+        this.clients.delete(id)
+        this.forgetLater(id)
+      }
       this.setPeerState(id, s)
     }
     conn.onmessage = (msg) => {
@@ -237,6 +253,23 @@ export class Peer {
     }
     this.setPeerState(id, State.Negotiating)
     conn.offer().catch((e) => this.fail(id, e))
+  }
+
+  // forgetLater forgets a client that went, unless it comes back in time
+  // (a reload comes back within seconds, with a new SessionReady).
+  forgetLater(id) {
+    clearTimeout(this.forgetTimers.get(id))
+    this.forgetTimers.set(id, setTimeout(() => {
+      this.forgetTimers.delete(id)
+      if (this.clients.has(id) || !this.iamHost) return
+      if (this.joined) this.signal({ state: Signal.PeerLeft, peerId: id })
+      if (this.states.delete(id)) this.broadcastStates()
+    }, this.forgetAfterMls))
+  }
+
+  clearForgetTimers() {
+    for (const t of this.forgetTimers.values()) clearTimeout(t)
+    this.forgetTimers.clear()
   }
 
   relay(msg) {

@@ -30,6 +30,8 @@ func TestPeerLogicOverInPageHub(t *testing.T) {
 		HostStates       []string            `json:"hostStates"`
 		Errors           []string            `json:"errors"`
 		NewHost          string              `json:"newHost"`
+		Forgotten        [][]string          `json:"forgotten"`
+		MapAfterForget   map[string]string   `json:"mapAfterForget"`
 	}
 	p.Eval(`runPeerLogic()`, &out)
 	t.Logf("%+v", out)
@@ -67,5 +69,11 @@ func TestPeerLogicOverInPageHub(t *testing.T) {
 	}
 	if out.NewHost == "" {
 		t.Error("no new host after the host left")
+	}
+	if !slices.EqualFunc(out.Forgotten, [][]string{{"PeerLeft", "h", "gone"}}, slices.Equal) {
+		t.Errorf("PeerLeft sent: %q, want once, from the host h about gone", out.Forgotten)
+	}
+	if len(out.MapAfterForget) != 1 || out.MapAfterForget["h"] != "connected" {
+		t.Errorf("the state map after forgetting is %v, want only the host", out.MapAfterForget)
 	}
 }

@@ -38,11 +38,27 @@ func TestClosedPageShowsDisconnected(t *testing.T) {
 	peer1 := a.join("peer1", "r", false)
 	peer2 := a.join("peer2", "r", false)
 	peer2.WaitText("peer1: connected")
+	// Shorten the host's wait before it forgets a client that went (30s).
+	host.Eval(`document.querySelector("p2p-frame").peer.forgetAfterMls = 1500`, nil)
 	peer1.Close()
 	host.WaitText("peer1: disconnected")
 	peer2.WaitText("peer1: disconnected")
 	peer2.WaitText("host: connected")
 	peer2.WaitText("peer2: connected")
+
+	// peer1 does not come back: the host forgets it (and tells the server,
+	// which takes PeerLeft from the host without an error).
+	gone := `!document.getElementById("peers").innerText.includes("peer1:")`
+	host.WaitTrue(gone, "the host to forget peer1")
+	peer2.WaitTrue(gone, "peer2 to be told peer1 is forgotten")
+	// (peer_not_found is expected: late ICE candidates for clients that
+	// closed their WebSocket.)
+	errs := a.srv.Stats().Errors
+	for _, code := range []string{"bad_message", "unknown_state", "not_joined", "not_host"} {
+		if errs[code] != 0 {
+			t.Errorf("the server refused %d messages with %s: %v", errs[code], code, errs)
+		}
+	}
 }
 
 // The gem's: a message from a client and one from the host reach every page,

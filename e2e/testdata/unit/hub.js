@@ -67,6 +67,9 @@ export class Hub {
         this.deliver(to, { state: msg.state, from: t.peerId, to: msg.to, data: msg.data }, delay)
         break
       }
+      case "PeerLeft":
+        this.log.push(["PeerLeft", t.peerId, msg.peerId])
+        break
     }
   }
 }
