@@ -144,6 +144,8 @@ export declare class Peer {
     signaling: SignalingTransport
     events: { state(state: P2pState, detail: P2pStateDetail): void; message(msg: P2pMessage): void; error(err: P2pError): void }
     RTCPeerConnection?: typeof RTCPeerConnection
+    /** Host: how long a client that went may take to come back before it is forgotten; default 30000. */
+    forgetAfterMls?: number
   })
   readonly peerId: string
   readonly sessionId: string
@@ -152,7 +154,8 @@ export declare class Peer {
   readonly state: P2pState
   readonly config: Required<P2pConfig>
   start(): void
-  stop(): void
+  /** leave: false when the page is only closing or reloading (the default true also frees the place). */
+  stop(options?: { leave?: boolean }): void
   send(data: unknown): boolean
 }
 
