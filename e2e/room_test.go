@@ -172,13 +172,15 @@ func TestMarkupIsShownAsText(t *testing.T) {
 	say(eve, evil)
 	for _, p := range []*pageT{{"host", host}, {"eve", eve}} {
 		waitLine(p.Page, evilName+": "+evil)
+		// Each chat line holds one element, the demo's own <b> around the sender.
 		var bad struct {
 			Pwned        any  `json:"pwned"`
 			Elements     int  `json:"elements"`
 			NameElements bool `json:"nameElements"`
 		}
 		p.Eval(`({pwned: window.pwned ?? null,
-			elements: document.querySelectorAll("#lines img, #lines script, #lines b, #peers b, #bold").length,
+			elements: document.querySelectorAll("#lines img, #lines script, #lines b *, #peers b, #bold").length +
+				[...document.querySelectorAll("#lines > div")].filter(d => d.children.length !== 1).length,
 			nameElements: document.querySelector("header b:not(:first-child) b") !== null})`, &bad)
 		if bad.Pwned != nil || bad.Elements != 0 || bad.NameElements {
 			t.Errorf("%s: markup from a peer became elements or ran: %+v", p.name, bad)
