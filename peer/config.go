@@ -35,6 +35,12 @@ type Config struct {
 	// Use an empty non-nil slice to ignore the token's.
 	ICEServers []webrtc.ICEServer
 
+	// Certificate is the DTLS certificate of every RTCPeerConnection of
+	// this Peer. Default: one made when the Peer starts (pion would make
+	// one per connection). A load generator running many peers may share
+	// one (webrtc.GenerateCertificate) to save the key generation.
+	Certificate *webrtc.Certificate
+
 	// Heartbeat over the DataChannel. Zero fields default to the token
 	// config's "heartbeat" {interval_mls, idle_timeout_mls}, then to
 	// 1000 ms and 4000 ms. As in the browser client, the idle timeout is at

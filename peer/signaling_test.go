@@ -2,9 +2,14 @@ package peer_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/pion/webrtc/v4"
 
 	"github.com/p2pstreams/p2pstreams/peer"
 	"github.com/p2pstreams/p2pstreams/protocol"
@@ -55,4 +60,27 @@ func TestSessionExpires(t *testing.T) {
 	if err := host.Send(context.Background(), "x"); !errors.Is(err, peer.ErrClosed) {
 		t.Errorf("Send after the end: %v", err)
 	}
+}
+
+// Peers may share one DTLS certificate (a load generator's saving).
+func TestSharedCertificate(t *testing.T) {
+	e := newEnv(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := webrtc.GenerateCertificate(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hcfg, ar := e.config("room", "host", &rec{}), &rec{}
+	hcfg.Certificate = cert
+	e.join(hcfg)
+	acfg := e.config("room", "alice", ar)
+	acfg.Certificate = cert
+	alice := e.join(acfg)
+	if err := alice.Send(context.Background(), "same cert"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "alice gets her message back", func() bool { return len(ar.messages()) == 1 })
 }
