@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,4 +84,19 @@ func TestSharedCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "alice gets her message back", func() bool { return len(ar.messages()) == 1 })
+}
+
+// A second peer with an id that is connected already is refused with
+// peer_connected, which Join retries (the first one may be going away)
+// until its context ends.
+func TestPeerConnected(t *testing.T) {
+	e := newEnv(t)
+	e.join(e.config("room", "host", &rec{}))
+	cfg := e.config("room", "host", &rec{})
+	ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
+	defer cancel()
+	_, err := peer.Join(ctx, cfg)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "peer_connected") {
+		t.Fatalf("Join as a connected peer: %v", err)
+	}
 }
