@@ -159,8 +159,11 @@ export class Peer {
         if (this.iamHost) this.clients.get(m.peerId)?.close(State.Closed)
         break
       case Signal.HostLeft:
+        // The session was reset. A host (whose lease ran out, say) joins
+        // again to keep its clients; a client finds a host again.
         this.joined = false
-        if (!this.iamHost) this.hostLost("host_left")
+        if (this.iamHost) this.retry()
+        else this.hostLost("host_left")
         break
       case Signal.Error:
         this.onError(m)
@@ -197,7 +200,9 @@ export class Peer {
       return
     }
     this.events.error(err)
-    if (this.state === State.Negotiating && RETRY.has(err.code)) this.retry()
+    // Only a refused join is retried: a refused routed message is not
+    // worth restarting the negotiation for.
+    if (this.state === State.Negotiating && !this.joined && RETRY.has(err.code)) this.retry()
   }
 
   onSignalingClosed() {

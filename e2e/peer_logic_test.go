@@ -32,6 +32,8 @@ func TestPeerLogicOverInPageHub(t *testing.T) {
 		NewHost          string              `json:"newHost"`
 		Forgotten        [][]string          `json:"forgotten"`
 		MapAfterForget   map[string]string   `json:"mapAfterForget"`
+		HostsAfterReset  []string            `json:"hostsAfterReset"`
+		HubHostAfterRst  string              `json:"hubHostAfterReset"`
 	}
 	p.Eval(`runPeerLogic()`, &out)
 	t.Logf("%+v", out)
@@ -72,6 +74,9 @@ func TestPeerLogicOverInPageHub(t *testing.T) {
 	}
 	if !slices.EqualFunc(out.Forgotten, [][]string{{"PeerLeft", "h", "gone"}}, slices.Equal) {
 		t.Errorf("PeerLeft sent: %q, want once, from the host h about gone", out.Forgotten)
+	}
+	if len(out.HostsAfterReset) != 1 || out.HostsAfterReset[0] != out.HubHostAfterRst {
+		t.Errorf("after a reset, peers hosting: %q, the hub's host %q; want exactly that one", out.HostsAfterReset, out.HubHostAfterRst)
 	}
 	if len(out.MapAfterForget) != 1 || out.MapAfterForget["h"] != "connected" {
 		t.Errorf("the state map after forgetting is %v, want only the host", out.MapAfterForget)

@@ -36,6 +36,14 @@ export class Hub {
     return t
   }
 
+  // reset ends the session as the server does when the host's lease runs
+  // out: everyone connected, the host included, gets HostLeft.
+  reset() {
+    const old = this.host
+    this.host = null
+    for (const c of this.conns.values()) this.deliver(c, { state: "HostLeft", hostPeerId: old })
+  }
+
   deliver(t, msg, delay = 0) {
     const go = () => t.isOpen && t.onmessage({ type: "Connection", ...msg })
     delay ? setTimeout(go, delay) : go()
