@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 	"testing"
@@ -33,6 +34,7 @@ func TestPeerLogicOverInPageHub(t *testing.T) {
 		Forgotten        [][]string          `json:"forgotten"`
 		MapAfterForget   map[string]string   `json:"mapAfterForget"`
 		HostsAfterReset  []string            `json:"hostsAfterReset"`
+		ICEServers       []any               `json:"iceServers"`
 		HubHostAfterRst  string              `json:"hubHostAfterReset"`
 	}
 	p.Eval(`runPeerLogic()`, &out)
@@ -74,6 +76,9 @@ func TestPeerLogicOverInPageHub(t *testing.T) {
 	}
 	if !slices.EqualFunc(out.Forgotten, [][]string{{"PeerLeft", "h", "gone"}}, slices.Equal) {
 		t.Errorf("PeerLeft sent: %q, want once, from the host h about gone", out.Forgotten)
+	}
+	if b, _ := json.Marshal(out.ICEServers); string(b) != `[[{"urls":["stun:127.0.0.1:3478"]}]]` {
+		t.Errorf("RTCPeerConnection got iceServers %s, want the frame config's, once", b)
 	}
 	if len(out.HostsAfterReset) != 1 || out.HostsAfterReset[0] != out.HubHostAfterRst {
 		t.Errorf("after a reset, peers hosting: %q, the hub's host %q; want exactly that one", out.HostsAfterReset, out.HubHostAfterRst)
