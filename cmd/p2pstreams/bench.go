@@ -51,7 +51,7 @@ Flags:`)
 	fs.IntVar(&cfg.Messages, "messages", 0, "relay: messages per phase (default 200000)")
 	fs.IntVar(&cfg.Size, "size", 0, "relay: message size in bytes (default 256)")
 	fs.IntVar(&cfg.Window, "window", 0, "relay: messages in flight per direction of a pair (default 64)")
-	fs.IntVar(&cfg.Sources, "sources", 0, "loopback source addresses to bind (default one per 20000 connections)")
+	fs.IntVar(&cfg.Sources, "sources", 0, "loopback source addresses to bind (default one per 2000 connections, at least 8)")
 	fs.DurationVar(&cfg.Timeout, "timeout", 0, "bound of each scenario against each server (default 2m)")
 	fs.StringVar(&cfg.Profile, "profile", "", "directory for pprof profiles of spawned servers")
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {

@@ -58,7 +58,8 @@ type Config struct {
 	Settle time.Duration
 
 	// Sources is the number of loopback source addresses the load generator
-	// binds to; default enough for N at 20000 connections each.
+	// binds to; default one per 2000 connections, at least 8 (one address
+	// has ~28k ephemeral ports, and connect() slows down well before that).
 	Sources int
 	// Timeout bounds each scenario against each server; default 2 minutes.
 	Timeout time.Duration
@@ -100,7 +101,7 @@ func (c *Config) defaults() error {
 	def(&c.Messages, 200000)
 	def(&c.Size, 256)
 	def(&c.Window, 64)
-	def(&c.Sources, (c.N+2*c.Pairs)/20000+1)
+	def(&c.Sources, max(8, (c.N+2*c.Pairs)/2000))
 	if c.Settle <= 0 {
 		c.Settle = 2 * time.Second
 	}
