@@ -65,6 +65,7 @@ func (f *floor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type floorPeer struct {
 	fc      *floorConn
 	rd      *lazyReader
+	handled bool // a message was handled since the reader goroutine started
 	joined  bool
 	session protocol.SessionID
 	peer    protocol.PeerID
@@ -85,15 +86,20 @@ func (f *floor) serve(nc net.Conn) {
 func (f *floor) readLoop(fp *floorPeer) {
 	var hdr [ws.MaxHeaderSize]byte
 	for {
-		fp.rd.boundary = true
+		// Wait with the idle deadline only if this goroutine has handled a
+		// message (its stack may have grown): a fresh one waits as long as
+		// it takes, so an idle connection moves once, not every second.
+		fp.rd.boundary = fp.handled
 		h, err := ws.ReadHeaderBuffer(fp.rd, hdr[:])
 		if errors.Is(err, errIdle) {
+			fp.handled = false
 			go f.readLoop(fp)
 			return
 		}
 		if err != nil || h.Length > 64<<10 || h.OpCode == ws.OpClose {
 			break
 		}
+		fp.handled = true
 		if !f.frame(fp, h) {
 			break
 		}
