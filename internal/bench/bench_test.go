@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/p2pstreams/p2pstreams/internal/testenv"
 )
 
 // TestMain lets the test binary act as a spawned server: Run's Command
@@ -161,5 +165,66 @@ func TestRatiosAndSummary(t *testing.T) {
 	l := summarize(d)
 	if l.N != 100 || l.P50 != 50 || l.P99 != 99 || l.Max != 100 {
 		t.Fatalf("summary: %+v", l)
+	}
+}
+
+// TestHop runs the hop scenario (two nodes on one Redis, against one node)
+// with tiny numbers, on a redis-server the test starts.
+func TestHop(t *testing.T) {
+	rds := testenv.Redis(t)
+	t.Setenv(childEnv, "1")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Scenario: "hop", Redis: rds.Addr, Command: []string{exe}, Pairs: 2, Messages: 200, Rate: 500, Timeout: 30 * time.Second}
+	var out bytes.Buffer
+	rep, err := Run(context.Background(), cfg, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Floor != nil {
+		t.Errorf("hop has no floor: %v", rep.Floor)
+	}
+	for _, nodes := range []string{"one_node_memory", "two_nodes_redis"} {
+		m, _ := rep.Server[nodes].(map[string]any)
+		for _, ph := range []string{"max", "paced"} {
+			p, _ := m[ph].(map[string]any)
+			if p == nil || p["lost"] != 0.0 || p["received"].(float64) < 100 {
+				t.Errorf("%s %s: %v", nodes, ph, p)
+			}
+		}
+	}
+	if _, ok := rep.Server["extra_p99_ms"].(float64); !ok {
+		t.Errorf("no extra_p99_ms in %v", rep.Server)
+	}
+}
+
+// startRedis (hop without -redis) starts a redis-server that answers, and
+// stop leaves neither the process nor its directory behind.
+func TestStartRedis(t *testing.T) {
+	testenv.Need(t, "redis-server", "redis-server")
+	p, err := startRedis(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp4", p.addr)
+	if err != nil {
+		p.stop()
+		t.Fatal(err)
+	}
+	c.Write([]byte("PING\r\n"))
+	buf := make([]byte, 7)
+	_, err = io.ReadFull(c, buf)
+	c.Close()
+	p.stop()
+	if err != nil || string(buf) != "+PONG\r\n" {
+		t.Fatalf("PING: %q %v", buf, err)
+	}
+	if _, err := os.Stat(p.dir); !os.IsNotExist(err) {
+		t.Errorf("redis directory %s left behind: %v", p.dir, err)
+	}
+	if p.cmd.ProcessState == nil {
+		t.Error("redis-server not waited for")
 	}
 }

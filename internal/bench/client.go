@@ -36,24 +36,26 @@ type conn struct {
 // because one source address reaches one server port from only ~28k
 // ephemeral ports.
 type dialer struct {
-	url     string
+	urls    []string // connection i goes to urls[i%len(urls)]
 	sources []net.IP
 }
 
-func newDialer(rawURL string, sources int) (*dialer, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, err
-	}
-	host := u.Hostname()
-	ip := net.ParseIP(host)
-	if ip == nil || !ip.IsLoopback() || ip.To4() == nil {
-		return nil, fmt.Errorf("bench: target %q is not an IPv4 loopback address (loopback only)", host)
+func newDialer(rawURL string, sources int, more ...string) (*dialer, error) {
+	d := &dialer{urls: append([]string{rawURL}, more...)}
+	for _, raw := range d.urls {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return nil, err
+		}
+		host := u.Hostname()
+		ip := net.ParseIP(host)
+		if ip == nil || !ip.IsLoopback() || ip.To4() == nil {
+			return nil, fmt.Errorf("bench: target %q is not an IPv4 loopback address (loopback only)", host)
+		}
 	}
 	if sources < 1 {
 		sources = 1
 	}
-	d := &dialer{url: rawURL}
 	// A random 127.X.0.0/16 per dialer: the sockets of a previous run wait
 	// in TIME_WAIT for a minute, and a source address crowded with them
 	// makes every connect() search long for a free port.
@@ -73,7 +75,7 @@ func (d *dialer) dial(ctx context.Context, i int) (*conn, error) {
 			return nd.DialContext(ctx, network, addr)
 		},
 	}
-	nc, br, _, err := wd.Dial(ctx, d.url)
+	nc, br, _, err := wd.Dial(ctx, d.urls[i%len(d.urls)])
 	if err != nil {
 		return nil, err
 	}

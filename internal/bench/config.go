@@ -13,7 +13,7 @@ const (
 
 // Config is one bench run. Zero values mean the defaults in each comment.
 type Config struct {
-	// Scenario is idle, relay, storm or webrtc.
+	// Scenario is idle, relay, storm, webrtc or hop.
 	Scenario string
 	// Target is TargetSpawn (default), TargetInProcess, or a ws:// URL of
 	// a running server on loopback (then Secret is its token secret, and
@@ -63,6 +63,10 @@ type Config struct {
 	Sources int
 	// Timeout bounds each scenario against each server; default 2 minutes.
 	Timeout time.Duration
+	// Redis is the host:port of the Redis the hop scenario's two nodes share;
+	// default: a redis-server (from PATH) that the run starts and stops.
+	Redis string
+
 	// Profile, if set, is a directory where spawned servers' pprof profiles
 	// are saved (CPU during the measured phase, heap/allocs/goroutines at
 	// the peak).
@@ -87,8 +91,10 @@ func (c *Config) defaults() error {
 	case "webrtc":
 		def(&c.N, 200)
 	case "relay":
+	case "hop":
+		def(&c.Messages, 20000)
 	default:
-		return fmt.Errorf("bench: unknown scenario %q (idle, relay, storm, webrtc)", c.Scenario)
+		return fmt.Errorf("bench: unknown scenario %q (idle, relay, storm, webrtc, hop)", c.Scenario)
 	}
 	switch c.Scenario {
 	case "webrtc":

@@ -44,6 +44,7 @@ var scenarios = map[string]scenario{
 	"relay":  runRelay,
 	"storm":  runStorm,
 	"webrtc": runWebRTC,
+	"hop":    nil, // runs its own servers: see Run and runHop
 }
 
 // runner carries a run's config and what one server's run tells the next.
@@ -78,12 +79,24 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
 		CPUs: runtime.NumCPU(), Target: cfg.Target, Params: r.params(),
 	}
 	rep.Load[0] = loadAvg()
-	fig, err := r.one(ctx, kindServer)
-	if err != nil {
-		return nil, fmt.Errorf("server: %w", err)
+	if cfg.Scenario == "hop" {
+		hctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+		f, err := runHop(hctx, r)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("hop: %w", err)
+		}
+		if rep.Server, err = toMap(f); err != nil {
+			return nil, err
+		}
+	} else {
+		fig, err := r.one(ctx, kindServer)
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		rep.Server = fig
 	}
-	rep.Server = fig
-	if !cfg.NoFloor {
+	if !cfg.NoFloor && cfg.Scenario != "hop" {
 		fig, err := r.one(ctx, kindFloor)
 		if err != nil {
 			return nil, fmt.Errorf("floor: %w", err)
@@ -200,7 +213,7 @@ func (r *runner) params() map[string]any {
 		p["n"], p["concurrency"], p["sources"] = c.N, c.Concurrency, c.Sources
 	case "storm":
 		p["n"], p["concurrency"], p["group"], p["rate"], p["sources"] = c.N, c.Concurrency, c.Group, c.Rate, c.Sources
-	case "relay":
+	case "relay", "hop":
 		p["pairs"], p["messages"], p["size"], p["window"], p["rate"] = c.Pairs, c.Messages, c.Size, c.Window, c.Rate
 	case "webrtc":
 		p["n"], p["concurrency"] = c.N, c.Concurrency
