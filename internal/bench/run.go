@@ -127,16 +127,18 @@ func (r *runner) one(ctx context.Context, kind string) (map[string]any, error) {
 	perr := r.waitProfiles()
 	cctx, ccancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer ccancel()
-	if cerr := t.close(cctx); cerr != nil && err == nil && !t.inProcess() {
-		// A spawned server that fails to stop is worth knowing, not fatal.
-		_ = cerr
-	}
+	// A server that fails to stop cleanly is worth knowing, not fatal: its
+	// figures stand (the report carries the error).
+	cerr := t.close(cctx)
 	if err != nil {
 		return nil, err
 	}
 	m, err := toMap(fig)
 	if err != nil {
 		return nil, err
+	}
+	if cerr != nil {
+		m["close_error"] = cerr.Error()
 	}
 	if t.inProcess() {
 		m["in_process"] = true
