@@ -96,11 +96,13 @@ func (c *conn) readLoop() {
 		}
 		if !h.Masked {
 			c.closeWith(ws.StatusProtocolError, protocol.CodeBadMessage, "client frames must be masked")
+			c.drain()
 			return
 		}
 		if h.OpCode.IsControl() {
 			if h.Length > int64(len(ctl)) || !h.Fin {
 				c.closeWith(ws.StatusProtocolError, protocol.CodeBadMessage, "bad control frame")
+				c.drain()
 				return
 			}
 			p := ctl[:h.Length]
@@ -119,10 +121,12 @@ func (c *conn) readLoop() {
 		}
 		if (h.OpCode == ws.OpContinuation) != (msgOp != 0) {
 			c.closeWith(ws.StatusProtocolError, protocol.CodeBadMessage, "bad fragmentation")
+			c.drain()
 			return
 		}
 		if int64(len(msg))+h.Length > limit {
 			c.closeWith(ws.StatusMessageTooBig, protocol.CodeTooLarge, "message larger than "+strconv.FormatInt(limit, 10)+" bytes")
+			c.drain()
 			return
 		}
 		start := len(msg)
@@ -141,6 +145,15 @@ func (c *conn) readLoop() {
 		// Drop the buffer: an idle connection keeps none.
 		msg, msgOp = nil, 0
 	}
+}
+
+// drain discards what the peer still sends after the server closed on a
+// protocol violation, until the peer closes or closeWait passes: closing a
+// socket with unread input resets it, and the peer would lose the Error and
+// close frame queued for it.
+func (c *conn) drain() {
+	c.nc.SetReadDeadline(time.Now().Add(closeWait))
+	io.CopyN(io.Discard, c.nc, 1<<20)
 }
 
 // handle acts on one complete message from the peer.
@@ -200,9 +213,22 @@ func (c *conn) join(tok string) {
 	}
 	ctx, cancel := s.storeContext()
 	defer cancel()
+	// Subscribe before joining: once the store has the peer, others may
+	// publish to it (the host hears of joiners at once). Deliveries wait
+	// in the gate until the peer's own SessionReady is queued.
+	gate := &gate{c: c}
+	unsubscribe, err := s.broker.Subscribe(ctx, PeerTopic(cl.Session, cl.Peer), gate.deliver)
+	if err != nil {
+		s.log.Error("broker subscribe", "session", cl.Session, "peer", cl.Peer, "err", err)
+		c.fail(protocol.CodeUnavailable, "the message broker failed; try again")
+		return
+	}
 	host, err := s.store.Join(ctx, cl.Session, cl.Peer, JoinOptions{
 		MaxPeers: s.o.MaxPeers, Lease: s.o.Lease, Expires: cl.ExpiresAt(),
 	})
+	if err != nil {
+		unsubscribe()
+	}
 	switch {
 	case errors.Is(err, ErrPeerConnected):
 		c.fail(protocol.CodePeerConnected, "peer "+string(protocol.Quote(string(cl.Peer)))+" is connected already")
@@ -213,13 +239,6 @@ func (c *conn) join(tok string) {
 	case err != nil:
 		s.log.Error("store join", "session", cl.Session, "peer", cl.Peer, "err", err)
 		c.fail(protocol.CodeUnavailable, "the session store failed; try again")
-		return
-	}
-	unsubscribe, err := s.broker.Subscribe(ctx, PeerTopic(cl.Session, cl.Peer), c.deliver)
-	if err != nil {
-		s.log.Error("broker subscribe", "session", cl.Session, "peer", cl.Peer, "err", err)
-		c.leave(&membership{session: cl.Session, peer: cl.Peer, host: host, unsubscribe: func() {}}, false)
-		c.fail(protocol.CodeUnavailable, "the message broker failed; try again")
 		return
 	}
 	mb := &membership{
@@ -238,6 +257,7 @@ func (c *conn) join(tok string) {
 	c.send(protocol.Encode(&protocol.Message{
 		State: protocol.SessionReady, SessionID: cl.Session, PeerID: cl.Peer, HostPeerID: host, Config: cl.Config,
 	}))
+	gate.open()
 	if host != cl.Peer {
 		ready := protocol.Encode(&protocol.Message{
 			State: protocol.SessionReady, SessionID: cl.Session, PeerID: cl.Peer, HostPeerID: host,
@@ -337,8 +357,8 @@ func (mb *membership) release() {
 // connection being told (its host's node died): tell it now.
 func (c *conn) refresh() {
 	mb := c.m.Load()
-	if mb == nil {
-		return
+	if mb == nil || c.reset.Load() {
+		return // not joined, or told already that the session was reset
 	}
 	ctx, cancel := c.srv.storeContext()
 	defer cancel()
@@ -549,4 +569,34 @@ func (c *conn) finish() {
 
 func (s *Server) storeContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), s.o.StoreTimeout)
+}
+
+// gate holds the messages delivered to a joining connection until its own
+// SessionReady is queued, then passes them on in order.
+type gate struct {
+	c      *conn
+	mu     sync.Mutex
+	opened bool
+	held   [][]byte
+}
+
+func (g *gate) deliver(msg []byte) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.opened {
+		if len(g.held) < g.c.srv.o.SendQueue {
+			g.held = append(g.held, msg)
+		}
+		return
+	}
+	g.c.deliver(msg)
+}
+
+func (g *gate) open() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, m := range g.held {
+		g.c.deliver(m)
+	}
+	g.opened, g.held = true, nil
 }
