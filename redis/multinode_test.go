@@ -160,13 +160,9 @@ func TestMultiNodeConcurrentJoins(t *testing.T) {
 		}
 	}
 	if len(early) > 0 || len(missed) > 0 {
-		// The server joins in the Store before it subscribes the joiner's
-		// topic: a peer joining in between publishes its SessionReady to a
-		// host not yet subscribed (lost), or one subscribed but not yet sent
-		// its own SessionReady (out of order). Reported to the lead with a
-		// proposed fix (subscribe first, hold deliveries until the joiner's
-		// own SessionReady is queued); this skip goes when it lands.
-		t.Skipf("KNOWN ISSUE (server join order): the host missed SessionReady for %d peers %q and got %d before its own %q",
+		// A joiner subscribes before the store knows it, and hears its own
+		// SessionReady first (ARCHITECTURE.md, invariant 6).
+		t.Fatalf("the host missed SessionReady for %d peers %q and got %d before its own %q",
 			len(missed), missed, len(early), early)
 	}
 }

@@ -186,25 +186,18 @@ func (p *peer) join(s p2pstreams.SessionID) p2pstreams.PeerID {
 }
 
 // rejoin joins s again after a HostLeft that came from a lease (a Refresh
-// that failed). It skips further HostLeft messages for s: the server repeats
-// HostLeft on each Refresh until the peer sends something (reported to the
-// lead; PROTOCOL.md does not say whether a peer may get it twice).
+// that failed). The server says HostLeft once: any other message first fails.
 func (p *peer) rejoin(s p2pstreams.SessionID) p2pstreams.PeerID {
 	p.t.Helper()
 	p.sendJoin(s)
-	for {
-		m, err := p.read(10 * time.Second)
-		if err != nil {
-			p.t.Fatalf("%s: waiting for SessionReady: %v", p.id, err)
-		}
-		switch {
-		case m.State == protocol.HostLeft && m.SessionID == s:
-			continue
-		case m.State != protocol.SessionReady || m.PeerID != p.id:
-			p.t.Fatalf("%s: got %s %+v, want its SessionReady", p.id, m.State, m)
-		}
-		return m.HostPeerID
+	m, err := p.read(10 * time.Second)
+	if err != nil {
+		p.t.Fatalf("%s: waiting for SessionReady: %v", p.id, err)
 	}
+	if m.State != protocol.SessionReady || m.PeerID != p.id {
+		p.t.Fatalf("%s: got %s %+v, want its SessionReady", p.id, m.State, m)
+	}
+	return m.HostPeerID
 }
 
 func (p *peer) sendJoin(s p2pstreams.SessionID) {
