@@ -36,9 +36,16 @@ const closeWait = 2 * time.Second
 type conn struct {
 	srv *Server
 	nc  net.Conn
+	rd  lazyReader // reads nc; holds a buffer only while bytes are buffered
 
-	m         atomic.Pointer[membership] // nil when not joined; set by the reader
-	reset     atomic.Bool                // the session was reset elsewhere; the reader drops m
+	m     atomic.Pointer[membership] // nil when not joined; set by the reader
+	reset atomic.Bool                // the session was reset elsewhere; the reader drops m
+	gate  atomic.Pointer[gate]       // set while joining: deliveries wait in it
+	// stale is a membership dropped on a reset, kept by the reader until
+	// its next message: a rejoin as the same peer reuses its subscription
+	// rather than unsubscribing and subscribing the same topic again,
+	// which a remote broker may briefly leave unsubscribed in between.
+	stale     *membership
 	joinTimer *time.Timer
 
 	// Rate limiter (token bucket); the reader's own.
@@ -73,6 +80,7 @@ type membership struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{srv: s, nc: nc}
+	c.rd = lazyReader{r: nc, conn: nc, idle: idleMove}
 	c.joinTimer = time.AfterFunc(s.o.JoinTimeout, func() {
 		if c.m.Load() == nil {
 			c.closeWith(ws.StatusPolicyViolation, protocol.CodeJoinTimeout, "no SessionJoin in time")
@@ -84,13 +92,31 @@ func newConn(s *Server, nc net.Conn) *conn {
 // readLoop reads frames until the connection ends. Control frames are
 // answered here; each complete data message is handled in turn.
 func (c *conn) readLoop() {
-	defer c.finish()
+	moved := false // the connection moved to a fresh goroutine
+	defer func() {
+		if moved {
+			go c.readLoop()
+			return
+		}
+		c.rd.release()
+		c.finish()
+	}()
 	limit := int64(c.srv.o.MaxMessageBytes)
 	var msg []byte      // the message being assembled from fragments
 	var msgOp ws.OpCode // its opcode; 0 between messages
 	var ctl [125]byte   // control frame payloads are at most 125 bytes
+	handled := false    // this goroutine has handled a message: its stack may have grown
 	for {
-		h, err := ws.ReadHeader(c.nc)
+		// Between messages, a goroutine that has handled one waits at most
+		// idleMove; then the connection moves to a fresh goroutine, which
+		// waits on a 2 KiB stack as long as it takes (handling a join grows
+		// a stack to 8 KiB, and GC shrinks a parked one only to 4 KiB).
+		c.rd.boundary = msgOp == 0 && handled
+		h, err := ws.ReadHeader(&c.rd)
+		if errors.Is(err, errIdle) {
+			moved = true
+			return
+		}
 		if err != nil {
 			return
 		}
@@ -106,7 +132,7 @@ func (c *conn) readLoop() {
 				return
 			}
 			p := ctl[:h.Length]
-			if _, err := io.ReadFull(c.nc, p); err != nil {
+			if _, err := io.ReadFull(&c.rd, p); err != nil {
 				return
 			}
 			ws.Cipher(p, h.Mask, 0)
@@ -131,7 +157,7 @@ func (c *conn) readLoop() {
 		}
 		start := len(msg)
 		msg = append(msg, make([]byte, h.Length)...)
-		if _, err := io.ReadFull(c.nc, msg[start:]); err != nil {
+		if _, err := io.ReadFull(&c.rd, msg[start:]); err != nil {
 			return
 		}
 		ws.Cipher(msg[start:], h.Mask, 0)
@@ -142,6 +168,7 @@ func (c *conn) readLoop() {
 			continue
 		}
 		c.handle(msgOp, msg)
+		handled = true
 		// Drop the buffer: an idle connection keeps none.
 		msg, msgOp = nil, 0
 	}
@@ -160,7 +187,9 @@ func (c *conn) drain() {
 func (c *conn) handle(op ws.OpCode, p []byte) {
 	if c.reset.Swap(false) {
 		if mb := c.m.Swap(nil); mb != nil {
-			mb.release()
+			mb.expiry.Stop()
+			c.dropStale()
+			c.stale = mb
 		}
 	}
 	if !c.allow() {
@@ -178,6 +207,9 @@ func (c *conn) handle(op ws.OpCode, p []byte) {
 			c.fail(de.Code, de.Text)
 		}
 		return
+	}
+	if m.State != protocol.SessionJoin {
+		c.dropStale()
 	}
 	switch m.State {
 	case protocol.SessionJoin:
@@ -216,18 +248,28 @@ func (c *conn) join(tok string) {
 	// Subscribe before joining: once the store has the peer, others may
 	// publish to it (the host hears of joiners at once). Deliveries wait
 	// in the gate until the peer's own SessionReady is queued.
-	gate := &gate{c: c}
-	unsubscribe, err := s.broker.Subscribe(ctx, PeerTopic(cl.Session, cl.Peer), gate.deliver)
-	if err != nil {
-		s.log.Error("broker subscribe", "session", cl.Session, "peer", cl.Peer, "err", err)
-		c.fail(protocol.CodeUnavailable, "the message broker failed; try again")
-		return
+	g := &gate{}
+	c.gate.Store(g)
+	var unsubscribe func()
+	if st := c.stale; st != nil && st.session == cl.Session && st.peer == cl.Peer {
+		c.stale, unsubscribe = nil, st.unsubscribe
+	} else {
+		c.dropStale()
+		unsubscribe, err = s.broker.Subscribe(ctx, PeerTopic(cl.Session, cl.Peer), c.deliver)
+		if err != nil {
+			g.discard(c)
+			s.log.Error("broker subscribe", "session", cl.Session, "peer", cl.Peer, "err", err)
+			c.fail(protocol.CodeUnavailable, "the message broker failed; try again")
+			return
+		}
 	}
 	host, err := s.store.Join(ctx, cl.Session, cl.Peer, JoinOptions{
 		MaxPeers: s.o.MaxPeers, Lease: s.o.Lease, Expires: cl.ExpiresAt(),
 	})
 	if err != nil {
+		// What the gate holds is for the peer id's other connection, if any.
 		unsubscribe()
+		g.discard(c)
 	}
 	switch {
 	case errors.Is(err, ErrPeerConnected):
@@ -257,7 +299,7 @@ func (c *conn) join(tok string) {
 	c.send(protocol.Encode(&protocol.Message{
 		State: protocol.SessionReady, SessionID: cl.Session, PeerID: cl.Peer, HostPeerID: host, Config: cl.Config,
 	}))
-	gate.open()
+	g.open(c)
 	if host != cl.Peer {
 		ready := protocol.Encode(&protocol.Message{
 			State: protocol.SessionReady, SessionID: cl.Session, PeerID: cl.Peer, HostPeerID: host,
@@ -345,6 +387,14 @@ func (c *conn) leave(mb *membership, forget bool) {
 	}
 }
 
+// dropStale releases the stale membership's subscription, if any.
+func (c *conn) dropStale() {
+	if c.stale != nil {
+		c.stale.release()
+		c.stale = nil
+	}
+}
+
 func (mb *membership) release() {
 	mb.unsubscribe()
 	if mb.expiry != nil {
@@ -373,6 +423,14 @@ func (c *conn) refresh() {
 
 // deliver is the broker's callback for the connection's topic.
 func (c *conn) deliver(msg []byte) {
+	if g := c.gate.Load(); g != nil && g.hold(c, msg) {
+		return
+	}
+	c.accept(msg)
+}
+
+// accept passes on a delivered message.
+func (c *conn) accept(msg []byte) {
 	if len(msg) > 0 && msg[0] == resetMark {
 		c.reset.Store(true)
 		msg = msg[1:]
@@ -502,8 +560,10 @@ func (c *conn) writeLoop() {
 		}
 		if batch[len(batch)-1].op == ws.OpClose {
 			// The peer answers with its close frame, which ends the reader;
-			// a peer that never answers is cut after closeWait.
-			c.nc.SetReadDeadline(time.Now().Add(closeWait))
+			// a peer that never answers is cut after closeWait. (A timer,
+			// not a read deadline: the reader sets and clears its own
+			// deadlines to move idle connections, see readLoop.)
+			time.AfterFunc(closeWait, func() { c.nc.Close() })
 		}
 	}
 }
@@ -544,6 +604,7 @@ func appendHeader(b []byte, op ws.OpCode, n int) []byte {
 // lets the writer flush what is queued and the close frame, and closes.
 func (c *conn) finish() {
 	c.joinTimer.Stop()
+	c.dropStale()
 	if mb := c.m.Swap(nil); mb != nil {
 		if c.reset.Load() {
 			mb.release() // the session is gone already
@@ -572,31 +633,46 @@ func (s *Server) storeContext() (context.Context, context.CancelFunc) {
 }
 
 // gate holds the messages delivered to a joining connection until its own
-// SessionReady is queued, then passes them on in order.
+// SessionReady is queued, then passes them on in order. Deliveries that come
+// after it opened go straight through.
 type gate struct {
-	c      *conn
-	mu     sync.Mutex
-	opened bool
-	held   [][]byte
+	mu   sync.Mutex
+	done bool
+	held [][]byte
 }
 
-func (g *gate) deliver(msg []byte) {
+// hold keeps msg if the gate is still closed, and reports whether it did.
+func (g *gate) hold(c *conn, msg []byte) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !g.opened {
-		if len(g.held) < g.c.srv.o.SendQueue {
-			g.held = append(g.held, msg)
-		}
-		return
+	if g.done {
+		return false
 	}
-	g.c.deliver(msg)
+	if len(g.held) < c.srv.o.SendQueue {
+		g.held = append(g.held, msg)
+	}
+	return true
 }
 
-func (g *gate) open() {
+// open passes on what the gate holds and lets later deliveries through.
+func (g *gate) open(c *conn) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	for _, m := range g.held {
-		g.c.deliver(m)
+		c.accept(m)
 	}
-	g.opened, g.held = true, nil
+	g.done, g.held = true, nil
+	g.mu.Unlock()
+	c.gate.CompareAndSwap(g, nil)
 }
+
+// discard drops what the gate holds: the join failed.
+func (g *gate) discard(c *conn) {
+	g.mu.Lock()
+	g.done, g.held = true, nil
+	g.mu.Unlock()
+	c.gate.CompareAndSwap(g, nil)
+}
+
+// idleMove is how long a reader that has handled a message waits before the
+// connection moves to a fresh goroutine (see readLoop).
+const idleMove = time.Second

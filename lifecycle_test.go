@@ -44,9 +44,25 @@ func TestHostLeavingResetsSession(t *testing.T) {
 	if m := bob.expect(protocol.SessionReady); m.PeerID != "carol" {
 		t.Fatalf("new host got %+v", m)
 	}
+	// A reset peer that joins another session keeps no way in to the old one.
+	dave, _ := join(t, srv, url, "room", "dave")
+	bob.expect(protocol.SessionReady)
+	bob.send(protocol.Message{State: protocol.SessionLeave})
+	carol.expect(protocol.HostLeft)
+	dave.expect(protocol.HostLeft)
+	dave.join(srv, "elsewhere", "dave")
+	dave.expect(protocol.SessionReady)
+	carol.join(srv, "room", "carol")
+	carol.expect(protocol.SessionReady)
+	carol.send(protocol.Message{State: protocol.SdpOffer, To: "dave", Data: json.RawMessage(`{}`)})
+	carol.expectError(protocol.CodePeerNotFound)
+	bob.join(srv, "room", "bob")
+	bob.expect(protocol.SessionReady)
+	carol.expect(protocol.SessionReady)
+
 	// alice, back, is a client now.
 	_, m := join(t, srv, url, "room", "alice")
-	if m.HostPeerID != "bob" {
+	if m.HostPeerID != "carol" {
 		t.Fatalf("alice came back under %q", m.HostPeerID)
 	}
 }
