@@ -41,9 +41,9 @@ type command struct {
 var commands = map[string]command{
 	"serve":      {runServe, "run the signaling server and the demo chat"},
 	"bench":      {runBench, "measure the server against a bare relay (idle, relay, storm, webrtc)"},
-	"install":    {notImplemented("install"), "wire p2pstreams into an existing Go app (not implemented yet)"},
-	"controller": {notImplemented("controller"), "write a controller file like the seed's chat controller (not implemented yet)"},
-	"new":        {notImplemented("new"), "write a runnable starter app (not implemented yet)"},
+	"install":    {runInstall, "wire p2pstreams into the Go module here (p2pstreams.go, a template partial)"},
+	"controller": {runController, "write NAME_controller.js with every callback stubbed (plain or --stimulus)"},
+	"new":        {runNew, "write a runnable chat app in the directory APP"},
 }
 
 // errUsage means the usage was printed already; main prints nothing more.
