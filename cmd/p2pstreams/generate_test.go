@@ -221,3 +221,146 @@ func TestNewRefuses(t *testing.T) {
 		t.Errorf("wrote into an existing directory: %v", ents)
 	}
 }
+
+// siteMain is a user's existing app: it uses what install writes, renders
+// the partial with a frame and prints it.
+const siteMain = `package main
+
+import (
+	"fmt"
+	"html/template"
+	"os"
+
+	"github.com/p2pstreams/p2pstreams"
+)
+
+func main() {
+	srv, funcs, err := newP2PStreams()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	tmpl := template.Must(template.New("").Funcs(funcs).ParseFiles("templates/p2pstreams_room.html"))
+	err = tmpl.ExecuteTemplate(os.Stdout, "p2pstreams_room", p2pstreams.FrameOptions{Session: "room", Peer: "alice"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	_ = srv
+}
+`
+
+// newSite makes a Go module with a main package, as a user's app.
+func newSite(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/site\n\ngo 1.26\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(siteMain), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestInstallBuilds installs into a module, adds the dependency as the
+// output says (here with a replace, offline), and runs the app: the wiring
+// compiles and vets, and the partial renders a signed frame.
+func TestInstallBuilds(t *testing.T) {
+	site := newSite(t)
+	out, err := gen(t, "install", "--dir", site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"wrote " + filepath.Join(site, "p2pstreams.go"), "wrote " + filepath.Join(site, "templates", "p2pstreams_room.html"), "go get " + generate.ModulePath + "@latest", "newP2PStreams()"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	goCmd(t, site, "mod", "edit", "-require="+generate.ModulePath+"@v0.0.0", "-replace="+generate.ModulePath+"="+repoRoot(t))
+	goCmd(t, site, "mod", "tidy")
+	goCmd(t, site, "vet", "./...")
+	bin := filepath.Join(t.TempDir(), "site")
+	goCmd(t, site, "build", "-o", bin, ".")
+
+	cmd := exec.Command(bin)
+	cmd.Dir = site
+	cmd.Env = append(os.Environ(), "P2PSTREAMS_SECRET=0123456789abcdef0123")
+	page, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("the installed app: %v\n%s", err, page)
+	}
+	for _, want := range []string{`<script type="module" src="/p2p/p2pstreams.js"></script>`, `<p2p-frame token="`, `<div id="chat">`, "</p2p-frame>"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("rendered partial lacks %q:\n%s", want, page)
+		}
+	}
+
+	// The dependency is there now: a second install (with --print) does not
+	// ask for it again.
+	out, err = gen(t, "install", "--print", "--dir", site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, "go get") {
+		t.Errorf("asks for the dependency it has:\n%s", out)
+	}
+}
+
+// TestInstallPackage writes p2pstreams.go in the package of the directory.
+func TestInstallPackage(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/web\n\ngo 1.26\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "web_test.go"), []byte("package web_test\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "web.go"), []byte("package web\n"), 0o644)
+	if _, err := gen(t, "install", "--dir", dir, "--templates", "views"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "p2pstreams.go"))
+	if !strings.Contains(string(b), "\npackage web\n") {
+		t.Errorf("p2pstreams.go is not in package web:\n%s", b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "views", "p2pstreams_room.html")); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestInstallPrintWritesNothing(t *testing.T) {
+	site := newSite(t)
+	out, err := gen(t, "install", "--print", "--dir", site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"---- " + filepath.Join(site, "p2pstreams.go") + " ----", "func newP2PStreams()", `{{define "p2pstreams_room"}}`, "go get " + generate.ModulePath} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--print lacks %q:\n%s", want, out)
+		}
+	}
+	if ents, _ := os.ReadDir(site); len(ents) != 2 {
+		t.Errorf("--print wrote files: %v", ents)
+	}
+}
+
+func TestInstallRefuses(t *testing.T) {
+	if _, err := gen(t, "install", "--dir", t.TempDir()); !errors.Is(err, generate.ErrNotModule) {
+		t.Errorf("outside a module: err %v, want ErrNotModule", err)
+	}
+	site := newSite(t)
+	if _, err := gen(t, "install", "--dir", site, "--templates", "../out"); err == nil {
+		t.Error("templates outside the module: no error")
+	}
+	mine := filepath.Join(site, "p2pstreams.go")
+	os.WriteFile(mine, []byte("package main\n// mine\n"), 0o644)
+	if _, err := gen(t, "install", "--dir", site); err == nil || !strings.Contains(err.Error(), "exists, not overwritten") {
+		t.Errorf("existing p2pstreams.go: err %v", err)
+	}
+	if b, _ := os.ReadFile(mine); string(b) != "package main\n// mine\n" {
+		t.Errorf("p2pstreams.go overwritten: %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(site, "templates")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused install wrote the partial anyway: %v", err)
+	}
+	if _, err := gen(t, "install", "extra", "--dir", site); err == nil {
+		t.Error("a positional argument: no error")
+	}
+}

@@ -43,7 +43,7 @@ func Install(o InstallOptions) (*Installation, error) {
 	if o.Templates == "" {
 		o.Templates = "templates"
 	}
-	if filepath.IsAbs(o.Templates) || strings.HasPrefix(filepath.Clean(o.Templates), "..") {
+	if c := filepath.ToSlash(filepath.Clean(o.Templates)); filepath.IsAbs(o.Templates) || c == ".." || strings.HasPrefix(c, "../") {
 		return nil, fmt.Errorf("templates directory %q must be inside the module", o.Templates)
 	}
 	mod, err := os.ReadFile(filepath.Join(o.Dir, "go.mod"))
