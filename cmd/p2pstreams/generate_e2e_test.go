@@ -30,6 +30,10 @@ func TestNewAppChat(t *testing.T) {
 		t.Fatal(err)
 	}
 	app := filepath.Join(dir, "chatapp")
+	// A generated (stub) controller too, embedded with the app's static files.
+	if _, err := gen(t, "controller", "probe", "--dir", filepath.Join(app, "static")); err != nil {
+		t.Fatal(err)
+	}
 	goCmd(t, app, "mod", "tidy")
 	bin := filepath.Join(t.TempDir(), "chatapp")
 	goCmd(t, app, "build", "-o", bin, ".")
@@ -52,6 +56,22 @@ func TestNewAppChat(t *testing.T) {
 		waitChatLine(p, "alice: hello from alice")
 		waitChatLine(p, "bob: hi alice, bob here")
 	}
+
+	// The generated controller loads as written (its import of the client
+	// resolves) and, attached late, is told the state and the messages.
+	bob.Eval(`(async () => {
+		const { default: Probe } = await import("/static/probe_controller.js")
+		window.probe = { connected: false, lines: [] }
+		class P extends Probe {
+			p2pConnected() { window.probe.connected = true }
+			p2pReceivedMessage(m) { if (m.type === "Data") window.probe.lines.push(m.senderId + ": " + m.data) }
+		}
+		new P(document.getElementById("chat"))
+		return true
+	})()`, nil)
+	bob.WaitTrue(`window.probe.connected`, "the generated controller's p2pConnected")
+	say(alice, "to the probe")
+	bob.WaitTrue(`window.probe.lines.includes("alice: to the probe")`, "the generated controller's p2pReceivedMessage")
 }
 
 // startApp runs the built app on a free loopback port and returns its base
