@@ -104,7 +104,6 @@ func (c *conn) readLoop() {
 	limit := int64(c.srv.o.MaxMessageBytes)
 	var msg []byte      // the message being assembled from fragments
 	var msgOp ws.OpCode // its opcode; 0 between messages
-	var ctl [125]byte   // control frame payloads are at most 125 bytes
 	handled := false    // this goroutine has handled a message: its stack may have grown
 	for {
 		// Between messages, a goroutine that has handled one waits at most
@@ -126,19 +125,19 @@ func (c *conn) readLoop() {
 			return
 		}
 		if h.OpCode.IsControl() {
-			if h.Length > int64(len(ctl)) || !h.Fin {
+			if h.Length > 125 || !h.Fin {
 				c.closeWith(ws.StatusProtocolError, protocol.CodeBadMessage, "bad control frame")
 				c.drain()
 				return
 			}
-			p := ctl[:h.Length]
+			p := make([]byte, h.Length) // rare: no buffer kept for it
 			if _, err := io.ReadFull(&c.rd, p); err != nil {
 				return
 			}
 			ws.Cipher(p, h.Mask, 0)
 			switch h.OpCode {
 			case ws.OpPing:
-				c.enqueue(frame{ws.OpPong, append([]byte(nil), p...)})
+				c.enqueue(frame{ws.OpPong, p})
 			case ws.OpClose:
 				c.closeWith(ws.StatusNormalClosure, "", "")
 				return
@@ -291,7 +290,10 @@ func (c *conn) join(tok string) {
 		c.closeWith(ws.StatusNormalClosure, protocol.CodeSessionExpired, "the session has expired")
 	})
 	c.m.Store(mb)
-	c.joinTimer.Stop()
+	if c.joinTimer != nil {
+		c.joinTimer.Stop()
+		c.joinTimer = nil // an idle joined connection keeps one timer only
+	}
 	s.stats.joins.Add(1)
 	if host == cl.Peer {
 		s.stats.hosts.Add(1)
@@ -603,7 +605,9 @@ func appendHeader(b []byte, op ws.OpCode, n int) []byte {
 // finish ends the connection (the reader's last act): it leaves the session,
 // lets the writer flush what is queued and the close frame, and closes.
 func (c *conn) finish() {
-	c.joinTimer.Stop()
+	if c.joinTimer != nil {
+		c.joinTimer.Stop()
+	}
 	c.dropStale()
 	if mb := c.m.Swap(nil); mb != nil {
 		if c.reset.Load() {
