@@ -4,6 +4,9 @@
 // Usage:
 //
 //	p2pstreams serve [--addr :8080] [--secret S] [--redis URL]
+//	p2pstreams new APP [--module PATH] [--replace DIR] [--dir D]
+//	p2pstreams install [--print] [--dir D] [--templates DIR]
+//	p2pstreams controller NAME [--plain|--stimulus] [--dir D]
 //	p2pstreams help
 package main
 
