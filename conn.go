@@ -13,6 +13,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/p2pstreams/p2pstreams/internal/lazyread"
 	"github.com/p2pstreams/p2pstreams/protocol"
 	"github.com/p2pstreams/p2pstreams/token"
 )
@@ -36,7 +37,7 @@ const closeWait = 2 * time.Second
 type conn struct {
 	srv *Server
 	nc  net.Conn
-	rd  lazyReader // reads nc; holds a buffer only while bytes are buffered
+	rd  lazyread.Reader // reads nc; holds a buffer only while bytes are buffered
 
 	m     atomic.Pointer[membership] // nil when not joined; set by the reader
 	reset atomic.Bool                // the session was reset elsewhere; the reader drops m
@@ -80,7 +81,7 @@ type membership struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{srv: s, nc: nc}
-	c.rd = lazyReader{r: nc, conn: nc, idle: idleMove}
+	c.rd = lazyread.Reader{R: nc, Conn: nc, Idle: idleMove}
 	c.joinTimer = time.AfterFunc(s.o.JoinTimeout, func() {
 		if c.m.Load() == nil {
 			c.closeWith(ws.StatusPolicyViolation, protocol.CodeJoinTimeout, "no SessionJoin in time")
@@ -98,7 +99,7 @@ func (c *conn) readLoop() {
 			go c.readLoop()
 			return
 		}
-		c.rd.release()
+		c.rd.Release()
 		c.finish()
 	}()
 	limit := int64(c.srv.o.MaxMessageBytes)
@@ -110,9 +111,9 @@ func (c *conn) readLoop() {
 		// idleMove; then the connection moves to a fresh goroutine, which
 		// waits on a 2 KiB stack as long as it takes (handling a join grows
 		// a stack to 8 KiB, and GC shrinks a parked one only to 4 KiB).
-		c.rd.boundary = msgOp == 0 && handled
+		c.rd.Boundary = msgOp == 0 && handled
 		h, err := ws.ReadHeader(&c.rd)
-		if errors.Is(err, errIdle) {
+		if errors.Is(err, lazyread.ErrIdle) {
 			moved = true
 			return
 		}

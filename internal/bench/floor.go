@@ -11,6 +11,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/p2pstreams/p2pstreams/internal/lazyread"
 	"github.com/p2pstreams/p2pstreams/protocol"
 	"github.com/p2pstreams/p2pstreams/token"
 )
@@ -26,7 +27,7 @@ import (
 // One goroutine per connection, a fresh one so that the HTTP server's
 // goroutine and buffers are released after the upgrade, and again after a
 // second of silence so that an idle connection waits on a 2 KiB stack (see
-// readLoop); a read buffer only while data is buffered (lazyReader).
+// readLoop); a read buffer only while data is buffered (lazyread.Reader).
 type floor struct {
 	secret []byte
 
@@ -64,7 +65,7 @@ func (f *floor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // loop's frame, which is what an idle connection's stack holds, stays small.
 type floorPeer struct {
 	fc      *floorConn
-	rd      *lazyReader
+	rd      *lazyread.Reader
 	handled bool // a message was handled since the reader goroutine started
 	joined  bool
 	session protocol.SessionID
@@ -73,7 +74,7 @@ type floorPeer struct {
 }
 
 func (f *floor) serve(nc net.Conn) {
-	f.readLoop(&floorPeer{fc: &floorConn{nc: nc}, rd: &lazyReader{r: nc, conn: nc, idle: idleShed}})
+	f.readLoop(&floorPeer{fc: &floorConn{nc: nc}, rd: &lazyread.Reader{R: nc, Conn: nc, Idle: idleShed}})
 }
 
 // readLoop reads frames until the connection ends. After idleShed of
@@ -89,9 +90,9 @@ func (f *floor) readLoop(fp *floorPeer) {
 		// Wait with the idle deadline only if this goroutine has handled a
 		// message (its stack may have grown): a fresh one waits as long as
 		// it takes, so an idle connection moves once, not every second.
-		fp.rd.boundary = fp.handled
+		fp.rd.Boundary = fp.handled
 		h, err := ws.ReadHeaderBuffer(fp.rd, hdr[:])
-		if errors.Is(err, errIdle) {
+		if errors.Is(err, lazyread.ErrIdle) {
 			fp.handled = false
 			go f.readLoop(fp)
 			return
@@ -104,7 +105,7 @@ func (f *floor) readLoop(fp *floorPeer) {
 			break
 		}
 	}
-	fp.rd.release()
+	fp.rd.Release()
 	fp.fc.nc.Close()
 	if fp.joined {
 		f.leave(fp.session, fp.peer, fp.fc)

@@ -1,4 +1,6 @@
-package bench
+// Package lazyread reads a connection through a pooled buffer that it holds
+// only while data is buffered, so that an idle connection holds none.
+package lazyread
 
 import (
 	"errors"
@@ -23,18 +25,17 @@ var readBufs = sync.Pool{New: func() any { return new([readBufSize]byte) }}
 // of the three per frame of reading header, mask and payload from the
 // socket.
 //
-// This is the technique suggested for the server's readLoop (BENCHMARKS.md);
-// the floor uses it so that it is not slowed by read calls.
-type lazyReader struct {
-	r io.Reader
+// The server (conn.readLoop) and the benchmarks' floor (internal/bench) use it.
+type Reader struct {
+	R io.Reader
 	// With conn and idle set, a read at a message boundary (the caller sets
-	// boundary before reading a frame header) that waits on the socket longer
-	// than idle returns errIdle having consumed nothing: the caller may move
-	// to a fresh goroutine (see floor.readLoop) and read again. Within a
+	// Boundary before reading a frame header) that waits on the socket longer
+	// than idle returns ErrIdle having consumed nothing: the caller may move
+	// to a fresh goroutine (see conn.readLoop) and read again. Within a
 	// frame, reads wait as long as it takes.
-	conn     net.Conn
-	idle     time.Duration
-	boundary bool
+	Conn     net.Conn
+	Idle     time.Duration
+	Boundary bool
 
 	buf  *[readBufSize]byte // nil when empty
 	i, n int                // buf[i:n] is unread
@@ -43,54 +44,54 @@ type lazyReader struct {
 	direct bool
 }
 
-func (l *lazyReader) Read(p []byte) (int, error) {
+func (l *Reader) Read(p []byte) (int, error) {
 	if l.buf != nil {
-		l.boundary = false
+		l.Boundary = false
 		k := copy(p, l.buf[l.i:l.n])
 		l.i += k
 		if l.i == l.n {
-			l.release()
+			l.Release()
 		}
 		return k, nil
 	}
 	if !l.direct || len(p) >= readBufSize {
 		l.direct = true
-		if !l.boundary || l.conn == nil || l.idle <= 0 {
-			return l.r.Read(p)
+		if !l.Boundary || l.Conn == nil || l.Idle <= 0 {
+			return l.R.Read(p)
 		}
-		l.conn.SetReadDeadline(time.Now().Add(l.idle))
-		n, err := l.r.Read(p)
+		l.Conn.SetReadDeadline(time.Now().Add(l.Idle))
+		n, err := l.R.Read(p)
 		// The deadline is for waiting between messages only: clear it
 		// before the rest of the frame is read.
-		l.conn.SetReadDeadline(time.Time{})
+		l.Conn.SetReadDeadline(time.Time{})
 		if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
 			l.direct = false
-			return 0, errIdle
+			return 0, ErrIdle
 		}
-		l.boundary = false
+		l.Boundary = false
 		return n, err
 	}
-	l.direct, l.boundary = false, false
+	l.direct, l.Boundary = false, false
 	l.buf = readBufs.Get().(*[readBufSize]byte)
-	n, err := l.r.Read(l.buf[:])
+	n, err := l.R.Read(l.buf[:])
 	if n == 0 {
-		l.release()
+		l.Release()
 		return 0, err
 	}
 	l.i, l.n = 0, n
 	k := copy(p, l.buf[:n])
 	l.i = k
 	if l.i == l.n {
-		l.release()
+		l.Release()
 	}
 	return k, err
 }
 
-// errIdle: the connection was idle for lazyReader.idle.
-var errIdle = errors.New("bench: idle")
+// ErrIdle: the connection was idle for Reader.Idle.
+var ErrIdle = errors.New("p2pstreams: idle")
 
-// release returns the buffer to the pool.
-func (l *lazyReader) release() {
+// Release returns the buffer to the pool.
+func (l *Reader) Release() {
 	if l.buf != nil {
 		readBufs.Put(l.buf)
 		l.buf, l.i, l.n = nil, 0, 0

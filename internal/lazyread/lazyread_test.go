@@ -1,4 +1,4 @@
-package bench
+package lazyread
 
 import (
 	"bytes"
@@ -39,7 +39,7 @@ func TestLazyReaderDeliversEverythingInOrder(t *testing.T) {
 		iotest.OneByteReader(bytes.NewReader(want)),
 		iotest.HalfReader(bytes.NewReader(want)),
 	} {
-		l := &lazyReader{r: src}
+		l := &Reader{R: src}
 		var got []byte
 		for {
 			p := make([]byte, 1+rng.IntN(2*readBufSize))
@@ -64,7 +64,7 @@ func TestLazyReaderDeliversEverythingInOrder(t *testing.T) {
 // An idle reader holds no buffer: a read that found the buffer empty goes
 // to the source directly.
 func TestLazyReaderHoldsNoBufferWhenDrained(t *testing.T) {
-	l := &lazyReader{r: bytes.NewReader([]byte("ab" + "cdefgh"))}
+	l := &Reader{R: bytes.NewReader([]byte("ab" + "cdefgh"))}
 	p := make([]byte, 2)
 	if n, _ := l.Read(p); n != 2 || l.buf != nil {
 		t.Fatalf("first read: n=%d buffered=%v", n, l.buf != nil)
@@ -78,18 +78,18 @@ func TestLazyReaderHoldsNoBufferWhenDrained(t *testing.T) {
 	}
 }
 
-// A wait longer than idle ends with errIdle, consuming nothing; reading
+// A wait longer than idle ends with ErrIdle, consuming nothing; reading
 // again gets the data, and a deadline never cuts a frame in two.
 func TestLazyReaderIdle(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	l := &lazyReader{r: a, conn: a, idle: 20 * time.Millisecond, boundary: true}
+	l := &Reader{R: a, Conn: a, Idle: 20 * time.Millisecond, Boundary: true}
 	p := make([]byte, 2)
-	if _, err := l.Read(p); !errors.Is(err, errIdle) {
+	if _, err := l.Read(p); !errors.Is(err, ErrIdle) {
 		t.Fatalf("idle read: %v", err)
 	}
-	l.boundary = true
+	l.Boundary = true
 	go b.Write([]byte("hello"))
 	if n, err := io.ReadFull(l, p); err != nil || string(p[:n]) != "he" {
 		t.Fatalf("after idle: %q %v", p[:n], err)
