@@ -83,9 +83,3 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w, "\nRun 'p2pstreams COMMAND -h' for a command's flags.")
 }
-
-func notImplemented(name string) func(context.Context, []string, io.Writer, io.Writer) error {
-	return func(context.Context, []string, io.Writer, io.Writer) error {
-		return fmt.Errorf("%s: not implemented yet", name)
-	}
-}

@@ -30,10 +30,3 @@ func TestRunUsage(t *testing.T) {
 		t.Errorf("errors went to stdout: %q", out.String())
 	}
 }
-
-func TestNotImplementedSaysSo(t *testing.T) {
-	err := notImplemented("thing")(context.Background(), nil, nil, nil)
-	if err == nil || err.Error() != "thing: not implemented yet" {
-		t.Errorf("got %v", err)
-	}
-}
