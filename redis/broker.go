@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/p2pstreams/p2pstreams"
 	"github.com/redis/go-redis/v9"
@@ -75,7 +76,10 @@ func NewBroker(rdb redis.UniversalClient, o *Options) *Broker {
 		closed:  make(chan struct{}),
 		done:    make(chan struct{}),
 	}
-	go b.dispatch(b.ps.ChannelWithSubscriptions(redis.WithChannelSize(1024)))
+	// The health check is how go-redis notices that Redis went away and
+	// reconnects (resubscribing every channel); until then this node's
+	// peers receive nothing, so check every second rather than every 3 s.
+	go b.dispatch(b.ps.ChannelWithSubscriptions(redis.WithChannelSize(1024), redis.WithChannelHealthCheckInterval(time.Second)))
 	return b
 }
 

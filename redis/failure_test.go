@@ -1,10 +1,14 @@
 package p2predis_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
+	"github.com/p2pstreams/p2pstreams"
 	"github.com/p2pstreams/p2pstreams/protocol"
+	p2predis "github.com/p2pstreams/p2pstreams/redis"
+	"github.com/redis/go-redis/v9"
 )
 
 // A node dies (SIGKILL: no Leave, no goodbye). The sessions it hosted are
@@ -100,6 +104,10 @@ func TestRedisRestartNodes(t *testing.T) {
 			t.Fatalf("%s got HostLeft %+v", p.id, m)
 		}
 	}
+	// The nodes have recovered once their pub/sub connections are back and
+	// have resubscribed their peers (go-redis notices at its next health
+	// check); messages published before that reach nobody.
+	waitSubscribed(t, rdb, p2pstreams.PeerTopic("room", "alice"), p2pstreams.PeerTopic("room", "bob"))
 	if h := bob.rejoin("room"); h != "bob" {
 		t.Fatalf("bob rejoined with host %q, want bob", h)
 	}
@@ -118,4 +126,28 @@ func TestRedisRestartNodes(t *testing.T) {
 	alice.expectRouted(protocol.SdpOffer, "bob", `{"n":1}`)
 	bob.route(protocol.SdpOffer, "carol", `{"n":2}`)
 	carol.expectRouted(protocol.SdpOffer, "bob", `{"n":2}`)
+}
+
+// waitSubscribed waits until some node subscribes each topic in Redis.
+func waitSubscribed(t *testing.T, rdb *redis.Client, topics ...string) {
+	t.Helper()
+	channels := make([]string, len(topics))
+	for i, tp := range topics {
+		channels[i] = p2predis.DefaultPrefix + tp
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := rdb.PubSubNumSub(context.Background(), channels...).Result()
+		ready := err == nil
+		for _, c := range channels {
+			ready = ready && n[c] > 0
+		}
+		if ready {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nodes did not resubscribe %q within 10s: %v %v", topics, n, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
