@@ -10,8 +10,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -121,28 +119,6 @@ func (a *app) waitConns(n int64) {
 		}
 		<-tick.C
 	}
-}
-
-// say types text into the page's message box and clicks Send, as a person.
-func say(p *browsertest.Page, text string) {
-	p.WaitTrue(`!document.querySelector('input[placeholder="message"]').disabled`, "an enabled message box")
-	p.Do(
-		chromedp.SendKeys(chromedp.CSS(`input[placeholder="message"]`), text),
-		chromedp.Click(chromedp.CSS(`#send button`)),
-	)
-}
-
-// lines returns the chat lines the page shows.
-func lines(p *browsertest.Page) []string {
-	var out []string
-	p.Eval(`[...document.querySelectorAll("#lines > div")].map(d => d.textContent)`, &out)
-	return out
-}
-
-// waitLine waits until the page shows the chat line.
-func waitLine(p *browsertest.Page, line string) {
-	q, _ := json.Marshal(line)
-	p.WaitTrue(fmt.Sprintf(`[...document.querySelectorAll("#lines > div")].some(d => d.textContent === %s)`, q), fmt.Sprintf("chat line %q", line))
 }
 
 // frameSocketOpen tells whether the page's <p2p-frame> holds an open

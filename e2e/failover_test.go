@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"testing"
+
+	"github.com/p2pstreams/p2pstreams/internal/demo/demotest"
 )
 
 // The gem's: the host closes its page and, in the seed's manual mode, the
@@ -50,11 +52,11 @@ func TestHostLeavesAutoFailover(t *testing.T) {
 	if (roles[0] == "(host)") == (roles[1] == "(host)") {
 		t.Fatalf("roles after failover = %q, want exactly one (host)", roles)
 	}
-	say(peer1, "still here")
-	say(peer2, "me too")
+	demotest.Say(peer1, "still here")
+	demotest.Say(peer2, "me too")
 	for _, p := range []*pageT{{"peer1", peer1}, {"peer2", peer2}} {
-		waitLine(p.Page, "peer1: still here")
-		waitLine(p.Page, "peer2: me too")
+		demotest.WaitLine(p.Page, "peer1: still here")
+		demotest.WaitLine(p.Page, "peer2: me too")
 	}
 	// The new client drops its WebSocket again: only the new host keeps one.
 	a.waitConns(1)

@@ -10,6 +10,7 @@ import (
 	"github.com/p2pstreams/p2pstreams"
 	"github.com/p2pstreams/p2pstreams/internal/browsertest"
 	"github.com/p2pstreams/p2pstreams/internal/demo"
+	"github.com/p2pstreams/p2pstreams/internal/demo/demotest"
 )
 
 // node is one signaling server process, as `serve` runs it, on a fixed
@@ -75,12 +76,12 @@ func TestServerRestartKeepsTheRoom(t *testing.T) {
 	if s := n.srv.Stats(); s.Hosts != 1 || s.Joins != 1 {
 		t.Fatalf("after the restart %d joins, %d made a host; want the old host's one", s.Joins, s.Hosts)
 	}
-	say(peer1, "still talking")
-	waitLine(host, "peer1: still talking")
+	demotest.Say(peer1, "still talking")
+	demotest.WaitLine(host, "peer1: still talking")
 	peer2 := a.join("peer2", "r", false)
 	peer2.WaitText("host: connected")
 	peer2.WaitText("peer1: connected")
-	say(peer2, "hi all")
-	waitLine(peer1, "peer2: hi all")
+	demotest.Say(peer2, "hi all")
+	demotest.WaitLine(peer1, "peer2: hi all")
 	host.WaitTrue(`document.getElementById("status").textContent === ""`, "the host's page to show no error once back")
 }

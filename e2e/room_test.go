@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/p2pstreams/p2pstreams/internal/browsertest"
+	"github.com/p2pstreams/p2pstreams/internal/demo/demotest"
 )
 
 // The gem's own system test: three users join and every page shows all three
@@ -73,18 +74,18 @@ func TestMessagesReachEveryPage(t *testing.T) {
 		p.WaitText("peer2: connected")
 		p.WaitText("peer1: connected")
 	}
-	say(peer1, "hello from peer1")
+	demotest.Say(peer1, "hello from peer1")
 	for _, p := range pages {
-		waitLine(p.Page, "peer1: hello from peer1")
+		demotest.WaitLine(p.Page, "peer1: hello from peer1")
 	}
-	say(host, "hello from the host")
-	say(peer2, "and from peer2")
+	demotest.Say(host, "hello from the host")
+	demotest.Say(peer2, "and from peer2")
 	want := []string{"peer1: hello from peer1", "host: hello from the host", "peer2: and from peer2"}
 	for _, p := range pages {
-		waitLine(p.Page, "peer2: and from peer2")
-		waitLine(p.Page, "host: hello from the host")
+		demotest.WaitLine(p.Page, "peer2: and from peer2")
+		demotest.WaitLine(p.Page, "host: hello from the host")
 	}
-	first := lines(host)
+	first := demotest.Lines(host)
 	if len(first) != 3 {
 		t.Fatalf("host shows %q, want each of %q once", first, want)
 	}
@@ -94,11 +95,11 @@ func TestMessagesReachEveryPage(t *testing.T) {
 		}
 	}
 	for _, p := range pages[1:] {
-		if got := lines(p.Page); !slices.Equal(got, first) {
+		if got := demotest.Lines(p.Page); !slices.Equal(got, first) {
 			t.Errorf("%s shows %q, the host %q: every page sees every message once, in the host's order", p.name, got, first)
 		}
 	}
-	if got := lines(host); got[0] != want[0] {
+	if got := demotest.Lines(host); got[0] != want[0] {
 		t.Errorf("the first message shown is %q, want %q (it was sent and shown before the others)", got[0], want[0])
 	}
 }
@@ -116,9 +117,9 @@ func TestClientReloadConnectsAgain(t *testing.T) {
 	peer1.WaitText("peer1: connected")
 	peer1.WaitText("host: connected")
 	host.WaitText("peer1: connected")
-	say(peer1, "back again")
-	waitLine(host, "peer1: back again")
-	waitLine(peer1, "peer1: back again")
+	demotest.Say(peer1, "back again")
+	demotest.WaitLine(host, "peer1: back again")
+	demotest.WaitLine(peer1, "peer1: back again")
 	var role string
 	peer1.Eval(`document.getElementById("role").textContent`, &role)
 	if role != "" {
@@ -136,14 +137,14 @@ func TestRoomsAreIsolated(t *testing.T) {
 	b2 := a.join("bob", "blue", false)
 	a1.WaitText("abe: connected")
 	b1.WaitText("bob: connected")
-	say(a2, "red only")
-	say(b2, "blue only")
-	waitLine(a1, "abe: red only")
-	waitLine(b1, "bob: blue only")
-	waitLine(a2, "abe: red only")
-	waitLine(b2, "bob: blue only")
+	demotest.Say(a2, "red only")
+	demotest.Say(b2, "blue only")
+	demotest.WaitLine(a1, "abe: red only")
+	demotest.WaitLine(b1, "bob: blue only")
+	demotest.WaitLine(a2, "abe: red only")
+	demotest.WaitLine(b2, "bob: blue only")
 	for _, p := range []*pageT{{"ann", a1}, {"abe", a2}} {
-		if got := lines(p.Page); !slices.Equal(got, []string{"abe: red only"}) {
+		if got := demotest.Lines(p.Page); !slices.Equal(got, []string{"abe: red only"}) {
 			t.Errorf("%s in red shows %q", p.name, got)
 		}
 		if txt := p.Text(); strings.Contains(txt, "bea") || strings.Contains(txt, "bob") {
@@ -151,7 +152,7 @@ func TestRoomsAreIsolated(t *testing.T) {
 		}
 	}
 	for _, p := range []*pageT{{"bea", b1}, {"bob", b2}} {
-		if got := lines(p.Page); !slices.Equal(got, []string{"bob: blue only"}) {
+		if got := demotest.Lines(p.Page); !slices.Equal(got, []string{"bob: blue only"}) {
 			t.Errorf("%s in blue shows %q", p.name, got)
 		}
 		if txt := p.Text(); strings.Contains(txt, "ann") || strings.Contains(txt, "abe") {
@@ -169,9 +170,9 @@ func TestMarkupIsShownAsText(t *testing.T) {
 	eve := a.join(evilName, "r", false)
 	host.WaitText(evilName + ": connected")
 	evil := `<img src=x onerror="window.pwned=1"><script>window.pwned=2</script><b id=bold>bold</b>`
-	say(eve, evil)
+	demotest.Say(eve, evil)
 	for _, p := range []*pageT{{"host", host}, {"eve", eve}} {
-		waitLine(p.Page, evilName+": "+evil)
+		demotest.WaitLine(p.Page, evilName+": "+evil)
 		// Each chat line holds one element, the demo's own <b> around the sender.
 		var bad struct {
 			Pwned        any  `json:"pwned"`

@@ -3,6 +3,8 @@ package e2e
 import (
 	"net/url"
 	"testing"
+
+	"github.com/p2pstreams/p2pstreams/internal/demo/demotest"
 )
 
 // Clients close their signaling WebSocket once connected; the host keeps its.
@@ -26,8 +28,8 @@ func TestClientsCloseSignalingOnceConnected(t *testing.T) {
 		}
 	}
 	// Still one room: the clients talk through the host without the server.
-	say(peer2, "no server needed")
-	waitLine(peer1, "peer2: no server needed")
+	demotest.Say(peer2, "no server needed")
+	demotest.WaitLine(peer1, "peer2: no server needed")
 	if n := a.srv.Stats().Connections; n != 1 {
 		t.Errorf("%d WebSockets open after chatting, want 1", n)
 	}
@@ -45,8 +47,8 @@ func TestKeepCableConnection(t *testing.T) {
 		p.WaitText("peer1: connected")
 		p.WaitText("peer2: connected")
 	}
-	say(peer1, "kept")
-	waitLine(peer2, "peer1: kept")
+	demotest.Say(peer1, "kept")
+	demotest.WaitLine(peer2, "peer1: kept")
 	a.waitConns(3)
 	for _, p := range []*pageT{{"host", host}, {"peer1", peer1}, {"peer2", peer2}} {
 		if !frameSocketOpen(p.Page) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/p2pstreams/p2pstreams"
 	"github.com/p2pstreams/p2pstreams/internal/browsertest"
+	"github.com/p2pstreams/p2pstreams/internal/demo/demotest"
 	"github.com/p2pstreams/p2pstreams/internal/testenv"
 )
 
@@ -87,8 +88,8 @@ func TestStimulusChatController(t *testing.T) {
 	send(peer1, "hi from stimulus")
 	send(host, "<i>hello</i>")
 	for _, p := range []*browsertest.Page{host, peer1} {
-		waitLine(p, "peer1: hi from stimulus")
-		waitLine(p, "host: <i>hello</i>")
+		demotest.WaitLine(p, "peer1: hi from stimulus")
+		demotest.WaitLine(p, "host: <i>hello</i>")
 	}
 	var italics int
 	peer1.Eval(`document.querySelectorAll("#lines i").length`, &italics)
@@ -101,5 +102,5 @@ func TestStimulusChatController(t *testing.T) {
 	peer1.Eval(`document.querySelector("[data-controller=chat]").remove()`, nil)
 	peer1.WaitTrue(`document.querySelector("p2p-frame").listeners.size === 0`, "the frame to have no listener left")
 	send(host, "after")
-	waitLine(host, "host: after")
+	demotest.WaitLine(host, "host: after")
 }

@@ -2,8 +2,6 @@ package peer_test
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
+	"github.com/p2pstreams/p2pstreams/internal/demo/demotest"
 
 	"github.com/p2pstreams/p2pstreams"
 	"github.com/p2pstreams/p2pstreams/internal/browsertest"
@@ -74,25 +72,6 @@ func (d *demoEnv) page(room, name string) *browsertest.Page {
 	return p
 }
 
-func say(p *browsertest.Page, text string) {
-	p.WaitTrue(`!document.querySelector('input[placeholder="message"]').disabled`, "an enabled message box")
-	p.Do(
-		chromedp.SendKeys(chromedp.CSS(`input[placeholder="message"]`), text),
-		chromedp.Click(chromedp.CSS(`#send button`)),
-	)
-}
-
-func chatLines(p *browsertest.Page) []string {
-	var out []string
-	p.Eval(`[...document.querySelectorAll("#lines > div")].map(d => d.textContent)`, &out)
-	return out
-}
-
-func waitLine(p *browsertest.Page, line string) {
-	q, _ := json.Marshal(line)
-	p.WaitTrue(fmt.Sprintf(`[...document.querySelectorAll("#lines > div")].some(d => d.textContent === %s)`, q), fmt.Sprintf("chat line %q", line))
-}
-
 func texts(ms []peer.Message) []string {
 	out := make([]string, len(ms))
 	for i, m := range ms {
@@ -131,26 +110,26 @@ func TestInteropBrowserHostGoClients(t *testing.T) {
 	if err := alice.Send(ctx, "hello from go"); err != nil {
 		t.Fatal(err)
 	}
-	waitLine(host, "alice: hello from go")
-	say(host, "hello from the browser host")
-	waitLine(carol, "host: hello from the browser host")
-	say(carol, "and from a browser client")
+	demotest.WaitLine(host, "alice: hello from go")
+	demotest.Say(host, "hello from the browser host")
+	demotest.WaitLine(carol, "host: hello from the browser host")
+	demotest.Say(carol, "and from a browser client")
 	if err := bob.Send(ctx, "bob too"); err != nil {
 		t.Fatal(err)
 	}
 	want := 4
 	for _, p := range []*browsertest.Page{host, carol} {
-		waitLine(p, "bob: bob too")
-		waitLine(p, "carol: and from a browser client")
+		demotest.WaitLine(p, "bob: bob too")
+		demotest.WaitLine(p, "carol: and from a browser client")
 	}
 	for id, r := range map[string]*rec{"alice": ar, "bob": br} {
 		eventually(t, 10*time.Second, id+" gets the 4 messages", func() bool { return len(r.messages()) >= want })
 	}
-	order := chatLines(host)
+	order := demotest.Lines(host)
 	if len(order) != want {
 		t.Fatalf("the host shows %q, want 4 lines", order)
 	}
-	for _, got := range [][]string{chatLines(carol), texts(ar.messages()), texts(br.messages())} {
+	for _, got := range [][]string{demotest.Lines(carol), texts(ar.messages()), texts(br.messages())} {
 		if !slices.Equal(got, order) {
 			t.Errorf("a peer has %q, the host %q: every peer gets every message once, in the host's order", got, order)
 		}
@@ -186,16 +165,16 @@ func TestInteropGoHostBrowserClients(t *testing.T) {
 	if err := host.Send(context.Background(), "hello from the go host"); err != nil {
 		t.Fatal(err)
 	}
-	waitLine(alice, "gohost: hello from the go host")
-	say(alice, "hi go")
-	waitLine(bob, "alice: hi go")
-	say(bob, "bob here")
-	waitLine(alice, "bob: bob here")
+	demotest.WaitLine(alice, "gohost: hello from the go host")
+	demotest.Say(alice, "hi go")
+	demotest.WaitLine(bob, "alice: hi go")
+	demotest.Say(bob, "bob here")
+	demotest.WaitLine(alice, "bob: bob here")
 	eventually(t, 10*time.Second, "the host gets 3 messages", func() bool { return len(hr.messages()) == 3 })
 	order := texts(hr.messages())
 	for _, p := range []*browsertest.Page{alice, bob} {
-		waitLine(p, "bob: bob here")
-		if got := chatLines(p); !slices.Equal(got, order) {
+		demotest.WaitLine(p, "bob: bob here")
+		if got := demotest.Lines(p); !slices.Equal(got, order) {
 			t.Errorf("a page shows %q, the Go host got %q", got, order)
 		}
 	}
@@ -239,8 +218,8 @@ func TestInteropFailover(t *testing.T) {
 	if err := alice.Send(context.Background(), "healed"); err != nil {
 		t.Fatal(err)
 	}
-	waitLine(carol, "alice: healed")
-	say(carol, "yes")
+	demotest.WaitLine(carol, "alice: healed")
+	demotest.Say(carol, "yes")
 	eventually(t, 10*time.Second, "alice gets carol's message", func() bool {
 		return slices.Contains(texts(ar.messages()), "carol: yes")
 	})
@@ -265,12 +244,12 @@ func TestInteropGoHostLeaves(t *testing.T) {
 		return alice.State() == peer.StateConnected && len(m) == 2 &&
 			m["alice"] == peer.StateConnected && m["carol"] == peer.StateConnected
 	})
-	say(carol, "who hosts now?")
+	demotest.Say(carol, "who hosts now?")
 	eventually(t, 10*time.Second, "alice gets carol's message", func() bool {
 		return slices.Contains(texts(ar.messages()), "carol: who hosts now?")
 	})
 	if err := alice.Send(context.Background(), "one of us"); err != nil {
 		t.Fatal(err)
 	}
-	waitLine(carol, "alice: one of us")
+	demotest.WaitLine(carol, "alice: one of us")
 }

@@ -9,13 +9,13 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/p2pstreams/p2pstreams/internal/demo/demotest"
 
 	"github.com/chromedp/chromedp"
 	"github.com/redis/go-redis/v9"
@@ -46,11 +46,11 @@ func TestChatAcrossTwoNodes(t *testing.T) {
 		p.WaitText("peer1: connected")
 		p.WaitText("peer2: connected")
 	}
-	say(peer1, "hello from node two")
-	say(host, "hello from node one")
+	demotest.Say(peer1, "hello from node two")
+	demotest.Say(host, "hello from node one")
 	for _, p := range pages {
-		waitLine(p, "peer1: hello from node two")
-		waitLine(p, "host: hello from node one")
+		demotest.WaitLine(p, "peer1: hello from node two")
+		demotest.WaitLine(p, "host: hello from node one")
 	}
 }
 
@@ -93,19 +93,4 @@ func join(t *testing.T, b *browsertest.Browser, url, name, room string) *browser
 	)
 	p.WaitTrue(`location.pathname === "/room" && document.readyState === "complete"`, name+"'s room page")
 	return p
-}
-
-// say types text into the message box and clicks Send, as a person.
-func say(p *browsertest.Page, text string) {
-	p.WaitTrue(`!document.querySelector('input[placeholder="message"]').disabled`, "an enabled message box")
-	p.Do(
-		chromedp.SendKeys(chromedp.CSS(`input[placeholder="message"]`), text),
-		chromedp.Click(chromedp.CSS(`#send button`)),
-	)
-}
-
-// waitLine waits until the page shows the chat line.
-func waitLine(p *browsertest.Page, line string) {
-	q, _ := json.Marshal(line)
-	p.WaitTrue(fmt.Sprintf(`[...document.querySelectorAll("#lines > div")].some(d => d.textContent === %s)`, q), fmt.Sprintf("chat line %q", line))
 }
