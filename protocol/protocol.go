@@ -69,7 +69,8 @@ const (
 	CodeSessionFull     Code = "session_full"      // the session has its maximum of peers
 	CodeNotHost         Code = "not_host"          // a host-only message from a client
 	CodeRateLimited     Code = "rate_limited"      // too many messages; this one was dropped
-	CodeSlowReader      Code = "slow_reader"       // the send queue overflowed (closes)
+	CodeSlowReader      Code = "slow_reader"       // the peer did not read what was sent to it (closes)
+	CodeFlood           Code = "flood"             // kept sending over the rate limit (closes)
 	CodeSessionExpired  Code = "session_expired"   // the token's expiry passed while connected (closes)
 	CodeJoinTimeout     Code = "join_timeout"      // no SessionJoin in time (closes)
 	CodeServerShutdown  Code = "server_shutdown"   // the server is going away (closes)
