@@ -127,14 +127,19 @@ func DecodeClient(b []byte) (*Message, error) {
 	if len(b) == 0 || b[0] != '{' {
 		return nil, bad(CodeBadMessage, "a message is one JSON object")
 	}
-	m := new(Message)
-	if err := json.Unmarshal(b, m); err != nil {
+	// from is taken raw, so that "from":"" and "from":null count as set.
+	in := new(struct {
+		Message
+		From json.RawMessage `json:"from"`
+	})
+	m := &in.Message
+	if err := json.Unmarshal(b, in); err != nil {
 		return nil, bad(CodeBadMessage, "invalid JSON: %v", err)
 	}
 	if m.Type != Type {
 		return nil, bad(CodeUnknownState, "type must be %q", Type)
 	}
-	if m.From != "" {
+	if in.From != nil {
 		return nil, bad(CodeBadMessage, "from is set by the server, not the sender")
 	}
 	switch m.State {

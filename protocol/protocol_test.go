@@ -32,6 +32,9 @@ func TestDecodeClient(t *testing.T) {
 		{`{"type":"Connection","state":"SdpOffer","to":"b","data":"x"}`, CodeBadMessage},
 		{`{"type":"Connection","state":"SdpOffer","to":"b\n","data":{}}`, CodeBadMessage},
 		{`{"type":"Connection","state":"SdpOffer","to":"b","from":"c","data":{}}`, CodeBadMessage},
+		{`{"type":"Connection","state":"SdpOffer","to":"b","from":"","data":{}}`, CodeBadMessage},
+		{`{"type":"Connection","state":"SdpOffer","to":"b","from":null,"data":{}}`, CodeBadMessage},
+		{`{"type":"Connection","state":"SessionLeave","from":{}}`, CodeBadMessage},
 		{`{"type":"Connection","state":"PeerLeft"}`, CodeBadMessage},
 	}
 	for _, c := range cases {
