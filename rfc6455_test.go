@@ -76,7 +76,7 @@ func TestFromSetBySenderIsRefused(t *testing.T) {
 // deadline within StoreTimeout.
 type deadlineBroker struct {
 	*MemoryBroker
-	timeout           time.Duration
+	timeout            time.Duration
 	bounded, unbounded atomic.Int64
 }
 
