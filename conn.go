@@ -214,7 +214,7 @@ func (c *conn) answerClose(p []byte) {
 	if len(p) > 0 {
 		code, reason := ws.ParseCloseFrameData(p)
 		switch err := ws.CheckCloseFrameData(code, reason); {
-		case len(p) == 1:
+		case len(p) == 1, code >= 5000:
 			status = ws.StatusProtocolError
 		case errors.Is(err, ws.ErrProtocolInvalidUTF8):
 			status = ws.StatusInvalidFramePayloadData

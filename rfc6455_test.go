@@ -36,6 +36,7 @@ func TestRFC6455Violations(t *testing.T) {
 		{"close reason not UTF-8", ws.NewCloseFrame(closeBody(ws.StatusNormalClosure, "\xff\xfe")), ws.StatusInvalidFramePayloadData, false},
 		{"close 1000", ws.NewCloseFrame(closeBody(ws.StatusNormalClosure, "bye")), ws.StatusNormalClosure, false},
 		{"close without payload", ws.NewCloseFrame(nil), ws.StatusNormalClosure, false},
+		{"close 5000", ws.NewCloseFrame(closeBody(5000, "")), ws.StatusProtocolError, false},
 		{"close 4000", ws.NewCloseFrame(closeBody(4000, "app")), ws.StatusNormalClosure, false},
 	}
 	for _, c := range cases {
