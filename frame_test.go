@@ -119,7 +119,6 @@ func TestFrameTagEscapesHostileInput(t *testing.T) {
 	}
 }
 
-
 func TestFrameTagRefusesBadInput(t *testing.T) {
 	srv := frameServer(t)
 	for name, o := range map[string]p2pstreams.FrameOptions{
