@@ -44,7 +44,7 @@ export function isFinal(s) {
   return s === State.Disconnected || s === State.Closed || s === State.Failed
 }
 
-/** Defaults of the frame config (the seed's keys, plus autoFailover). */
+/** Defaults of the frame config (the Rails gem's keys, plus autoFailover). */
 export const DEFAULT_CONFIG = Object.freeze({
   ice_servers: [],
   heartbeat: Object.freeze({ interval_mls: 1000, idle_timeout_mls: 4000 }),

@@ -17,7 +17,7 @@ import (
 const stimulusPage = `<!doctype html>
 <html><head><meta charset="utf-8">
 <script type="importmap">
-{"imports": {"@hotwired/stimulus": "/vendor/stimulus.js", "p2p": "/p2p/stimulus.js"}}
+{"imports": {"@hotwired/stimulus": "/vendor/stimulus.js", "p2pstreams/stimulus": "/p2p/stimulus.js"}}
 </script>
 <script type="module">
 import { Application } from "@hotwired/stimulus"
@@ -33,7 +33,7 @@ Application.start().register("chat-room", Probe)
 </body></html>`
 
 // TestStimulusControllerRuns loads a generated --stimulus controller in
-// Chromium with Stimulus: its import of "p2p" resolves through the import
+// Chromium with Stimulus: its import of "p2pstreams/stimulus" resolves through the import
 // map, Stimulus connects it to the frame, and its callbacks run.
 func TestStimulusControllerRuns(t *testing.T) {
 	b := browsertest.Shared(t)

@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/p2pstreams/p2pstreams/internal/testenv"
@@ -33,6 +34,15 @@ var programs = []struct {
 		"the Redis tests of redis, redis/e2e, cmd/p2pstreams (serve --redis), internal/bench", func() string { return look("redis-server") }},
 	{"nats-server", "P2PSTREAMS_SKIP_NATS", "apt-get install -y nats-server",
 		"the NATS tests of nats", func() string { return look("nats-server", "/usr/sbin/nats-server") }},
+	{"esbuild and tsc (npm)", "P2PSTREAMS_SKIP_BUNDLE",
+		"npm install --prefix e2e/testdata/bundle --no-save --no-package-lock --no-audit --no-fund esbuild@0.28.2 typescript@7.0.2",
+		"the bundler test of e2e (TestBundledClient)", func() string {
+			bin := filepath.Join("..", "..", "e2e", "testdata", "bundle", "node_modules", ".bin")
+			if look(filepath.Join(bin, "esbuild")) == "" {
+				return ""
+			}
+			return look(filepath.Join(bin, "tsc"))
+		}},
 }
 
 func look(names ...string) string {
