@@ -230,7 +230,7 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 		if st, err := fs.Stat(client.FS, p); err == nil && !st.IsDir() {
 			r2 := r.Clone(r.Context())
 			r2.URL.Path = "/" + p
-			w.Header().Set("Cache-Control", "no-cache")
+			setClientFileHeaders(w.Header(), p)
 			s.files.ServeHTTP(w, r2)
 			return
 		}
