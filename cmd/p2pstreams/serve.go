@@ -100,8 +100,8 @@ func (c *serveConfig) logger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, ho))
 }
 
-// runServe runs the signaling server at /p2p/ and the demo chat at /, until
-// ctx ends; then it shuts the server down, telling the peers.
+// runServe runs the signaling server at /p2p/, the health probes at
+// /healthz and /readyz, and the demo chat at /, until ctx ends; then it shuts the server down, telling the peers.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := defaultServeConfig()
 	set, err := loadConfig(&c, args, os.LookupEnv, stderr)
@@ -137,6 +137,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/p2p/", srv)
+	mux.Handle("/healthz", p2pstreams.HealthHandler())
+	mux.Handle("/readyz", srv.ReadyHandler(0))
 	mux.Handle("/", demo.New(srv, demo.Options{Mount: "/p2p/"}))
 
 	ln, err := net.Listen("tcp", c.Addr)
