@@ -14,6 +14,7 @@ import (
 
 	"github.com/p2pstreams/p2pstreams"
 	"github.com/p2pstreams/p2pstreams/internal/demo"
+	"github.com/p2pstreams/p2pstreams/metrics"
 )
 
 // serveConfig is what `serve` runs with: every field is a setting (see
@@ -131,6 +132,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer closeRedis()
 		opts.Store, opts.Broker = store, broker
 	}
+	var m *metrics.Metrics
+	var metricsHandler http.Handler
+	var metricsAddr net.Addr // of --metrics-addr
+	if c.Metrics {
+		if m, metricsHandler, err = instrument(opts); err != nil {
+			return err
+		}
+	}
 	srv, err := p2pstreams.NewServer(opts)
 	if err != nil {
 		return err
@@ -140,6 +149,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mux.Handle("/healthz", p2pstreams.HealthHandler())
 	mux.Handle("/readyz", srv.ReadyHandler(0))
 	mux.Handle("/", demo.New(srv, demo.Options{Mount: "/p2p/"}))
+	if m != nil {
+		m.Watch(srv)
+		if c.MetricsAddr == "" {
+			mux.Handle("/metrics", metricsHandler)
+		} else {
+			var stopMetrics func()
+			metricsAddr, stopMetrics, err = listenMetrics(c.MetricsAddr, metricsHandler)
+			if err != nil {
+				srv.Shutdown(context.Background())
+				return err
+			}
+			defer stopMetrics()
+		}
+	}
 
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -148,6 +171,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "p2pstreams: demo chat at %s (signaling at /p2p/); Ctrl-C stops\n", openURL(ln.Addr()))
+	if metricsAddr != nil {
+		fmt.Fprintf(stdout, "p2pstreams: metrics at %smetrics\n", openURL(metricsAddr))
+	}
 
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(ln) }()
