@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -191,4 +193,44 @@ func TestEachMetricMoves(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	step("the host goes", map[string]float64{"p2pstreams_sessions": -1, "p2pstreams_peers": -1})
+}
+
+// The Grafana dashboard asks only for metrics that exist.
+func TestDashboardUsesOurNames(t *testing.T) {
+	b, err := os.ReadFile("grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New()
+	srv, _ := p2pstreams.NewServer(&p2pstreams.Options{Secret: secret})
+	defer srv.Shutdown(context.Background())
+	m.Watch(srv)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m)
+	known := map[string]bool{"process_resident_memory_bytes": true, "go_goroutines": true}
+	descs := make(chan *prometheus.Desc, 64)
+	m.Describe(descs)
+	close(descs)
+	for d := range descs {
+		name := strings.Split(d.String(), `"`)[1] // Desc{fqName: "NAME", ...}
+		known[name], known[name+"_bucket"] = true, true
+	}
+	names := regexp.MustCompile(`[a-z_]+_[a-z_]+`)
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			for _, n := range names.FindAllString(tg.Expr, -1) {
+				if strings.HasPrefix(n, "p2pstreams_") && !known[n] {
+					t.Errorf("the dashboard asks for %s, which Metrics does not export", n)
+				}
+			}
+		}
+	}
 }
