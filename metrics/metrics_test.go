@@ -223,7 +223,7 @@ func TestDashboardUsesOurNames(t *testing.T) {
 		name := strings.Split(d.String(), `"`)[1] // Desc{fqName: "NAME", ...}
 		known[name], known[name+"_bucket"] = true, true
 	}
-	names := regexp.MustCompile(`[a-z_]+_[a-z_]+`)
+	names := regexp.MustCompile(`p2pstreams_[a-z0-9_]+`)
 	for _, p := range d.Panels {
 		for _, tg := range p.Targets {
 			for _, n := range names.FindAllString(tg.Expr, -1) {
