@@ -413,13 +413,27 @@ func (mb *membership) release() {
 // refresher). A lost membership means the session was reset without this
 // connection being told (its host's node died): tell it now.
 func (c *conn) refresh() {
-	mb := c.m.Load()
-	if mb == nil || c.reset.Load() {
-		return // not joined, or told already that the session was reset
+	mb := c.leased()
+	if mb == nil {
+		return
 	}
 	ctx, cancel := c.srv.storeContext()
 	defer cancel()
-	err := c.srv.store.Refresh(ctx, mb.session, mb.peer, c.srv.o.Lease)
+	c.refreshed(mb, c.srv.store.Refresh(ctx, mb.session, mb.peer, c.srv.o.Lease))
+}
+
+// leased returns the membership whose lease the refresher renews, or nil:
+// not joined, or told already that the session was reset.
+func (c *conn) leased() *membership {
+	mb := c.m.Load()
+	if mb == nil || c.reset.Load() {
+		return nil
+	}
+	return mb
+}
+
+// refreshed acts on the outcome of renewing mb's lease.
+func (c *conn) refreshed(mb *membership, err error) {
 	if errors.Is(err, ErrNotMember) && c.m.Load() == mb {
 		c.reset.Store(true)
 		c.send(protocol.Encode(&protocol.Message{State: protocol.HostLeft, SessionID: mb.session, HostPeerID: mb.host}))

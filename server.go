@@ -303,9 +303,7 @@ func (s *Server) refreshLoop() {
 			return
 		case <-t.C:
 		}
-		for _, c := range s.snapshot() {
-			c.refresh()
-		}
+		s.refreshRound()
 	}
 }
 
