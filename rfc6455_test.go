@@ -125,6 +125,14 @@ func (s *blockingStore) Refresh(ctx context.Context, sid SessionID, p PeerID, le
 	return ctx.Err()
 }
 
+func (s *blockingStore) RefreshBatch(ctx context.Context, ms []Member, lease time.Duration) []error {
+	errs := make([]error, len(ms))
+	for i := range ms {
+		errs[i] = s.Refresh(ctx, ms[i].Session, ms[i].Peer, lease)
+	}
+	return errs
+}
+
 func (s *blockingStore) Join(ctx context.Context, sid SessionID, p PeerID, o JoinOptions) (PeerID, error) {
 	if p == "slowjoin" {
 		s.once.Do(func() { close(s.joining) })
@@ -160,7 +168,7 @@ func TestShutdownWaitsForTheRefresher(t *testing.T) {
 }
 
 // Messages for a joiner that arrive while it joins wait in the gate; more
-// than SendQueue frames of them are all delivered (the gate is bounded in
+// than the 256 frames the gate once held are all delivered (it is bounded in
 // bytes, as the queue is).
 func TestJoinGateKeepsEverything(t *testing.T) {
 	checkNoLeaks(t)
