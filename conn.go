@@ -49,6 +49,10 @@ type conn struct {
 	stale     *membership
 	joinTimer *time.Timer
 
+	// parked: the connection is idle with no reader goroutine (park_linux.go).
+	parked atomic.Bool
+	fd     int32 // the socket's descriptor for parking; -1: cannot park; 0: not known yet
+
 	// Rate limiter (token bucket); the reader's own.
 	tokens float64
 	last   time.Time
@@ -96,7 +100,9 @@ func (c *conn) readLoop() {
 	moved := false // the connection moved to a fresh goroutine
 	defer func() {
 		if moved {
-			go c.readLoop()
+			if !c.park() {
+				go c.readLoop()
+			}
 			return
 		}
 		c.rd.Release()
@@ -111,7 +117,9 @@ func (c *conn) readLoop() {
 		// idleMove; then the connection moves to a fresh goroutine, which
 		// waits on a 2 KiB stack as long as it takes (handling a join grows
 		// a stack to 8 KiB, and GC shrinks a parked one only to 4 KiB).
-		c.rd.Boundary = msgOp == 0 && handled
+		// A connection that can park (no goroutine at all while idle)
+		// waits idleMove at every boundary.
+		c.rd.Boundary = msgOp == 0 && (handled || c.canPark())
 		h, err := ws.ReadHeader(&c.rd)
 		if errors.Is(err, lazyread.ErrIdle) {
 			moved = true
@@ -523,6 +531,7 @@ func (c *conn) startClose(status ws.StatusCode, code protocol.Code) {
 	c.closing = true
 	c.closeBody = ws.NewCloseFrameBody(status, string(code))
 	c.kick()
+	c.unpark() // the reader waits for the peer's close frame
 }
 
 // kick starts the writer if it is not running; c.mu is held.
@@ -571,6 +580,7 @@ func (c *conn) writeLoop() {
 			c.mu.Lock()
 			c.closing, c.closeSent, c.queue = true, true, nil
 			c.stopWriting(true)
+			c.unpark()
 			c.mu.Unlock()
 			c.nc.Close() // unblocks the reader, which then finishes
 			return
@@ -642,6 +652,7 @@ func (c *conn) finish() {
 	if idle != nil {
 		<-idle // bounded by WriteTimeout
 	}
+	c.unregister()
 	c.nc.Close()
 	c.srv.remove(c)
 	c.srv.wg.Done()

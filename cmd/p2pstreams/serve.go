@@ -87,6 +87,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "p2pstreams: demo chat at %s (signaling at /p2p/); Ctrl-C stops\n", openURL(ln.Addr()))
 
+	rctx, stopRelease := context.WithCancel(ctx)
+	defer stopRelease()
+	go releaseMemory(rctx)
+
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(ln) }()
 	select {
