@@ -195,6 +195,7 @@ func (c *conn) drain() {
 func (c *conn) handle(op ws.OpCode, p []byte) {
 	if c.reset.Swap(false) {
 		if mb := c.m.Swap(nil); mb != nil {
+			c.srv.stats.member(mb, -1)
 			mb.expiry.Stop()
 			c.dropStale()
 			c.stale = mb
@@ -210,7 +211,7 @@ func (c *conn) handle(op ws.OpCode, p []byte) {
 	}
 	m, err := protocol.DecodeClient(p)
 	if err != nil {
-		var de *protocol.DecodeError
+		var de *protocol.CodeError
 		if errors.As(err, &de) {
 			c.fail(de.Code, de.Text)
 		}
@@ -230,6 +231,7 @@ func (c *conn) handle(op ws.OpCode, p []byte) {
 			c.fail(protocol.CodeNotJoined, "join a session first")
 			return
 		}
+		c.srv.stats.member(mb, -1)
 		c.leave(mb, true)
 	case protocol.PeerLeft:
 		c.forget(m.PeerID)
@@ -299,6 +301,7 @@ func (c *conn) join(tok string) {
 		c.closeWith(ws.StatusNormalClosure, protocol.CodeSessionExpired, "the session has expired")
 	})
 	c.m.Store(mb)
+	s.stats.member(mb, 1)
 	if c.joinTimer != nil {
 		c.joinTimer.Stop()
 		c.joinTimer = nil // an idle joined connection keeps one timer only
@@ -344,6 +347,7 @@ func (c *conn) route(m *protocol.Message) {
 		c.fail(protocol.CodePeerNotFound, "no peer "+string(protocol.Quote(string(m.To)))+" is connected in this session")
 	default:
 		c.srv.stats.relayed.Add(1)
+		c.srv.stats.relayedBytes.Add(int64(len(out)))
 	}
 }
 
@@ -635,6 +639,7 @@ func (c *conn) finish() {
 	}
 	c.dropStale()
 	if mb := c.m.Swap(nil); mb != nil {
+		c.srv.stats.member(mb, -1)
 		if c.reset.Load() {
 			mb.release() // the session is gone already
 		} else {
