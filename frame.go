@@ -18,8 +18,13 @@ import (
 // signed into the peer's token and handed back by the server on join.
 type FrameConfig struct {
 	// ICEServers for the peers' RTCPeerConnections; default none (peers on
-	// one network, or loopback, need none).
+	// one network, or loopback, need none). The servers of
+	// Options.ICEServers (the embedded TURN server's, say) come before them.
 	ICEServers []ICEServer `json:"ice_servers,omitempty"`
+	// ICETransportPolicy "relay" connects peers through TURN only (no host
+	// or STUN candidates: peers never learn each other's addresses); default
+	// "" (all candidates).
+	ICETransportPolicy string `json:"iceTransportPolicy,omitempty"`
 	// Heartbeat over the DataChannel; zero fields mean 1s and 4s.
 	Heartbeat Heartbeat `json:"heartbeat,omitzero"`
 	// KeepCableConnection keeps a client's signaling WebSocket open once it

@@ -25,9 +25,11 @@ export interface P2pConfig {
   keepCableConnection?: boolean
   /** When the host goes, rejoin and elect a new host by itself; default true. */
   autoFailover?: boolean
+  /** "relay": connect through TURN only (hides the peers' addresses); default "all". */
+  iceTransportPolicy?: RTCIceTransportPolicy
   [key: string]: unknown
 }
-export declare const DEFAULT_CONFIG: Readonly<Required<Pick<P2pConfig, "ice_servers" | "keepCableConnection" | "autoFailover">> & { heartbeat: { interval_mls: number; idle_timeout_mls: number } }>
+export declare const DEFAULT_CONFIG: Readonly<Required<Pick<P2pConfig, "ice_servers" | "keepCableConnection" | "autoFailover" | "iceTransportPolicy">> & { heartbeat: { interval_mls: number; idle_timeout_mls: number } }>
 export declare function normalizeConfig(c?: P2pConfig): Required<P2pConfig>
 /** The claims of a token, read without checking its signature. */
 export declare function readToken(token: string): { sessionId: string; peerId: string; expires: number; config: P2pConfig }

@@ -144,7 +144,7 @@ export class Peer {
     switch (m.state) {
       case Signal.SessionReady:
         if (m.peerId === this.peerId) this.onJoined(m)
-        else if (this.iamHost && this.joined) this.addClient(m.peerId)
+        else if (this.iamHost && this.joined) this.addClient(m.peerId, m.iceServers)
         break
       case Signal.SdpOffer:
         if (!this.iamHost && m.from === this.hostPeerId) this.onOffer(m.from, m.data)
@@ -174,6 +174,7 @@ export class Peer {
 
   onJoined(m) {
     this.joined = true
+    this.iceServers = m.iceServers // fresh TURN credentials for the link to the host
     if (m.config && typeof m.config === "object") this.config = normalizeConfig({ ...this.config, ...m.config })
     this.hostPeerId = m.hostPeerId
     if (m.hostPeerId === this.peerId) {
@@ -238,11 +239,11 @@ export class Peer {
     this.states = new Map()
   }
 
-  addClient(id) {
+  addClient(id, iceServers) {
     clearTimeout(this.forgetTimers.get(id))
     this.forgetTimers.delete(id)
     retire(this.clients.get(id)) // a reload: the old connection is over
-    const conn = this.newConnection(id, true)
+    const conn = this.newConnection(id, true, iceServers)
     this.clients.set(id, conn)
     const current = () => this.clients.get(id) === conn
     conn.onstate = (s) => {
@@ -297,7 +298,7 @@ export class Peer {
   onOffer(from, offer) {
     clearTimeout(this.offerTimer)
     retire(this.upstream)
-    const conn = this.newConnection(from, false)
+    const conn = this.newConnection(from, false, this.iceServers)
     this.upstream = conn
     conn.onstate = (s) => {
       if (this.upstream !== conn) return
@@ -337,11 +338,14 @@ export class Peer {
 
   // ---- shared
 
-  newConnection(remoteId, offerer) {
+  // iceServers: those of the SessionReady that announced the link (the
+  // server's, with fresh credentials, then the config's), else the config's.
+  newConnection(remoteId, offerer, iceServers) {
     return new Connection({
       remoteId,
       offerer,
       config: this.config,
+      iceServers,
       RTCPeerConnection: this.RTCPeerConnection,
       signal: (state, to, data) => this.signal({ state, to, data }),
     })

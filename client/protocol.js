@@ -50,6 +50,7 @@ export const DEFAULT_CONFIG = Object.freeze({
   heartbeat: Object.freeze({ interval_mls: 1000, idle_timeout_mls: 4000 }),
   keepCableConnection: false,
   autoFailover: true,
+  iceTransportPolicy: "all",
 })
 
 /**
@@ -71,6 +72,20 @@ export function normalizeConfig(c) {
     },
     keepCableConnection: c.keepCableConnection === true,
     autoFailover: c.autoFailover !== false,
+    iceTransportPolicy: c.iceTransportPolicy === "relay" ? "relay" : "all",
+  }
+}
+
+/**
+ * rtcConfiguration is the RTCConfiguration of a link: the iceServers of the
+ * SessionReady that announced it (the server's, with fresh credentials,
+ * then the config's ice_servers) or else the config's, and the config's
+ * iceTransportPolicy ("relay": TURN only, no host or STUN candidates).
+ */
+export function rtcConfiguration(config, iceServers) {
+  return {
+    iceServers: Array.isArray(iceServers) ? iceServers : config.ice_servers,
+    iceTransportPolicy: config.iceTransportPolicy === "relay" ? "relay" : "all",
   }
 }
 

@@ -30,10 +30,16 @@ type Config struct {
 	// webrtc.NewAPI() with pion's default settings. peertest.LoopbackAPI
 	// returns one for loopback-only tests.
 	API *webrtc.API
-	// ICEServers for every RTCPeerConnection. Default (nil): the token
-	// config's "ice_servers", as the browser client does; none if it has none.
-	// Use an empty non-nil slice to ignore the token's.
+	// ICEServers for every RTCPeerConnection. Default (nil), as the browser
+	// client does: the "iceServers" of the SessionReady that announced the
+	// link (the server's STUN/TURN servers with fresh credentials, then the
+	// token config's "ice_servers"), or the token config's from an older
+	// server; none if there are none. Use an empty non-nil slice for none.
 	ICEServers []webrtc.ICEServer
+	// ICETransportPolicy webrtc.ICETransportPolicyRelay connects through
+	// TURN only (no host or STUN candidates). Default: the token config's
+	// "iceTransportPolicy", else all candidates.
+	ICETransportPolicy webrtc.ICETransportPolicy
 
 	// Certificate is the DTLS certificate of every RTCPeerConnection of
 	// this Peer. Default: one made when the Peer starts (pion would make
@@ -118,6 +124,7 @@ type frameConfig struct {
 	ICEServers          []webrtc.ICEServer `json:"ice_servers"`
 	KeepCableConnection bool               `json:"keepCableConnection"`
 	AutoFailover        *bool              `json:"autoFailover"`
+	ICETransportPolicy  string             `json:"iceTransportPolicy"`
 }
 
 // settings are the effective settings of one membership: Config merged with
@@ -125,6 +132,7 @@ type frameConfig struct {
 type settings struct {
 	interval, idle time.Duration
 	iceServers     []webrtc.ICEServer
+	policy         webrtc.ICETransportPolicy
 	keepSignaling  bool
 	failover       bool
 }
@@ -141,6 +149,7 @@ func (c *Config) settings(raw json.RawMessage, log *slog.Logger) settings {
 		interval:      c.Heartbeat.Interval,
 		idle:          c.Heartbeat.IdleTimeout,
 		iceServers:    c.ICEServers,
+		policy:        c.ICETransportPolicy,
 		keepSignaling: c.KeepSignaling || fc.KeepCableConnection,
 		failover:      !c.NoFailover && (fc.AutoFailover == nil || *fc.AutoFailover),
 	}
@@ -164,7 +173,25 @@ func (c *Config) settings(raw json.RawMessage, log *slog.Logger) settings {
 	if s.iceServers == nil {
 		s.iceServers = fc.ICEServers
 	}
+	if s.policy == webrtc.ICETransportPolicyAll && fc.ICETransportPolicy == "relay" {
+		s.policy = webrtc.ICETransportPolicyRelay
+	}
 	return s
+}
+
+// linkICEServers are the ICE servers of a link announced by a SessionReady
+// whose "iceServers" is raw: Config.ICEServers if set, else raw's (an
+// array), else the token config's.
+func (p *Peer) linkICEServers(raw json.RawMessage) []webrtc.ICEServer {
+	if p.cfg.ICEServers != nil || len(raw) == 0 {
+		return p.set.iceServers
+	}
+	var servers []webrtc.ICEServer
+	if err := json.Unmarshal(raw, &servers); err != nil {
+		p.log.Warn("p2pstreams: ignoring unreadable iceServers", "err", err)
+		return p.set.iceServers
+	}
+	return servers
 }
 
 // failoverBeforeJoin is the failover setting before the token config is

@@ -87,7 +87,7 @@ type certResult struct {
 
 // newLink makes the RTCPeerConnection to remote. The offerer (the host)
 // creates the DataChannel; the answerer takes it from OnDataChannel.
-func (p *Peer) newLink(remote protocol.PeerID, offerer bool) (*link, error) {
+func (p *Peer) newLink(remote protocol.PeerID, offerer bool, iceServers []webrtc.ICEServer) (*link, error) {
 	if p.cert == nil {
 		r := <-p.certc
 		if r.err != nil {
@@ -96,7 +96,7 @@ func (p *Peer) newLink(remote protocol.PeerID, offerer bool) (*link, error) {
 		p.cert = r.cert
 	}
 	pc, err := p.cfg.api().NewPeerConnection(webrtc.Configuration{
-		ICEServers: p.set.iceServers, Certificates: []webrtc.Certificate{*p.cert},
+		ICEServers: iceServers, ICETransportPolicy: p.set.policy, Certificates: []webrtc.Certificate{*p.cert},
 	})
 	if err != nil {
 		return nil, err
