@@ -68,6 +68,17 @@ export interface P2pFrameEventMap extends HTMLElementEventMap {
   "p2p:error": CustomEvent<P2pError>
 }
 
+/** One live link's selected ICE candidate pair: candidate types "host", "srflx", "prflx", "relay". */
+export interface P2pLinkStats {
+  peerId: string
+  local: string
+  remote: string
+  /** Either end is a TURN relay. */
+  relayed: boolean
+  /** The last round-trip time in ms; 0 when unknown. */
+  rttMls: number
+}
+
 /** <p2p-frame token="…" config="{…}" url="ws://…">. */
 export declare class P2pFrameElement extends HTMLElement {
   /** Sends data to every peer, this one included; false when not connected. */
@@ -78,6 +89,8 @@ export declare class P2pFrameElement extends HTMLElement {
   readonly iamHost: boolean
   readonly state: P2pState
   readonly config: Required<P2pConfig> | undefined
+  /** Per live link: direct or relayed (TURN), and its RTT (from getStats). */
+  linkStats(): Promise<P2pLinkStats[]>
   addP2pListener(listener: P2pListener): void
   removeP2pListener(listener: P2pListener): void
   /** The seed's name for addP2pListener. */
@@ -155,6 +168,8 @@ export declare class Peer {
   readonly iamHost: boolean
   readonly state: P2pState
   readonly config: Required<P2pConfig>
+  /** Per live link: direct or relayed (TURN), and its RTT (from getStats). */
+  linkStats(): Promise<P2pLinkStats[]>
   start(): void
   /** leave: false when the page is only closing or reloading (the default true also frees the place). */
   stop(options?: { leave?: boolean }): void

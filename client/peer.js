@@ -17,6 +17,7 @@
 //   reopen it only when they need the server again (reconnect, failover).
 
 import { Connection } from "./connection.js"
+import { linkStats } from "./stats.js"
 import { Message, SIGNAL, Signal, State, isFinal, normalizeConfig, readToken } from "./protocol.js"
 
 // Server errors after which joining again cannot help.
@@ -337,6 +338,12 @@ export class Peer {
   }
 
   // ---- shared
+
+  /** linkStats: per live link, direct or relayed and its RTT (from getStats). */
+  linkStats() {
+    const links = this.iamHost ? [...this.clients.values()] : this.upstream ? [this.upstream] : []
+    return Promise.all(links.map((c) => linkStats(c.remoteId, c.pc)))
+  }
 
   // iceServers: those of the SessionReady that announced the link (the
   // server's, with fresh credentials, then the config's), else the config's.

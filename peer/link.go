@@ -105,6 +105,7 @@ func (p *Peer) newLink(remote protocol.PeerID, offerer bool, iceServers []webrtc
 		remote: remote, pc: pc, started: time.Now(),
 		low: make(chan struct{}, 1), gone: make(chan struct{}),
 	}
+	p.live.Store(remote, l)
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil { // end of gathering: the browser client sends nothing for it either
 			return
@@ -195,6 +196,7 @@ func (p *Peer) closeLink(l *link) {
 	}
 	l.closed = true
 	close(l.gone)
+	p.live.CompareAndDelete(l.remote, l)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()

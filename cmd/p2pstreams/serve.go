@@ -22,6 +22,7 @@ type serveConfig struct {
 	Addr   string
 	Secret string
 	Redis  string
+	TURN   turnConfig // serve_turn.go
 }
 
 // serveFlags declares the flags of `serve` on fs. A new flag is one line
@@ -30,6 +31,7 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) {
 	fs.StringVar(&c.Addr, "addr", env("P2PSTREAMS_ADDR", ":8080"), "address to listen on (env P2PSTREAMS_ADDR)")
 	fs.StringVar(&c.Secret, "secret", env("P2PSTREAMS_SECRET", ""), "token secret, at least 16 bytes; empty means a random one per process (env P2PSTREAMS_SECRET)")
 	fs.StringVar(&c.Redis, "redis", env("P2PSTREAMS_REDIS", ""), "redis:// URL: keep sessions and route messages in Redis, so that several nodes serve together; empty means in memory (env P2PSTREAMS_REDIS)")
+	turnFlags(fs, &c.TURN)
 }
 
 func env(name, def string) string {
@@ -63,6 +65,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Warn("no --secret or P2PSTREAMS_SECRET: using a random secret; tokens will not survive a restart")
 	}
 	opts := &p2pstreams.Options{Secret: secret, Logger: log}
+	ice, closeTURN, err := startTURN(c.TURN, log)
+	if err != nil {
+		return err
+	}
+	defer closeTURN()
+	opts.ICEServers = ice
 	if c.Redis != "" {
 		store, broker, closeRedis, err := redisBackends(c.Redis, c.Secret != "")
 		if err != nil {
