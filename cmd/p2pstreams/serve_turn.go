@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -29,31 +28,23 @@ type turnConfig struct {
 	TTL        time.Duration // credential lifetime
 }
 
-// turnFlags declares the TURN flags of `serve` on fs.
-func turnFlags(fs *flag.FlagSet, c *turnConfig) {
-	fs.StringVar(&c.Addr, "turn-addr", env("P2PSTREAMS_TURN_ADDR", ""), "run the embedded STUN/TURN server on this HOST:PORT, UDP and TCP (e.g. :3478); empty means none (env P2PSTREAMS_TURN_ADDR)")
-	fs.StringVar(&c.PublicIP, "turn-public-ip", env("P2PSTREAMS_TURN_PUBLIC_IP", ""), "the embedded TURN server's public IP, advertised as its relay address; default the --turn-addr host (env P2PSTREAMS_TURN_PUBLIC_IP)")
-	fs.StringVar(&c.Ports, "turn-ports", env("P2PSTREAMS_TURN_PORTS", ""), "relay port range MIN-MAX of the embedded TURN server; empty means any port (env P2PSTREAMS_TURN_PORTS)")
-	fs.StringVar(&c.Realm, "turn-realm", env("P2PSTREAMS_TURN_REALM", "p2pstreams"), "the embedded TURN server's realm (env P2PSTREAMS_TURN_REALM)")
-	fs.IntVar(&c.MaxPerPeer, "turn-max-per-peer", envInt("P2PSTREAMS_TURN_MAX_PER_PEER", 256), "the embedded TURN server's allocations per peer (env P2PSTREAMS_TURN_MAX_PER_PEER)")
-	fs.IntVar(&c.Max, "turn-max", envInt("P2PSTREAMS_TURN_MAX", 4096), "the embedded TURN server's allocations in all (env P2PSTREAMS_TURN_MAX)")
-	fs.StringVar(&c.URL, "turn-url", env("P2PSTREAMS_TURN_URL", ""), "external TURN server URLs, comma-separated (turn:host:3478?transport=udp,...), given to peers with credentials from --turn-secret; not with --turn-addr (env P2PSTREAMS_TURN_URL)")
-	fs.StringVar(&c.Secret, "turn-secret", env("P2PSTREAMS_TURN_SECRET", ""), "TURN REST shared secret, at least 16 bytes (coturn: use-auth-secret, static-auth-secret); required with --turn-url, random by default with --turn-addr (env P2PSTREAMS_TURN_SECRET)")
-	fs.DurationVar(&c.TTL, "turn-ttl", envDuration("P2PSTREAMS_TURN_TTL", turncred.DefaultTTL), "TURN credential lifetime (never past the peer's token) (env P2PSTREAMS_TURN_TTL)")
+func defaultTURNConfig() turnConfig {
+	return turnConfig{Realm: "p2pstreams", MaxPerPeer: 256, Max: 4096, TTL: turncred.DefaultTTL}
 }
 
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(env(name, "")); err == nil {
-		return v
+// settings are the TURN settings of `serve` (see config.go).
+func (c *turnConfig) settings() []*setting {
+	return []*setting{
+		{name: "turn-addr", usage: "run the embedded STUN/TURN server on this HOST:PORT, UDP and TCP (e.g. :3478); empty means none", value: stringValue{&c.Addr}},
+		{name: "turn-public-ip", usage: "the embedded TURN server's public IP, advertised as its relay address; default the --turn-addr host", value: stringValue{&c.PublicIP}},
+		{name: "turn-ports", usage: "relay port range MIN-MAX of the embedded TURN server; empty means any port", value: stringValue{&c.Ports}},
+		{name: "turn-realm", usage: "the embedded TURN server's realm", value: stringValue{&c.Realm}},
+		{name: "turn-max-per-peer", usage: "TURN allocations one peer may hold on the embedded server", value: intValue{&c.MaxPerPeer, 1}},
+		{name: "turn-max", usage: "TURN allocations on the embedded server in all", value: intValue{&c.Max, 1}},
+		{name: "turn-url", usage: "external TURN server URLs, comma-separated (turn:host:3478?transport=udp,...), given to peers with credentials from --turn-secret; not with --turn-addr", value: stringValue{&c.URL}},
+		{name: "turn-secret", usage: "TURN REST shared secret, at least 16 bytes (coturn: use-auth-secret, static-auth-secret); required with --turn-url, random by default with --turn-addr", value: stringValue{&c.Secret}, redact: redactSecret},
+		{name: "turn-ttl", usage: "TURN credential lifetime (never past the peer's token)", value: durationValue{&c.TTL, time.Second}},
 	}
-	return def
-}
-
-func envDuration(name string, def time.Duration) time.Duration {
-	if v, err := time.ParseDuration(env(name, "")); err == nil {
-		return v
-	}
-	return def
 }
 
 // startTURN starts what c asks for: it returns the Options.ICEServers of
