@@ -2,6 +2,7 @@ package p2pstreams
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -22,6 +23,11 @@ import (
 // peer, tells its connection that its session was reset. Only servers
 // publish to the broker, and JSON never starts with it.
 const resetMark = 0x01
+
+// readyMark starts a broker message that is a joiner's SessionReady for its
+// host: the host's connection adds the host's own iceServers before
+// passing it on (see conn.withICEServers).
+const readyMark = 0x02
 
 // closeWait is how long a closing connection waits for the peer's close frame.
 const closeWait = 2 * time.Second
@@ -81,6 +87,8 @@ type membership struct {
 	host        PeerID // the host when this peer joined
 	unsubscribe func()
 	expiry      *time.Timer
+	expires     int64           // the token's expiry, Unix seconds (for ICE credentials)
+	configICE   json.RawMessage // the frame config's ice_servers, a JSON array, or nil
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -295,7 +303,7 @@ func (c *conn) join(tok string) {
 	}
 	mb := &membership{
 		session: cl.Session, peer: cl.Peer, quotedPeer: protocol.Quote(string(cl.Peer)),
-		host: host, unsubscribe: unsubscribe,
+		host: host, unsubscribe: unsubscribe, expires: cl.Expires, configICE: configICE(cl.Config),
 	}
 	mb.expiry = time.AfterFunc(time.Until(cl.ExpiresAt()), func() {
 		c.closeWith(ws.StatusNormalClosure, protocol.CodeSessionExpired, "the session has expired")
@@ -312,12 +320,13 @@ func (c *conn) join(tok string) {
 	}
 	c.send(protocol.Encode(&protocol.Message{
 		State: protocol.SessionReady, SessionID: cl.Session, PeerID: cl.Peer, HostPeerID: host, Config: cl.Config,
+		ICEServers: s.iceServers(mb),
 	}))
 	g.open(c)
 	if host != cl.Peer {
-		ready := protocol.Encode(&protocol.Message{
+		ready := append([]byte{readyMark}, protocol.Encode(&protocol.Message{
 			State: protocol.SessionReady, SessionID: cl.Session, PeerID: cl.Peer, HostPeerID: host,
-		})
+		})...)
 		if _, err := s.broker.Publish(ctx, PeerTopic(cl.Session, host), ready); err != nil {
 			s.log.Error("broker publish", "session", cl.Session, "err", err)
 		}
@@ -464,7 +473,25 @@ func (c *conn) accept(msg []byte) {
 		c.reset.Store(true)
 		msg = msg[1:]
 	}
+	if len(msg) > 0 && msg[0] == readyMark {
+		msg = c.withICEServers(msg[1:])
+	}
 	c.send(msg)
+}
+
+// withICEServers adds the host's own iceServers to a joiner's SessionReady
+// (a JSON object): fresh credentials for the host's link to that joiner.
+func (c *conn) withICEServers(msg []byte) []byte {
+	mb := c.m.Load()
+	if mb == nil || len(msg) < 2 || msg[len(msg)-1] != '}' {
+		return msg
+	}
+	ice := c.srv.iceServers(mb)
+	out := make([]byte, 0, len(msg)+len(ice)+16)
+	out = append(out, msg[:len(msg)-1]...)
+	out = append(out, `,"iceServers":`...)
+	out = append(out, ice...)
+	return append(out, '}')
 }
 
 // allow takes a token from the connection's rate limiter.
