@@ -202,7 +202,7 @@ func (c *conn) handle(op ws.OpCode, p []byte) {
 	}
 	m, err := protocol.DecodeClient(p)
 	if err != nil {
-		var de *protocol.DecodeError
+		var de *protocol.CodeError
 		if errors.As(err, &de) {
 			c.fail(de.Code, de.Text)
 		}

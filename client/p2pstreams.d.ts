@@ -15,7 +15,7 @@ export declare const Signal: Readonly<Record<
 /** The label of the DataChannel the host opens for each client: "p2pstreams". */
 export declare const CHANNEL_LABEL: "p2pstreams"
 
-/** The frame config: the keys of the Rails gem p2p_streams_channel, plus autoFailover. */
+/** The frame config: the keys of the Rails gem p2p_streams_channel, plus manualFailover and maxMessageSize. */
 export interface P2pConfig {
   /** ICE servers for RTCPeerConnection; default none. */
   ice_servers?: RTCIceServer[]
@@ -23,12 +23,20 @@ export interface P2pConfig {
   heartbeat?: { interval_mls?: number; idle_timeout_mls?: number }
   /** Keep a client's signaling WebSocket open once connected; default false. */
   keepCableConnection?: boolean
-  /** When the host goes, rejoin and elect a new host by itself; default true. */
+  /** The seed's mode: when the host goes, stay down until reload; default false (rejoin and elect a new host). */
+  manualFailover?: boolean
+  /** @deprecated the old name: autoFailover: false is manualFailover: true. */
   autoFailover?: boolean
+  /** Largest Data payload in bytes (JSON text or binary); default 16 MiB. A bigger send fails with message_too_large. */
+  maxMessageSize?: number
   [key: string]: unknown
 }
-export declare const DEFAULT_CONFIG: Readonly<Required<Pick<P2pConfig, "ice_servers" | "keepCableConnection" | "autoFailover">> & { heartbeat: { interval_mls: number; idle_timeout_mls: number } }>
-export declare function normalizeConfig(c?: P2pConfig): Required<P2pConfig>
+export declare const DEFAULT_CONFIG: Readonly<Required<Pick<P2pConfig, "ice_servers" | "keepCableConnection" | "manualFailover" | "maxMessageSize">> & { heartbeat: { interval_mls: number; idle_timeout_mls: number } }>
+export declare function normalizeConfig(c?: P2pConfig): Required<Omit<P2pConfig, "autoFailover">>
+/** Error codes by name (generated from Go's package protocol). */
+export declare const Code: Readonly<Record<string, string>>
+/** The class of each error code: what a peer does after it. */
+export declare const CODE_CLASS: Readonly<Record<string, "fatal" | "retry" | "info">>
 /** The claims of a token, read without checking its signature. */
 export declare function readToken(token: string): { sessionId: string; peerId: string; expires: number; config: P2pConfig }
 

@@ -17,22 +17,9 @@
 //   reopen it only when they need the server again (reconnect, failover).
 
 import { Connection } from "./connection.js"
-import { Message, SIGNAL, Signal, State, isFinal, normalizeConfig, readToken } from "./protocol.js"
+import { FATAL, FORGET_AFTER_MLS, Message, OFFER_TIMEOUT_MLS, RETRY, SIGNAL, Signal, State, backoff, isFinal, normalizeConfig, readToken } from "./protocol.js"
 
-// Server errors after which joining again cannot help.
-const FATAL = new Set(["bad_token", "token_expired", "session_full", "session_expired", "origin_forbidden"])
-// Server errors after which joining again, a little later, may work.
-const RETRY = new Set(["peer_connected", "unavailable", "rate_limited", "join_timeout"])
-
-/** Time a client waits for the host's offer after joining before it tries again. */
-export const OFFER_TIMEOUT_MLS = 10000
-
-/**
- * Time the host waits for a client whose connection ended to come back
- * before it forgets it: it drops it from the state map and tells the server
- * (PeerLeft), which frees its place in the session.
- */
-export const FORGET_AFTER_MLS = 30000
+export { OFFER_TIMEOUT_MLS, FORGET_AFTER_MLS }
 
 export class Peer {
   /**
@@ -134,9 +121,7 @@ export class Peer {
   retry() {
     if (this.stopped) return
     clearTimeout(this.retryTimer)
-    const base = Math.min(200 * 2 ** this.attempt, 8000)
-    this.attempt++
-    this.retryTimer = setTimeout(() => this.join(), base * (0.5 + Math.random()))
+    this.retryTimer = setTimeout(() => this.join(), backoff(this.attempt++))
   }
 
   onSignal(m) {
@@ -325,14 +310,14 @@ export class Peer {
   }
 
   // hostLost: the client's way to its host is gone (its connection ended, the
-  // server said HostLeft, or no offer came). With autoFailover it joins again,
-  // and the first client back becomes the new host; without, it stays down.
+  // server said HostLeft, or no offer came). Unless manualFailover it joins
+  // again, and the first client back becomes the new host; with, it stays down.
   hostLost(reason) {
     clearTimeout(this.offerTimer)
     const up = this.upstream
     this.upstream = null
     retire(up)
-    const reconnecting = this.config.autoFailover
+    const reconnecting = !this.config.manualFailover
     this.setState(State.Disconnected, { reason, reconnecting })
     if (reconnecting) this.retry()
     else {

@@ -97,25 +97,8 @@ type Message struct {
 	Seconds int             `json:"seconds,omitempty"` // ServerShutdown
 }
 
-// DecodeError is a refused input, carrying the code to answer with.
-type DecodeError struct {
-	Code Code
-	Text string
-}
-
-func (e *DecodeError) Error() string { return string(e.Code) + ": " + e.Text }
-
 func bad(code Code, format string, args ...any) error {
-	return &DecodeError{Code: code, Text: fmt.Sprintf(format, args...)}
-}
-
-// CodeOf returns the protocol code carried by err, or "" if it carries none.
-func CodeOf(err error) Code {
-	var de *DecodeError
-	if errors.As(err, &de) {
-		return de.Code
-	}
-	return ""
+	return &CodeError{Code: code, Text: fmt.Sprintf(format, args...)}
 }
 
 // DecodeClient parses and validates a message sent by a peer to the server.
