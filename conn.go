@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"sync"
@@ -255,9 +256,11 @@ func (c *conn) join(tok string) {
 	cl, err := token.Verify(s.o.Secret, tok, time.Now())
 	switch {
 	case errors.Is(err, token.ErrExpired):
+		s.log.Info("join refused", "code", protocol.CodeTokenExpired)
 		c.fail(protocol.CodeTokenExpired, "the token has expired")
 		return
 	case err != nil:
+		s.log.Info("join refused", "code", protocol.CodeBadToken) // never the token
 		c.fail(protocol.CodeBadToken, "the token is not valid")
 		return
 	}
@@ -291,9 +294,11 @@ func (c *conn) join(tok string) {
 	}
 	switch {
 	case errors.Is(err, ErrPeerConnected):
+		s.log.Info("join refused", "session", cl.Session, "peer", cl.Peer, "code", protocol.CodePeerConnected)
 		c.fail(protocol.CodePeerConnected, "peer "+string(protocol.Quote(string(cl.Peer)))+" is connected already")
 		return
 	case errors.Is(err, ErrSessionFull):
+		s.log.Info("join refused", "session", cl.Session, "peer", cl.Peer, "code", protocol.CodeSessionFull)
 		c.fail(protocol.CodeSessionFull, "the session is full")
 		return
 	case err != nil:
@@ -315,6 +320,7 @@ func (c *conn) join(tok string) {
 		c.joinTimer = nil // an idle joined connection keeps one timer only
 	}
 	s.stats.joins.Add(1)
+	s.log.Info("peer joined", "session", cl.Session, "peer", cl.Peer, "host", host)
 	if host == cl.Peer {
 		s.stats.hosts.Add(1)
 	}
@@ -394,6 +400,7 @@ func (c *conn) leave(mb *membership, forget bool) {
 		s.log.Error("store leave", "session", mb.session, "peer", mb.peer, "err", err)
 		return
 	}
+	s.log.Info("peer left", "session", mb.session, "peer", mb.peer, "was_host", d.WasHost, "for_good", forget)
 	switch {
 	case d.WasHost:
 		left := protocol.Encode(&protocol.Message{State: protocol.HostLeft, SessionID: mb.session, HostPeerID: mb.peer})
@@ -665,7 +672,8 @@ func (c *conn) finish() {
 		c.joinTimer.Stop()
 	}
 	c.dropStale()
-	if mb := c.m.Swap(nil); mb != nil {
+	mb := c.m.Swap(nil)
+	if mb != nil {
 		c.srv.stats.member(mb, -1)
 		if c.reset.Load() {
 			mb.release() // the session is gone already
@@ -687,7 +695,31 @@ func (c *conn) finish() {
 	c.unregister()
 	c.nc.Close()
 	c.srv.remove(c)
+	c.logClosed(mb)
 	c.srv.wg.Done()
+}
+
+// logClosed logs the connection's end: at info level when it was closed
+// with an error code (slow_reader, rate limits, timeouts...), else debug.
+func (c *conn) logClosed(mb *membership) {
+	c.mu.Lock()
+	var code string
+	if len(c.closeBody) > 2 {
+		code = string(c.closeBody[2:]) // after the status: the protocol code
+	}
+	c.mu.Unlock()
+	level := slog.LevelDebug
+	if code != "" {
+		level = slog.LevelInfo
+	}
+	if !c.srv.log.Enabled(context.Background(), level) {
+		return
+	}
+	attrs := []any{"code", code}
+	if mb != nil {
+		attrs = append(attrs, "session", mb.session, "peer", mb.peer)
+	}
+	c.srv.log.Log(context.Background(), level, "connection closed", attrs...)
 }
 
 func (s *Server) storeContext() (context.Context, context.CancelFunc) {

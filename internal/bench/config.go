@@ -80,6 +80,12 @@ type Config struct {
 	// are saved (CPU during the measured phase, heap/allocs/goroutines at
 	// the peak).
 	Profile string
+
+	// Metrics also runs the scenario against the server with Prometheus
+	// metrics on, as serve ships it (store and broker timed, a registry
+	// gathered every second as a scraper would), between the server and the
+	// floor: the report's server_metrics and metrics_ratio give the cost.
+	Metrics bool
 }
 
 func (c *Config) defaults() error {
