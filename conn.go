@@ -38,6 +38,9 @@ type conn struct {
 	srv *Server
 	nc  net.Conn
 	rd  lazyread.Reader // reads nc; holds a buffer only while bytes are buffered
+	// parked: the connection is idle with no reader goroutine (park_linux.go).
+	parked atomic.Bool
+	fd     int32 // the socket's descriptor for parking; -1: cannot park; 0: not known yet
 
 	m     atomic.Pointer[membership] // nil when not joined; set by the reader
 	reset atomic.Bool                // the session was reset elsewhere; the reader drops m
@@ -48,10 +51,6 @@ type conn struct {
 	// which a remote broker may briefly leave unsubscribed in between.
 	stale     *membership
 	joinTimer *time.Timer
-
-	// parked: the connection is idle with no reader goroutine (park_linux.go).
-	parked atomic.Bool
-	fd     int32 // the socket's descriptor for parking; -1: cannot park; 0: not known yet
 
 	// Rate limiter (token bucket); the reader's own.
 	tokens float64
