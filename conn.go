@@ -27,8 +27,8 @@ const resetMark = 0x01
 const closeWait = 2 * time.Second
 
 // conn is one signaling connection. Its invariants (ARCHITECTURE.md):
-//   - one reader goroutine per connection, for the connection's whole life;
-//     it alone handles messages, joins and leaves;
+//   - at most one reader goroutine at a time, none while parked (idle, on
+//     Linux: park_linux.go); it alone handles messages, joins and leaves;
 //   - at most one writer goroutine, started when a frame is queued and ended
 //     when the queue is empty, so an idle connection holds no writer;
 //   - enqueueing never blocks: a full queue closes the connection
