@@ -115,9 +115,12 @@ func DecodeClient(b []byte) (*Message, error) {
 	if len(b) == 0 || b[0] != '{' {
 		return nil, bad(CodeBadMessage, "a message is one JSON object")
 	}
-	m := new(Message)
-	if err := json.Unmarshal(b, m); err != nil {
-		return nil, bad(CodeBadMessage, "invalid JSON: %v", err)
+	m, ok := decodeRouted(b)
+	if !ok {
+		m = new(Message)
+		if err := json.Unmarshal(b, m); err != nil {
+			return nil, bad(CodeBadMessage, "invalid JSON: %v", err)
+		}
 	}
 	if m.Type != Type {
 		return nil, bad(CodeUnknownState, "type must be %q", Type)
