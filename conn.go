@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"sync"
@@ -55,6 +56,10 @@ type conn struct {
 	stale     *membership
 	joinTimer *time.Timer
 
+	// parked: the connection is idle with no reader goroutine (park_linux.go).
+	parked atomic.Bool
+	fd     int32 // the socket's descriptor for parking; -1: cannot park; 0: not known yet
+
 	// Rate limiter (token bucket); the reader's own.
 	tokens float64
 	last   time.Time
@@ -104,7 +109,9 @@ func (c *conn) readLoop() {
 	moved := false // the connection moved to a fresh goroutine
 	defer func() {
 		if moved {
-			go c.readLoop()
+			if !c.park() {
+				go c.readLoop()
+			}
 			return
 		}
 		c.rd.Release()
@@ -119,7 +126,9 @@ func (c *conn) readLoop() {
 		// idleMove; then the connection moves to a fresh goroutine, which
 		// waits on a 2 KiB stack as long as it takes (handling a join grows
 		// a stack to 8 KiB, and GC shrinks a parked one only to 4 KiB).
-		c.rd.Boundary = msgOp == 0 && handled
+		// A connection that can park (no goroutine at all while idle)
+		// waits idleMove at every boundary.
+		c.rd.Boundary = msgOp == 0 && (handled || c.canPark())
 		h, err := ws.ReadHeader(&c.rd)
 		if errors.Is(err, lazyread.ErrIdle) {
 			moved = true
@@ -247,9 +256,11 @@ func (c *conn) join(tok string) {
 	cl, err := token.Verify(s.o.Secret, tok, time.Now())
 	switch {
 	case errors.Is(err, token.ErrExpired):
+		s.log.Info("join refused", "code", protocol.CodeTokenExpired)
 		c.fail(protocol.CodeTokenExpired, "the token has expired")
 		return
 	case err != nil:
+		s.log.Info("join refused", "code", protocol.CodeBadToken) // never the token
 		c.fail(protocol.CodeBadToken, "the token is not valid")
 		return
 	}
@@ -283,9 +294,11 @@ func (c *conn) join(tok string) {
 	}
 	switch {
 	case errors.Is(err, ErrPeerConnected):
+		s.log.Info("join refused", "session", cl.Session, "peer", cl.Peer, "code", protocol.CodePeerConnected)
 		c.fail(protocol.CodePeerConnected, "peer "+string(protocol.Quote(string(cl.Peer)))+" is connected already")
 		return
 	case errors.Is(err, ErrSessionFull):
+		s.log.Info("join refused", "session", cl.Session, "peer", cl.Peer, "code", protocol.CodeSessionFull)
 		c.fail(protocol.CodeSessionFull, "the session is full")
 		return
 	case err != nil:
@@ -307,6 +320,7 @@ func (c *conn) join(tok string) {
 		c.joinTimer = nil // an idle joined connection keeps one timer only
 	}
 	s.stats.joins.Add(1)
+	s.log.Info("peer joined", "session", cl.Session, "peer", cl.Peer, "host", host)
 	if host == cl.Peer {
 		s.stats.hosts.Add(1)
 	}
@@ -386,6 +400,7 @@ func (c *conn) leave(mb *membership, forget bool) {
 		s.log.Error("store leave", "session", mb.session, "peer", mb.peer, "err", err)
 		return
 	}
+	s.log.Info("peer left", "session", mb.session, "peer", mb.peer, "was_host", d.WasHost, "for_good", forget)
 	switch {
 	case d.WasHost:
 		left := protocol.Encode(&protocol.Message{State: protocol.HostLeft, SessionID: mb.session, HostPeerID: mb.peer})
@@ -554,6 +569,7 @@ func (c *conn) startClose(status ws.StatusCode, code protocol.Code) {
 	c.closing = true
 	c.closeBody = ws.NewCloseFrameBody(status, string(code))
 	c.kick()
+	c.unpark() // the reader waits for the peer's close frame
 }
 
 // kick starts the writer if it is not running; c.mu is held.
@@ -602,6 +618,7 @@ func (c *conn) writeLoop() {
 			c.mu.Lock()
 			c.closing, c.closeSent, c.queue = true, true, nil
 			c.stopWriting(true)
+			c.unpark()
 			c.mu.Unlock()
 			c.nc.Close() // unblocks the reader, which then finishes
 			return
@@ -655,7 +672,8 @@ func (c *conn) finish() {
 		c.joinTimer.Stop()
 	}
 	c.dropStale()
-	if mb := c.m.Swap(nil); mb != nil {
+	mb := c.m.Swap(nil)
+	if mb != nil {
 		c.srv.stats.member(mb, -1)
 		if c.reset.Load() {
 			mb.release() // the session is gone already
@@ -674,9 +692,34 @@ func (c *conn) finish() {
 	if idle != nil {
 		<-idle // bounded by WriteTimeout
 	}
+	c.unregister()
 	c.nc.Close()
 	c.srv.remove(c)
+	c.logClosed(mb)
 	c.srv.wg.Done()
+}
+
+// logClosed logs the connection's end: at info level when it was closed
+// with an error code (slow_reader, rate limits, timeouts...), else debug.
+func (c *conn) logClosed(mb *membership) {
+	c.mu.Lock()
+	var code string
+	if len(c.closeBody) > 2 {
+		code = string(c.closeBody[2:]) // after the status: the protocol code
+	}
+	c.mu.Unlock()
+	level := slog.LevelDebug
+	if code != "" {
+		level = slog.LevelInfo
+	}
+	if !c.srv.log.Enabled(context.Background(), level) {
+		return
+	}
+	attrs := []any{"code", code}
+	if mb != nil {
+		attrs = append(attrs, "session", mb.session, "peer", mb.peer)
+	}
+	c.srv.log.Log(context.Background(), level, "connection closed", attrs...)
 }
 
 func (s *Server) storeContext() (context.Context, context.CancelFunc) {

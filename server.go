@@ -220,6 +220,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		nc.Close()
 		return
 	}
+	s.log.Debug("connection opened", "remote", r.RemoteAddr)
 	// A fresh goroutine, not this one: its stack starts small, and the
 	// HTTP server's goroutine and buffers are released as we return.
 	go c.readLoop()

@@ -23,7 +23,7 @@ export interface P2pConfig {
   heartbeat?: { interval_mls?: number; idle_timeout_mls?: number }
   /** Keep a client's signaling WebSocket open once connected; default false. */
   keepCableConnection?: boolean
-  /** The seed's mode: when the host goes, stay down until reload; default false (rejoin and elect a new host). */
+  /** The Rails gem's mode: when the host goes, stay down until reload; default false (rejoin and elect a new host). */
   manualFailover?: boolean
   /** @deprecated the old name: autoFailover: false is manualFailover: true. */
   autoFailover?: boolean

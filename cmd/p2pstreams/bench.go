@@ -65,6 +65,7 @@ Flags:`)
 	fs.StringVar(&cfg.Profile, "profile", "", "directory for pprof profiles of spawned servers")
 	fs.BoolVar(&cfg.TURN, "turn", false, "webrtc: also through the embedded TURN server (relay only), and DataChannel throughput direct and relayed")
 	fs.IntVar(&cfg.TURNMB, "turn-mb", 0, "webrtc -turn: MiB each throughput run sends (default 32)")
+	fs.BoolVar(&cfg.Metrics, "metrics", false, "also run against the server with Prometheus metrics on (server_metrics, metrics_ratio in the report)")
 	fs.StringVar(&cfg.Redis, "redis", "", "hop: host:port of a Redis to use (default: start redis-server on a free loopback port)")
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fs.Usage()

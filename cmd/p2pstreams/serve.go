@@ -184,6 +184,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "p2pstreams: metrics at %smetrics\n", openURL(metricsAddr))
 	}
 
+	rctx, stopRelease := context.WithCancel(ctx)
+	defer stopRelease()
+	go releaseMemory(rctx)
+
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(ln) }()
 	select {

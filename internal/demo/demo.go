@@ -15,6 +15,7 @@ package demo
 import (
 	"embed"
 	"html/template"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"strings"
@@ -26,6 +27,18 @@ import (
 
 //go:embed *.html
 var files embed.FS
+
+// Static holds the room's controller and style (chat.js, chat.css), served
+// by the demo at /static/ and written into new apps by `p2pstreams new`.
+//
+//go:embed static
+var static embed.FS
+
+// Static returns the files of the room's controller and style: chat.js and chat.css.
+func Static() fs.FS {
+	sub, _ := fs.Sub(static, "static")
+	return sub
+}
 
 // Options configure the demo. The zero value works when the Server is
 // mounted at /p2p/.
@@ -60,11 +73,13 @@ func New(srv *p2pstreams.Server, o Options) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.index)
 	mux.HandleFunc("GET /room", a.room)
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(Static())))
 	return mux
 }
 
 func (a *app) index(w http.ResponseWriter, r *http.Request) {
-	a.render(w, "index.html", map[string]any{"Error": r.URL.Query().Get("error")})
+	q := r.URL.Query()
+	a.render(w, "index.html", map[string]any{"Error": q.Get("error"), "Room": q.Get("room")})
 }
 
 func (a *app) room(w http.ResponseWriter, r *http.Request) {
