@@ -421,5 +421,6 @@ func browserRole(t *testing.T, c roleConfig, isHost bool, report func(roleResult
 	if len(s) != 1 {
 		t.Fatal("no selected candidate pair")
 	}
+	page.WaitText(c.Other + ": relayed (TURN)") // the demo says so too
 	report(roleResult{Phase: "done", Got: "hello from " + c.Other, Local: s[0].Local, Remote: s[0].Remote, Relayed: s[0].Relayed, RTTMls: s[0].RTTMls})
 }
