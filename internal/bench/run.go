@@ -262,6 +262,9 @@ func (r *runner) params() map[string]any {
 		p["everyday"] = c.Everyday
 	case "webrtc":
 		p["n"], p["concurrency"] = c.N, c.Concurrency
+		if c.TURN {
+			p["turn"], p["turn_mb"] = true, c.TURNMB
+		}
 	}
 	return p
 }
