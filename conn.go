@@ -48,6 +48,7 @@ type conn struct {
 	// which a remote broker may briefly leave unsubscribed in between.
 	stale     *membership
 	joinTimer *time.Timer
+	probe     prober // host liveness (probe.go)
 
 	// Rate limiter (token bucket); the reader's own.
 	tokens float64
@@ -225,6 +226,10 @@ func (c *conn) handle(op ws.OpCode, p []byte) {
 		c.leave(mb, true)
 	case protocol.PeerLeft:
 		c.forget(m.PeerID)
+	case protocol.HostUnreachable:
+		c.reportUnreachable(m.HostPeerID)
+	case protocol.HostAlive:
+		c.hostAlive()
 	}
 }
 
@@ -307,8 +312,12 @@ func (c *conn) join(tok string) {
 		ready := protocol.Encode(&protocol.Message{
 			State: protocol.SessionReady, SessionID: cl.Session, PeerID: cl.Peer, HostPeerID: host,
 		})
-		if _, err := s.broker.Publish(ctx, PeerTopic(cl.Session, host), ready); err != nil {
+		n, err := s.broker.Publish(ctx, PeerTopic(cl.Session, host), ready)
+		switch {
+		case err != nil:
 			s.log.Error("broker publish", "session", cl.Session, "err", err)
+		case n == 0: // the store has a host that no node serves: its node died
+			s.resetHost(ctx, cl.Session, host, "no node serves it")
 		}
 	}
 }
@@ -375,13 +384,7 @@ func (c *conn) leave(mb *membership, forget bool) {
 	}
 	switch {
 	case d.WasHost:
-		left := protocol.Encode(&protocol.Message{State: protocol.HostLeft, SessionID: mb.session, HostPeerID: mb.peer})
-		msg := append([]byte{resetMark}, left...)
-		for _, p := range d.Connected {
-			if _, err := s.broker.Publish(ctx, PeerTopic(mb.session, p), msg); err != nil {
-				s.log.Error("broker publish", "session", mb.session, "err", err)
-			}
-		}
+		s.hostLeft(ctx, mb.session, mb.peer, d.Connected)
 	case forget:
 		left := protocol.Encode(&protocol.Message{State: protocol.PeerLeft, SessionID: mb.session, PeerID: mb.peer})
 		if _, err := s.broker.Publish(ctx, PeerTopic(mb.session, mb.host), left); err != nil {
@@ -434,6 +437,10 @@ func (c *conn) deliver(msg []byte) {
 
 // accept passes on a delivered message.
 func (c *conn) accept(msg []byte) {
+	if len(msg) == 1 && msg[0] == probeMark {
+		c.probeHost()
+		return
+	}
 	if len(msg) > 0 && msg[0] == resetMark {
 		c.reset.Store(true)
 		msg = msg[1:]
@@ -610,6 +617,7 @@ func (c *conn) finish() {
 		c.joinTimer.Stop()
 	}
 	c.dropStale()
+	c.hostAlive() // stops a waiting probe
 	if mb := c.m.Swap(nil); mb != nil {
 		if c.reset.Load() {
 			mb.release() // the session is gone already

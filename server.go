@@ -68,6 +68,11 @@ type Options struct {
 	WriteTimeout time.Duration
 	// StoreTimeout bounds each Store and Broker call; default 5s.
 	StoreTimeout time.Duration
+	// ProbeTimeout is how long a host has to answer HostProbe when a client
+	// reported it unreachable (PROTOCOL.md, "Liveness") before its session
+	// is reset; also the least time between two probes of one host and two
+	// reports of one client. Default 2s.
+	ProbeTimeout time.Duration
 	// Lease is how long a peer's presence outlives its node without renewal:
 	// a node that dies releases its hosts after at most Lease. The server
 	// renews every Lease/3. Default 15s, or no leases (negative) when Store
@@ -131,6 +136,7 @@ func NewServer(o *Options) (*Server, error) {
 	defDur(&s.o.JoinTimeout, 10*time.Second)
 	defDur(&s.o.WriteTimeout, 10*time.Second)
 	defDur(&s.o.StoreTimeout, 5*time.Second)
+	defDur(&s.o.ProbeTimeout, 2*time.Second)
 	s.store, s.broker = o.Store, o.Broker
 	if s.store == nil {
 		s.store = NewMemoryStore()
@@ -355,11 +361,13 @@ type Stats struct {
 	Hosts       int64            // joins that made the joiner host
 	Relayed     int64            // routed messages delivered
 	SlowClosed  int64            // connections closed as slow readers
+	HostResets  int64            // sessions reset because their host was unreachable
 	Errors      map[string]int64 // refused inputs, by protocol code
 }
 
 type stats struct {
 	connections, accepted, joins, hosts, relayed, slow atomic.Int64
+	hostResets                                         atomic.Int64
 	mu                                                 sync.Mutex
 	errors                                             map[protocol.Code]int64
 }
@@ -379,7 +387,7 @@ func (s *Server) Stats() Stats {
 	out := Stats{
 		Connections: st.connections.Load(), Accepted: st.accepted.Load(),
 		Joins: st.joins.Load(), Hosts: st.hosts.Load(), Relayed: st.relayed.Load(),
-		SlowClosed: st.slow.Load(), Errors: make(map[string]int64),
+		SlowClosed: st.slow.Load(), HostResets: st.hostResets.Load(), Errors: make(map[string]int64),
 	}
 	st.mu.Lock()
 	for k, v := range st.errors {
