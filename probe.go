@@ -41,6 +41,7 @@ type prober struct {
 	mu    sync.Mutex
 	sent  time.Time   // when the last HostProbe went to this host
 	timer *time.Timer // while a HostProbe waits for its HostAlive
+	n     uint32      // the number of that probe
 }
 
 // reportUnreachable handles a client's HostUnreachable.
@@ -90,9 +91,9 @@ func (c *conn) probeHost() {
 		return
 	}
 	pr.sent = time.Now()
-	var t *time.Timer
-	t = time.AfterFunc(c.srv.o.ProbeTimeout, func() { c.hostSilent(mb, t) })
-	pr.timer = t
+	pr.n++
+	n := pr.n
+	pr.timer = time.AfterFunc(c.srv.o.ProbeTimeout, func() { c.hostSilent(mb, n) })
 	pr.mu.Unlock()
 	c.send(hostProbeMessage)
 }
@@ -108,15 +109,15 @@ func (c *conn) hostAlive() {
 	pr.mu.Unlock()
 }
 
-// hostSilent is the end of probe t, unanswered: the host's code does not
+// hostSilent is the end of probe n, unanswered: the host's code does not
 // run (a frozen tab) or its network dropped. Its membership ends here, as
 // if it had left (the reader, seeing reset, only releases it), and its
 // connection is closed with host_unresponsive: when it wakes up it finds
 // the session reset and joins again, as a client of the new host.
-func (c *conn) hostSilent(mb *membership, t *time.Timer) {
+func (c *conn) hostSilent(mb *membership, n uint32) {
 	pr := &c.probe
 	pr.mu.Lock()
-	expired := pr.timer == t
+	expired := pr.timer != nil && pr.n == n
 	if expired {
 		pr.timer = nil
 	}
