@@ -151,3 +151,62 @@ func waitSubscribed(t *testing.T, rdb *redis.Client, topics ...string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A node dies, and its sessions heal in seconds, long before the lease
+// (kept at its 15 s default here) runs out: a client that finds its host
+// unreachable reports it, its node finds that no node serves the host
+// any more (nobody subscribes its topic), and resets the session; a peer
+// that joins meanwhile does the same. The lease stays as the backstop for
+// sessions nobody reports.
+func TestNodeKilledSessionsHealFast(t *testing.T) {
+	srv, rdb := newRedis(t)
+	const lease = 15 * time.Second
+	doomed := startNodeProcess(t, srv.Addr, lease)
+	b, c := startNode(t, rdb, lease), startNode(t, rdb, lease)
+
+	alice, _ := join(t, doomed, "reported", "alice")
+	bob, _ := join(t, b, "reported", "bob")
+	carol, _ := join(t, c, "reported", "carol")
+	alice.expect(protocol.SessionReady)
+	alice.expect(protocol.SessionReady)
+	dave, _ := join(t, doomed, "joined", "dave")
+	_ = dave
+
+	killed := time.Now()
+	doomed.kill()
+
+	// bob's link to alice failed (a real client notices by its heartbeat).
+	bob.send(protocol.Message{State: protocol.HostUnreachable, HostPeerID: "alice"})
+	for _, p := range []*peer{bob, carol} {
+		if m := p.expect(protocol.HostLeft); m.HostPeerID != "alice" || m.SessionID != "reported" {
+			t.Fatalf("%s got HostLeft %+v", p.id, m)
+		}
+	}
+	if h := carol.join("reported"); h != "carol" {
+		t.Fatalf("carol rejoined with host %q, want carol", h)
+	}
+	if h := bob.join("reported"); h != "carol" {
+		t.Fatalf("bob rejoined with host %q, want carol", h)
+	}
+	carol.expect(protocol.SessionReady)
+	carol.route(protocol.SdpOffer, "bob", `{"n":1}`)
+	bob.expectRouted(protocol.SdpOffer, "carol", `{"n":1}`)
+	t.Logf("reported: a new host and its client negotiating %v after the kill (lease %v)", time.Since(killed).Round(time.Millisecond), lease)
+
+	// A newcomer to a session whose host died with the node: told the dead
+	// host at first (the store still has it), then HostLeft at once.
+	erin, host := join(t, c, "joined", "erin")
+	if host != "dave" {
+		t.Fatalf("erin joined with host %q, want dave", host)
+	}
+	if m := erin.expect(protocol.HostLeft); m.HostPeerID != "dave" {
+		t.Fatalf("erin got HostLeft %+v", m)
+	}
+	if h := erin.join("joined"); h != "erin" {
+		t.Fatalf("erin rejoined with host %q, want erin", h)
+	}
+	t.Logf("joined: the newcomer hosts %v after the kill", time.Since(killed).Round(time.Millisecond))
+	if took := time.Since(killed); took > lease/2 {
+		t.Errorf("healing took %v: the lease (%v) did it, not the probe", took, lease)
+	}
+}
