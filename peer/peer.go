@@ -34,7 +34,7 @@ type Peer struct {
 	dispatchDone chan struct{} // closed when the dispatcher returned
 	stopDispatch atomic.Bool   // Close: deliver nothing more
 	inCallback   atomic.Bool
-	mute         atomic.Bool    // tests: send no heartbeat, as a frozen peer
+	mute         atomic.Bool    // tests: send no heartbeat and answer no HostProbe, as a frozen peer
 	wg           sync.WaitGroup // signal readers and link closers
 
 	mu       sync.Mutex // guards the snapshot below, read by the methods
@@ -64,6 +64,7 @@ type Peer struct {
 	lostErr      error
 	redialTimer  *time.Timer // host: when to reopen its signaling connection
 	redials      int
+	suspect      protocol.PeerID // the host the last round lost: report it if the server names it again
 	cert         *webrtc.Certificate // DTLS, shared by this Peer's links
 	certc        chan certResult     // makeCert's result, taken by the first link
 }
