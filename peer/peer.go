@@ -64,7 +64,7 @@ type Peer struct {
 	lostErr      error
 	redialTimer  *time.Timer // host: when to reopen its signaling connection
 	redials      int
-	suspect      protocol.PeerID // the host the last round lost: report it if the server names it again
+	suspect      protocol.PeerID     // the host the last round lost: report it if the server names it again
 	cert         *webrtc.Certificate // DTLS, shared by this Peer's links
 	certc        chan certResult     // makeCert's result, taken by the first link
 }
