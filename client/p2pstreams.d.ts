@@ -9,7 +9,8 @@ export declare const State: Readonly<{
 }>
 export declare const Message: Readonly<{ Data: "Data"; ConnectionState: "Data.Connection.State"; Heartbeat: "Heartbeat" }>
 export declare const Signal: Readonly<Record<
-  "SessionJoin" | "SessionReady" | "SdpOffer" | "SdpAnswer" | "IceCandidate" | "SessionLeave" | "PeerLeft" | "HostLeft" | "ServerShutdown" | "Error",
+  "SessionJoin" | "SessionReady" | "SdpOffer" | "SdpAnswer" | "IceCandidate" | "SessionLeave" | "PeerLeft" | "HostLeft" | "ServerShutdown" | "Error"
+  | "HostUnreachable" | "HostProbe" | "HostAlive",
   string
 >>
 /** The label of the DataChannel the host opens for each client: "p2pstreams". */
@@ -21,13 +22,15 @@ export interface P2pConfig {
   ice_servers?: RTCIceServer[]
   /** Heartbeat over the DataChannel; defaults 1000 and 4000 ms (at least two intervals). */
   heartbeat?: { interval_mls?: number; idle_timeout_mls?: number }
+  /** A link not connected this long after its negotiation began fails with code "ice_failed"; default 15000 ms. */
+  connect_timeout_mls?: number
   /** Keep a client's signaling WebSocket open once connected; default false. */
   keepCableConnection?: boolean
   /** When the host goes, rejoin and elect a new host by itself; default true. */
   autoFailover?: boolean
   [key: string]: unknown
 }
-export declare const DEFAULT_CONFIG: Readonly<Required<Pick<P2pConfig, "ice_servers" | "keepCableConnection" | "autoFailover">> & { heartbeat: { interval_mls: number; idle_timeout_mls: number } }>
+export declare const DEFAULT_CONFIG: Readonly<Required<Pick<P2pConfig, "ice_servers" | "keepCableConnection" | "autoFailover">> & { heartbeat: { interval_mls: number; idle_timeout_mls: number }; connect_timeout_mls: number }>
 export declare function normalizeConfig(c?: P2pConfig): Required<P2pConfig>
 /** The claims of a token, read without checking its signature. */
 export declare function readToken(token: string): { sessionId: string; peerId: string; expires: number; config: P2pConfig }
@@ -41,7 +44,13 @@ export type P2pMessage =
 export interface P2pError { code: string; message: string }
 
 /** Detail of a state change; `reconnecting` tells whether a disconnected client rejoins by itself. */
-export interface P2pStateDetail { reason?: string; reconnecting?: boolean }
+export interface P2pStateDetail {
+  reason?: string
+  reconnecting?: boolean
+  /** With state "failed": the code ("ice_failed": the link did not connect within connect_timeout_mls) and words for people. */
+  code?: string
+  message?: string
+}
 
 /** The callbacks a <p2p-frame> calls on its listeners. */
 export interface P2pListener {

@@ -67,6 +67,7 @@ export class Peer {
     this.forgetTimers = new Map() // host: peer id -> timer, for clients that went
     this.states = new Map() // host: peer id -> state, itself included
     this.upstream = null // client: the Connection to the host
+    this.suspect = null // client: the host it lost; reported if the server names it again
 
     signaling.onmessage = (m) => this.onSignal(m)
     signaling.onclose = () => this.onSignalingClosed()
@@ -165,6 +166,10 @@ export class Peer {
         if (this.iamHost) this.retry()
         else this.hostLost("host_left")
         break
+      case Signal.HostProbe:
+        // The server asks whether this host's code runs: answering proves it.
+        this.signal({ state: Signal.HostAlive })
+        break
       case Signal.Error:
         this.onError(m)
         break
@@ -181,6 +186,10 @@ export class Peer {
       return
     }
     if (this.iamHost) this.dropHostRole()
+    // The host this client lost is host still: tell the server, which asks
+    // it to answer and resets the session when it does not (a frozen tab).
+    if (this.suspect === m.hostPeerId) this.signal({ state: Signal.HostUnreachable, hostPeerId: m.hostPeerId })
+    this.suspect = null
     clearTimeout(this.offerTimer)
     this.offerTimer = setTimeout(() => {
       if (!this.upstream) this.hostLost("offer_timeout")
@@ -192,6 +201,17 @@ export class Peer {
     // A client that closed its WebSocket still gets the host's late ICE
     // candidates addressed to it: that refusal is expected and harmless.
     if (err.code === "peer_not_found") return
+    if (err.code === "host_unresponsive") {
+      // This host did not answer the server's probe (its page was frozen):
+      // the session was reset without it and the server closes the socket.
+      // Its clients have moved on: find the session's host again.
+      this.events.error(err)
+      this.signaling.close()
+      this.joined = false
+      if (this.iamHost) this.dropHostRole()
+      this.hostLost("host_unresponsive")
+      return
+    }
     if (this.state === State.Negotiating && FATAL.has(err.code)) {
       this.events.error(err)
       this.stopped = true
@@ -308,7 +328,8 @@ export class Peer {
           this.joined = false
         }
       }
-      if (isFinal(s)) this.hostLost(s)
+      if (s === State.Failed && conn.failure) this.linkFailed(conn)
+      if (isFinal(s)) this.hostLost(conn.failure || s)
       else this.setState(s)
     }
     conn.onmessage = (msg) => {
@@ -322,6 +343,7 @@ export class Peer {
   // and the first client back becomes the new host; without, it stays down.
   hostLost(reason) {
     clearTimeout(this.offerTimer)
+    if (reason !== "host_left" && this.hostPeerId !== this.peerId) this.suspect = this.hostPeerId
     const up = this.upstream
     this.upstream = null
     retire(up)
@@ -333,6 +355,14 @@ export class Peer {
       this.signaling.close()
       this.joined = false
     }
+  }
+
+  // linkFailed reports a link to the host that could not connect: state
+  // failed with its code (p2pError), before hostLost retries with backoff.
+  linkFailed(conn) {
+    const secs = Math.round(this.config.connect_timeout_mls / 1000)
+    const detail = { reason: conn.failure, code: conn.failure, message: `no connection to the host within ${secs} s; trying again` }
+    this.setState(State.Failed, detail)
   }
 
   // ---- shared

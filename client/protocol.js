@@ -16,6 +16,10 @@ export const Signal = Object.freeze({
   HostLeft: "HostLeft",
   ServerShutdown: "ServerShutdown",
   Error: "Error",
+  // Liveness (PROTOCOL.md, "Liveness").
+  HostUnreachable: "HostUnreachable",
+  HostProbe: "HostProbe",
+  HostAlive: "HostAlive",
 })
 
 /** Peer message types over the DataChannel (PROTOCOL.md, "Peer messages"). */
@@ -48,6 +52,8 @@ export function isFinal(s) {
 export const DEFAULT_CONFIG = Object.freeze({
   ice_servers: [],
   heartbeat: Object.freeze({ interval_mls: 1000, idle_timeout_mls: 4000 }),
+  // A link not connected this long after its negotiation began fails (ice_failed).
+  connect_timeout_mls: 15000,
   keepCableConnection: false,
   autoFailover: true,
 })
@@ -69,6 +75,7 @@ export function normalizeConfig(c) {
       // An idle timeout below two intervals would drop live peers.
       idle_timeout_mls: Math.max(positive(hb.idle_timeout_mls, DEFAULT_CONFIG.heartbeat.idle_timeout_mls), 2 * interval),
     },
+    connect_timeout_mls: positive(c.connect_timeout_mls, DEFAULT_CONFIG.connect_timeout_mls),
     keepCableConnection: c.keepCableConnection === true,
     autoFailover: c.autoFailover !== false,
   }

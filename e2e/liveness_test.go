@@ -1,0 +1,68 @@
+package e2e
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/p2pstreams/p2pstreams/internal/browsertest"
+)
+
+// freeze blocks the page's main thread for d from now (a busy loop, as a
+// hung tab): its sockets stay open, and the browser's network layer still
+// answers for them, but none of its JavaScript runs.
+func freeze(p *browsertest.Page, d time.Duration) time.Time {
+	p.Eval(fmt.Sprintf(`setTimeout(() => { const end = Date.now() + %d; while (Date.now() < end) {} }, 0), true`, d.Milliseconds()), nil)
+	return time.Now().Add(d)
+}
+
+// A host tab whose JavaScript freezes for 30 s while its WebSocket stays
+// open: its clients lose it by their heartbeat, report it to the server,
+// which probes the host's code (HostProbe, unanswered) and resets the
+// session; they elect a new host long before the old tab wakes up. When it
+// does, it is told it did not answer (host_unresponsive) and joins again,
+// as a client of the new host: one host in the room.
+func TestFrozenHostTabIsReplaced(t *testing.T) {
+	long(t)
+	a := startApp(t, nil)
+	host := a.join("host", "r", false)
+	peer1 := a.join("peer1", "r", false)
+	peer2 := a.join("peer2", "r", false)
+	peer1.WaitText("peer2: connected")
+	peer2.WaitText("peer1: connected")
+
+	frozen := time.Now()
+	wakes := freeze(host, 30*time.Second)
+	healed := `(() => { const t = document.getElementById("peers").innerText
+		return t.includes("peer1: connected") && t.includes("peer2: connected") && !t.includes("host:") })()`
+	peer1.WaitTrue(healed, "peer1 to show the healed room while the old host is frozen")
+	peer2.WaitTrue(healed, "peer2 to show the healed room while the old host is frozen")
+	took := time.Since(frozen)
+	t.Logf("the room healed %v after the host tab froze", took.Round(100*time.Millisecond))
+	if time.Now().After(wakes) {
+		t.Fatalf("the room healed only after the old host woke up (%v)", took)
+	}
+	if n := a.srv.Stats().HostResets; n != 1 {
+		t.Errorf("HostResets = %d, want 1: the probe, not the host waking up, reset the session", n)
+	}
+
+	time.Sleep(time.Until(wakes)) // a frozen page answers no driver either
+	all := `(() => { const t = document.getElementById("peers").innerText
+		return ["host", "peer1", "peer2"].every((p) => t.includes(p + ": connected")) })()`
+	for _, p := range []*browsertest.Page{host, peer1, peer2} {
+		p.WaitTrue(all, "every page to show the old host back as a client")
+	}
+	hosts := 0
+	for _, p := range []*browsertest.Page{host, peer1, peer2} {
+		var r string
+		p.Eval(`document.getElementById("role").textContent`, &r)
+		if r == "(host)" {
+			hosts++
+		}
+	}
+	var oldRole string
+	host.Eval(`document.getElementById("role").textContent`, &oldRole)
+	if hosts != 1 || oldRole == "(host)" {
+		t.Fatalf("%d pages say (host), the old host says %q: want one host, not the old one", hosts, oldRole)
+	}
+}
