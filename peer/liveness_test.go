@@ -30,8 +30,11 @@ func TestFrozenHostIsReplaced(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "alice and bob under a new host", newHost)
 	t.Logf("healed %v after the host froze (idle timeout %v)", time.Since(frozen).Round(time.Millisecond), fastBeat.IdleTimeout)
-	if n := e.srv.Stats().HostResets; n != 1 {
-		t.Errorf("HostResets = %d, want 1 (the probe, not a timeout, replaced the host)", n)
+	// At least one reset by a probe. (Mute stops only the heartbeat and the
+	// answer to HostProbe: the muted host may rejoin first and host again,
+	// to be probed and replaced once more, which a frozen tab cannot do.)
+	if n := e.srv.Stats().HostResets; n < 1 {
+		t.Errorf("HostResets = %d: no probe replaced the host", n)
 	}
 	peer.Mute(old, false)
 
