@@ -19,6 +19,13 @@
 import { Connection } from "./connection.js"
 import { Message, SIGNAL, Signal, State, isFinal, normalizeConfig, readToken } from "./protocol.js"
 
+// A second page of the same peer in one browser (another tab of the same
+// room and user) is refused with this code, and the first page keeps
+// working: one page per peer per browser, kept by a Web Lock that a page
+// holds while it is started. A reload is not a second page: the old page
+// stops (pagehide) and its lock goes with it.
+export const ALREADY_OPEN = "already_open"
+
 // Server errors after which joining again cannot help.
 const FATAL = new Set(["bad_token", "token_expired", "session_full", "session_expired", "origin_forbidden"])
 // Server errors after which joining again, a little later, may work.
@@ -77,7 +84,25 @@ export class Peer {
   start() {
     if (!this.stopped) return
     this.stopped = false
-    this.join()
+    const locks = globalThis.navigator?.locks
+    if (!locks) {
+      this.join() // no Web Locks (not a secure context): no one-page rule
+      return
+    }
+    locks.request(`p2pstreams:${this.sessionId}:${this.peerId}`, { ifAvailable: true }, (lock) => {
+      if (this.stopped) return
+      if (!lock) return this.refuse()
+      this.join()
+      return new Promise((release) => (this.releaseLock = release)) // held until stop
+    })
+  }
+
+  // refuse ends a page of a peer that is open in another page already.
+  refuse() {
+    const err = { code: ALREADY_OPEN, message: "you are already in this room in another tab" }
+    this.events.error(err)
+    this.stopped = true
+    this.setState(State.Failed, { reason: err.code, ...err })
   }
 
   /**
@@ -100,6 +125,7 @@ export class Peer {
     this.upstream = null
     this.signaling.close()
     this.joined = false
+    this.releaseLock?.()
     this.setState(State.Closed)
   }
 

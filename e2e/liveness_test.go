@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/p2pstreams/p2pstreams/internal/browsertest"
+	"github.com/p2pstreams/p2pstreams/internal/demo/demotest"
 )
 
 // freeze blocks the page's main thread for d from now (a busy loop, as a
@@ -65,4 +66,42 @@ func TestFrozenHostTabIsReplaced(t *testing.T) {
 	if hosts != 1 || oldRole == "(host)" {
 		t.Fatalf("%d pages say (host), the old host says %q: want one host, not the old one", hosts, oldRole)
 	}
+}
+
+// The same user opens the room again in another tab of the same browser,
+// as a client and as the host: the second tab is refused with words
+// (already_open) and never joins, and the first tab keeps working.
+func TestSecondTabIsRefused(t *testing.T) {
+	a := startApp(t, nil)
+	host := a.join("host", "r", false)
+	peer1 := a.join("peer1", "r", false)
+	peer1.WaitText("host: connected")
+	peer1.WaitText("peer1: connected")
+	joins := a.srv.Stats().Joins
+	for i, first := range []*browsertest.Page{peer1, host} {
+		name := []string{"peer1", "host"}[i]
+		second := first.NewTab(t)
+		second.Navigate(a.url + "/room?name=" + name + "&room=r")
+		second.WaitText("You are already in this room in another tab.")
+		if n := a.srv.Stats().Joins; n != joins {
+			t.Fatalf("%d joins after %s's second tab, want %d: it must not join", n, name, joins)
+		}
+		for _, p := range []*browsertest.Page{host, peer1} {
+			p.WaitText("host: connected")
+			p.WaitText("peer1: connected")
+		}
+		line := name + " still works"
+		demotest.Say(first, line)
+		for _, p := range []*browsertest.Page{host, peer1} {
+			demotest.WaitLine(p, name+": "+line)
+		}
+		second.Close()
+	}
+	// Closing the refused tab freed nothing the first tab needs; a reload
+	// of the first (its page goes, its lock with it) connects again.
+	peer1.Navigate(a.url + "/room?name=peer1&room=r")
+	peer1.WaitText("host: connected")
+	peer1.WaitText("peer1: connected")
+	demotest.Say(peer1, "reloaded")
+	demotest.WaitLine(host, "peer1: reloaded")
 }
