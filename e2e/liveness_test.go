@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
 	"github.com/p2pstreams/p2pstreams/internal/browsertest"
 	"github.com/p2pstreams/p2pstreams/internal/demo/demotest"
 )
@@ -104,4 +107,51 @@ func TestSecondTabIsRefused(t *testing.T) {
 	peer1.WaitText("peer1: connected")
 	demotest.Say(peer1, "reloaded")
 	demotest.WaitLine(host, "peer1: reloaded")
+}
+
+// noICE makes a page whose ICE cannot connect: it tells no candidate, takes
+// none, and its descriptions carry none. It also records the codes of the
+// frame's p2p:failed events in window.failures.
+const noICE = `(() => {
+	window.failures = []
+	document.addEventListener("p2p:failed", (e) => window.failures.push(e.detail.code))
+	const strip = (d) => d && d.sdp ? { type: d.type, sdp: d.sdp.split("\r\n").filter((l) => !l.startsWith("a=candidate") && !l.startsWith("a=end-of-candidates")).join("\r\n") } : d
+	window.RTCPeerConnection = class extends RTCPeerConnection {
+		set onicecandidate(f) {}
+		get onicecandidate() { return null }
+		get localDescription() { return strip(super.localDescription) }
+		addIceCandidate() { return Promise.resolve() }
+		setRemoteDescription(d) { return super.setRemoteDescription(strip(d)) }
+	}
+})()`
+
+// A client whose link to the host cannot connect fails visibly after
+// connect_timeout_mls (15 s by default): state failed with code ice_failed
+// (the p2p:failed event, p2pError), the demo says so, and it tries again.
+func TestUnconnectableLinkFails(t *testing.T) {
+	long(t)
+	a := startApp(t, nil)
+	host := a.join("host", "r", false)
+	host.WaitText("host: connected")
+	peer1 := a.b.NewPage(t)
+	if _, err := chromedp.Call(peer1.Context(), page.AddScriptToEvaluateOnNewDocument,
+		page.AddScriptToEvaluateOnNewDocumentParams{Source: noICE}); err != nil {
+		t.Fatal(err)
+	}
+	peer1.Navigate(a.url + "/room?name=peer1&room=r")
+	peer1.WaitText("Connecting to the host…")
+	joins := a.srv.Stats().Joins
+	started := time.Now()
+	peer1.WaitTrue(`window.failures.includes("ice_failed")`, "the frame to report failed with ice_failed")
+	t.Logf("failed %v after connecting began", time.Since(started).Round(100*time.Millisecond))
+	peer1.WaitText("Could not connect to the host: trying again…")
+	host.WaitText("peer1: failed")
+	// It tries again (with backoff): it joins once more.
+	deadline := time.Now().Add(browsertest.Timeout)
+	for a.srv.Stats().Joins == joins {
+		if time.Now().After(deadline) {
+			t.Fatal("the failed client did not join again")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
