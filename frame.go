@@ -30,6 +30,10 @@ type FrameConfig struct {
 	// (false) they rejoin by themselves and the first one back hosts. On
 	// the wire it is "autoFailover": false.
 	ManualFailover bool `json:"-"`
+	// ConnectTimeout bounds a link's negotiation: a link not connected this
+	// long after it began fails with code "ice_failed" and the client tries
+	// again with backoff. Zero means 15s. On the wire "connect_timeout_mls".
+	ConnectTimeout time.Duration `json:"-"`
 }
 
 // ICEServer is one entry of RTCConfiguration.iceServers.
@@ -70,14 +74,15 @@ func (h *Heartbeat) UnmarshalJSON(b []byte) error {
 
 type frameConfigJSON struct {
 	plainFrameConfig
-	AutoFailover *bool `json:"autoFailover,omitempty"`
+	AutoFailover      *bool `json:"autoFailover,omitempty"`
+	ConnectTimeoutMls int64 `json:"connect_timeout_mls,omitempty"`
 }
 
 type plainFrameConfig FrameConfig // FrameConfig without its methods
 
 // MarshalJSON writes the config as the browser client reads it.
 func (c FrameConfig) MarshalJSON() ([]byte, error) {
-	j := frameConfigJSON{plainFrameConfig: plainFrameConfig(c)}
+	j := frameConfigJSON{plainFrameConfig: plainFrameConfig(c), ConnectTimeoutMls: c.ConnectTimeout.Milliseconds()}
 	if c.ManualFailover {
 		j.AutoFailover = new(bool)
 	}
@@ -92,6 +97,7 @@ func (c *FrameConfig) UnmarshalJSON(b []byte) error {
 	}
 	*c = FrameConfig(j.plainFrameConfig)
 	c.ManualFailover = j.AutoFailover != nil && !*j.AutoFailover
+	c.ConnectTimeout = time.Duration(j.ConnectTimeoutMls) * time.Millisecond
 	return nil
 }
 

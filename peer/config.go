@@ -88,8 +88,10 @@ type Config struct {
 	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// NegotiationTimeout bounds a negotiation, from the offer to the
 	// DataChannel opening: the host marks the client failed, a client takes
-	// its host as lost. Default 30 s. (A client that gets no offer at all
-	// within 10 s of joining takes its host as lost, as the browser does.)
+	// its host as lost (ErrICEFailed) and tries again with backoff. Default:
+	// the token config's "connect_timeout_mls", then 15 s, as in the browser
+	// client. (A client that gets no offer at all within 10 s of joining
+	// takes its host as lost, as the browser does.)
 	NegotiationTimeout time.Duration
 }
 
@@ -105,7 +107,7 @@ type Heartbeat struct {
 const (
 	DefaultHeartbeatInterval    = 1000 * time.Millisecond
 	DefaultHeartbeatIdleTimeout = 4000 * time.Millisecond
-	defaultNegotiationTimeout   = 30 * time.Second
+	defaultNegotiationTimeout   = 15 * time.Second
 )
 
 // frameConfig is the part of the token's frame config a Go peer reads
@@ -118,6 +120,7 @@ type frameConfig struct {
 	ICEServers          []webrtc.ICEServer `json:"ice_servers"`
 	KeepCableConnection bool               `json:"keepCableConnection"`
 	AutoFailover        *bool              `json:"autoFailover"`
+	ConnectTimeoutMls   int64              `json:"connect_timeout_mls"`
 }
 
 // settings are the effective settings of one membership: Config merged with
@@ -127,6 +130,7 @@ type settings struct {
 	iceServers     []webrtc.ICEServer
 	keepSignaling  bool
 	failover       bool
+	connect        time.Duration // the negotiation timeout
 }
 
 func (c *Config) settings(raw json.RawMessage, log *slog.Logger) settings {
@@ -143,6 +147,13 @@ func (c *Config) settings(raw json.RawMessage, log *slog.Logger) settings {
 		iceServers:    c.ICEServers,
 		keepSignaling: c.KeepSignaling || fc.KeepCableConnection,
 		failover:      !c.NoFailover && (fc.AutoFailover == nil || *fc.AutoFailover),
+		connect:       c.NegotiationTimeout,
+	}
+	if s.connect <= 0 && fc.ConnectTimeoutMls > 0 {
+		s.connect = time.Duration(fc.ConnectTimeoutMls) * time.Millisecond
+	}
+	if s.connect <= 0 {
+		s.connect = defaultNegotiationTimeout
 	}
 	if h := fc.Heartbeat; h != nil {
 		if s.interval <= 0 && h.IntervalMls > 0 {

@@ -1,8 +1,14 @@
 package peer_test
 
 import (
+	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
 
 	"github.com/p2pstreams/p2pstreams/peer"
 )
@@ -50,5 +56,32 @@ func TestFrozenHostIsReplaced(t *testing.T) {
 	}
 	if hosts != 1 {
 		t.Fatalf("%d hosts after the old host woke up", hosts)
+	}
+}
+
+// A client whose ICE cannot connect (it gathers no candidate at all) fails
+// its negotiation after the token config's connect_timeout_mls, with
+// ErrICEFailed, and tries again with backoff until Join gives up.
+func TestUnconnectableLinkFails(t *testing.T) {
+	e := newEnv(t)
+	e.join(e.config("room", "host", &rec{}))
+	var se webrtc.SettingEngine
+	se.SetInterfaceFilter(func(string) bool { return false }) // no interface: no candidate
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	cfg := e.config("room", "bob", &rec{})
+	cfg.API = webrtc.NewAPI(webrtc.WithSettingEngine(se))
+	cfg.Token = e.token("room", "bob", map[string]any{"connect_timeout_mls": 500})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_, err := peer.Join(ctx, cfg)
+	if !errors.Is(err, peer.ErrICEFailed) || !errors.Is(err, peer.ErrDisconnected) {
+		t.Fatalf("Join: %v, want ErrICEFailed (and ErrDisconnected)", err)
+	}
+	if !strings.Contains(err.Error(), "ice_failed") {
+		t.Errorf("Join's error %q does not say ice_failed", err)
+	}
+	// It tried more than once: the host saw bob negotiate again.
+	if j := e.srv.Stats().Joins; j < 3 {
+		t.Errorf("%d joins, want the host's and at least two of bob's", j)
 	}
 }

@@ -575,7 +575,7 @@ func (p *Peer) tick(now time.Time) error {
 				p.hostDrop(id, StateDisconnected)
 			case l.open:
 				p.sendText(l, heartbeatMsg)
-			case now.Sub(l.started) > p.cfg.NegotiationTimeout:
+			case now.Sub(l.started) > p.set.connect:
 				p.log.Info("p2pstreams: negotiation timed out", "peer", id)
 				p.hostDrop(id, StateFailed)
 			}
@@ -590,8 +590,8 @@ func (p *Peer) tick(now time.Time) error {
 		p.sendText(l, heartbeatMsg)
 	case l == nil && p.joined && now.Sub(p.joinAt) > offerTimeout:
 		return fmt.Errorf("%w: no offer from the host within %v", ErrDisconnected, offerTimeout)
-	case l != nil && now.Sub(l.started) > p.cfg.NegotiationTimeout:
-		return fmt.Errorf("%w: not connected to the host within %v", ErrDisconnected, p.cfg.NegotiationTimeout)
+	case l != nil && now.Sub(l.started) > p.set.connect:
+		return fmt.Errorf("%w: %w within %v", ErrDisconnected, ErrICEFailed, p.set.connect)
 	}
 	return nil
 }

@@ -112,7 +112,7 @@ func Join(ctx context.Context, cfg Config) (*Peer, error) {
 	last := p.lastErr
 	p.mu.Unlock()
 	if last != nil {
-		return nil, fmt.Errorf("peer: join: %w (last failure: %v)", ctx.Err(), last)
+		return nil, fmt.Errorf("peer: join: %w (last failure: %w)", ctx.Err(), last)
 	}
 	return nil, fmt.Errorf("peer: join: %w", ctx.Err())
 }
@@ -125,9 +125,6 @@ func newPeer(cfg Config) *Peer {
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
-	}
-	if p.cfg.NegotiationTimeout <= 0 {
-		p.cfg.NegotiationTimeout = defaultNegotiationTimeout
 	}
 	p.session, p.id, _ = readToken(cfg.Token)
 	p.failoverOn = p.cfg.failoverBeforeJoin()

@@ -88,6 +88,9 @@ const (
 // Liveness codes (PROTOCOL.md, "Liveness").
 const (
 	CodeHostUnresponsive Code = "host_unresponsive" // the host did not answer HostProbe in time (closes, 1008)
+	// CodeICEFailed is the clients' own (never sent by the server): a link
+	// that did not connect within the frame config's connect_timeout_mls.
+	CodeICEFailed Code = "ice_failed"
 )
 
 // Message is one signaling message. Fields not used by a state are empty.
