@@ -17,29 +17,16 @@
 //   reopen it only when they need the server again (reconnect, failover).
 
 import { Connection } from "./connection.js"
-import { Message, SIGNAL, Signal, State, isFinal, normalizeConfig, readToken } from "./protocol.js"
+import { Code, FATAL, FORGET_AFTER_MLS, Message, OFFER_TIMEOUT_MLS, RETRY, SIGNAL, Signal, State, backoff, isFinal, normalizeConfig, readToken } from "./protocol.js"
+
+export { OFFER_TIMEOUT_MLS, FORGET_AFTER_MLS }
 
 // A second page of the same peer in one browser (another tab of the same
-// room and user) is refused with this code, and the first page keeps
-// working: one page per peer per browser, kept by a Web Lock that a page
-// holds while it is started. A reload is not a second page: the old page
-// stops (pagehide) and its lock goes with it.
-export const ALREADY_OPEN = "already_open"
-
-// Server errors after which joining again cannot help.
-const FATAL = new Set(["bad_token", "token_expired", "session_full", "session_expired", "origin_forbidden"])
-// Server errors after which joining again, a little later, may work.
-const RETRY = new Set(["peer_connected", "unavailable", "rate_limited", "join_timeout"])
-
-/** Time a client waits for the host's offer after joining before it tries again. */
-export const OFFER_TIMEOUT_MLS = 10000
-
-/**
- * Time the host waits for a client whose connection ended to come back
- * before it forgets it: it drops it from the state map and tells the server
- * (PeerLeft), which frees its place in the session.
- */
-export const FORGET_AFTER_MLS = 30000
+// room and user) is refused with code already_open, and the first page
+// keeps working: one page per peer per browser, kept by a Web Lock that a
+// page holds while it is started. A reload is not a second page: the old
+// page stops (pagehide) and its lock goes with it.
+export const ALREADY_OPEN = Code.AlreadyOpen
 
 export class Peer {
   /**
@@ -77,7 +64,7 @@ export class Peer {
     this.suspect = null // client: the host it lost; reported if the server names it again
 
     signaling.onmessage = (m) => this.onSignal(m)
-    signaling.onclose = () => this.onSignalingClosed()
+    signaling.onclose = (info) => this.onSignalingClosed(info)
   }
 
   /** start joins the session. */
@@ -109,7 +96,7 @@ export class Peer {
    * stop closes every connection (the other peers see it at once) and the
    * WebSocket. With leave (the default) a client also gives up its place in
    * the session when it can still tell the server; a page being closed or
-   * reloaded passes leave: false and is seen as disconnected, as in the seed.
+   * reloaded passes leave: false and is seen as disconnected, as in the Rails gem.
    */
   stop({ leave = true } = {}) {
     if (this.stopped) return
@@ -161,9 +148,7 @@ export class Peer {
   retry() {
     if (this.stopped) return
     clearTimeout(this.retryTimer)
-    const base = Math.min(200 * 2 ** this.attempt, 8000)
-    this.attempt++
-    this.retryTimer = setTimeout(() => this.join(), base * (0.5 + Math.random()))
+    this.retryTimer = setTimeout(() => this.join(), backoff(this.attempt++))
   }
 
   onSignal(m) {
@@ -205,6 +190,7 @@ export class Peer {
 
   onJoined(m) {
     this.joined = true
+    this.unreachable = false
     if (m.config && typeof m.config === "object") this.config = normalizeConfig({ ...this.config, ...m.config })
     this.hostPeerId = m.hostPeerId
     if (m.hostPeerId === this.peerId) {
@@ -251,9 +237,15 @@ export class Peer {
     if (this.state === State.Negotiating && !this.joined && RETRY.has(err.code)) this.retry()
   }
 
-  onSignalingClosed() {
+  onSignalingClosed(info) {
     this.joined = false
     if (this.stopped) return
+    // A socket that never opened: wrong URL, server down or refusing. Say so
+    // once (the app shows it), and keep trying: a server may come back.
+    if (info && info.opened === false && this.state === State.Negotiating && !this.unreachable) {
+      this.unreachable = true
+      this.events.error({ code: "signaling_unreachable", message: `cannot open the signaling WebSocket ${this.signaling.url ?? ""}`.trim() })
+    }
     // A host keeps its clients over WebRTC and joins again to stay host; a
     // client still negotiating tries again; a connected client needs nothing.
     if (this.iamHost || this.state === State.Negotiating) this.retry()
@@ -365,15 +357,15 @@ export class Peer {
   }
 
   // hostLost: the client's way to its host is gone (its connection ended, the
-  // server said HostLeft, or no offer came). With autoFailover it joins again,
-  // and the first client back becomes the new host; without, it stays down.
+  // server said HostLeft, or no offer came). Unless manualFailover it joins
+  // again, and the first client back becomes the new host; with, it stays down.
   hostLost(reason) {
     clearTimeout(this.offerTimer)
     if (reason !== "host_left" && this.hostPeerId !== this.peerId) this.suspect = this.hostPeerId
     const up = this.upstream
     this.upstream = null
     retire(up)
-    const reconnecting = this.config.autoFailover
+    const reconnecting = !this.config.manualFailover
     this.setState(State.Disconnected, { reason, reconnecting })
     if (reconnecting) this.retry()
     else {

@@ -2,17 +2,16 @@ package peer
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 
 	"github.com/p2pstreams/p2pstreams/protocol"
+	"github.com/p2pstreams/p2pstreams/token"
 )
 
 // Config configures Join. Only URL and Token are required; every other
@@ -43,7 +42,7 @@ type Config struct {
 
 	// Heartbeat over the DataChannel. Zero fields default to the token
 	// config's "heartbeat" {interval_mls, idle_timeout_mls}, then to
-	// 1000 ms and 4000 ms. As in the browser client, the idle timeout is at
+	// 1000 ms and 4000 ms (protocol.DefaultHeartbeat*). As in the browser client, the idle timeout is at
 	// least two intervals.
 	Heartbeat Heartbeat
 
@@ -54,15 +53,15 @@ type Config struct {
 	// always keeps it.
 	KeepSignaling bool
 
-	// NoFailover turns automatic failover off. By default (false, unless the
-	// token config says "autoFailover": false), a peer whose host goes away
+	// ManualFailover turns automatic failover off, as the frame config's
+	// manualFailover does (either one is enough). By default, a peer whose host goes away
 	// rejoins the session with a jittered backoff: the first peer back
 	// becomes the host, the others connect to it, and the Peer lives on with
-	// its new role. With NoFailover the Peer ends instead (Done, Err says
+	// its new role. With ManualFailover the Peer ends instead (Done, Err says
 	// why); join again with the same token to come back. Either way a peer
 	// still joining retries what may pass (server unreachable, unavailable,
 	// peer_connected) until Join's context ends.
-	NoFailover bool
+	ManualFailover bool
 
 	// OnMessage, OnState and OnPeers are the callbacks; nil ones are not
 	// called. The contract: they are called one at a time, in order, from
@@ -88,40 +87,19 @@ type Config struct {
 	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// NegotiationTimeout bounds a negotiation, from the offer to the
 	// DataChannel opening: the host marks the client failed, a client takes
-	// its host as lost (ErrICEFailed) and tries again with backoff. Default:
-	// the token config's "connect_timeout_mls", then 15 s, as in the browser
-	// client. (A client that gets no offer at all within 10 s of joining
-	// takes its host as lost, as the browser does.)
+	// its host as lost (ErrICEFailed) and tries again with backoff.
+	// Default: the token config's "connect_timeout_mls", then
+	// protocol.NegotiationTimeout (15 s), as in the browser client. (A
+	// client that gets no offer at all within protocol.OfferTimeout of
+	// joining takes its host as lost, as the browser does.)
 	NegotiationTimeout time.Duration
 }
 
 // Heartbeat is the DataChannel heartbeat: each side sends a Heartbeat every
 // Interval, and takes silence (no message at all) for IdleTimeout as a lost
-// link.
-type Heartbeat struct {
-	Interval    time.Duration // default 1 s
-	IdleTimeout time.Duration // default 4 s
-}
-
-// The defaults, shared with the browser client.
-const (
-	DefaultHeartbeatInterval    = 1000 * time.Millisecond
-	DefaultHeartbeatIdleTimeout = 4000 * time.Millisecond
-	defaultNegotiationTimeout   = 15 * time.Second
-)
-
-// frameConfig is the part of the token's frame config a Go peer reads
-// (the same object the browser's <p2p-frame> gets).
-type frameConfig struct {
-	Heartbeat *struct {
-		IntervalMls    int64 `json:"interval_mls"`
-		IdleTimeoutMls int64 `json:"idle_timeout_mls"`
-	} `json:"heartbeat"`
-	ICEServers          []webrtc.ICEServer `json:"ice_servers"`
-	KeepCableConnection bool               `json:"keepCableConnection"`
-	AutoFailover        *bool              `json:"autoFailover"`
-	ConnectTimeoutMls   int64              `json:"connect_timeout_mls"`
-}
+// link. Zero fields mean the token config's, then the defaults
+// (protocol.DefaultHeartbeatInterval, protocol.DefaultHeartbeatIdleTimeout).
+type Heartbeat = protocol.Heartbeat
 
 // settings are the effective settings of one membership: Config merged with
 // the token config from SessionReady.
@@ -130,50 +108,41 @@ type settings struct {
 	iceServers     []webrtc.ICEServer
 	keepSignaling  bool
 	failover       bool
+	maxMessage     int           // bytes of one Data payload
 	connect        time.Duration // the negotiation timeout
 }
 
 func (c *Config) settings(raw json.RawMessage, log *slog.Logger) settings {
-	var fc frameConfig
-	if len(raw) > 0 && string(raw) != "null" {
-		if err := json.Unmarshal(raw, &fc); err != nil {
-			log.Warn("p2pstreams: ignoring unreadable token config", "err", err)
-			fc = frameConfig{}
-		}
+	fc, err := protocol.ParseFrameConfig(raw)
+	if err != nil {
+		log.Warn("p2pstreams: ignoring unreadable token config", "err", err)
+		fc, _ = protocol.ParseFrameConfig(nil)
 	}
+	hb := fc.Heartbeat
+	if c.Heartbeat.Interval > 0 {
+		hb.Interval = c.Heartbeat.Interval
+	}
+	if c.Heartbeat.IdleTimeout > 0 {
+		hb.IdleTimeout = c.Heartbeat.IdleTimeout
+	}
+	fc.Heartbeat = hb
+	fc = fc.Normalize() // the idle timeout is at least two intervals, whoever set them
 	s := settings{
-		interval:      c.Heartbeat.Interval,
-		idle:          c.Heartbeat.IdleTimeout,
+		interval:      fc.Heartbeat.Interval,
+		idle:          fc.Heartbeat.IdleTimeout,
 		iceServers:    c.ICEServers,
 		keepSignaling: c.KeepSignaling || fc.KeepCableConnection,
-		failover:      !c.NoFailover && (fc.AutoFailover == nil || *fc.AutoFailover),
+		failover:      !c.ManualFailover && !fc.ManualFailover,
+		maxMessage:    fc.MaxMessageSize,
 		connect:       c.NegotiationTimeout,
 	}
-	if s.connect <= 0 && fc.ConnectTimeoutMls > 0 {
-		s.connect = time.Duration(fc.ConnectTimeoutMls) * time.Millisecond
-	}
 	if s.connect <= 0 {
-		s.connect = defaultNegotiationTimeout
+		s.connect = time.Duration(fc.ConnectTimeoutMls) * time.Millisecond // Normalize gave a default
 	}
-	if h := fc.Heartbeat; h != nil {
-		if s.interval <= 0 && h.IntervalMls > 0 {
-			s.interval = time.Duration(h.IntervalMls) * time.Millisecond
-		}
-		if s.idle <= 0 && h.IdleTimeoutMls > 0 {
-			s.idle = time.Duration(h.IdleTimeoutMls) * time.Millisecond
-		}
-	}
-	if s.interval <= 0 {
-		s.interval = DefaultHeartbeatInterval
-	}
-	if s.idle <= 0 {
-		s.idle = DefaultHeartbeatIdleTimeout
-	}
-	// As in the browser client: an idle timeout below two intervals would
-	// drop live peers.
-	s.idle = max(s.idle, 2*s.interval)
 	if s.iceServers == nil {
-		s.iceServers = fc.ICEServers
+		for _, is := range fc.ICEServers {
+			s.iceServers = append(s.iceServers, webrtc.ICEServer{URLs: is.URLs, Username: is.Username, Credential: is.Credential})
+		}
 	}
 	return s
 }
@@ -181,39 +150,15 @@ func (c *Config) settings(raw json.RawMessage, log *slog.Logger) settings {
 // failoverBeforeJoin is the failover setting before the token config is
 // known: the Config's, and the token's own if it is readable.
 func (c *Config) failoverBeforeJoin() bool {
-	if c.NoFailover {
+	if c.ManualFailover {
 		return false
 	}
-	_, _, cfg := readToken(c.Token)
-	var fc frameConfig
-	if len(cfg) > 0 && json.Unmarshal(cfg, &fc) == nil && fc.AutoFailover != nil {
-		return *fc.AutoFailover
-	}
-	return true
-}
-
-// readToken reads the session and peer ids and the config from a token's
-// claims, which are readable by their holder (the signature is the
-// server's business). It returns zero values for a malformed token; the
-// server then refuses it with bad_token.
-func readToken(tok string) (protocol.SessionID, protocol.PeerID, json.RawMessage) {
-	payload, _, ok := strings.Cut(tok, ".")
-	if !ok {
-		return "", "", nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(payload)
+	claims, err := token.Peek(c.Token)
 	if err != nil {
-		return "", "", nil
+		return true
 	}
-	var c struct {
-		S protocol.SessionID `json:"s"`
-		P protocol.PeerID    `json:"p"`
-		C json.RawMessage    `json:"c"`
-	}
-	if json.Unmarshal(b, &c) != nil {
-		return "", "", nil
-	}
-	return c.S, c.P, c.C
+	fc, _ := protocol.ParseFrameConfig(claims.Config)
+	return !fc.ManualFailover
 }
 
 var (

@@ -14,20 +14,6 @@ import (
 	"github.com/p2pstreams/p2pstreams/protocol"
 )
 
-// Flow control on a DataChannel (bytes queued in pion, not yet sent).
-const (
-	// sendHighWater: Send on a client waits while more than this is queued.
-	sendHighWater = 1 << 20
-	// sendLowWater: the level at which a waiting Send resumes.
-	sendLowWater = 256 << 10
-	// relayMaxBuffered: a host drops a client whose queue exceeds this (a
-	// slow reader must not make the host buffer without bound).
-	relayMaxBuffered = 16 << 20
-	// relayMaxHeld: a host drops a client that has this many messages
-	// waiting for its channel to open.
-	relayMaxHeld = 4096
-)
-
 // link is one RTCPeerConnection and its p2pstreams DataChannel: on the host,
 // one per client; on a client, the one to its host.
 //
@@ -47,7 +33,7 @@ type link struct {
 	closed    bool
 
 	lastSeen atomic.Int64  // UnixNano of the last message received
-	low      chan struct{} // capacity 1: the send buffer went below sendLowWater
+	low      chan struct{} // capacity 1: the send buffer went below protocol.SendLowWater
 	gone     chan struct{} // closed when the link is closed
 }
 
@@ -134,7 +120,7 @@ func (p *Peer) newLink(remote protocol.PeerID, offerer bool) (*link, error) {
 }
 
 func (p *Peer) watch(l *link, dc *webrtc.DataChannel) {
-	dc.SetBufferedAmountLowThreshold(sendLowWater)
+	dc.SetBufferedAmountLowThreshold(protocol.SendLowWater)
 	dc.OnBufferedAmountLow(func() {
 		select {
 		case l.low <- struct{}{}:
@@ -204,9 +190,9 @@ func (p *Peer) closeLink(l *link) {
 	}()
 }
 
-// waitRoom blocks while the DataChannel's queue is over sendHighWater.
+// waitRoom blocks while the DataChannel's queue is over protocol.SendHighWater.
 func (l *link) waitRoom(ctx context.Context) error {
-	for l.dc.BufferedAmount() > sendHighWater {
+	for l.dc.BufferedAmount() > protocol.SendHighWater {
 		select {
 		case <-l.low:
 		case <-l.gone:

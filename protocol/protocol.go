@@ -91,6 +91,9 @@ const (
 	// CodeICEFailed is the clients' own (never sent by the server): a link
 	// that did not connect within the frame config's connect_timeout_mls.
 	CodeICEFailed Code = "ice_failed"
+	// CodeAlreadyOpen is the browser client's own: this peer is open in
+	// another page of the same browser already (PROTOCOL.md, "One page per peer").
+	CodeAlreadyOpen Code = "already_open"
 )
 
 // Message is one signaling message. Fields not used by a state are empty.
@@ -113,25 +116,8 @@ type Message struct {
 	Seconds int             `json:"seconds,omitempty"` // ServerShutdown
 }
 
-// DecodeError is a refused input, carrying the code to answer with.
-type DecodeError struct {
-	Code Code
-	Text string
-}
-
-func (e *DecodeError) Error() string { return string(e.Code) + ": " + e.Text }
-
 func bad(code Code, format string, args ...any) error {
-	return &DecodeError{Code: code, Text: fmt.Sprintf(format, args...)}
-}
-
-// CodeOf returns the protocol code carried by err, or "" if it carries none.
-func CodeOf(err error) Code {
-	var de *DecodeError
-	if errors.As(err, &de) {
-		return de.Code
-	}
-	return ""
+	return &CodeError{Code: code, Text: fmt.Sprintf(format, args...)}
 }
 
 // DecodeClient parses and validates a message sent by a peer to the server.

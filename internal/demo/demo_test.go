@@ -120,8 +120,8 @@ func TestRoomPage(t *testing.T) {
 	if err := json.Unmarshal([]byte(attr(frames[0], "config")), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg["autoFailover"] != false || cfg["keepCableConnection"] != true {
-		t.Errorf("config %v, want autoFailover false and keepCableConnection true", cfg)
+	if cfg["manualFailover"] != true || cfg["keepCableConnection"] != true {
+		t.Errorf("config %v, want manualFailover true and keepCableConnection true", cfg)
 	}
 	// The only scripts are the demo's own module; the name is text.
 	scripts := find(t, body, func(n *html.Node) bool { return n.Data == "script" })
