@@ -76,7 +76,10 @@ type Options struct {
 	// Lease is how long a peer's presence outlives its node without renewal:
 	// a node that dies releases its hosts after at most Lease. The server
 	// renews every Lease/3. Default 15s, or no leases (negative) when Store
-	// is nil: a memory store dies with the process that renews it.
+	// is nil: a memory store dies with the process that renews it. The
+	// lease is the backstop: a dead node's session heals as soon as one of
+	// its clients reports the host unreachable or a peer joins it (see
+	// ProbeTimeout). `p2pstreams serve --lease` sets it.
 	Lease time.Duration
 }
 
