@@ -235,7 +235,11 @@ func (c *conn) handle(op ws.OpCode, p []byte) {
 	}
 }
 
-func (c *conn) join(tok string) {
+func (c *conn) join(tok string) { c.joinToken(tok, true) }
+
+// joinToken joins with tok; mayRetry allows one more try after a stale
+// presence of the same peer was released (see releaseStale).
+func (c *conn) joinToken(tok string, mayRetry bool) {
 	s := c.srv
 	if c.m.Load() != nil {
 		c.fail(protocol.CodeAlreadyJoined, "this connection has joined a session already")
@@ -280,6 +284,10 @@ func (c *conn) join(tok string) {
 	}
 	switch {
 	case errors.Is(err, ErrPeerConnected):
+		if mayRetry && s.releaseStale(ctx, cl.Session, cl.Peer) {
+			c.joinToken(tok, false)
+			return
+		}
 		c.fail(protocol.CodePeerConnected, "peer "+string(protocol.Quote(string(cl.Peer)))+" is connected already")
 		return
 	case errors.Is(err, ErrSessionFull):

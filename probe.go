@@ -132,6 +132,21 @@ func (c *conn) hostSilent(mb *membership, n uint32) {
 		"no HostAlive within "+strconv.FormatInt(c.srv.o.ProbeTimeout.Milliseconds(), 10)+" ms: the session was reset")
 }
 
+// releaseStale handles a join refused because the peer is connected
+// already. When no node serves that other connection (its node died: only
+// its lease is left), it ends that presence, as for an unreachable host,
+// and reports true: the join may be tried once more (a host whose node
+// died thus gets its session back at once, not at lease expiry). Otherwise
+// the other connection is live; if it hosts, it is probed.
+func (s *Server) releaseStale(ctx context.Context, sid SessionID, p PeerID) bool {
+	n, err := s.broker.Publish(ctx, PeerTopic(sid, p), probeRequest)
+	if err != nil || n > 0 {
+		return false
+	}
+	s.resetHost(ctx, sid, p, "its node is gone")
+	return true
+}
+
 // resetHost ends host's presence in session sid, which resets the session if
 // it is still the host, and tells the other connected members (HostLeft).
 func (s *Server) resetHost(ctx context.Context, sid SessionID, host PeerID, why string) {

@@ -169,8 +169,7 @@ func TestNodeKilledSessionsHealFast(t *testing.T) {
 	carol, _ := join(t, c, "reported", "carol")
 	alice.expect(protocol.SessionReady)
 	alice.expect(protocol.SessionReady)
-	dave, _ := join(t, doomed, "joined", "dave")
-	_ = dave
+	join(t, doomed, "joined", "dave")
 
 	killed := time.Now()
 	doomed.kill()
@@ -208,5 +207,39 @@ func TestNodeKilledSessionsHealFast(t *testing.T) {
 	t.Logf("joined: the newcomer hosts %v after the kill", time.Since(killed).Round(time.Millisecond))
 	if took := time.Since(killed); took > lease/2 {
 		t.Errorf("healing took %v: the lease (%v) did it, not the probe", took, lease)
+	}
+}
+
+// A host whose node died comes back through another node at once: its old
+// presence (held by the lease) is served by no node, so it is released
+// rather than refused as peer_connected, and the host hosts again. A peer
+// that is really connected elsewhere is still refused.
+func TestHostOfKilledNodeRejoinsAtOnce(t *testing.T) {
+	srv, rdb := newRedis(t)
+	const lease = 15 * time.Second
+	doomed := startNodeProcess(t, srv.Addr, lease)
+	b := startNode(t, rdb, lease)
+	join(t, doomed, "room", "alice")
+	bob, _ := join(t, b, "room", "bob")
+	twin := dial(t, b, "bob")
+	twin.sendJoin("room")
+	twin.expectError(protocol.CodePeerConnected)
+
+	killed := time.Now()
+	doomed.kill()
+	alice2, host := join(t, b, "room", "alice")
+	if host != "alice" {
+		t.Fatalf("alice came back under host %q, want to host again", host)
+	}
+	t.Logf("the host hosts again %v after its node was killed (lease %v)", time.Since(killed).Round(time.Millisecond), lease)
+	// Its old session was reset on the way: bob was told, and joins again.
+	if m := bob.expect(protocol.HostLeft); m.HostPeerID != "alice" {
+		t.Fatalf("bob got HostLeft %+v", m)
+	}
+	if h := bob.join("room"); h != "alice" {
+		t.Fatalf("bob rejoined under %q, want alice", h)
+	}
+	if m := alice2.expect(protocol.SessionReady); m.PeerID != "bob" {
+		t.Fatalf("alice got %+v, want SessionReady for bob", m)
 	}
 }
