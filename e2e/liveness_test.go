@@ -37,8 +37,6 @@ func TestFrozenHostTabIsReplaced(t *testing.T) {
 
 	frozen := time.Now()
 	wakes := freeze(host, 30*time.Second)
-	healed := `(() => { const t = document.getElementById("peers").innerText
-		return t.includes("peer1: connected") && t.includes("peer2: connected") && !t.includes("host:") })()`
 	peer1.WaitTrue(healed, "peer1 to show the healed room while the old host is frozen")
 	peer2.WaitTrue(healed, "peer2 to show the healed room while the old host is frozen")
 	took := time.Since(frozen)
