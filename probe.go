@@ -25,10 +25,10 @@ import (
 // answer absorbs the reports that come meanwhile), so no member can make the
 // server probe in a loop. A host holds a timer only while a probe waits.
 
-// probeMark starts the broker message that asks a host's connection to
-// probe its peer; it is never forwarded. (See resetMark: JSON never starts
-// with it, and only servers publish to the broker.)
-const probeMark = 0x02
+// probeMark is the broker message that asks a host's connection to probe
+// its peer; it is never forwarded. (See resetMark and readyMark: JSON
+// never starts with it, and only servers publish to the broker.)
+const probeMark = 0x03
 
 var probeRequest = []byte{probeMark}
 

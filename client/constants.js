@@ -118,6 +118,7 @@ export const DEFAULT_CONFIG = Object.freeze({
   keepCableConnection: false,
   manualFailover: false,
   maxMessageSize: 16777216,
+  iceTransportPolicy: "all",
   connect_timeout_mls: 15000,
 })
 

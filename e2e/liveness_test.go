@@ -142,7 +142,7 @@ func TestUnconnectableLinkFails(t *testing.T) {
 	started := time.Now()
 	peer1.WaitTrue(`window.failures.includes("ice_failed")`, "the frame to report failed with ice_failed")
 	t.Logf("failed %v after connecting began", time.Since(started).Round(100*time.Millisecond))
-	peer1.WaitText("Could not connect to the host: trying again…")
+	peer1.WaitText("No direct connection to the host could be made")
 	host.WaitText("peer1: failed")
 	// It tries again (with backoff): it joins once more.
 	deadline := time.Now().Add(browsertest.Timeout)
