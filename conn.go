@@ -487,8 +487,10 @@ func (c *conn) deliver(msg []byte) {
 
 // accept passes on a delivered message.
 func (c *conn) accept(msg []byte) {
-	if len(msg) == 1 && msg[0] == probeMark {
-		c.probeHost()
+	if len(msg) == 1 { // a mark alone is for the connection, not its peer (probe.go)
+		if msg[0] == probeMark {
+			c.probeHost()
+		}
 		return
 	}
 	if len(msg) > 0 && msg[0] == resetMark {

@@ -30,7 +30,11 @@ import (
 // never starts with it, and only servers publish to the broker.)
 const probeMark = 0x03
 
-var probeRequest = []byte{probeMark}
+// presenceMark is a broker message that every connection drops: publishing
+// it counts the nodes that serve a topic, and disturbs nobody.
+const presenceMark = 0x04
+
+var probeRequest, presenceCheck = []byte{probeMark}, []byte{presenceMark}
 
 var hostProbeMessage = protocol.Encode(&protocol.Message{State: protocol.HostProbe})
 
@@ -137,9 +141,9 @@ func (c *conn) hostSilent(mb *membership, n uint32) {
 // its lease is left), it ends that presence, as for an unreachable host,
 // and reports true: the join may be tried once more (a host whose node
 // died thus gets its session back at once, not at lease expiry). Otherwise
-// the other connection is live; if it hosts, it is probed.
+// the other connection is live, and the join is refused.
 func (s *Server) releaseStale(ctx context.Context, sid SessionID, p PeerID) bool {
-	n, err := s.broker.Publish(ctx, PeerTopic(sid, p), probeRequest)
+	n, err := s.broker.Publish(ctx, PeerTopic(sid, p), presenceCheck)
 	if err != nil || n > 0 {
 		return false
 	}
