@@ -15,6 +15,7 @@ import { P2pController } from "p2pstreams"
 // client's own); anything else falls back to the code and the server's words.
 const ERRORS = {
   peer_connected: "You are already in this room in another tab or window. Close it, or join with another name.",
+  already_open: "You are already in this room in another tab. Close it, or join with another name.",
   session_full: "This room is full. Try again later, or pick another room.",
   bad_token: "This page's ticket to the room is not valid. Go back and join again.",
   token_expired: "This page has been open too long: its ticket to the room expired. Go back and join again.",
@@ -91,8 +92,10 @@ export default class ChatController extends P2pController {
     const host = this.hostPeerId
     if (!this.lost && host && host !== this.peerId) this.system(`lost the connection to the host, ${host}`)
     this.lost = true
-    if (detail && detail.reconnecting) this.showStatus("The host left: finding a new one…")
-    else this.showStatus("Stream disconnected! please refresh to continue", true)
+    // An error just shown (ice_failed, host_unresponsive) says more: it stays.
+    if (detail && detail.reconnecting) {
+      if (!this.error) this.showStatus("The host left: finding a new one…")
+    } else this.showStatus("Stream disconnected! please refresh to continue", true)
     // Nothing this page shows may still say "connected": it reaches no one.
     for (const li of this.peers.children) {
       const name = li.dataset.name
