@@ -27,13 +27,14 @@ import (
 //go:embed *.html
 var files embed.FS
 
-// Static holds the room's controller and style (chat.js, chat.css), served
-// by the demo at /static/ and written into new apps by `p2pstreams new`.
+// static holds the room's controller, style and icon (chat.js, chat.css,
+// icon.svg), served by the demo at /static/ and written into new apps by
+// `p2pstreams new`.
 //
 //go:embed static
 var static embed.FS
 
-// Static returns the files of the room's controller and style: chat.js and chat.css.
+// Static returns the room's controller, style and icon: chat.js, chat.css, icon.svg.
 func Static() fs.FS {
 	sub, _ := fs.Sub(static, "static")
 	return sub
