@@ -14,7 +14,7 @@ import (
 	"github.com/p2pstreams/p2pstreams/internal/testenv"
 )
 
-// callbacks are the seed's controller callbacks; every generated controller
+// callbacks are the controller callbacks of the Rails gem p2p_streams_channel; every generated controller
 // stubs them all.
 var callbacks = []string{"p2pNegotiating()", "p2pConnecting()", "p2pConnected()", "p2pDisconnected(", "p2pClosed()", "p2pError(", "p2pReceivedMessage("}
 

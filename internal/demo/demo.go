@@ -6,9 +6,9 @@
 //	/room?name=N&room=R        the room: peers as "NAME: STATE", chat lines
 //	                           as "SENDER: TEXT", a message box and Send
 //
-// Query switches on /room: failover=off (the seed's manual mode: when the
-// host goes, "Stream disconnected! please refresh to continue"), keep=on
-// (keepCableConnection).
+// Query switches on /room: failover=off (the manual mode of the Rails gem
+// p2p_streams_channel: when the host goes, "Stream disconnected! please
+// refresh to continue"), keep=on (keepCableConnection).
 package demo
 
 import (
