@@ -97,5 +97,5 @@ func Example_protocol() {
 	wsutil.WriteClientText(conn, []byte(`{"type":"Connection","state":"SessionJoin","token":"`+tok+`"}`))
 	msg, _ := wsutil.ReadServerText(conn)
 	fmt.Println(string(msg))
-	// Output: {"type":"Connection","state":"SessionReady","sessionId":"lobby","peerId":"alice","hostPeerId":"alice"}
+	// Output: {"type":"Connection","state":"SessionReady","sessionId":"lobby","peerId":"alice","hostPeerId":"alice","iceServers":[]}
 }

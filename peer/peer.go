@@ -37,6 +37,7 @@ type Peer struct {
 	inCallback   atomic.Bool
 	mute         atomic.Bool    // tests: send no heartbeat, as a frozen peer
 	wg           sync.WaitGroup // signal readers and link closers
+	live         sync.Map       // PeerID → *link: the live links, for Stats
 
 	mu       sync.Mutex // guards the snapshot below, read by the methods
 	id       protocol.PeerID

@@ -8,7 +8,8 @@
 //
 // Query switches on /room: failover=off (the manual mode of the Rails gem
 // p2p_streams_channel: when the host goes, "Stream disconnected! please
-// refresh to continue"), keep=on (keepCableConnection).
+// refresh to continue"), keep=on (keepCableConnection), relay=on
+// (iceTransportPolicy "relay": through TURN only, when the server has TURN).
 package demo
 
 import (
@@ -100,6 +101,9 @@ func (a *app) room(w http.ResponseWriter, r *http.Request) {
 		Heartbeat:           a.o.Heartbeat,
 		KeepCableConnection: q.Get("keep") == "on",
 		ManualFailover:      q.Get("failover") == "off",
+	}
+	if q.Get("relay") == "on" {
+		cfg.ICETransportPolicy = "relay"
 	}
 	a.render(w, "room.html", map[string]any{
 		"Name":      name,
