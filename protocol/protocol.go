@@ -17,7 +17,7 @@ import (
 	"unicode/utf8"
 )
 
-// Type is the value of "type" in every signaling message (the seed's name).
+// Type is the value of "type" in every signaling message (the name p2p_streams_channel uses).
 const Type = "Connection"
 
 // MaxIDLength bounds session and peer ids, in bytes.
