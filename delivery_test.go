@@ -202,3 +202,47 @@ func TestNonReadingPeersAreClosedPromptly(t *testing.T) {
 		t.Fatalf("SlowClosed = %d, want %d", st.SlowClosed, n)
 	}
 }
+
+// Over real sockets (parked readers on Linux): a host that stops answering
+// pings is closed and its client told HostLeft; the client, which reads and
+// so answers pings, stays.
+func TestKeepaliveOverSockets(t *testing.T) {
+	checkNoLeaks(t)
+	srv, url := newTestServer(t, &Options{PingInterval: 50 * time.Millisecond})
+	host, _ := join(t, srv, url, "room", "host")
+	client, _ := join(t, srv, url, "room", "client")
+	host.expect(protocol.SessionReady)
+	// The host never reads again; the client reads all along, and so
+	// answers pings.
+	got := make(chan protocol.Message, 16)
+	go func() {
+		defer close(got)
+		for {
+			client.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+			b, err := wsutil.ReadServerText(client.nc)
+			if err != nil {
+				return
+			}
+			var m protocol.Message
+			json.Unmarshal(b, &m)
+			got <- m
+		}
+	}()
+	if m := <-got; m.State != protocol.HostLeft {
+		t.Fatalf("client got %+v, want HostLeft", m)
+	}
+	// Five more sweeps: the client is pinged, answers, and stays.
+	for t0 := srv.tick.Load(); srv.tick.Load() < t0+5; {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := srv.Stats(); st.DeadClosed != 1 || st.Connections != 1 {
+		t.Fatalf("stats %+v: want the host closed, the client kept", st)
+	}
+	client.send(protocol.Message{State: protocol.SessionLeave})
+	if m := <-got; m.Code != protocol.CodeNotJoined {
+		t.Fatalf("client got %+v, want not_joined", m)
+	}
+	client.nc.Close()
+	for range got {
+	}
+}

@@ -5,6 +5,15 @@
 // connects directly to the host. The server only introduces peers: the data
 // never passes through it.
 //
+// Quick start (the package Example runs it):
+//
+//	srv, err := p2pstreams.NewServer(&p2pstreams.Options{Secret: secret})
+//	mux.Handle("/p2p/", srv) // signaling, and the browser client at /p2p/p2pstreams.js
+//	tmpl := template.New("room").Funcs(srv.TemplateFuncs())
+//	// in the page: {{p2pFrameStart .Frame}} … {{p2pFrameEnd}}, with .Frame a
+//	// FrameOptions{Session: room, Peer: userID}, and a controller extending
+//	// P2pController from /p2p/p2pstreams.js
+//
 // See ARCHITECTURE.md for the invariants and PROTOCOL.md for the wire format.
 package p2pstreams
 
@@ -45,6 +54,17 @@ type Options struct {
 	// Logger receives the server's logs; nil means none.
 	Logger *slog.Logger
 
+	// ICEServers, if set, returns the STUN and TURN servers, with fresh
+	// credentials, that a peer joining session as peer with a token expiring
+	// at tokenExpires may use (turnserver.Server.ICEServers and
+	// turncred.Provider.ICEServers have this shape). Every SessionReady
+	// carries them in "iceServers", before the frame config's ice_servers:
+	// the joiner's own, and the host's when it hears of a joiner, so that
+	// each new link gets credentials as fresh as the join. It is called
+	// concurrently and must not block. Default: none, only the frame
+	// config's ice_servers.
+	ICEServers func(session SessionID, peer PeerID, tokenExpires time.Time) []ICEServer
+
 	// AllowedOrigins lists the page origins ("https://example.com") that may
 	// open a WebSocket; "*" allows any. Nil allows the server's own origin
 	// and clients that send no Origin (non-browsers).
@@ -80,10 +100,18 @@ type Options struct {
 	PingInterval time.Duration
 	// StoreTimeout bounds each Store and Broker call; default 5s.
 	StoreTimeout time.Duration
+	// ProbeTimeout is how long a host has to answer HostProbe when a client
+	// reported it unreachable (PROTOCOL.md, "Liveness") before its session
+	// is reset; also the least time between two probes of one host and two
+	// reports of one client. Default 2s.
+	ProbeTimeout time.Duration
 	// Lease is how long a peer's presence outlives its node without renewal:
 	// a node that dies releases its hosts after at most Lease. The server
 	// renews every Lease/3. Default 15s, or no leases (negative) when Store
-	// is nil: a memory store dies with the process that renews it.
+	// is nil: a memory store dies with the process that renews it. The
+	// lease is the backstop: a dead node's session heals as soon as one of
+	// its clients reports the host unreachable or a peer joins it (see
+	// ProbeTimeout). `p2pstreams serve --lease` sets it.
 	Lease time.Duration
 }
 
@@ -154,6 +182,7 @@ func NewServer(o *Options) (*Server, error) {
 	defDur(&s.o.JoinTimeout, 10*time.Second)
 	defDur(&s.o.WriteTimeout, 10*time.Second)
 	defDur(&s.o.StoreTimeout, 5*time.Second)
+	defDur(&s.o.ProbeTimeout, 2*time.Second)
 	if s.o.PingInterval == 0 {
 		s.o.PingInterval = 10 * time.Second
 	}
@@ -244,6 +273,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		nc.Close()
 		return
 	}
+	s.log.Debug("connection opened", "remote", r.RemoteAddr)
 	// A fresh goroutine, not this one: its stack starts small, and the
 	// HTTP server's goroutine and buffers are released as we return.
 	go c.readLoop()
@@ -446,12 +476,13 @@ type Stats struct {
 	RateLimited  int64            // messages dropped over the rate limit
 	FloodClosed  int64            // connections closed for flooding
 	DeadClosed   int64            // connections closed by the keepalive (no pong in time)
+	HostResets   int64            // sessions reset because their host was unreachable
 	Errors       map[string]int64 // Error messages sent, by protocol code
 }
 
 type stats struct {
 	connections, accepted, joins, hosts, relayed, slow atomic.Int64
-	relayedBytes, peers, hosting                       atomic.Int64
+	relayedBytes, peers, hosting, hostResets           atomic.Int64
 	rateLimited, flood, dead                           atomic.Int64
 	mu                                                 sync.Mutex
 	errors                                             map[protocol.Code]int64
@@ -481,7 +512,7 @@ func (s *Server) Stats() Stats {
 		Connections: st.connections.Load(), Accepted: st.accepted.Load(),
 		Joins: st.joins.Load(), Hosts: st.hosts.Load(), Relayed: st.relayed.Load(),
 		SlowClosed: st.slow.Load(), RateLimited: st.rateLimited.Load(), FloodClosed: st.flood.Load(),
-		DeadClosed: st.dead.Load(), Errors: make(map[string]int64),
+		DeadClosed: st.dead.Load(), HostResets: st.hostResets.Load(), Errors: make(map[string]int64),
 		RelayedBytes: st.relayedBytes.Load(), Peers: st.peers.Load(), Sessions: st.hosting.Load(),
 	}
 	st.mu.Lock()

@@ -7,7 +7,7 @@
 // disconnected / closed / failed (isFinal). A final state is never left: a
 // peer that comes back gets a new Connection. Each change calls onstate once.
 
-import { CHANNEL_LABEL, Message, Signal, State, isFinal } from "./protocol.js"
+import { CHANNEL_LABEL, Message, Signal, State, isFinal, rtcConfiguration } from "./protocol.js"
 
 export class Connection {
   /**
@@ -15,10 +15,11 @@ export class Connection {
    * @param {string} o.remoteId the peer at the other end
    * @param {boolean} o.offerer true on the host, which makes the channel and the offer
    * @param {object} o.config a normalized frame config
+   * @param {RTCIceServer[]} [o.iceServers] from SessionReady; default the config's ice_servers
    * @param {(state: string, to: string, data: object) => void} o.signal sends a routed signaling message
    * @param {typeof RTCPeerConnection} [o.RTCPeerConnection]
    */
-  constructor({ remoteId, offerer, config, signal, RTCPeerConnection = globalThis.RTCPeerConnection }) {
+  constructor({ remoteId, offerer, config, iceServers, signal, RTCPeerConnection = globalThis.RTCPeerConnection }) {
     this.remoteId = remoteId
     this.offerer = offerer
     this.config = config
@@ -31,10 +32,14 @@ export class Connection {
     this.described = false
     this.lastHeard = 0
     this.timer = null
+    // A link that is not connected in time has failed (ice_failed): the
+    // ICE path cannot connect, or the other end stopped answering.
+    this.failure = null // the code of a failed state
+    this.connectTimer = setTimeout(() => this.fail("ice_failed"), config.connect_timeout_mls)
     this.onstate = () => {}
     this.onmessage = () => {}
 
-    const pc = new RTCPeerConnection({ iceServers: config.ice_servers })
+    const pc = new RTCPeerConnection(rtcConfiguration(config, iceServers))
     this.pc = pc
     pc.onicecandidate = (e) => {
       if (!e.candidate) return
@@ -48,7 +53,7 @@ export class Connection {
           if (this.state === State.Negotiating) this.setState(State.Connecting)
           break
         case "failed":
-          this.setState(State.Failed)
+          this.fail("ice_failed")
           break
         case "closed":
           this.setState(State.Closed)
@@ -173,9 +178,17 @@ export class Connection {
     }, interval_mls)
   }
 
+  /** fail ends a connection that is not connected yet in state failed, with code. */
+  fail(code) {
+    if (this.state === State.Connected || isFinal(this.state)) return
+    this.failure = code
+    this.setState(State.Failed)
+  }
+
   setState(s) {
     if (s === this.state || isFinal(this.state)) return
     this.state = s
+    if (s === State.Connected || isFinal(s)) clearTimeout(this.connectTimer)
     if (isFinal(s)) {
       clearInterval(this.timer)
       this.pending = this.outgoing = []

@@ -26,7 +26,7 @@ func (p *Peer) clientOffer(data json.RawMessage) error {
 	if err := json.Unmarshal(data, &offer); err != nil {
 		return fmt.Errorf("peer: bad offer from the host: %w", err)
 	}
-	l, err := p.newLink(p.hostIDNow(), false)
+	l, err := p.newLink(p.hostIDNow(), false, p.set.iceServers)
 	if err != nil {
 		return fmt.Errorf("peer: new peer connection: %w", err)
 	}
@@ -64,7 +64,9 @@ func (p *Peer) clientLinkEvent(l *link, ev event) error {
 			if !l.open {
 				p.setState(StateConnecting)
 			}
-		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+		case webrtc.PeerConnectionStateFailed:
+			return p.hostLost(fmt.Errorf("%w: %w: ICE failed", ErrDisconnected, ErrICEFailed))
+		case webrtc.PeerConnectionStateClosed:
 			return p.hostLost(fmt.Errorf("%w: connection %s", ErrDisconnected, ev.pcState))
 		}
 	case evOpen:

@@ -29,10 +29,16 @@ type Config struct {
 	// webrtc.NewAPI() with pion's default settings. peertest.LoopbackAPI
 	// returns one for loopback-only tests.
 	API *webrtc.API
-	// ICEServers for every RTCPeerConnection. Default (nil): the token
-	// config's "ice_servers", as the browser client does; none if it has none.
-	// Use an empty non-nil slice to ignore the token's.
+	// ICEServers for every RTCPeerConnection. Default (nil), as the browser
+	// client does: the "iceServers" of the SessionReady that announced the
+	// link (the server's STUN/TURN servers with fresh credentials, then the
+	// token config's "ice_servers"), or the token config's from an older
+	// server; none if there are none. Use an empty non-nil slice for none.
 	ICEServers []webrtc.ICEServer
+	// ICETransportPolicy webrtc.ICETransportPolicyRelay connects through
+	// TURN only (no host or STUN candidates). Default: the token config's
+	// "iceTransportPolicy", else all candidates.
+	ICETransportPolicy webrtc.ICETransportPolicy
 
 	// Certificate is the DTLS certificate of every RTCPeerConnection of
 	// this Peer. Default: one made when the Peer starts (pion would make
@@ -87,9 +93,11 @@ type Config struct {
 	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// NegotiationTimeout bounds a negotiation, from the offer to the
 	// DataChannel opening: the host marks the client failed, a client takes
-	// its host as lost. Default protocol.NegotiationTimeout. (A client that
-	// gets no offer at all within protocol.OfferTimeout of joining takes its
-	// host as lost, as the browser does.)
+	// its host as lost (ErrICEFailed) and tries again with backoff.
+	// Default: the token config's "connect_timeout_mls", then
+	// protocol.NegotiationTimeout (15 s), as in the browser client. (A
+	// client that gets no offer at all within protocol.OfferTimeout of
+	// joining takes its host as lost, as the browser does.)
 	NegotiationTimeout time.Duration
 }
 
@@ -104,9 +112,11 @@ type Heartbeat = protocol.Heartbeat
 type settings struct {
 	interval, idle time.Duration
 	iceServers     []webrtc.ICEServer
+	policy         webrtc.ICETransportPolicy
 	keepSignaling  bool
 	failover       bool
-	maxMessage     int // bytes of one Data payload
+	maxMessage     int           // bytes of one Data payload
+	connect        time.Duration // the negotiation timeout
 }
 
 func (c *Config) settings(raw json.RawMessage, log *slog.Logger) settings {
@@ -128,16 +138,39 @@ func (c *Config) settings(raw json.RawMessage, log *slog.Logger) settings {
 		interval:      fc.Heartbeat.Interval,
 		idle:          fc.Heartbeat.IdleTimeout,
 		iceServers:    c.ICEServers,
+		policy:        c.ICETransportPolicy,
 		keepSignaling: c.KeepSignaling || fc.KeepCableConnection,
 		failover:      !c.ManualFailover && !fc.ManualFailover,
 		maxMessage:    fc.MaxMessageSize,
+		connect:       c.NegotiationTimeout,
+	}
+	if s.connect <= 0 {
+		s.connect = time.Duration(fc.ConnectTimeoutMls) * time.Millisecond // Normalize gave a default
 	}
 	if s.iceServers == nil {
 		for _, is := range fc.ICEServers {
 			s.iceServers = append(s.iceServers, webrtc.ICEServer{URLs: is.URLs, Username: is.Username, Credential: is.Credential})
 		}
 	}
+	if s.policy == webrtc.ICETransportPolicyAll && fc.ICETransportPolicy == protocol.ICETransportRelay {
+		s.policy = webrtc.ICETransportPolicyRelay
+	}
 	return s
+}
+
+// linkICEServers are the ICE servers of a link announced by a SessionReady
+// whose "iceServers" is raw: Config.ICEServers if set, else raw's (an
+// array), else the token config's.
+func (p *Peer) linkICEServers(raw json.RawMessage) []webrtc.ICEServer {
+	if p.cfg.ICEServers != nil || len(raw) == 0 {
+		return p.set.iceServers
+	}
+	var servers []webrtc.ICEServer
+	if err := json.Unmarshal(raw, &servers); err != nil {
+		p.log.Warn("p2pstreams: ignoring unreadable iceServers", "err", err)
+		return p.set.iceServers
+	}
+	return servers
 }
 
 // failoverBeforeJoin is the failover setting before the token config is
@@ -159,9 +192,25 @@ var (
 	defaultAPI     *webrtc.API
 )
 
-func (c *Config) api() *webrtc.API {
+var (
+	relayAPIOnce sync.Once
+	relayAPI     *webrtc.API
+)
+
+// api is Config.API, else pion's defaults; for a relay-only link, defaults
+// that accept a relayed pair at once (pion waits 2 s for a better pair
+// first, which a relay-only link never has).
+func (c *Config) api(policy webrtc.ICETransportPolicy) *webrtc.API {
 	if c.API != nil {
 		return c.API
+	}
+	if policy == webrtc.ICETransportPolicyRelay {
+		relayAPIOnce.Do(func() {
+			var se webrtc.SettingEngine
+			se.SetRelayAcceptanceMinWait(0)
+			relayAPI = webrtc.NewAPI(webrtc.WithSettingEngine(se))
+		})
+		return relayAPI
 	}
 	defaultAPIOnce.Do(func() { defaultAPI = webrtc.NewAPI() })
 	return defaultAPI
