@@ -172,6 +172,12 @@ func (c *conn) readLoop() {
 				c.answerClose(p)
 				return
 			}
+			if msgOp == 0 && c.rd.Buffered() == 0 && c.canPark() {
+				// A lone control frame (most often the pong to the
+				// keepalive's ping): park again now, not after idleMove.
+				moved = true
+				return
+			}
 			continue
 		}
 		if (h.OpCode == ws.OpContinuation) != (msgOp != 0) {
