@@ -32,6 +32,10 @@ export class Connection {
     this.described = false
     this.lastHeard = 0
     this.timer = null
+    // A link that is not connected in time has failed (ice_failed): the
+    // ICE path cannot connect, or the other end stopped answering.
+    this.failure = null // the code of a failed state
+    this.connectTimer = setTimeout(() => this.fail("ice_failed"), config.connect_timeout_mls)
     this.onstate = () => {}
     this.onmessage = () => {}
 
@@ -49,7 +53,7 @@ export class Connection {
           if (this.state === State.Negotiating) this.setState(State.Connecting)
           break
         case "failed":
-          this.setState(State.Failed)
+          this.fail("ice_failed")
           break
         case "closed":
           this.setState(State.Closed)
@@ -174,9 +178,17 @@ export class Connection {
     }, interval_mls)
   }
 
+  /** fail ends a connection that is not connected yet in state failed, with code. */
+  fail(code) {
+    if (this.state === State.Connected || isFinal(this.state)) return
+    this.failure = code
+    this.setState(State.Failed)
+  }
+
   setState(s) {
     if (s === this.state || isFinal(this.state)) return
     this.state = s
+    if (s === State.Connected || isFinal(s)) clearTimeout(this.connectTimer)
     if (isFinal(s)) {
       clearInterval(this.timer)
       this.pending = this.outgoing = []

@@ -36,6 +36,10 @@ type FrameConfig struct {
 	// or STUN candidates: peers never learn each other's addresses);
 	// default "all". The ICE servers themselves come in SessionReady.
 	ICETransportPolicy string `json:"iceTransportPolicy,omitempty"`
+	// ConnectTimeoutMls bounds a link's negotiation, in milliseconds: a
+	// link not connected this long after it began fails (CodeICEFailed) and
+	// the client tries again with backoff. Default NegotiationTimeout.
+	ConnectTimeoutMls int64 `json:"connect_timeout_mls,omitempty"`
 }
 
 // ICEServer is one entry of RTCConfiguration.iceServers.
@@ -111,6 +115,9 @@ func (c FrameConfig) Normalize() FrameConfig {
 	c.MaxMessageSize = min(c.MaxMessageSize, MaxMaxMessageSize)
 	if c.ICETransportPolicy != ICETransportRelay {
 		c.ICETransportPolicy = ICETransportAll
+	}
+	if c.ConnectTimeoutMls <= 0 {
+		c.ConnectTimeoutMls = NegotiationTimeout.Milliseconds()
 	}
 	return c
 }
