@@ -13,11 +13,17 @@
 // - the host's state map names every peer it has seen, itself included, and
 //   goes to everyone (itself included) on each change;
 // - events of a replaced or ended Connection are ignored (the `current` check);
+// - delivered or reported: send returns true only when the message was
+//   queued for its way; otherwise events.error says why (message_too_large,
+//   slow_reader), or it returns false while not connected; a client the
+//   relay cannot queue for is dropped (failed, counted in slowDrops), and
+//   a client still negotiating gets the Data messages held for it;
 // - clients drop the WebSocket once connected unless keepCableConnection, and
 //   reopen it only when they need the server again (reconnect, failover).
 
 import { Connection } from "./connection.js"
-import { FATAL, FORGET_AFTER_MLS, Message, OFFER_TIMEOUT_MLS, RETRY, SIGNAL, Signal, State, backoff, isFinal, normalizeConfig, readToken } from "./protocol.js"
+import { Code, FATAL, FORGET_AFTER_MLS, Message, OFFER_TIMEOUT_MLS, RETRY, SIGNAL, Signal, State, backoff, isFinal, normalizeConfig, readToken } from "./protocol.js"
+import { isBytes, payloadSize } from "./wire.js"
 
 export { OFFER_TIMEOUT_MLS, FORGET_AFTER_MLS }
 
@@ -54,6 +60,7 @@ export class Peer {
     this.forgetTimers = new Map() // host: peer id -> timer, for clients that went
     this.states = new Map() // host: peer id -> state, itself included
     this.upstream = null // client: the Connection to the host
+    this.slowDrops = 0 // host: clients dropped because they could not keep up
 
     signaling.onmessage = (m) => this.onSignal(m)
     signaling.onclose = () => this.onSignalingClosed()
@@ -90,15 +97,27 @@ export class Peer {
   }
 
   /**
-   * send sends data (any JSON value) to every peer of the session, this one
-   * included. It returns false when this peer is not connected.
+   * send sends data (any JSON value, or bytes: an ArrayBuffer or a typed
+   * array, which arrive as a Uint8Array) to every peer of the session, this
+   * one included. It returns false when this peer is not connected, or when
+   * the message was refused (events.error has the code: message_too_large
+   * over config.maxMessageSize, slow_reader when the queue is full).
    */
   send(data) {
+    const n = payloadSize(data)
+    if (n > this.config.maxMessageSize) {
+      this.events.error({ code: Code.TooLarge, message: `a message of ${n} bytes; the maximum is ${this.config.maxMessageSize}` })
+      return false
+    }
+    if (isBytes(data)) data = new Uint8Array(data instanceof ArrayBuffer ? data.slice(0) : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength))
     if (this.iamHost && this.state === State.Connected) {
       this.relay({ type: Message.Data, senderId: this.peerId, data })
       return true
     }
-    return !!this.upstream && this.upstream.send({ type: Message.Data, data })
+    if (!this.upstream?.open) return false
+    const err = this.upstream.send({ type: Message.Data, data })
+    if (err) this.events.error(err)
+    return !err
   }
 
   // ---- signaling
@@ -239,7 +258,13 @@ export class Peer {
       this.setPeerState(id, s)
     }
     conn.onmessage = (msg) => {
-      if (current() && msg.type === Message.Data) this.relay({ type: Message.Data, senderId: id, data: msg.data })
+      if (!current() || msg.type !== Message.Data) return
+      if (msg.tooLarge || payloadSize(msg.data) > this.config.maxMessageSize) {
+        // Delivered or reported: the sender hears why it was not relayed.
+        conn.sendNow({ type: Message.Error, code: Code.TooLarge, message: "the host refused a message over its maximum size" })
+        return
+      }
+      this.relay({ type: Message.Data, senderId: id, data: msg.data })
     }
     this.setPeerState(id, State.Negotiating)
     conn.offer().catch((e) => this.fail(id, e))
@@ -262,9 +287,22 @@ export class Peer {
     this.forgetTimers.clear()
   }
 
-  relay(msg) {
+  // relay delivers msg to this host and to every client: Data messages are
+  // held for a client still negotiating; a state map (hold false) goes
+  // only to open ones. A client the message cannot be queued for is dropped.
+  relay(msg, hold = true) {
     this.events.message(msg)
-    for (const c of this.clients.values()) if (c.open) c.send(msg)
+    const slow = []
+    for (const [id, c] of this.clients) {
+      if (!hold && !c.open) continue
+      const err = c.send(msg)
+      if (err) slow.push([c, err])
+    }
+    for (const [c, err] of slow) {
+      this.slowDrops++
+      this.events.error({ code: Code.SlowReader, message: `dropped a client that cannot keep up: ${err.message}` })
+      c.close(State.Failed)
+    }
   }
 
   setPeerState(id, s) {
@@ -274,7 +312,7 @@ export class Peer {
   }
 
   broadcastStates() {
-    this.relay({ type: Message.ConnectionState, data: Object.fromEntries(this.states) })
+    this.relay({ type: Message.ConnectionState, data: Object.fromEntries(this.states) }, false)
   }
 
   // ---- client
@@ -297,7 +335,9 @@ export class Peer {
       else this.setState(s)
     }
     conn.onmessage = (msg) => {
-      if (this.upstream === conn && (msg.type === Message.Data || msg.type === Message.ConnectionState)) this.events.message(msg)
+      if (this.upstream !== conn) return
+      if (msg.type === Message.Data || msg.type === Message.ConnectionState) this.events.message(msg)
+      else if (msg.type === Message.Error) this.events.error({ code: msg.code || "error", message: msg.message || "" })
     }
     conn.answer(offer).catch((e) => this.fail(from, e))
   }

@@ -79,7 +79,9 @@ func (p *Peer) clientLinkEvent(l *link, ev event) error {
 		}
 		switch ev.wire.Type {
 		case typeData:
-			p.emitMessage(ev.wire.SenderID, ev.wire.Data)
+			p.emitMessage(ev.wire.SenderID, ev.wire.Data, ev.wire.Binary)
+		case typeError: // the host refused a message of ours
+			p.emitError(&protocol.CodeError{Code: ev.wire.Code, Text: ev.wire.Text})
 		case typeState:
 			m, err := decodeStates(ev.wire.Data)
 			if err != nil {

@@ -63,7 +63,7 @@ type Config struct {
 	// peer_connected) until Join's context ends.
 	ManualFailover bool
 
-	// OnMessage, OnState and OnPeers are the callbacks; nil ones are not
+	// OnMessage, OnState, OnPeers and OnError are the callbacks; nil ones are not
 	// called. The contract: they are called one at a time, in order, from
 	// one goroutine of the Peer, never while the Peer holds a lock, so they
 	// may call any Peer method (Send, Close, ...). They never block the
@@ -79,6 +79,10 @@ type Config struct {
 	// included) on each change: the host's own map on the host, the last
 	// Data.Connection.State on a client. The map is the callee's to keep.
 	OnPeers func(map[protocol.PeerID]State)
+	// OnError gets what went wrong outside any call: a message of this
+	// peer's that the host refused (a *protocol.CodeError, such as
+	// message_too_large when the host's maximum is lower than this peer's).
+	OnError func(error)
 
 	// Logger gets debug and warning logs. Default: none.
 	Logger *slog.Logger

@@ -54,7 +54,8 @@ type event struct {
 	dc      *webrtc.DataChannel
 	wire    wire
 	cand    *webrtc.ICECandidateInit
-	data    json.RawMessage
+	data    json.RawMessage // evSend: a JSON message; or
+	bin     []byte          // evSend: a binary one
 }
 
 const (
@@ -352,7 +353,7 @@ func (p *Peer) handle(ev event) error {
 		return nil
 	case evSend:
 		if p.isHostNow() {
-			p.relay(p.id, ev.data)
+			p.relay(p.id, ev.data, ev.bin)
 		}
 		return nil
 	}
@@ -422,14 +423,16 @@ func (p *Peer) joinedAs(m *protocol.Message) error {
 	host := m.HostPeerID == m.PeerID
 	p.mu.Lock()
 	p.id, p.session, p.hostID, p.isHost = m.PeerID, m.SessionID, m.HostPeerID, host
+	p.maxMessage = p.set.maxMessage
 	p.mu.Unlock()
 	if host {
 		if !wasHost {
 			p.states = map[protocol.PeerID]State{p.id: StateConnected}
+			p.gone = make(map[protocol.PeerID]time.Time)
 		}
 		p.wasConnected = true
 		p.setState(StateConnected)
-		p.toClients(encodeStates(p.states), false)
+		p.toClients(chunkText(encodeStates(p.states)), false)
 		p.setPeers(maps.Clone(p.states))
 		p.markReady()
 		return nil
@@ -439,7 +442,7 @@ func (p *Peer) joinedAs(m *protocol.Message) error {
 			p.closeLink(l)
 		}
 		clear(p.links)
-		p.states = nil
+		p.states, p.gone = nil, nil
 	}
 	p.setState(StateNegotiating)
 	return nil
@@ -530,6 +533,7 @@ func (p *Peer) tick(now time.Time) error {
 				p.hostDrop(id, StateFailed)
 			}
 		}
+		p.forgetGone(now)
 		return nil
 	}
 	l := p.toHost
@@ -550,7 +554,30 @@ func (p *Peer) sendText(l *link, s string) {
 	if s == heartbeatMsg && p.mute.Load() {
 		return
 	}
+	if len(s) > protocol.ChunkSize {
+		p.sendPieces(l, chunkText(s))
+		return
+	}
 	if err := l.dc.SendText(s); err != nil {
 		p.log.Debug("p2pstreams: datachannel send", "peer", l.remote, "err", err)
 	}
+}
+
+// sendPieces hands one message's pieces to l's DataChannel (the host's
+// loop: it never waits). It reports false when the channel refused one;
+// the caller drops the client.
+func (p *Peer) sendPieces(l *link, pieces []piece) bool {
+	for _, pc := range pieces {
+		var err error
+		if pc.bin != nil {
+			err = l.dc.Send(pc.bin)
+		} else {
+			err = l.dc.SendText(pc.text)
+		}
+		if err != nil {
+			p.log.Debug("p2pstreams: datachannel send", "peer", l.remote, "err", err)
+			return false
+		}
+	}
+	return true
 }
