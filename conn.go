@@ -187,6 +187,7 @@ func (c *conn) drain() {
 func (c *conn) handle(op ws.OpCode, p []byte) {
 	if c.reset.Swap(false) {
 		if mb := c.m.Swap(nil); mb != nil {
+			c.srv.stats.member(mb, -1)
 			mb.expiry.Stop()
 			c.dropStale()
 			c.stale = mb
@@ -222,6 +223,7 @@ func (c *conn) handle(op ws.OpCode, p []byte) {
 			c.fail(protocol.CodeNotJoined, "join a session first")
 			return
 		}
+		c.srv.stats.member(mb, -1)
 		c.leave(mb, true)
 	case protocol.PeerLeft:
 		c.forget(m.PeerID)
@@ -291,6 +293,7 @@ func (c *conn) join(tok string) {
 		c.closeWith(ws.StatusNormalClosure, protocol.CodeSessionExpired, "the session has expired")
 	})
 	c.m.Store(mb)
+	s.stats.member(mb, 1)
 	if c.joinTimer != nil {
 		c.joinTimer.Stop()
 		c.joinTimer = nil // an idle joined connection keeps one timer only
@@ -336,6 +339,7 @@ func (c *conn) route(m *protocol.Message) {
 		c.fail(protocol.CodePeerNotFound, "no peer "+string(protocol.Quote(string(m.To)))+" is connected in this session")
 	default:
 		c.srv.stats.relayed.Add(1)
+		c.srv.stats.relayedBytes.Add(int64(len(out)))
 	}
 }
 
@@ -409,13 +413,27 @@ func (mb *membership) release() {
 // refresher). A lost membership means the session was reset without this
 // connection being told (its host's node died): tell it now.
 func (c *conn) refresh() {
-	mb := c.m.Load()
-	if mb == nil || c.reset.Load() {
-		return // not joined, or told already that the session was reset
+	mb := c.leased()
+	if mb == nil {
+		return
 	}
 	ctx, cancel := c.srv.storeContext()
 	defer cancel()
-	err := c.srv.store.Refresh(ctx, mb.session, mb.peer, c.srv.o.Lease)
+	c.refreshed(mb, c.srv.store.Refresh(ctx, mb.session, mb.peer, c.srv.o.Lease))
+}
+
+// leased returns the membership whose lease the refresher renews, or nil:
+// not joined, or told already that the session was reset.
+func (c *conn) leased() *membership {
+	mb := c.m.Load()
+	if mb == nil || c.reset.Load() {
+		return nil
+	}
+	return mb
+}
+
+// refreshed acts on the outcome of renewing mb's lease.
+func (c *conn) refreshed(mb *membership, err error) {
 	if errors.Is(err, ErrNotMember) && c.m.Load() == mb {
 		c.reset.Store(true)
 		c.send(protocol.Encode(&protocol.Message{State: protocol.HostLeft, SessionID: mb.session, HostPeerID: mb.host}))
@@ -611,6 +629,7 @@ func (c *conn) finish() {
 	}
 	c.dropStale()
 	if mb := c.m.Swap(nil); mb != nil {
+		c.srv.stats.member(mb, -1)
 		if c.reset.Load() {
 			mb.release() // the session is gone already
 		} else {

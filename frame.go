@@ -34,8 +34,9 @@ type FrameOptions struct {
 	// Config is the frame config; nil means the defaults.
 	Config *FrameConfig
 	// URL is the signaling endpoint (ws:, wss:, http:, https:, or a path
-	// starting with "/"); empty means the directory p2pstreams.js was loaded
-	// from, which is right when the script comes from this Server.
+	// starting with "/"); empty means the client's default, "/p2p/" on the
+	// page's origin (setDefaultURL in the client changes it): set it when
+	// the Server is mounted elsewhere.
 	URL string
 	// Content is markup placed inside the element (FrameTag only), for
 	// example the element of the controller that uses the frame.

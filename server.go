@@ -230,7 +230,7 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 		if st, err := fs.Stat(client.FS, p); err == nil && !st.IsDir() {
 			r2 := r.Clone(r.Context())
 			r2.URL.Path = "/" + p
-			w.Header().Set("Cache-Control", "no-cache")
+			setClientFileHeaders(w.Header(), p)
 			s.files.ServeHTTP(w, r2)
 			return
 		}
@@ -303,9 +303,7 @@ func (s *Server) refreshLoop() {
 			return
 		case <-t.C:
 		}
-		for _, c := range s.snapshot() {
-			c.refresh()
-		}
+		s.refreshRound()
 	}
 }
 
@@ -349,19 +347,31 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Stats are counters since the server started.
 type Stats struct {
-	Connections int64            // open WebSocket connections now
-	Accepted    int64            // WebSocket connections accepted
-	Joins       int64            // successful SessionJoins
-	Hosts       int64            // joins that made the joiner host
-	Relayed     int64            // routed messages delivered
-	SlowClosed  int64            // connections closed as slow readers
-	Errors      map[string]int64 // refused inputs, by protocol code
+	Connections  int64            // open WebSocket connections now
+	Accepted     int64            // WebSocket connections accepted
+	Joins        int64            // successful SessionJoins
+	Hosts        int64            // joins that made the joiner host
+	Relayed      int64            // routed messages delivered
+	RelayedBytes int64            // bytes of the routed messages delivered, as sent on
+	Peers        int64            // connections joined to a session now
+	Sessions     int64            // sessions whose host is connected to this server now
+	SlowClosed   int64            // connections closed as slow readers
+	Errors       map[string]int64 // refused inputs, by protocol code
 }
 
 type stats struct {
 	connections, accepted, joins, hosts, relayed, slow atomic.Int64
+	relayedBytes, peers, hosting                       atomic.Int64
 	mu                                                 sync.Mutex
 	errors                                             map[protocol.Code]int64
+}
+
+// member counts mb joining (d = 1) or ending (d = -1) on this server.
+func (st *stats) member(mb *membership, d int64) {
+	st.peers.Add(d)
+	if mb.host == mb.peer {
+		st.hosting.Add(d)
+	}
 }
 
 func (st *stats) refused(code protocol.Code) {
@@ -380,6 +390,7 @@ func (s *Server) Stats() Stats {
 		Connections: st.connections.Load(), Accepted: st.accepted.Load(),
 		Joins: st.joins.Load(), Hosts: st.hosts.Load(), Relayed: st.relayed.Load(),
 		SlowClosed: st.slow.Load(), Errors: make(map[string]int64),
+		RelayedBytes: st.relayedBytes.Load(), Peers: st.peers.Load(), Sessions: st.hosting.Load(),
 	}
 	st.mu.Lock()
 	for k, v := range st.errors {

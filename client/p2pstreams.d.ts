@@ -15,7 +15,7 @@ export declare const Signal: Readonly<Record<
 /** The label of the DataChannel the host opens for each client: "p2pstreams". */
 export declare const CHANNEL_LABEL: "p2pstreams"
 
-/** The frame config: the seed's keys, plus manualFailover and maxMessageSize. */
+/** The frame config: the keys of the Rails gem p2p_streams_channel, plus manualFailover and maxMessageSize. */
 export interface P2pConfig {
   /** ICE servers for RTCPeerConnection; default none. */
   ice_servers?: RTCIceServer[]
@@ -45,7 +45,7 @@ export type P2pMessage =
   | { type: "Data"; senderId: string; data: unknown }
   | { type: "Data.Connection.State"; data: Record<string, P2pState> }
 
-/** An error from the server (PROTOCOL.md codes) or from the client ("webrtc", "bad_frame"). */
+/** An error from the server (PROTOCOL.md codes) or from the client ("webrtc", "bad_frame", "signaling_unreachable"); the one shape p2pError gets. */
 export interface P2pError { code: string; message: string }
 
 /** Detail of a state change; `reconnecting` tells whether a disconnected client rejoins by itself. */
@@ -58,7 +58,7 @@ export interface P2pListener {
   p2pConnected?(detail: P2pStateDetail): void
   p2pDisconnected?(detail: P2pStateDetail): void
   p2pClosed?(detail: P2pStateDetail): void
-  p2pError?(error: P2pError | P2pStateDetail): void
+  p2pError?(error: P2pError): void
   p2pReceivedMessage?(message: P2pMessage): void
 }
 
@@ -86,13 +86,15 @@ export declare class P2pFrameElement extends HTMLElement {
   readonly config: Required<P2pConfig> | undefined
   addP2pListener(listener: P2pListener): void
   removeP2pListener(listener: P2pListener): void
-  /** The seed's name for addP2pListener. */
+  /** The Rails gem's name for addP2pListener. */
   setP2pListener(listener: P2pListener): void
   addEventListener<K extends keyof P2pFrameEventMap>(type: K, listener: (this: P2pFrameElement, ev: P2pFrameEventMap[K]) => any, options?: boolean | AddEventListenerOptions): void
   addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions): void
 }
-/** The signaling endpoint next to the script: the directory of p2pstreams.js, as ws(s):. */
+/** The signaling endpoint of frames without a url attribute, as ws(s): "/p2p/" on the page's origin unless setDefaultURL changed it. */
 export declare function defaultURL(): string
+/** Sets the endpoint of frames without a url attribute (absolute, or relative to the page), before they connect. */
+export declare function setDefaultURL(url: string): void
 
 /** The controller API, on any base class. */
 export interface P2pControllerAPI extends Required<P2pListener> {
@@ -123,7 +125,7 @@ export declare class P2pController implements P2pControllerAPI {
   p2pConnected(detail: P2pStateDetail): void
   p2pDisconnected(detail: P2pStateDetail): void
   p2pClosed(detail: P2pStateDetail): void
-  p2pError(error: P2pError | P2pStateDetail): void
+  p2pError(error: P2pError): void
   p2pReceivedMessage(message: P2pMessage): void
 }
 

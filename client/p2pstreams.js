@@ -5,7 +5,7 @@
 //
 // Stimulus users import "./stimulus.js" (P2pController on Stimulus) instead.
 
-export { P2pFrameElement, defaultURL } from "./frame.js"
+export { P2pFrameElement, defaultURL, setDefaultURL } from "./frame.js"
 export { P2pController, P2pMixin } from "./controller.js"
 export { Peer } from "./peer.js"
 export { Connection } from "./connection.js"

@@ -63,7 +63,7 @@ export class Peer {
     this.slowDrops = 0 // host: clients dropped because they could not keep up
 
     signaling.onmessage = (m) => this.onSignal(m)
-    signaling.onclose = () => this.onSignalingClosed()
+    signaling.onclose = (info) => this.onSignalingClosed(info)
   }
 
   /** start joins the session. */
@@ -77,7 +77,7 @@ export class Peer {
    * stop closes every connection (the other peers see it at once) and the
    * WebSocket. With leave (the default) a client also gives up its place in
    * the session when it can still tell the server; a page being closed or
-   * reloaded passes leave: false and is seen as disconnected, as in the seed.
+   * reloaded passes leave: false and is seen as disconnected, as in the Rails gem.
    */
   stop({ leave = true } = {}) {
     if (this.stopped) return
@@ -178,6 +178,7 @@ export class Peer {
 
   onJoined(m) {
     this.joined = true
+    this.unreachable = false
     if (m.config && typeof m.config === "object") this.config = normalizeConfig({ ...this.config, ...m.config })
     this.hostPeerId = m.hostPeerId
     if (m.hostPeerId === this.peerId) {
@@ -209,9 +210,15 @@ export class Peer {
     if (this.state === State.Negotiating && !this.joined && RETRY.has(err.code)) this.retry()
   }
 
-  onSignalingClosed() {
+  onSignalingClosed(info) {
     this.joined = false
     if (this.stopped) return
+    // A socket that never opened: wrong URL, server down or refusing. Say so
+    // once (the app shows it), and keep trying: a server may come back.
+    if (info && info.opened === false && this.state === State.Negotiating && !this.unreachable) {
+      this.unreachable = true
+      this.events.error({ code: "signaling_unreachable", message: `cannot open the signaling WebSocket ${this.signaling.url ?? ""}`.trim() })
+    }
     // A host keeps its clients over WebRTC and joins again to stay host; a
     // client still negotiating tries again; a connected client needs nothing.
     if (this.iamHost || this.state === State.Negotiating) this.retry()

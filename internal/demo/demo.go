@@ -91,12 +91,22 @@ func (a *app) room(w http.ResponseWriter, r *http.Request) {
 		"Manual":    cfg.ManualFailover,
 		"ClientURL": a.o.Mount + "p2pstreams.js",
 		"Frame": p2pstreams.FrameOptions{
+			URL:       a.frameURL(),
 			Session:   p2pstreams.SessionID(room),
 			Peer:      p2pstreams.PeerID(name),
 			ExpiresIn: a.o.ExpiresIn,
 			Config:    cfg,
 		},
 	})
+}
+
+// frameURL is the frame's signaling endpoint: the client's default (/p2p/)
+// unless the Server is mounted elsewhere.
+func (a *app) frameURL() string {
+	if a.o.Mount == "/p2p/" {
+		return ""
+	}
+	return a.o.Mount
 }
 
 func back(w http.ResponseWriter, r *http.Request, msg string) {
