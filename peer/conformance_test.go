@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,6 +40,7 @@ var conformance = []struct {
 	{"large text and binary messages", confLarge},
 	{"over the maximum size", confOverMax},
 	{"fatal refusal", confFatalRefusal},
+	{"slow client", confSlowClient},
 	{"host change", confHostChange},
 }
 
@@ -110,6 +113,7 @@ type member interface {
 	// SendWhenNegotiating arms the host to send text the moment its map
 	// shows peer id negotiating.
 	SendWhenNegotiating(id, text string)
+	SlowDrops() int // host: clients dropped as too slow
 }
 
 // opts are a member's settings beyond its id.
@@ -263,6 +267,33 @@ func confFatalRefusal(c *confRun) {
 	c.sameLines([]string{"c1: still here"}, h, cs[0])
 }
 
+// A client that cannot keep up is dropped (failed, counted) when its queue
+// passes the relay's bound; the others get every message, in order, at
+// their own pace.
+func confSlowClient(c *confRun) {
+	h, cs := c.hostAndClients(1, opts{})
+	slow := c.joinGo("slow", opts{}).(*goMember) // only a Go peer can be made slow
+	c.allConnected(h, cs[0], slow)
+	peer.ReadSlowly(slow.p, 50*time.Millisecond) // about 300 KB/s: far behind the others
+	const n, count = 4 << 20, 10                 // 40 MiB: past protocol.RelayMaxQueued (32 MiB)
+	var want []string
+	for i := range count {
+		// At the pace of the client that keeps up (a burst bigger than
+		// the bound would leave every client behind by as much).
+		must(c.t, h.SendBig("bin", n, i))
+		want = append(want, "h: "+bigLine("bin", n, i))
+		c.wait("c1 keeps up", func() bool { return len(cs[0].Lines()) > i })
+	}
+	// Dropped (and counted), it rejoins by itself: its state in the map
+	// does not stay failed for long.
+	c.wait("the host drops the slow client", func() bool { return h.SlowDrops() >= 1 })
+	peer.ReadSlowly(slow.p, 0)
+	c.sameLines(want, h, cs[0]) // c1 was never dropped: it has every message
+	if got := slow.Lines(); len(got) >= count {
+		c.t.Errorf("the slow client got all %d messages: it was not dropped", len(got))
+	}
+}
+
 // The host goes: its clients elect one of themselves, and the room works.
 func confHostChange(c *confRun) {
 	h, cs := c.hostAndClients(2, opts{})
@@ -356,7 +387,7 @@ func (c *confRun) joinGo(id string, o opts) member {
 		tok = expiredToken(c, id)
 	}
 	cfg := peer.Config{
-		URL: c.url, Token: tok, API: loopback,
+		URL: c.url, Token: tok, API: loopback, Logger: confLog(),
 		OnMessage: func(m peer.Message) {
 			g.mu.Lock()
 			defer g.mu.Unlock()
@@ -451,6 +482,7 @@ func (g *goMember) Go() {
 	// (a client dropped its WebSocket once connected).
 	closePeer(g.c.t, g.p)
 }
+func (g *goMember) SlowDrops() int { return int(g.p.SlowDrops()) }
 func (g *goMember) SendWhenNegotiating(id, text string) {
 	g.mu.Lock()
 	g.arm[id] = text
@@ -600,7 +632,20 @@ func (b *browserMember) Errors() []string {
 	return e
 }
 func (b *browserMember) Go() { b.pg.Close() }
+func (b *browserMember) SlowDrops() int {
+	var n int
+	b.pg.Eval(`document.querySelector("p2p-frame").peer.slowDrops`, &n)
+	return n
+}
 func (b *browserMember) SendWhenNegotiating(id, text string) {
 	q, _ := json.Marshal(text)
 	b.pg.Eval(fmt.Sprintf(`conf.arm[%q] = %s`, id, q), nil)
+}
+
+// confLog logs to stderr with P2P_DEBUG=1.
+func confLog() *slog.Logger {
+	if os.Getenv("P2P_DEBUG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

@@ -16,3 +16,7 @@ func SetForgetAfter(d time.Duration) (restore func()) {
 	forgetAfter = d
 	return func() { forgetAfter = old }
 }
+
+// ReadSlowly makes p take d for every DataChannel message it reads, as a
+// peer on a slow device or link: its channel's queue backs up at the sender.
+func ReadSlowly(p *Peer, d time.Duration) { p.slowRead.Store(int64(d)) }

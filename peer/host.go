@@ -206,7 +206,10 @@ func (p *Peer) toClients(pieces []piece, hold bool) {
 		}
 	}
 	for _, id := range slow {
-		p.log.Warn("p2pstreams: client cannot keep up, dropping it", "peer", id, "reason", protocol.CodeSlowReader)
+		if p.links[id] == nil { // dropped meanwhile (hostDrop sends the map, which comes here again)
+			continue
+		}
+		p.log.Warn("p2pstreams: client cannot keep up, dropping it", "peer", id, "reason", protocol.CodeSlowReader, "limit", limit)
 		p.slowDrops.Add(1)
 		p.hostDrop(id, StateFailed)
 	}

@@ -137,6 +137,9 @@ func (p *Peer) watch(l *link, dc *webrtc.DataChannel) {
 	dc.OnOpen(func() { p.inbox.push(event{kind: evOpen, link: l, dc: dc}) })
 	dc.OnClose(func() { p.inbox.push(event{kind: evClose, link: l, dc: dc}) })
 	dc.OnMessage(func(m webrtc.DataChannelMessage) {
+		if d := p.slowRead.Load(); d > 0 { // tests: a peer that reads slowly
+			time.Sleep(time.Duration(d))
+		}
 		l.seen()
 		w, err := l.receive(m)
 		if w.Type == "" && err == nil { // a chunk of a message still coming

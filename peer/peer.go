@@ -37,6 +37,7 @@ type Peer struct {
 	stopDispatch atomic.Bool   // Close: deliver nothing more
 	inCallback   atomic.Bool
 	mute         atomic.Bool    // tests: send no heartbeat, as a frozen peer
+	slowRead     atomic.Int64   // tests: nanoseconds to take per DataChannel message read
 	wg           sync.WaitGroup // signal readers and link closers
 	slowDrops    atomic.Int64   // host: clients dropped as too slow
 
