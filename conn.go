@@ -2,8 +2,10 @@ package p2pstreams
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"sync"
@@ -22,6 +24,11 @@ import (
 // peer, tells its connection that its session was reset. Only servers
 // publish to the broker, and JSON never starts with it.
 const resetMark = 0x01
+
+// readyMark starts a broker message that is a joiner's SessionReady for its
+// host: the host's connection adds the host's own iceServers before
+// passing it on (see conn.withICEServers).
+const readyMark = 0x02
 
 // closeWait is how long a closing connection waits for the peer's close frame.
 const closeWait = 2 * time.Second
@@ -48,6 +55,10 @@ type conn struct {
 	// which a remote broker may briefly leave unsubscribed in between.
 	stale     *membership
 	joinTimer *time.Timer
+
+	// parked: the connection is idle with no reader goroutine (park_linux.go).
+	parked atomic.Bool
+	fd     int32 // the socket's descriptor for parking; -1: cannot park; 0: not known yet
 
 	// Rate limiter (token bucket); the reader's own.
 	tokens float64
@@ -77,6 +88,8 @@ type membership struct {
 	host        PeerID // the host when this peer joined
 	unsubscribe func()
 	expiry      *time.Timer
+	expires     int64           // the token's expiry, Unix seconds (for ICE credentials)
+	configICE   json.RawMessage // the frame config's ice_servers, a JSON array, or nil
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -96,7 +109,9 @@ func (c *conn) readLoop() {
 	moved := false // the connection moved to a fresh goroutine
 	defer func() {
 		if moved {
-			go c.readLoop()
+			if !c.park() {
+				go c.readLoop()
+			}
 			return
 		}
 		c.rd.Release()
@@ -111,7 +126,9 @@ func (c *conn) readLoop() {
 		// idleMove; then the connection moves to a fresh goroutine, which
 		// waits on a 2 KiB stack as long as it takes (handling a join grows
 		// a stack to 8 KiB, and GC shrinks a parked one only to 4 KiB).
-		c.rd.Boundary = msgOp == 0 && handled
+		// A connection that can park (no goroutine at all while idle)
+		// waits idleMove at every boundary.
+		c.rd.Boundary = msgOp == 0 && (handled || c.canPark())
 		h, err := ws.ReadHeader(&c.rd)
 		if errors.Is(err, lazyread.ErrIdle) {
 			moved = true
@@ -239,9 +256,11 @@ func (c *conn) join(tok string) {
 	cl, err := token.Verify(s.o.Secret, tok, time.Now())
 	switch {
 	case errors.Is(err, token.ErrExpired):
+		s.log.Info("join refused", "code", protocol.CodeTokenExpired)
 		c.fail(protocol.CodeTokenExpired, "the token has expired")
 		return
 	case err != nil:
+		s.log.Info("join refused", "code", protocol.CodeBadToken) // never the token
 		c.fail(protocol.CodeBadToken, "the token is not valid")
 		return
 	}
@@ -275,9 +294,11 @@ func (c *conn) join(tok string) {
 	}
 	switch {
 	case errors.Is(err, ErrPeerConnected):
+		s.log.Info("join refused", "session", cl.Session, "peer", cl.Peer, "code", protocol.CodePeerConnected)
 		c.fail(protocol.CodePeerConnected, "peer "+string(protocol.Quote(string(cl.Peer)))+" is connected already")
 		return
 	case errors.Is(err, ErrSessionFull):
+		s.log.Info("join refused", "session", cl.Session, "peer", cl.Peer, "code", protocol.CodeSessionFull)
 		c.fail(protocol.CodeSessionFull, "the session is full")
 		return
 	case err != nil:
@@ -287,7 +308,7 @@ func (c *conn) join(tok string) {
 	}
 	mb := &membership{
 		session: cl.Session, peer: cl.Peer, quotedPeer: protocol.Quote(string(cl.Peer)),
-		host: host, unsubscribe: unsubscribe,
+		host: host, unsubscribe: unsubscribe, expires: cl.Expires, configICE: configICE(cl.Config),
 	}
 	mb.expiry = time.AfterFunc(time.Until(cl.ExpiresAt()), func() {
 		c.closeWith(ws.StatusNormalClosure, protocol.CodeSessionExpired, "the session has expired")
@@ -299,17 +320,19 @@ func (c *conn) join(tok string) {
 		c.joinTimer = nil // an idle joined connection keeps one timer only
 	}
 	s.stats.joins.Add(1)
+	s.log.Info("peer joined", "session", cl.Session, "peer", cl.Peer, "host", host)
 	if host == cl.Peer {
 		s.stats.hosts.Add(1)
 	}
 	c.send(protocol.Encode(&protocol.Message{
 		State: protocol.SessionReady, SessionID: cl.Session, PeerID: cl.Peer, HostPeerID: host, Config: cl.Config,
+		ICEServers: s.iceServers(mb),
 	}))
 	g.open(c)
 	if host != cl.Peer {
-		ready := protocol.Encode(&protocol.Message{
+		ready := append([]byte{readyMark}, protocol.Encode(&protocol.Message{
 			State: protocol.SessionReady, SessionID: cl.Session, PeerID: cl.Peer, HostPeerID: host,
-		})
+		})...)
 		if _, err := s.broker.Publish(ctx, PeerTopic(cl.Session, host), ready); err != nil {
 			s.log.Error("broker publish", "session", cl.Session, "err", err)
 		}
@@ -377,6 +400,7 @@ func (c *conn) leave(mb *membership, forget bool) {
 		s.log.Error("store leave", "session", mb.session, "peer", mb.peer, "err", err)
 		return
 	}
+	s.log.Info("peer left", "session", mb.session, "peer", mb.peer, "was_host", d.WasHost, "for_good", forget)
 	switch {
 	case d.WasHost:
 		left := protocol.Encode(&protocol.Message{State: protocol.HostLeft, SessionID: mb.session, HostPeerID: mb.peer})
@@ -456,7 +480,25 @@ func (c *conn) accept(msg []byte) {
 		c.reset.Store(true)
 		msg = msg[1:]
 	}
+	if len(msg) > 0 && msg[0] == readyMark {
+		msg = c.withICEServers(msg[1:])
+	}
 	c.send(msg)
+}
+
+// withICEServers adds the host's own iceServers to a joiner's SessionReady
+// (a JSON object): fresh credentials for the host's link to that joiner.
+func (c *conn) withICEServers(msg []byte) []byte {
+	mb := c.m.Load()
+	if mb == nil || len(msg) < 2 || msg[len(msg)-1] != '}' {
+		return msg
+	}
+	ice := c.srv.iceServers(mb)
+	out := make([]byte, 0, len(msg)+len(ice)+16)
+	out = append(out, msg[:len(msg)-1]...)
+	out = append(out, `,"iceServers":`...)
+	out = append(out, ice...)
+	return append(out, '}')
 }
 
 // allow takes a token from the connection's rate limiter.
@@ -527,6 +569,7 @@ func (c *conn) startClose(status ws.StatusCode, code protocol.Code) {
 	c.closing = true
 	c.closeBody = ws.NewCloseFrameBody(status, string(code))
 	c.kick()
+	c.unpark() // the reader waits for the peer's close frame
 }
 
 // kick starts the writer if it is not running; c.mu is held.
@@ -575,6 +618,7 @@ func (c *conn) writeLoop() {
 			c.mu.Lock()
 			c.closing, c.closeSent, c.queue = true, true, nil
 			c.stopWriting(true)
+			c.unpark()
 			c.mu.Unlock()
 			c.nc.Close() // unblocks the reader, which then finishes
 			return
@@ -628,7 +672,8 @@ func (c *conn) finish() {
 		c.joinTimer.Stop()
 	}
 	c.dropStale()
-	if mb := c.m.Swap(nil); mb != nil {
+	mb := c.m.Swap(nil)
+	if mb != nil {
 		c.srv.stats.member(mb, -1)
 		if c.reset.Load() {
 			mb.release() // the session is gone already
@@ -647,9 +692,34 @@ func (c *conn) finish() {
 	if idle != nil {
 		<-idle // bounded by WriteTimeout
 	}
+	c.unregister()
 	c.nc.Close()
 	c.srv.remove(c)
+	c.logClosed(mb)
 	c.srv.wg.Done()
+}
+
+// logClosed logs the connection's end: at info level when it was closed
+// with an error code (slow_reader, rate limits, timeouts...), else debug.
+func (c *conn) logClosed(mb *membership) {
+	c.mu.Lock()
+	var code string
+	if len(c.closeBody) > 2 {
+		code = string(c.closeBody[2:]) // after the status: the protocol code
+	}
+	c.mu.Unlock()
+	level := slog.LevelDebug
+	if code != "" {
+		level = slog.LevelInfo
+	}
+	if !c.srv.log.Enabled(context.Background(), level) {
+		return
+	}
+	attrs := []any{"code", code}
+	if mb != nil {
+		attrs = append(attrs, "session", mb.session, "peer", mb.peer)
+	}
+	c.srv.log.Log(context.Background(), level, "connection closed", attrs...)
 }
 
 func (s *Server) storeContext() (context.Context, context.CancelFunc) {

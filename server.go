@@ -45,6 +45,17 @@ type Options struct {
 	// Logger receives the server's logs; nil means none.
 	Logger *slog.Logger
 
+	// ICEServers, if set, returns the STUN and TURN servers, with fresh
+	// credentials, that a peer joining session as peer with a token expiring
+	// at tokenExpires may use (turnserver.Server.ICEServers and
+	// turncred.Provider.ICEServers have this shape). Every SessionReady
+	// carries them in "iceServers", before the frame config's ice_servers:
+	// the joiner's own, and the host's when it hears of a joiner, so that
+	// each new link gets credentials as fresh as the join. It is called
+	// concurrently and must not block. Default: none, only the frame
+	// config's ice_servers.
+	ICEServers func(session SessionID, peer PeerID, tokenExpires time.Time) []ICEServer
+
 	// AllowedOrigins lists the page origins ("https://example.com") that may
 	// open a WebSocket; "*" allows any. Nil allows the server's own origin
 	// and clients that send no Origin (non-browsers).
@@ -209,6 +220,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		nc.Close()
 		return
 	}
+	s.log.Debug("connection opened", "remote", r.RemoteAddr)
 	// A fresh goroutine, not this one: its stack starts small, and the
 	// HTTP server's goroutine and buffers are released as we return.
 	go c.readLoop()

@@ -14,7 +14,7 @@
 // holds more than queueLimit bytes. Past either bound send refuses with
 // slow_reader rather than buffer without bound: delivered or reported.
 
-import { CHANNEL_LABEL, Code, MAX_MAX_MESSAGE_SIZE, Message, RELAY_MAX_HELD, RELAY_MAX_QUEUED, SEND_HIGH_WATER, SEND_LOW_WATER, Signal, State, isFinal } from "./protocol.js"
+import { CHANNEL_LABEL, Code, MAX_MAX_MESSAGE_SIZE, Message, RELAY_MAX_HELD, RELAY_MAX_QUEUED, SEND_HIGH_WATER, SEND_LOW_WATER, Signal, State, isFinal, rtcConfiguration } from "./protocol.js"
 import { Reassembler, TOO_LARGE, encode, pieceSize } from "./wire.js"
 
 export class Connection {
@@ -23,10 +23,11 @@ export class Connection {
    * @param {string} o.remoteId the peer at the other end
    * @param {boolean} o.offerer true on the host, which makes the channel and the offer
    * @param {object} o.config a normalized frame config
+   * @param {RTCIceServer[]} [o.iceServers] from SessionReady; default the config's ice_servers
    * @param {(state: string, to: string, data: object) => void} o.signal sends a routed signaling message
    * @param {typeof RTCPeerConnection} [o.RTCPeerConnection]
    */
-  constructor({ remoteId, offerer, config, signal, RTCPeerConnection = globalThis.RTCPeerConnection }) {
+  constructor({ remoteId, offerer, config, iceServers, signal, RTCPeerConnection = globalThis.RTCPeerConnection }) {
     this.remoteId = remoteId
     this.offerer = offerer
     this.config = config
@@ -49,7 +50,7 @@ export class Connection {
     this.onstate = () => {}
     this.onmessage = () => {}
 
-    const pc = new RTCPeerConnection({ iceServers: config.ice_servers })
+    const pc = new RTCPeerConnection(rtcConfiguration(config, iceServers))
     this.pc = pc
     pc.onicecandidate = (e) => {
       if (!e.candidate) return

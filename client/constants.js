@@ -109,6 +109,7 @@ export const DEFAULT_CONFIG = Object.freeze({
   keepCableConnection: false,
   manualFailover: false,
   maxMessageSize: 16777216,
+  iceTransportPolicy: "all",
 })
 
 /** The token claims' JSON names (package token, Claims). */

@@ -128,6 +128,10 @@ export class P2pFrameElement extends (globalThis.HTMLElement ?? class {}) {
   get config() {
     return this.peer?.config
   }
+  /** Per live link: direct or relayed (TURN), and its RTT. */
+  linkStats() {
+    return this.peer ? this.peer.linkStats() : Promise.resolve([])
+  }
 
   addP2pListener(listener) {
     this.listeners.add(listener)

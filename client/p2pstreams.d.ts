@@ -23,15 +23,17 @@ export interface P2pConfig {
   heartbeat?: { interval_mls?: number; idle_timeout_mls?: number }
   /** Keep a client's signaling WebSocket open once connected; default false. */
   keepCableConnection?: boolean
-  /** The seed's mode: when the host goes, stay down until reload; default false (rejoin and elect a new host). */
+  /** The Rails gem's mode: when the host goes, stay down until reload; default false (rejoin and elect a new host). */
   manualFailover?: boolean
   /** @deprecated the old name: autoFailover: false is manualFailover: true. */
   autoFailover?: boolean
   /** Largest Data payload in bytes (JSON text or binary); default 16 MiB. A bigger send fails with message_too_large. */
   maxMessageSize?: number
+  /** "relay": connect through TURN only (hides the peers' addresses); default "all". */
+  iceTransportPolicy?: RTCIceTransportPolicy
   [key: string]: unknown
 }
-export declare const DEFAULT_CONFIG: Readonly<Required<Pick<P2pConfig, "ice_servers" | "keepCableConnection" | "manualFailover" | "maxMessageSize">> & { heartbeat: { interval_mls: number; idle_timeout_mls: number } }>
+export declare const DEFAULT_CONFIG: Readonly<Required<Pick<P2pConfig, "ice_servers" | "keepCableConnection" | "manualFailover" | "maxMessageSize" | "iceTransportPolicy">> & { heartbeat: { interval_mls: number; idle_timeout_mls: number } }>
 export declare function normalizeConfig(c?: P2pConfig): Required<Omit<P2pConfig, "autoFailover">>
 /** Error codes by name (generated from Go's package protocol). */
 export declare const Code: Readonly<Record<string, string>>
@@ -74,6 +76,17 @@ export interface P2pFrameEventMap extends HTMLElementEventMap {
   "p2p:error": CustomEvent<P2pError>
 }
 
+/** One live link's selected ICE candidate pair: candidate types "host", "srflx", "prflx", "relay". */
+export interface P2pLinkStats {
+  peerId: string
+  local: string
+  remote: string
+  /** Either end is a TURN relay. */
+  relayed: boolean
+  /** The last round-trip time in ms; 0 when unknown. */
+  rttMls: number
+}
+
 /** <p2p-frame token="…" config="{…}" url="ws://…">. */
 export declare class P2pFrameElement extends HTMLElement {
   /** Sends data to every peer, this one included; false when not connected. */
@@ -84,6 +97,8 @@ export declare class P2pFrameElement extends HTMLElement {
   readonly iamHost: boolean
   readonly state: P2pState
   readonly config: Required<P2pConfig> | undefined
+  /** Per live link: direct or relayed (TURN), and its RTT (from getStats). */
+  linkStats(): Promise<P2pLinkStats[]>
   addP2pListener(listener: P2pListener): void
   removeP2pListener(listener: P2pListener): void
   /** The Rails gem's name for addP2pListener. */
@@ -163,6 +178,8 @@ export declare class Peer {
   readonly iamHost: boolean
   readonly state: P2pState
   readonly config: Required<P2pConfig>
+  /** Per live link: direct or relayed (TURN), and its RTT (from getStats). */
+  linkStats(): Promise<P2pLinkStats[]>
   start(): void
   /** leave: false when the page is only closing or reloading (the default true also frees the place). */
   stop(options?: { leave?: boolean }): void

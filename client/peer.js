@@ -22,6 +22,7 @@
 //   reopen it only when they need the server again (reconnect, failover).
 
 import { Connection } from "./connection.js"
+import { linkStats } from "./stats.js"
 import { Code, FATAL, FORGET_AFTER_MLS, Message, OFFER_TIMEOUT_MLS, RETRY, SIGNAL, Signal, State, backoff, isFinal, normalizeConfig, readToken } from "./protocol.js"
 import { isBytes, payloadSize } from "./wire.js"
 
@@ -148,7 +149,7 @@ export class Peer {
     switch (m.state) {
       case Signal.SessionReady:
         if (m.peerId === this.peerId) this.onJoined(m)
-        else if (this.iamHost && this.joined) this.addClient(m.peerId)
+        else if (this.iamHost && this.joined) this.addClient(m.peerId, m.iceServers)
         break
       case Signal.SdpOffer:
         if (!this.iamHost && m.from === this.hostPeerId) this.onOffer(m.from, m.data)
@@ -179,6 +180,7 @@ export class Peer {
   onJoined(m) {
     this.joined = true
     this.unreachable = false
+    this.iceServers = m.iceServers // fresh TURN credentials for the link to the host
     if (m.config && typeof m.config === "object") this.config = normalizeConfig({ ...this.config, ...m.config })
     this.hostPeerId = m.hostPeerId
     if (m.hostPeerId === this.peerId) {
@@ -249,11 +251,11 @@ export class Peer {
     this.states = new Map()
   }
 
-  addClient(id) {
+  addClient(id, iceServers) {
     clearTimeout(this.forgetTimers.get(id))
     this.forgetTimers.delete(id)
     retire(this.clients.get(id)) // a reload: the old connection is over
-    const conn = this.newConnection(id, true)
+    const conn = this.newConnection(id, true, iceServers)
     this.clients.set(id, conn)
     const current = () => this.clients.get(id) === conn
     conn.onstate = (s) => {
@@ -327,7 +329,7 @@ export class Peer {
   onOffer(from, offer) {
     clearTimeout(this.offerTimer)
     retire(this.upstream)
-    const conn = this.newConnection(from, false)
+    const conn = this.newConnection(from, false, this.iceServers)
     this.upstream = conn
     conn.onstate = (s) => {
       if (this.upstream !== conn) return
@@ -369,11 +371,20 @@ export class Peer {
 
   // ---- shared
 
-  newConnection(remoteId, offerer) {
+  /** linkStats: per live link, direct or relayed and its RTT (from getStats). */
+  linkStats() {
+    const links = this.iamHost ? [...this.clients.values()] : this.upstream ? [this.upstream] : []
+    return Promise.all(links.map((c) => linkStats(c.remoteId, c.pc)))
+  }
+
+  // iceServers: those of the SessionReady that announced the link (the
+  // server's, with fresh credentials, then the config's), else the config's.
+  newConnection(remoteId, offerer, iceServers) {
     return new Connection({
       remoteId,
       offerer,
       config: this.config,
+      iceServers,
       RTCPeerConnection: this.RTCPeerConnection,
       signal: (state, to, data) => this.signal({ state, to, data }),
     })

@@ -44,6 +44,20 @@ export function normalizeConfig(c) {
     // The old key autoFailover: false is read as manualFailover: true.
     manualFailover: c.manualFailover === true || c.autoFailover === false,
     maxMessageSize: Math.min(positive(c.maxMessageSize, DEFAULT_CONFIG.maxMessageSize), MAX_MAX_MESSAGE_SIZE),
+    iceTransportPolicy: c.iceTransportPolicy === "relay" ? "relay" : "all",
+  }
+}
+
+/**
+ * rtcConfiguration is the RTCConfiguration of a link: the iceServers of the
+ * SessionReady that announced it (the server's, with fresh credentials,
+ * then the config's ice_servers) or else the config's, and the config's
+ * iceTransportPolicy ("relay": TURN only, no host or STUN candidates).
+ */
+export function rtcConfiguration(config, iceServers) {
+  return {
+    iceServers: Array.isArray(iceServers) ? iceServers : config.ice_servers,
+    iceTransportPolicy: config.iceTransportPolicy === "relay" ? "relay" : "all",
   }
 }
 

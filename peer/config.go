@@ -29,10 +29,16 @@ type Config struct {
 	// webrtc.NewAPI() with pion's default settings. peertest.LoopbackAPI
 	// returns one for loopback-only tests.
 	API *webrtc.API
-	// ICEServers for every RTCPeerConnection. Default (nil): the token
-	// config's "ice_servers", as the browser client does; none if it has none.
-	// Use an empty non-nil slice to ignore the token's.
+	// ICEServers for every RTCPeerConnection. Default (nil), as the browser
+	// client does: the "iceServers" of the SessionReady that announced the
+	// link (the server's STUN/TURN servers with fresh credentials, then the
+	// token config's "ice_servers"), or the token config's from an older
+	// server; none if there are none. Use an empty non-nil slice for none.
 	ICEServers []webrtc.ICEServer
+	// ICETransportPolicy webrtc.ICETransportPolicyRelay connects through
+	// TURN only (no host or STUN candidates). Default: the token config's
+	// "iceTransportPolicy", else all candidates.
+	ICETransportPolicy webrtc.ICETransportPolicy
 
 	// Certificate is the DTLS certificate of every RTCPeerConnection of
 	// this Peer. Default: one made when the Peer starts (pion would make
@@ -108,6 +114,7 @@ type Heartbeat = protocol.Heartbeat
 type settings struct {
 	interval, idle time.Duration
 	iceServers     []webrtc.ICEServer
+	policy         webrtc.ICETransportPolicy
 	keepSignaling  bool
 	failover       bool
 	maxMessage     int // bytes of one Data payload
@@ -132,6 +139,7 @@ func (c *Config) settings(raw json.RawMessage, log *slog.Logger) settings {
 		interval:      fc.Heartbeat.Interval,
 		idle:          fc.Heartbeat.IdleTimeout,
 		iceServers:    c.ICEServers,
+		policy:        c.ICETransportPolicy,
 		keepSignaling: c.KeepSignaling || fc.KeepCableConnection,
 		failover:      !c.ManualFailover && !fc.ManualFailover,
 		maxMessage:    fc.MaxMessageSize,
@@ -141,7 +149,25 @@ func (c *Config) settings(raw json.RawMessage, log *slog.Logger) settings {
 			s.iceServers = append(s.iceServers, webrtc.ICEServer{URLs: is.URLs, Username: is.Username, Credential: is.Credential})
 		}
 	}
+	if s.policy == webrtc.ICETransportPolicyAll && fc.ICETransportPolicy == protocol.ICETransportRelay {
+		s.policy = webrtc.ICETransportPolicyRelay
+	}
 	return s
+}
+
+// linkICEServers are the ICE servers of a link announced by a SessionReady
+// whose "iceServers" is raw: Config.ICEServers if set, else raw's (an
+// array), else the token config's.
+func (p *Peer) linkICEServers(raw json.RawMessage) []webrtc.ICEServer {
+	if p.cfg.ICEServers != nil || len(raw) == 0 {
+		return p.set.iceServers
+	}
+	var servers []webrtc.ICEServer
+	if err := json.Unmarshal(raw, &servers); err != nil {
+		p.log.Warn("p2pstreams: ignoring unreadable iceServers", "err", err)
+		return p.set.iceServers
+	}
+	return servers
 }
 
 // failoverBeforeJoin is the failover setting before the token config is

@@ -18,13 +18,13 @@ import (
 
 // hostNewPeer starts negotiating with a client that is ready for an offer.
 // A client that rejoins replaces its old link.
-func (p *Peer) hostNewPeer(id protocol.PeerID) {
+func (p *Peer) hostNewPeer(id protocol.PeerID, iceServers []webrtc.ICEServer) {
 	delete(p.gone, id)
 	if old := p.links[id]; old != nil {
 		delete(p.links, id)
 		p.closeLink(old)
 	}
-	l, err := p.newLink(id, true)
+	l, err := p.newLink(id, true, iceServers)
 	if err != nil {
 		p.log.Warn("p2pstreams: new peer connection", "peer", id, "err", err)
 		p.setPeerState(id, StateFailed)

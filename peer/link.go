@@ -80,7 +80,7 @@ type certResult struct {
 
 // newLink makes the RTCPeerConnection to remote. The offerer (the host)
 // creates the DataChannel; the answerer takes it from OnDataChannel.
-func (p *Peer) newLink(remote protocol.PeerID, offerer bool) (*link, error) {
+func (p *Peer) newLink(remote protocol.PeerID, offerer bool, iceServers []webrtc.ICEServer) (*link, error) {
 	if p.cert == nil {
 		r := <-p.certc
 		if r.err != nil {
@@ -89,7 +89,7 @@ func (p *Peer) newLink(remote protocol.PeerID, offerer bool) (*link, error) {
 		p.cert = r.cert
 	}
 	pc, err := p.cfg.api().NewPeerConnection(webrtc.Configuration{
-		ICEServers: p.set.iceServers, Certificates: []webrtc.Certificate{*p.cert},
+		ICEServers: iceServers, ICETransportPolicy: p.set.policy, Certificates: []webrtc.Certificate{*p.cert},
 	})
 	if err != nil {
 		return nil, err
@@ -98,6 +98,7 @@ func (p *Peer) newLink(remote protocol.PeerID, offerer bool) (*link, error) {
 		remote: remote, pc: pc, started: time.Now(),
 		low: make(chan struct{}, 1), gone: make(chan struct{}),
 	}
+	p.live.Store(remote, l)
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil { // end of gathering: the browser client sends nothing for it either
 			return
@@ -194,6 +195,7 @@ func (p *Peer) closeLink(l *link) {
 	}
 	l.closed = true
 	close(l.gone)
+	p.live.CompareAndDelete(l.remote, l)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()

@@ -380,7 +380,7 @@ func (p *Peer) handleSignal(m *protocol.Message) error {
 			return p.joinedAs(m)
 		}
 		if p.joined && p.isHostNow() {
-			p.hostNewPeer(m.PeerID)
+			p.hostNewPeer(m.PeerID, p.linkICEServers(m.ICEServers))
 		}
 	case protocol.SdpOffer:
 		if p.joined && !p.isHostNow() && m.From == p.hostIDNow() {
@@ -419,6 +419,7 @@ func (p *Peer) joinedAs(m *protocol.Message) error {
 	p.joinAt = time.Now()
 	p.redials = 0
 	p.set = p.cfg.settings(m.Config, p.log)
+	p.set.iceServers = p.linkICEServers(m.ICEServers) // for the link to the host
 	p.failoverOn = p.set.failover
 	host := m.HostPeerID == m.PeerID
 	p.mu.Lock()

@@ -40,6 +40,7 @@ type Peer struct {
 	slowRead     atomic.Int64   // tests: nanoseconds to take per DataChannel message read
 	wg           sync.WaitGroup // signal readers and link closers
 	slowDrops    atomic.Int64   // host: clients dropped as too slow
+	live         sync.Map       // PeerID → *link: the live links, for Stats
 
 	mu         sync.Mutex // guards the snapshot below, read by the methods
 	id         protocol.PeerID

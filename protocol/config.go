@@ -13,7 +13,8 @@ import (
 // client/constants.js, generated from this package).
 type FrameConfig struct {
 	// ICEServers for the peers' RTCPeerConnections; default none (peers on
-	// one network, or loopback, need none).
+	// one network, or loopback, need none). The server's own STUN/TURN
+	// servers (Options.ICEServers) come before them in SessionReady.
 	ICEServers []ICEServer `json:"ice_servers,omitempty"`
 	// Heartbeat over the DataChannel; zero fields mean 1s and 4s.
 	Heartbeat Heartbeat `json:"heartbeat,omitzero"`
@@ -30,6 +31,10 @@ type FrameConfig struct {
 	// MaxMaxMessageSize. A bigger one is refused at the sender with
 	// CodeTooLarge.
 	MaxMessageSize int `json:"maxMessageSize,omitempty"`
+	// ICETransportPolicy "relay" connects peers through TURN only (no host
+	// or STUN candidates: peers never learn each other's addresses);
+	// default "all". The ICE servers themselves come in SessionReady.
+	ICETransportPolicy string `json:"iceTransportPolicy,omitempty"`
 }
 
 // ICEServer is one entry of RTCConfiguration.iceServers.
@@ -103,8 +108,17 @@ func (c FrameConfig) Normalize() FrameConfig {
 		c.MaxMessageSize = DefaultMaxMessageSize
 	}
 	c.MaxMessageSize = min(c.MaxMessageSize, MaxMaxMessageSize)
+	if c.ICETransportPolicy != ICETransportRelay {
+		c.ICETransportPolicy = ICETransportAll
+	}
 	return c
 }
+
+// The values of FrameConfig.ICETransportPolicy (RTCIceTransportPolicy).
+const (
+	ICETransportAll   = "all"
+	ICETransportRelay = "relay"
+)
 
 // ParseFrameConfig reads a config as it comes in a token or SessionReady
 // (absent or null: the defaults), normalized.

@@ -95,6 +95,12 @@ type Message struct {
 	Code    Code            `json:"code,omitempty"`    // Error
 	Text    string          `json:"message,omitempty"` // Error: for people
 	Seconds int             `json:"seconds,omitempty"` // ServerShutdown
+
+	// ICEServers (SessionReady) are the STUN/TURN servers, RTCIceServer
+	// objects (urls, username, credential), for the receiver's next
+	// RTCPeerConnection: the server's, with fresh credentials, then the
+	// frame config's ice_servers.
+	ICEServers json.RawMessage `json:"iceServers,omitempty"`
 }
 
 func bad(code Code, format string, args ...any) error {

@@ -61,6 +61,7 @@ Flags:`)
 	fs.IntVar(&cfg.Sources, "sources", 0, "loopback source addresses to bind (default one per 2000 connections, at least 8)")
 	fs.DurationVar(&cfg.Timeout, "timeout", 0, "bound of each scenario against each server (default 2m)")
 	fs.StringVar(&cfg.Profile, "profile", "", "directory for pprof profiles of spawned servers")
+	fs.BoolVar(&cfg.Metrics, "metrics", false, "also run against the server with Prometheus metrics on (server_metrics, metrics_ratio in the report)")
 	fs.StringVar(&cfg.Redis, "redis", "", "hop: host:port of a Redis to use (default: start redis-server on a free loopback port)")
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fs.Usage()

@@ -53,6 +53,7 @@ func ChildMain(ctx context.Context, args []string, stdin io.Reader, stdout io.Wr
 	fs.IntVar(&o.MaxPeers, "max-peers", 0, "")
 	fs.StringVar(&o.Redis, "redis", "", "")
 	fs.StringVar(&o.RedisPrefix, "redis-prefix", "", "")
+	fs.BoolVar(&o.Metrics, "metrics", false, "")
 	memRate := fs.Int("memprofilerate", 0, "")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -168,7 +169,7 @@ func spawn(ctx context.Context, command []string, kind string, secret []byte, o 
 	}
 	args := append(append([]string(nil), command[1:]...), ChildFlag, kind,
 		"-send-queue", strconv.Itoa(o.SendQueue), "-max-peers", strconv.Itoa(o.MaxPeers),
-		"-redis", o.Redis, "-redis-prefix", o.RedisPrefix)
+		"-redis", o.Redis, "-redis-prefix", o.RedisPrefix, "-metrics="+strconv.FormatBool(o.Metrics))
 	if profile {
 		// Record every allocation, so that heap profiles give exact bytes per
 		// connection (this slows allocation: profiled runs are for

@@ -63,7 +63,7 @@ type Config struct {
 	Window int
 
 	// Settle is how long idle connections stay idle before the memory with
-	// them is measured; default 2 s.
+	// them is measured; default 3 s.
 	Settle time.Duration
 
 	// Sources is the number of loopback source addresses the load generator
@@ -80,6 +80,12 @@ type Config struct {
 	// are saved (CPU during the measured phase, heap/allocs/goroutines at
 	// the peak).
 	Profile string
+
+	// Metrics also runs the scenario against the server with Prometheus
+	// metrics on, as serve ships it (store and broker timed, a registry
+	// gathered every second as a scraper would), between the server and the
+	// floor: the report's server_metrics and metrics_ratio give the cost.
+	Metrics bool
 }
 
 func (c *Config) defaults() error {
@@ -128,7 +134,7 @@ func (c *Config) defaults() error {
 	}
 	def(&c.Sources, max(8, (c.N+2*c.Pairs)/2000))
 	if c.Settle <= 0 {
-		c.Settle = 2 * time.Second
+		c.Settle = 3 * time.Second
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 2 * time.Minute
