@@ -6,6 +6,17 @@
 //   state(state, detail)   this peer's own connection state changed
 //   message(msg)           a peer message for the app (Data, Data.Connection.State)
 //   error(err)             err: {code, message}, from the server or the client
+//   hostChanged(change)    {previous, current}: another peer hosts the session now
+//   hostState()            (optional) the app's state snapshot, on the host; undefined: none
+//   restoreState(state)    (optional) replace the app's state with the host's snapshot
+//
+// State hand-off (opt-in, when the app gives hostState): the host sends a
+// snapshot to each client when its channel opens, and a fresh one at most
+// every HOST_STATE_EVERY_MLS while Data messages flow. A client restores the
+// first one it gets from each host (a newcomer sees the room's state), keeps
+// the later ones and the Data messages since the last one; when it becomes
+// the host it restores the last snapshot and delivers those messages again,
+// so that its state is the old host's, whole, once.
 //
 // Invariants:
 // - every Data message reaches every peer exactly once, the sender included,
@@ -23,7 +34,7 @@
 
 import { Connection } from "./connection.js"
 import { linkStats } from "./stats.js"
-import { Code, FATAL, FORGET_AFTER_MLS, Message, OFFER_TIMEOUT_MLS, RETRY, SIGNAL, Signal, State, backoff, isFinal, normalizeConfig, readToken } from "./protocol.js"
+import { Code, FATAL, FORGET_AFTER_MLS, HOST_STATE_EVERY_MLS, Message, OFFER_TIMEOUT_MLS, RETRY, SIGNAL, Signal, State, backoff, isFinal, normalizeConfig, readToken } from "./protocol.js"
 import { isBytes, payloadSize } from "./wire.js"
 
 export { OFFER_TIMEOUT_MLS, FORGET_AFTER_MLS }
@@ -62,6 +73,13 @@ export class Peer {
     this.states = new Map() // host: peer id -> state, itself included
     this.upstream = null // client: the Connection to the host
     this.slowDrops = 0 // host: clients dropped because they could not keep up
+    this.lastHost = null // the host of the last join, for hostChanged
+    this.snapshot = undefined // client: the host's last state snapshot
+    this.since = [] // client: the Data messages received after it
+    this.recent = [] // client: the last Data messages, for a snapshot's "after"
+    this.restored = false // client: restored the current host's first snapshot
+    this.stateDirty = false // host: Data relayed since the last snapshot
+    this.stateTimer = null
 
     signaling.onmessage = (m) => this.onSignal(m)
     signaling.onclose = (info) => this.onSignalingClosed(info)
@@ -85,6 +103,7 @@ export class Peer {
     this.stopped = true
     clearTimeout(this.retryTimer)
     clearTimeout(this.offerTimer)
+    clearInterval(this.stateTimer)
     // A host leaving resets the session when its WebSocket closes.
     if (leave && this.joined && !this.iamHost) this.signal({ state: Signal.SessionLeave })
     for (const c of this.clients.values()) retire(c)
@@ -183,6 +202,8 @@ export class Peer {
     this.iceServers = m.iceServers // fresh TURN credentials for the link to the host
     if (m.config && typeof m.config === "object") this.config = normalizeConfig({ ...this.config, ...m.config })
     this.hostPeerId = m.hostPeerId
+    if (this.lastHost && this.lastHost !== m.hostPeerId) this.events.hostChanged?.({ previous: this.lastHost, current: m.hostPeerId })
+    this.lastHost = m.hostPeerId
     if (m.hostPeerId === this.peerId) {
       this.becomeHost()
       return
@@ -236,15 +257,40 @@ export class Peer {
     if (!this.iamHost) {
       this.iamHost = true
       this.states = new Map([[this.peerId, State.Connected]])
+      this.takeOverState()
+      clearInterval(this.stateTimer)
+      this.stateTimer = setInterval(() => this.stateDirty && this.sendHostState(), HOST_STATE_EVERY_MLS)
     }
     this.setState(State.Connected)
     this.broadcastStates()
+  }
+
+  // takeOverState: a new host restores the last snapshot of the old one and
+  // delivers again the messages that came after it.
+  takeOverState() {
+    const { snapshot, since } = this
+    this.snapshot = undefined
+    this.since = []
+    if (snapshot === undefined) return
+    this.events.restoreState?.(snapshot)
+    for (const m of since) this.events.message(m)
+  }
+
+  // sendHostState sends the app's snapshot to every open client, or to one.
+  sendHostState(conn) {
+    if (!conn) this.stateDirty = false
+    const state = this.events.hostState?.()
+    if (state === undefined || state === null) return
+    const msg = { type: Message.HostState, data: state }
+    if (conn) conn.send(msg)
+    else for (const c of this.clients.values()) if (c.open) c.send(msg)
   }
 
   // dropHostRole: this peer joined again after losing its WebSocket and
   // someone else hosts now. Its clients will find their host gone.
   dropHostRole() {
     this.iamHost = false
+    clearInterval(this.stateTimer)
     for (const c of this.clients.values()) retire(c)
     this.clients.clear()
     this.clearForgetTimers()
@@ -265,6 +311,7 @@ export class Peer {
         this.forgetLater(id)
       }
       this.setPeerState(id, s)
+      if (s === State.Connected) this.sendHostState(conn) // the newcomer gets the room's state
     }
     conn.onmessage = (msg) => {
       if (!current() || msg.type !== Message.Data) return
@@ -301,6 +348,7 @@ export class Peer {
   // only to open ones. A client the message cannot be queued for is dropped.
   relay(msg, hold = true) {
     this.events.message(msg)
+    if (msg.type === Message.Data) this.stateDirty = true
     const slow = []
     for (const [id, c] of this.clients) {
       if (!hold && !c.open) continue
@@ -343,12 +391,38 @@ export class Peer {
       if (isFinal(s)) this.hostLost(s)
       else this.setState(s)
     }
+    this.restored = false
+    this.recent = []
     conn.onmessage = (msg) => {
       if (this.upstream !== conn) return
+      if (msg.type === Message.Data) this.keepRecent(msg)
       if (msg.type === Message.Data || msg.type === Message.ConnectionState) this.events.message(msg)
+      else if (msg.type === Message.HostState) this.keepHostState(msg.data, msg.after)
       else if (msg.type === Message.Error) this.events.error({ code: msg.code || "error", message: msg.message || "" })
     }
     conn.answer(offer).catch((e) => this.fail(from, e))
+  }
+
+  // keepRecent keeps the last Data messages (bounded), for a snapshot that
+  // says some came after it, and those after the last snapshot.
+  keepRecent(msg) {
+    if (this.recent.length >= 4096) this.recent = this.recent.slice(-2048)
+    this.recent.push(msg)
+    if (this.snapshot !== undefined) this.since.push(msg)
+  }
+
+  // keepHostState keeps the host's snapshot, taken before the last `after`
+  // Data messages this client got (a Go host takes it on another thread);
+  // the first one from this host replaces the app's state (a newcomer, or a
+  // client after a host change), and those messages are delivered again.
+  keepHostState(state, after = 0) {
+    if (state === undefined || state === null) return
+    this.snapshot = state
+    this.since = after > 0 ? this.recent.slice(-after) : []
+    if (this.restored) return
+    this.restored = true
+    this.events.restoreState?.(state)
+    for (const m of this.since) this.events.message(m)
   }
 
   // hostLost: the client's way to its host is gone (its connection ended, the

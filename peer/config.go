@@ -89,6 +89,23 @@ type Config struct {
 	// peer's that the host refused (a *protocol.CodeError, such as
 	// message_too_large when the host's maximum is lower than this peer's).
 	OnError func(error)
+	// OnHostChange gets the previous and the current host when another
+	// peer hosts the session now (after a failover, or a host that came
+	// back to find another in its place).
+	OnHostChange func(previous, current protocol.PeerID)
+
+	// HostState opts in to the state hand-off: on the host, it returns the
+	// app's state (any value encoding/json takes; nil: none). The host sends
+	// it to each client when its channel opens and, while Data messages
+	// flow, at most every protocol.HostStateEvery. It runs on the Peer's
+	// loop goroutine: it must be quick, and may call Send (which never
+	// waits on a host) but no method that waits.
+	HostState func() any
+	// OnRestoreState gets the host's state to replace the app's with: on a
+	// client, the first one from each host it connects to (a newcomer sees
+	// the room's state); on a new host, the old host's last one, then
+	// OnMessage gets again the Data messages that came after it.
+	OnRestoreState func(json.RawMessage)
 
 	// Logger gets debug and warning logs. Default: none.
 	Logger *slog.Logger

@@ -42,6 +42,7 @@ var conformance = []struct {
 	{"fatal refusal", confFatalRefusal},
 	{"slow client", confSlowClient},
 	{"host change", confHostChange},
+	{"state hand-off across a host change", confHandOff},
 }
 
 func TestConformance(t *testing.T) {
@@ -113,7 +114,8 @@ type member interface {
 	// SendWhenNegotiating arms the host to send text the moment its map
 	// shows peer id negotiating.
 	SendWhenNegotiating(id, text string)
-	SlowDrops() int // host: clients dropped as too slow
+	SlowDrops() int        // host: clients dropped as too slow
+	HostChanges() []string // "previous>current", from OnHostChange / p2pHostChanged
 }
 
 // opts are a member's settings beyond its id.
@@ -300,10 +302,38 @@ func confHostChange(c *confRun) {
 	h.Go()
 	c.wait("a new host", func() bool { return cs[0].IsHost() || cs[1].IsHost() })
 	c.allConnected(cs...)
+	next := cs[0].ID()
+	if cs[1].IsHost() {
+		next = cs[1].ID()
+	}
+	for _, m := range cs {
+		c.wait(m.ID()+" is told of the host change", func() bool { return slices.Contains(m.HostChanges(), "h>"+next) })
+	}
 	must(c.t, cs[1].Send("after the change"))
 	for _, m := range cs {
 		c.wait(m.ID()+" gets the message", func() bool { return slices.Contains(m.Lines(), "c2: after the change") })
 	}
+}
+
+// The host's state (here: the lines it shows) reaches a newcomer, and
+// survives a host change: a newcomer to the new host gets all of it, once.
+func confHandOff(c *confRun) {
+	h, cs := c.hostAndClients(1, opts{})
+	must(c.t, h.Send("one"))
+	must(c.t, cs[0].Send("two"))
+	want := []string{"h: one", "c1: two"}
+	c.sameLines(want, h, cs[0])
+	late := c.join(c.kind, "late", opts{})
+	c.sameLines(want, late)
+	h.Go()
+	c.wait("a new host", func() bool { return cs[0].IsHost() || late.IsHost() })
+	c.allConnected(cs[0], late)
+	late2 := c.join(c.kind, "late2", opts{})
+	c.allConnected(cs[0], late, late2)
+	c.sameLines(want, late2)
+	must(c.t, late2.Send("three"))
+	want = append(want, "late2: three")
+	c.sameLines(want, cs[0], late, late2)
 }
 
 // ---- payloads
@@ -371,6 +401,7 @@ type goMember struct {
 	st  map[string]string
 	err []string
 	arm map[string]string // SendWhenNegotiating
+	hc  []string
 }
 
 func (c *confRun) joinGo(id string, o opts) member {
@@ -408,6 +439,26 @@ func (c *confRun) joinGo(id string, o opts) member {
 			for _, text := range fire {
 				g.p.Send(context.Background(), text)
 			}
+		},
+		OnHostChange: func(prev, cur protocol.PeerID) {
+			g.mu.Lock()
+			g.hc = append(g.hc, string(prev)+">"+string(cur))
+			g.mu.Unlock()
+		},
+		HostState: func() any {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			return slices.Clone(g.ls)
+		},
+		OnRestoreState: func(raw json.RawMessage) {
+			var ls []string
+			if err := json.Unmarshal(raw, &ls); err != nil {
+				c.t.Errorf("%s: restored state %s: %v", id, raw, err)
+				return
+			}
+			g.mu.Lock()
+			g.ls = ls
+			g.mu.Unlock()
 		},
 		OnError: func(err error) {
 			g.mu.Lock()
@@ -483,6 +534,11 @@ func (g *goMember) Go() {
 	closePeer(g.c.t, g.p)
 }
 func (g *goMember) SlowDrops() int { return int(g.p.SlowDrops()) }
+func (g *goMember) HostChanges() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.hc)
+}
 func (g *goMember) SendWhenNegotiating(id, text string) {
 	g.mu.Lock()
 	g.arm[id] = text
@@ -530,10 +586,11 @@ var confPage = template.Must(template.New("member").Funcs(template.FuncMap{"json
 <script type="module">
 import "/p2p/p2pstreams.js"
 const f = document.querySelector("p2p-frame")
-const conf = (window.conf = { lines: [], states: {}, errors: [], state: "new", arm: {} })
+const conf = (window.conf = { lines: [], states: {}, errors: [], state: "new", arm: {}, hostChanges: [] })
 const hex = async (b) => [...new Uint8Array(await crypto.subtle.digest("SHA-256", b))].map((x) => x.toString(16).padStart(2, "0")).join("")
 f.addEventListener("p2p:state", (e) => { conf.state = e.detail.state })
 f.addEventListener("p2p:error", (e) => conf.errors.push(e.detail.code))
+f.addEventListener("p2p:hostchanged", (e) => conf.hostChanges.push(e.detail.previous + ">" + e.detail.current))
 f.addEventListener("p2p:message", (e) => {
   const m = e.detail
   if (m.type === "Data.Connection.State") {
@@ -562,6 +619,11 @@ window.sendCode = (data) => {
   const ok = f.send(data)
   return ok ? "" : conf.errors.slice(before)[0] || "not_connected"
 }
+// The state hand-off: the lines shown are the state.
+f.addP2pListener({
+  p2pHostState: () => conf.lines.map((e) => e.line),
+  p2pRestoreState: (lines) => { conf.lines = lines.map((line) => ({ line })) },
+})
 {{with .ForgetAfter}}customElements.whenDefined("p2p-frame").then(() => {
   const set = () => (f.peer ? (f.peer.forgetAfterMls = {{.}}) : setTimeout(set, 5))
   set()
@@ -632,6 +694,11 @@ func (b *browserMember) Errors() []string {
 	return e
 }
 func (b *browserMember) Go() { b.pg.Close() }
+func (b *browserMember) HostChanges() []string {
+	var hc []string
+	b.pg.Eval(`conf.hostChanges`, &hc)
+	return hc
+}
 func (b *browserMember) SlowDrops() int {
 	var n int
 	b.pg.Eval(`document.querySelector("p2p-frame").peer.slowDrops`, &n)

@@ -30,6 +30,7 @@ func (p *Peer) hostNewPeer(id protocol.PeerID, iceServers []webrtc.ICEServer) {
 		p.setPeerState(id, StateFailed)
 		return
 	}
+	l.baseSeq = p.seq // it gets every message relayed from now on (held until open)
 	p.links[id] = l
 	offer, err := l.pc.CreateOffer(nil)
 	if err == nil {
@@ -117,6 +118,9 @@ func (p *Peer) hostOpen(l *link) {
 		return
 	}
 	p.setPeerState(l.remote, StateConnected)
+	if p.links[l.remote] == l {
+		p.askHostState(l) // the newcomer gets the room's state
+	}
 }
 
 // hostDrop ends the link to a client and records its last state, which it
@@ -165,6 +169,8 @@ func (p *Peer) forgetGone(now time.Time) {
 // SessionReady that names it), even if its side of the channel opened first.
 func (p *Peer) relay(from protocol.PeerID, data json.RawMessage, bin []byte) {
 	p.emitMessage(from, data, bin)
+	p.stateDirty = true
+	p.seq++
 	if bin != nil {
 		p.toClients(chunkBinary(encodeBinaryHeader(from), bin), true)
 		return

@@ -34,6 +34,7 @@ type link struct {
 	outbox    []piece                   // host: relayed messages until open
 	held      int                       // host: messages in outbox
 	heldBytes int                       // host: bytes in outbox
+	baseSeq   uint64                    // host: Peer.seq when the link was made
 	closed    bool
 
 	sendMu sync.Mutex  // a client's Send: one message's chunks back to back

@@ -42,6 +42,7 @@ const (
 	evData                       // a peer message on link's DataChannel (wire)
 	evCandidate                  // a local ICE candidate of link (cand)
 	evSend                       // the host's own Send (data)
+	evHostState                  // the app's state for clients (link or nil, data, seq)
 )
 
 type event struct {
@@ -56,6 +57,7 @@ type event struct {
 	cand    *webrtc.ICECandidateInit
 	data    json.RawMessage // evSend: a JSON message; or
 	bin     []byte          // evSend: a binary one
+	seq     uint64          // evHostState: the messages relayed before it
 }
 
 const (
@@ -351,6 +353,9 @@ func (p *Peer) handle(ev event) error {
 		}
 		p.dialed(ev)
 		return nil
+	case evHostState:
+		p.sendHostState(ev)
+		return nil
 	case evSend:
 		if p.isHostNow() {
 			p.relay(p.id, ev.data, ev.bin)
@@ -422,6 +427,7 @@ func (p *Peer) joinedAs(m *protocol.Message) error {
 	p.set.iceServers = p.linkICEServers(m.ICEServers) // for the link to the host
 	p.failoverOn = p.set.failover
 	host := m.HostPeerID == m.PeerID
+	p.noteHost(m.HostPeerID)
 	p.mu.Lock()
 	p.id, p.session, p.hostID, p.isHost = m.PeerID, m.SessionID, m.HostPeerID, host
 	p.maxMessage = p.set.maxMessage
@@ -430,6 +436,7 @@ func (p *Peer) joinedAs(m *protocol.Message) error {
 		if !wasHost {
 			p.states = map[protocol.PeerID]State{p.id: StateConnected}
 			p.gone = make(map[protocol.PeerID]time.Time)
+			p.takeOverState()
 		}
 		p.wasConnected = true
 		p.setState(StateConnected)
@@ -535,6 +542,7 @@ func (p *Peer) tick(now time.Time) error {
 			}
 		}
 		p.forgetGone(now)
+		p.hostStateTick(now)
 		return nil
 	}
 	l := p.toHost

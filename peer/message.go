@@ -43,6 +43,7 @@ const (
 	typeState     = protocol.MsgStates
 	typeHeartbeat = protocol.MsgHeartbeat
 	typeError     = protocol.MsgError
+	typeHostState = protocol.MsgHostState
 )
 
 // DataChannelLabel is the label of the DataChannel the host opens for each
@@ -56,6 +57,7 @@ type wire struct {
 	Data     json.RawMessage `json:"data,omitempty"`
 	Code     protocol.Code   `json:"code,omitempty"`    // Error
 	Text     string          `json:"message,omitempty"` // Error
+	After    uint64          `json:"after,omitempty"`   // Data.Host.State: Data messages sent before it that it does not hold
 	Binary   []byte          `json:"-"`                 // a binary Data message's payload
 
 	tooLarge bool // a chunked message over the absolute bound, dropped

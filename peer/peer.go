@@ -61,6 +61,14 @@ type Peer struct {
 	links        map[protocol.PeerID]*link     // host: one per client
 	states       map[protocol.PeerID]State     // host: the map it sends
 	gone         map[protocol.PeerID]time.Time // host: clients whose link ended, since when
+	lastHost     protocol.PeerID               // the host of the last join, for OnHostChange
+	snapshot     json.RawMessage               // client: the host's last state (HostState)
+	since        []Message                     // client: the Data messages after it
+	restored     bool                          // client: restored the current host's first state
+	stateDirty   bool                          // host: Data relayed since the last state sent
+	seq          uint64                        // host: Data messages relayed
+	recent       []Message                     // client: the last Data messages, for a state's "after"
+	stateSentAt  time.Time                     // host: when it last sent its state
 	toHost       *link                         // client
 	early        []webrtc.ICECandidateInit     // client: host candidates before its offer
 	joinAt       time.Time
@@ -80,7 +88,11 @@ type callback struct {
 	state State
 	peers map[protocol.PeerID]State
 	err   error
-	kind  uint8 // cbMessage, cbState, cbPeers, cbError
+	raw   json.RawMessage    // cbRestore
+	link  *link              // cbSnapshot: the client to send it to (nil: all)
+	seq   uint64             // cbSnapshot: the messages relayed before it
+	hosts [2]protocol.PeerID // cbHostChange: previous, current
+	kind  uint8              // cbMessage, cbState, cbPeers, cbError, cbHostChange, cbRestore
 }
 
 const (
@@ -88,6 +100,9 @@ const (
 	cbState
 	cbPeers
 	cbError
+	cbHostChange
+	cbRestore
+	cbSnapshot // call HostState (the state hand-off)
 )
 
 // Join joins the session named by cfg.Token through the signaling server
@@ -148,7 +163,7 @@ func newPeer(cfg Config) *Peer {
 		}
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	if cfg.OnMessage != nil || cfg.OnState != nil || cfg.OnPeers != nil || cfg.OnError != nil {
+	if cfg.OnMessage != nil || cfg.OnState != nil || cfg.OnPeers != nil || cfg.OnError != nil || cfg.OnHostChange != nil || cfg.OnRestoreState != nil || cfg.HostState != nil {
 		p.events = newQueue[callback]()
 		go p.dispatch()
 	} else {
@@ -321,6 +336,12 @@ func (p *Peer) dispatch() {
 				p.cfg.OnPeers(c.peers)
 			case cbError:
 				p.cfg.OnError(c.err)
+			case cbHostChange:
+				p.cfg.OnHostChange(c.hosts[0], c.hosts[1])
+			case cbRestore:
+				p.cfg.OnRestoreState(c.raw)
+			case cbSnapshot:
+				p.takeHostState(c)
 			}
 			p.inCallback.Store(false)
 		}
@@ -330,6 +351,13 @@ func (p *Peer) dispatch() {
 func (p *Peer) emitMessage(from protocol.PeerID, data json.RawMessage, bin []byte) {
 	if p.events != nil && p.cfg.OnMessage != nil {
 		p.events.push(callback{kind: cbMessage, msg: &Message{From: from, Data: data, Binary: bin}})
+	}
+}
+
+// push queues a callback of the given kind if the app has one.
+func (p *Peer) push(c callback, has bool) {
+	if p.events != nil && has {
+		p.events.push(c)
 	}
 }
 
