@@ -34,8 +34,8 @@ const readyMark = 0x02
 const closeWait = 2 * time.Second
 
 // conn is one signaling connection. Its invariants (ARCHITECTURE.md):
-//   - one reader goroutine per connection, for the connection's whole life;
-//     it alone handles messages, joins and leaves;
+//   - at most one reader goroutine at a time, none while parked (idle, on
+//     Linux: park_linux.go); it alone handles messages, joins and leaves;
 //   - at most one writer goroutine, started when a frame is queued and ended
 //     when the queue is empty, so an idle connection holds no writer;
 //   - enqueueing never blocks: a full queue closes the connection
@@ -45,6 +45,9 @@ type conn struct {
 	srv *Server
 	nc  net.Conn
 	rd  lazyread.Reader // reads nc; holds a buffer only while bytes are buffered
+	// parked: the connection is idle with no reader goroutine (park_linux.go).
+	parked atomic.Bool
+	fd     int32 // the socket's descriptor for parking; -1: cannot park; 0: not known yet
 
 	m     atomic.Pointer[membership] // nil when not joined; set by the reader
 	reset atomic.Bool                // the session was reset elsewhere; the reader drops m
@@ -55,10 +58,7 @@ type conn struct {
 	// which a remote broker may briefly leave unsubscribed in between.
 	stale     *membership
 	joinTimer *time.Timer
-
-	// parked: the connection is idle with no reader goroutine (park_linux.go).
-	parked atomic.Bool
-	fd     int32 // the socket's descriptor for parking; -1: cannot park; 0: not known yet
+	probe     prober // host liveness (probe.go)
 
 	// Rate limiter (token bucket); the reader's own.
 	tokens float64
@@ -244,10 +244,18 @@ func (c *conn) handle(op ws.OpCode, p []byte) {
 		c.leave(mb, true)
 	case protocol.PeerLeft:
 		c.forget(m.PeerID)
+	case protocol.HostUnreachable:
+		c.reportUnreachable(m.HostPeerID)
+	case protocol.HostAlive:
+		c.hostAlive()
 	}
 }
 
-func (c *conn) join(tok string) {
+func (c *conn) join(tok string) { c.joinToken(tok, true) }
+
+// joinToken joins with tok; mayRetry allows one more try after a stale
+// presence of the same peer was released (see releaseStale).
+func (c *conn) joinToken(tok string, mayRetry bool) {
 	s := c.srv
 	if c.m.Load() != nil {
 		c.fail(protocol.CodeAlreadyJoined, "this connection has joined a session already")
@@ -295,6 +303,10 @@ func (c *conn) join(tok string) {
 	switch {
 	case errors.Is(err, ErrPeerConnected):
 		s.log.Info("join refused", "session", cl.Session, "peer", cl.Peer, "code", protocol.CodePeerConnected)
+		if mayRetry && s.releaseStale(ctx, cl.Session, cl.Peer) {
+			c.joinToken(tok, false)
+			return
+		}
 		c.fail(protocol.CodePeerConnected, "peer "+string(protocol.Quote(string(cl.Peer)))+" is connected already")
 		return
 	case errors.Is(err, ErrSessionFull):
@@ -333,8 +345,12 @@ func (c *conn) join(tok string) {
 		ready := append([]byte{readyMark}, protocol.Encode(&protocol.Message{
 			State: protocol.SessionReady, SessionID: cl.Session, PeerID: cl.Peer, HostPeerID: host,
 		})...)
-		if _, err := s.broker.Publish(ctx, PeerTopic(cl.Session, host), ready); err != nil {
+		n, err := s.broker.Publish(ctx, PeerTopic(cl.Session, host), ready)
+		switch {
+		case err != nil:
 			s.log.Error("broker publish", "session", cl.Session, "err", err)
+		case n == 0: // the store has a host that no node serves: its node died
+			s.resetHost(ctx, cl.Session, host, "no node serves it")
 		}
 	}
 }
@@ -403,13 +419,7 @@ func (c *conn) leave(mb *membership, forget bool) {
 	s.log.Info("peer left", "session", mb.session, "peer", mb.peer, "was_host", d.WasHost, "for_good", forget)
 	switch {
 	case d.WasHost:
-		left := protocol.Encode(&protocol.Message{State: protocol.HostLeft, SessionID: mb.session, HostPeerID: mb.peer})
-		msg := append([]byte{resetMark}, left...)
-		for _, p := range d.Connected {
-			if _, err := s.broker.Publish(ctx, PeerTopic(mb.session, p), msg); err != nil {
-				s.log.Error("broker publish", "session", mb.session, "err", err)
-			}
-		}
+		s.hostLeft(ctx, mb.session, mb.peer, d.Connected)
 	case forget:
 		left := protocol.Encode(&protocol.Message{State: protocol.PeerLeft, SessionID: mb.session, PeerID: mb.peer})
 		if _, err := s.broker.Publish(ctx, PeerTopic(mb.session, mb.host), left); err != nil {
@@ -476,6 +486,12 @@ func (c *conn) deliver(msg []byte) {
 
 // accept passes on a delivered message.
 func (c *conn) accept(msg []byte) {
+	if len(msg) == 1 { // a mark alone is for the connection, not its peer (probe.go)
+		if msg[0] == probeMark {
+			c.probeHost()
+		}
+		return
+	}
 	if len(msg) > 0 && msg[0] == resetMark {
 		c.reset.Store(true)
 		msg = msg[1:]
@@ -672,6 +688,7 @@ func (c *conn) finish() {
 		c.joinTimer.Stop()
 	}
 	c.dropStale()
+	c.hostAlive() // stops a waiting probe
 	mb := c.m.Swap(nil)
 	if mb != nil {
 		c.srv.stats.member(mb, -1)

@@ -5,6 +5,15 @@
 // connects directly to the host. The server only introduces peers: the data
 // never passes through it.
 //
+// Quick start (the package Example runs it):
+//
+//	srv, err := p2pstreams.NewServer(&p2pstreams.Options{Secret: secret})
+//	mux.Handle("/p2p/", srv) // signaling, and the browser client at /p2p/p2pstreams.js
+//	tmpl := template.New("room").Funcs(srv.TemplateFuncs())
+//	// in the page: {{p2pFrameStart .Frame}} … {{p2pFrameEnd}}, with .Frame a
+//	// FrameOptions{Session: room, Peer: userID}, and a controller extending
+//	// P2pController from /p2p/p2pstreams.js
+//
 // See ARCHITECTURE.md for the invariants and PROTOCOL.md for the wire format.
 package p2pstreams
 
@@ -79,10 +88,18 @@ type Options struct {
 	WriteTimeout time.Duration
 	// StoreTimeout bounds each Store and Broker call; default 5s.
 	StoreTimeout time.Duration
+	// ProbeTimeout is how long a host has to answer HostProbe when a client
+	// reported it unreachable (PROTOCOL.md, "Liveness") before its session
+	// is reset; also the least time between two probes of one host and two
+	// reports of one client. Default 2s.
+	ProbeTimeout time.Duration
 	// Lease is how long a peer's presence outlives its node without renewal:
 	// a node that dies releases its hosts after at most Lease. The server
 	// renews every Lease/3. Default 15s, or no leases (negative) when Store
-	// is nil: a memory store dies with the process that renews it.
+	// is nil: a memory store dies with the process that renews it. The
+	// lease is the backstop: a dead node's session heals as soon as one of
+	// its clients reports the host unreachable or a peer joins it (see
+	// ProbeTimeout). `p2pstreams serve --lease` sets it.
 	Lease time.Duration
 }
 
@@ -142,6 +159,7 @@ func NewServer(o *Options) (*Server, error) {
 	defDur(&s.o.JoinTimeout, 10*time.Second)
 	defDur(&s.o.WriteTimeout, 10*time.Second)
 	defDur(&s.o.StoreTimeout, 5*time.Second)
+	defDur(&s.o.ProbeTimeout, 2*time.Second)
 	s.store, s.broker = o.Store, o.Broker
 	if s.store == nil {
 		s.store = NewMemoryStore()
@@ -368,12 +386,13 @@ type Stats struct {
 	Peers        int64            // connections joined to a session now
 	Sessions     int64            // sessions whose host is connected to this server now
 	SlowClosed   int64            // connections closed as slow readers
+	HostResets   int64            // sessions reset because their host was unreachable
 	Errors       map[string]int64 // refused inputs, by protocol code
 }
 
 type stats struct {
 	connections, accepted, joins, hosts, relayed, slow atomic.Int64
-	relayedBytes, peers, hosting                       atomic.Int64
+	relayedBytes, peers, hosting, hostResets           atomic.Int64
 	mu                                                 sync.Mutex
 	errors                                             map[protocol.Code]int64
 }
@@ -401,7 +420,7 @@ func (s *Server) Stats() Stats {
 	out := Stats{
 		Connections: st.connections.Load(), Accepted: st.accepted.Load(),
 		Joins: st.joins.Load(), Hosts: st.hosts.Load(), Relayed: st.relayed.Load(),
-		SlowClosed: st.slow.Load(), Errors: make(map[string]int64),
+		SlowClosed: st.slow.Load(), HostResets: st.hostResets.Load(), Errors: make(map[string]int64),
 		RelayedBytes: st.relayedBytes.Load(), Peers: st.peers.Load(), Sessions: st.hosting.Load(),
 	}
 	st.mu.Lock()

@@ -47,6 +47,10 @@ export class Connection {
     // Relayed bytes that may wait for this peer: two of the largest messages at least.
     this.queueLimit = Math.max(RELAY_MAX_QUEUED, 2 * config.maxMessageSize)
     this.chunks = new Reassembler(MAX_MAX_MESSAGE_SIZE + 65536)
+    // A link that is not connected in time has failed (ice_failed): the
+    // ICE path cannot connect, or the other end stopped answering.
+    this.failure = null // the code of a failed state
+    this.connectTimer = setTimeout(() => this.fail("ice_failed"), config.connect_timeout_mls)
     this.onstate = () => {}
     this.onmessage = () => {}
 
@@ -64,7 +68,7 @@ export class Connection {
           if (this.state === State.Negotiating) this.setState(State.Connecting)
           break
         case "failed":
-          this.setState(State.Failed)
+          this.fail("ice_failed")
           break
         case "closed":
           this.setState(State.Closed)
@@ -234,9 +238,17 @@ export class Connection {
     }, interval_mls)
   }
 
+  /** fail ends a connection that is not connected yet in state failed, with code. */
+  fail(code) {
+    if (this.state === State.Connected || isFinal(this.state)) return
+    this.failure = code
+    this.setState(State.Failed)
+  }
+
   setState(s) {
     if (s === this.state || isFinal(this.state)) return
     this.state = s
+    if (s === State.Connected || isFinal(s)) clearTimeout(this.connectTimer)
     if (isFinal(s)) {
       clearInterval(this.timer)
       this.pending = this.outgoing = []

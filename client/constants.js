@@ -16,6 +16,9 @@ export const Signal = Object.freeze({
   HostLeft: "HostLeft",
   ServerShutdown: "ServerShutdown",
   Error: "Error",
+  HostUnreachable: "HostUnreachable",
+  HostProbe: "HostProbe",
+  HostAlive: "HostAlive",
 })
 
 /** Error codes (PROTOCOL.md, "Errors"). */
@@ -38,6 +41,9 @@ export const Code = Object.freeze({
   ServerShutdown: "server_shutdown",
   Unavailable: "unavailable",
   OriginForbidden: "origin_forbidden",
+  HostUnresponsive: "host_unresponsive",
+  ICEFailed: "ice_failed",
+  AlreadyOpen: "already_open",
 })
 
 /** What a peer does after each code: "fatal" (ends), "retry" (joins again), "info". */
@@ -60,6 +66,9 @@ export const CODE_CLASS = Object.freeze({
   server_shutdown: "info",
   unavailable: "retry",
   origin_forbidden: "fatal",
+  host_unresponsive: "info",
+  ice_failed: "info",
+  already_open: "info",
 })
 
 /** Codes after which joining again cannot help. */
@@ -92,7 +101,7 @@ export const State = Object.freeze({
 
 // Host behaviour (PROTOCOL.md, "Host behaviour").
 export const OFFER_TIMEOUT_MLS = 10000
-export const NEGOTIATION_TIMEOUT_MLS = 30000
+export const NEGOTIATION_TIMEOUT_MLS = 15000
 export const FORGET_AFTER_MLS = 30000
 export const BACKOFF_BASE_MLS = 200
 export const BACKOFF_MAX_MLS = 8000
@@ -112,6 +121,7 @@ export const DEFAULT_CONFIG = Object.freeze({
   manualFailover: false,
   maxMessageSize: 16777216,
   iceTransportPolicy: "all",
+  connect_timeout_mls: 15000,
 })
 
 /** The token claims' JSON names (package token, Claims). */

@@ -9,7 +9,8 @@ export declare const State: Readonly<{
 }>
 export declare const Message: Readonly<{ Data: "Data"; ConnectionState: "Data.Connection.State"; Heartbeat: "Heartbeat" }>
 export declare const Signal: Readonly<Record<
-  "SessionJoin" | "SessionReady" | "SdpOffer" | "SdpAnswer" | "IceCandidate" | "SessionLeave" | "PeerLeft" | "HostLeft" | "ServerShutdown" | "Error",
+  "SessionJoin" | "SessionReady" | "SdpOffer" | "SdpAnswer" | "IceCandidate" | "SessionLeave" | "PeerLeft" | "HostLeft" | "ServerShutdown" | "Error"
+  | "HostUnreachable" | "HostProbe" | "HostAlive",
   string
 >>
 /** The label of the DataChannel the host opens for each client: "p2pstreams". */
@@ -21,6 +22,8 @@ export interface P2pConfig {
   ice_servers?: RTCIceServer[]
   /** Heartbeat over the DataChannel; defaults 1000 and 4000 ms (at least two intervals). */
   heartbeat?: { interval_mls?: number; idle_timeout_mls?: number }
+  /** A link not connected this long after its negotiation began fails with code "ice_failed"; default 15000 ms. */
+  connect_timeout_mls?: number
   /** Keep a client's signaling WebSocket open once connected; default false. */
   keepCableConnection?: boolean
   /** The Rails gem's mode: when the host goes, stay down until reload; default false (rejoin and elect a new host). */
@@ -33,7 +36,7 @@ export interface P2pConfig {
   iceTransportPolicy?: RTCIceTransportPolicy
   [key: string]: unknown
 }
-export declare const DEFAULT_CONFIG: Readonly<Required<Pick<P2pConfig, "ice_servers" | "keepCableConnection" | "manualFailover" | "maxMessageSize" | "iceTransportPolicy">> & { heartbeat: { interval_mls: number; idle_timeout_mls: number } }>
+export declare const DEFAULT_CONFIG: Readonly<Required<Pick<P2pConfig, "ice_servers" | "keepCableConnection" | "manualFailover" | "maxMessageSize" | "iceTransportPolicy" | "connect_timeout_mls">> & { heartbeat: { interval_mls: number; idle_timeout_mls: number } }>
 export declare function normalizeConfig(c?: P2pConfig): Required<Omit<P2pConfig, "autoFailover">>
 /** Error codes by name (generated from Go's package protocol). */
 export declare const Code: Readonly<Record<string, string>>
@@ -51,7 +54,13 @@ export type P2pMessage =
 export interface P2pError { code: string; message: string }
 
 /** Detail of a state change; `reconnecting` tells whether a disconnected client rejoins by itself. */
-export interface P2pStateDetail { reason?: string; reconnecting?: boolean }
+export interface P2pStateDetail {
+  reason?: string
+  reconnecting?: boolean
+  /** With state "failed": the code ("ice_failed": the link did not connect within connect_timeout_mls) and words for people. */
+  code?: string
+  message?: string
+}
 
 /** The callbacks a <p2p-frame> calls on its listeners. */
 export interface P2pListener {

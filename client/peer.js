@@ -39,6 +39,13 @@ import { isBytes, payloadSize } from "./wire.js"
 
 export { OFFER_TIMEOUT_MLS, FORGET_AFTER_MLS }
 
+// A second page of the same peer in one browser (another tab of the same
+// room and user) is refused with code already_open, and the first page
+// keeps working: one page per peer per browser, kept by a Web Lock that a
+// page holds while it is started. A reload is not a second page: the old
+// page stops (pagehide) and its lock goes with it.
+export const ALREADY_OPEN = Code.AlreadyOpen
+
 export class Peer {
   /**
    * @param {object} o
@@ -80,6 +87,7 @@ export class Peer {
     this.restored = false // client: restored the current host's first snapshot
     this.stateDirty = false // host: Data relayed since the last snapshot
     this.stateTimer = null
+    this.suspect = null // client: the host it lost; reported if the server names it again
 
     signaling.onmessage = (m) => this.onSignal(m)
     signaling.onclose = (info) => this.onSignalingClosed(info)
@@ -89,7 +97,25 @@ export class Peer {
   start() {
     if (!this.stopped) return
     this.stopped = false
-    this.join()
+    const locks = globalThis.navigator?.locks
+    if (!locks) {
+      this.join() // no Web Locks (not a secure context): no one-page rule
+      return
+    }
+    locks.request(`p2pstreams:${this.sessionId}:${this.peerId}`, { ifAvailable: true }, (lock) => {
+      if (this.stopped) return
+      if (!lock) return this.refuse()
+      this.join()
+      return new Promise((release) => (this.releaseLock = release)) // held until stop
+    })
+  }
+
+  // refuse ends a page of a peer that is open in another page already.
+  refuse() {
+    const err = { code: ALREADY_OPEN, message: "you are already in this room in another tab" }
+    this.events.error(err)
+    this.stopped = true
+    this.setState(State.Failed, { reason: err.code, ...err })
   }
 
   /**
@@ -113,6 +139,7 @@ export class Peer {
     this.upstream = null
     this.signaling.close()
     this.joined = false
+    this.releaseLock?.()
     this.setState(State.Closed)
   }
 
@@ -189,6 +216,10 @@ export class Peer {
         if (this.iamHost) this.retry()
         else this.hostLost("host_left")
         break
+      case Signal.HostProbe:
+        // The server asks whether this host's code runs: answering proves it.
+        this.signal({ state: Signal.HostAlive })
+        break
       case Signal.Error:
         this.onError(m)
         break
@@ -209,6 +240,10 @@ export class Peer {
       return
     }
     if (this.iamHost) this.dropHostRole()
+    // The host this client lost is host still: tell the server, which asks
+    // it to answer and resets the session when it does not (a frozen tab).
+    if (this.suspect === m.hostPeerId) this.signal({ state: Signal.HostUnreachable, hostPeerId: m.hostPeerId })
+    this.suspect = null
     clearTimeout(this.offerTimer)
     this.offerTimer = setTimeout(() => {
       if (!this.upstream) this.hostLost("offer_timeout")
@@ -220,6 +255,17 @@ export class Peer {
     // A client that closed its WebSocket still gets the host's late ICE
     // candidates addressed to it: that refusal is expected and harmless.
     if (err.code === "peer_not_found") return
+    if (err.code === "host_unresponsive") {
+      // This host did not answer the server's probe (its page was frozen):
+      // the session was reset without it and the server closes the socket.
+      // Its clients have moved on: find the session's host again.
+      this.events.error(err)
+      this.signaling.close()
+      this.joined = false
+      if (this.iamHost) this.dropHostRole()
+      this.hostLost("host_unresponsive")
+      return
+    }
     if (this.state === State.Negotiating && FATAL.has(err.code)) {
       this.events.error(err)
       this.stopped = true
@@ -388,7 +434,8 @@ export class Peer {
           this.joined = false
         }
       }
-      if (isFinal(s)) this.hostLost(s)
+      if (s === State.Failed && conn.failure) this.linkFailed(conn)
+      if (isFinal(s)) this.hostLost(conn.failure || s)
       else this.setState(s)
     }
     this.restored = false
@@ -430,6 +477,7 @@ export class Peer {
   // again, and the first client back becomes the new host; with, it stays down.
   hostLost(reason) {
     clearTimeout(this.offerTimer)
+    if (reason !== "host_left" && this.hostPeerId !== this.peerId) this.suspect = this.hostPeerId
     const up = this.upstream
     this.upstream = null
     retire(up)
@@ -441,6 +489,14 @@ export class Peer {
       this.signaling.close()
       this.joined = false
     }
+  }
+
+  // linkFailed reports a link to the host that could not connect: state
+  // failed with its code (p2pError), before hostLost retries with backoff.
+  linkFailed(conn) {
+    const secs = Math.round(this.config.connect_timeout_mls / 1000)
+    const detail = { reason: conn.failure, code: conn.failure, message: `no connection to the host within ${secs} s; trying again` }
+    this.setState(State.Failed, detail)
   }
 
   // ---- shared

@@ -44,6 +44,8 @@ export function normalizeConfig(c) {
     // The old key autoFailover: false is read as manualFailover: true.
     manualFailover: c.manualFailover === true || c.autoFailover === false,
     maxMessageSize: Math.min(positive(c.maxMessageSize, DEFAULT_CONFIG.maxMessageSize), MAX_MAX_MESSAGE_SIZE),
+    // A link not connected this long after its negotiation began fails (ice_failed).
+    connect_timeout_mls: positive(c.connect_timeout_mls, DEFAULT_CONFIG.connect_timeout_mls),
     iceTransportPolicy: c.iceTransportPolicy === "relay" ? "relay" : "all",
   }
 }

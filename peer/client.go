@@ -65,7 +65,9 @@ func (p *Peer) clientLinkEvent(l *link, ev event) error {
 			if !l.open {
 				p.setState(StateConnecting)
 			}
-		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+		case webrtc.PeerConnectionStateFailed:
+			return p.hostLost(fmt.Errorf("%w: %w: ICE failed", ErrDisconnected, ErrICEFailed))
+		case webrtc.PeerConnectionStateClosed:
 			return p.hostLost(fmt.Errorf("%w: connection %s", ErrDisconnected, ev.pcState))
 		}
 	case evOpen:

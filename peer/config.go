@@ -114,9 +114,11 @@ type Config struct {
 	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// NegotiationTimeout bounds a negotiation, from the offer to the
 	// DataChannel opening: the host marks the client failed, a client takes
-	// its host as lost. Default protocol.NegotiationTimeout. (A client that
-	// gets no offer at all within protocol.OfferTimeout of joining takes its
-	// host as lost, as the browser does.)
+	// its host as lost (ErrICEFailed) and tries again with backoff.
+	// Default: the token config's "connect_timeout_mls", then
+	// protocol.NegotiationTimeout (15 s), as in the browser client. (A
+	// client that gets no offer at all within protocol.OfferTimeout of
+	// joining takes its host as lost, as the browser does.)
 	NegotiationTimeout time.Duration
 }
 
@@ -134,7 +136,8 @@ type settings struct {
 	policy         webrtc.ICETransportPolicy
 	keepSignaling  bool
 	failover       bool
-	maxMessage     int // bytes of one Data payload
+	maxMessage     int           // bytes of one Data payload
+	connect        time.Duration // the negotiation timeout
 }
 
 func (c *Config) settings(raw json.RawMessage, log *slog.Logger) settings {
@@ -160,6 +163,10 @@ func (c *Config) settings(raw json.RawMessage, log *slog.Logger) settings {
 		keepSignaling: c.KeepSignaling || fc.KeepCableConnection,
 		failover:      !c.ManualFailover && !fc.ManualFailover,
 		maxMessage:    fc.MaxMessageSize,
+		connect:       c.NegotiationTimeout,
+	}
+	if s.connect <= 0 {
+		s.connect = time.Duration(fc.ConnectTimeoutMls) * time.Millisecond // Normalize gave a default
 	}
 	if s.iceServers == nil {
 		for _, is := range fc.ICEServers {
@@ -206,9 +213,25 @@ var (
 	defaultAPI     *webrtc.API
 )
 
-func (c *Config) api() *webrtc.API {
+var (
+	relayAPIOnce sync.Once
+	relayAPI     *webrtc.API
+)
+
+// api is Config.API, else pion's defaults; for a relay-only link, defaults
+// that accept a relayed pair at once (pion waits 2 s for a better pair
+// first, which a relay-only link never has).
+func (c *Config) api(policy webrtc.ICETransportPolicy) *webrtc.API {
 	if c.API != nil {
 		return c.API
+	}
+	if policy == webrtc.ICETransportPolicyRelay {
+		relayAPIOnce.Do(func() {
+			var se webrtc.SettingEngine
+			se.SetRelayAcceptanceMinWait(0)
+			relayAPI = webrtc.NewAPI(webrtc.WithSettingEngine(se))
+		})
+		return relayAPI
 	}
 	defaultAPIOnce.Do(func() { defaultAPI = webrtc.NewAPI() })
 	return defaultAPI

@@ -171,6 +171,8 @@ func (p *Peer) round() (end roundEnd) {
 	}
 	p.setState(StateNegotiating)
 	if err := p.sig.send(&protocol.Message{State: protocol.SessionJoin, Token: p.cfg.Token}); err != nil {
+		p.sig.close() // broken: the next round dials again
+		p.sig = nil
 		return roundEnd{err: fmt.Errorf("%w: send SessionJoin: %v", ErrSignalingLost, err)}
 	}
 	joinTimer := time.NewTimer(joinTimeout)
@@ -292,6 +294,10 @@ func (p *Peer) endRound(reason error) {
 		p.lostTimer = nil
 	}
 	closing := errors.Is(reason, ErrClosed)
+	p.suspect = ""
+	if errors.Is(reason, ErrDisconnected) && !p.isHostNow() {
+		p.suspect = p.hostIDNow()
+	}
 	if p.sig != nil && p.joined && !errors.Is(reason, ErrHostLeft) {
 		// Leave for good on Close (first, so that a host's clients hear
 		// HostLeft as their links close); otherwise so that this
@@ -406,6 +412,12 @@ func (p *Peer) handleSignal(m *protocol.Message) error {
 		if !p.isHostNow() {
 			return ErrHostLeft
 		}
+	case protocol.HostProbe:
+		// The server asks whether this host's code runs; the loop's answer
+		// says it does (a frozen peer would not answer).
+		if !p.mute.Load() {
+			p.signal(&protocol.Message{State: protocol.HostAlive})
+		}
 	case protocol.ServerShutdown:
 		p.log.Info("p2pstreams: the signaling server is shutting down", "peer", p.id, "seconds", m.Seconds)
 	case protocol.Error:
@@ -452,6 +464,12 @@ func (p *Peer) joinedAs(m *protocol.Message) error {
 		clear(p.links)
 		p.states, p.gone = nil, nil
 	}
+	if m.HostPeerID == p.suspect {
+		// The host that the last round lost is host still: tell the server,
+		// which probes it and resets the session if it does not answer.
+		p.signal(&protocol.Message{State: protocol.HostUnreachable, HostPeerID: m.HostPeerID})
+	}
+	p.suspect = ""
 	p.setState(StateNegotiating)
 	return nil
 }
@@ -464,6 +482,14 @@ func (p *Peer) serverError(m *protocol.Message) error {
 		// Late candidates for a client that closed its WebSocket: expected.
 		return nil
 	case m.Code == protocol.CodeSessionExpired, joining && m.Code.Class() != protocol.ClassInfo:
+		return err
+	case m.Code == protocol.CodeHostUnresponsive:
+		// This host did not answer the server's probe in time (it was
+		// frozen): the session was reset without it, and the server
+		// closes this connection. Join again on a new one.
+		p.joined = false
+		p.sig.close()
+		p.sig = nil
 		return err
 	}
 	p.log.Warn("p2pstreams: server error", "peer", p.id, "code", m.Code, "message", m.Text)
@@ -536,7 +562,7 @@ func (p *Peer) tick(now time.Time) error {
 				p.hostDrop(id, StateDisconnected)
 			case l.open:
 				p.sendText(l, heartbeatMsg)
-			case now.Sub(l.started) > p.cfg.NegotiationTimeout:
+			case now.Sub(l.started) > p.set.connect:
 				p.log.Info("p2pstreams: negotiation timed out", "peer", id)
 				p.hostDrop(id, StateFailed)
 			}
@@ -553,8 +579,8 @@ func (p *Peer) tick(now time.Time) error {
 		p.sendText(l, heartbeatMsg)
 	case l == nil && p.joined && now.Sub(p.joinAt) > protocol.OfferTimeout:
 		return fmt.Errorf("%w: no offer from the host within %v", ErrDisconnected, protocol.OfferTimeout)
-	case l != nil && now.Sub(l.started) > p.cfg.NegotiationTimeout:
-		return fmt.Errorf("%w: not connected to the host within %v", ErrDisconnected, p.cfg.NegotiationTimeout)
+	case l != nil && now.Sub(l.started) > p.set.connect:
+		return fmt.Errorf("%w: %w within %v", ErrDisconnected, ErrICEFailed, p.set.connect)
 	}
 	return nil
 }

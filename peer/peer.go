@@ -36,7 +36,7 @@ type Peer struct {
 	dispatchDone chan struct{} // closed when the dispatcher returned
 	stopDispatch atomic.Bool   // Close: deliver nothing more
 	inCallback   atomic.Bool
-	mute         atomic.Bool    // tests: send no heartbeat, as a frozen peer
+	mute         atomic.Bool    // tests: send no heartbeat and answer no HostProbe, as a frozen peer
 	slowRead     atomic.Int64   // tests: nanoseconds to take per DataChannel message read
 	wg           sync.WaitGroup // signal readers and link closers
 	slowDrops    atomic.Int64   // host: clients dropped as too slow
@@ -79,6 +79,7 @@ type Peer struct {
 	lostErr      error
 	redialTimer  *time.Timer // host: when to reopen its signaling connection
 	redials      int
+	suspect      protocol.PeerID     // the host the last round lost: report it if the server names it again
 	cert         *webrtc.Certificate // DTLS, shared by this Peer's links
 	certc        chan certResult     // makeCert's result, taken by the first link
 }
@@ -135,7 +136,7 @@ func Join(ctx context.Context, cfg Config) (*Peer, error) {
 	last := p.lastErr
 	p.mu.Unlock()
 	if last != nil {
-		return nil, fmt.Errorf("peer: join: %w (last failure: %v)", ctx.Err(), last)
+		return nil, fmt.Errorf("peer: join: %w (last failure: %w)", ctx.Err(), last)
 	}
 	return nil, fmt.Errorf("peer: join: %w", ctx.Err())
 }
@@ -148,9 +149,6 @@ func newPeer(cfg Config) *Peer {
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
-	}
-	if p.cfg.NegotiationTimeout <= 0 {
-		p.cfg.NegotiationTimeout = protocol.NegotiationTimeout
 	}
 	if c, err := token.Peek(cfg.Token); err == nil { // else the server refuses it with bad_token
 		p.session, p.id = c.Session, c.Peer

@@ -28,8 +28,10 @@ const (
 	// takes its host as lost and joins again.
 	OfferTimeout = 10 * time.Second
 	// NegotiationTimeout: from the offer to the DataChannel opening; after
-	// it the host marks the client failed and a client takes its host as lost.
-	NegotiationTimeout = 30 * time.Second
+	// it the host marks the client failed and a client takes its host as
+	// lost (CodeICEFailed) and joins again. The default of the frame
+	// config's connect_timeout_mls.
+	NegotiationTimeout = 15 * time.Second
 	// ForgetAfter: the host forgets a client whose connection ended and
 	// that did not come back within this: it leaves the state map and the
 	// host sends PeerLeft, which frees its place in the session.

@@ -15,6 +15,7 @@ import { P2pController } from "p2pstreams"
 // client's own); anything else falls back to the code and the server's words.
 const ERRORS = {
   peer_connected: "You are already in this room in another tab or window. Close it, or join with another name.",
+  already_open: "You are already in this room in another tab. Close it, or join with another name.",
   session_full: "This room is full. Try again later, or pick another room.",
   bad_token: "This page's ticket to the room is not valid. Go back and join again.",
   token_expired: "This page has been open too long: its ticket to the room expired. Go back and join again.",
@@ -50,6 +51,9 @@ export default class ChatController extends P2pController {
     this.input = element.querySelector("#message")
     this.button = element.querySelector("#send button")
     this.role = document.getElementById("role")
+    this.links = element.querySelector("#links")
+    // Every 2 s: is each link direct or relayed (TURN), and its RTT.
+    this.linkTimer = this.links && setInterval(() => this.showLinks(), 2000)
     this.known = null // the last state map: name -> state (null before the first)
     this.seen = new Set() // everyone seen connected, to tell "joined" from "is back"
     this.host = null // the host named in the last system line
@@ -93,8 +97,10 @@ export default class ChatController extends P2pController {
     const host = this.hostPeerId
     if (!this.lost && host && host !== this.peerId) this.system(`lost the connection to the host, ${host}`)
     this.lost = true
-    if (detail && detail.reconnecting) this.showStatus("The host left: finding a new one…")
-    else this.showStatus("Stream disconnected! please refresh to continue", true)
+    // An error just shown (ice_failed, host_unresponsive) says more: it stays.
+    if (detail && detail.reconnecting) {
+      if (!this.error) this.showStatus("The host left: finding a new one…")
+    } else this.showStatus("Stream disconnected! please refresh to continue", true)
     // Nothing this page shows may still say "connected": it reaches no one.
     for (const li of this.peers.children) {
       const name = li.dataset.name
@@ -230,6 +236,19 @@ export default class ChatController extends P2pController {
 
   roomName() {
     return this.p2pFrame?.sessionId ?? "the room"
+  }
+
+  // ---- the links (from getStats): "bob: direct · 2 ms" per live link
+
+  async showLinks() {
+    const stats = this.p2pFrame ? await this.p2pFrame.linkStats() : []
+    const words = (s) => `${s.peerId}: ${s.local ? (s.relayed ? "relayed (TURN)" : "direct") : "connecting"}${s.rttMls ? ` · ${s.rttMls} ms` : ""}`
+    this.links.textContent = stats.map(words).join("\n")
+  }
+
+  disconnect() {
+    clearInterval(this.linkTimer)
+    super.disconnect()
   }
 
   // ---- the form
