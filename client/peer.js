@@ -496,6 +496,7 @@ export class Peer {
   linkFailed(conn) {
     const secs = Math.round(this.config.connect_timeout_mls / 1000)
     const detail = { reason: conn.failure, code: conn.failure, message: `no connection to the host within ${secs} s; trying again` }
+    this.events.error({ code: detail.code, message: detail.message }) // p2pError: every failed state has its error first
     this.setState(State.Failed, detail)
   }
 
