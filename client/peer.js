@@ -90,7 +90,7 @@ export class Peer {
     const err = { code: ALREADY_OPEN, message: "you are already in this room in another tab" }
     this.events.error(err)
     this.stopped = true
-    this.setState(State.Failed, { reason: err.code, ...err })
+    this.setState(State.Failed, { reason: err.code })
   }
 
   /**
@@ -377,12 +377,12 @@ export class Peer {
     }
   }
 
-  // linkFailed reports a link to the host that could not connect: state
-  // failed with its code (p2pError), before hostLost retries with backoff.
+  // linkFailed reports a link to the host that could not connect: its code
+  // (p2pError), then state failed, before hostLost retries with backoff.
   linkFailed(conn) {
     const secs = Math.round(this.config.connect_timeout_mls / 1000)
-    const detail = { reason: conn.failure, code: conn.failure, message: `no connection to the host within ${secs} s; trying again` }
-    this.setState(State.Failed, detail)
+    this.events.error({ code: conn.failure, message: `no connection to the host within ${secs} s; trying again` })
+    this.setState(State.Failed, { reason: conn.failure })
   }
 
   // ---- shared
