@@ -55,7 +55,7 @@ type conn struct {
 	// which a remote broker may briefly leave unsubscribed in between.
 	stale     *membership
 	joinTimer *time.Timer
-	probe     prober // host liveness (probe.go)
+	probe     atomic.Pointer[prober] // host liveness (probe.go); made on first use
 
 	// parked: the connection is idle with no reader goroutine (park_linux.go).
 	parked atomic.Bool
@@ -689,7 +689,9 @@ func (c *conn) finish() {
 		c.joinTimer.Stop()
 	}
 	c.dropStale()
-	c.hostAlive() // stops a waiting probe
+	if c.probe.Load() != nil {
+		c.hostAlive() // stops a waiting probe
+	}
 	mb := c.m.Swap(nil)
 	if mb != nil {
 		c.srv.stats.member(mb, -1)
