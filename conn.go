@@ -34,8 +34,8 @@ const readyMark = 0x02
 const closeWait = 2 * time.Second
 
 // conn is one signaling connection. Its invariants (ARCHITECTURE.md):
-//   - one reader goroutine per connection, for the connection's whole life;
-//     it alone handles messages, joins and leaves;
+//   - at most one reader goroutine at a time, none while parked (idle, on
+//     Linux: park_linux.go); it alone handles messages, joins and leaves;
 //   - at most one writer goroutine, started when a frame is queued and ended
 //     when the queue is empty, so an idle connection holds no writer;
 //   - enqueueing never blocks: a full queue closes the connection
@@ -45,6 +45,9 @@ type conn struct {
 	srv *Server
 	nc  net.Conn
 	rd  lazyread.Reader // reads nc; holds a buffer only while bytes are buffered
+	// parked: the connection is idle with no reader goroutine (park_linux.go).
+	parked atomic.Bool
+	fd     int32 // the socket's descriptor for parking; -1: cannot park; 0: not known yet
 
 	m     atomic.Pointer[membership] // nil when not joined; set by the reader
 	reset atomic.Bool                // the session was reset elsewhere; the reader drops m
@@ -56,10 +59,6 @@ type conn struct {
 	stale     *membership
 	joinTimer *time.Timer
 	probe     atomic.Pointer[prober] // host liveness (probe.go); made on first use
-
-	// parked: the connection is idle with no reader goroutine (park_linux.go).
-	parked atomic.Bool
-	fd     int32 // the socket's descriptor for parking; -1: cannot park; 0: not known yet
 
 	// Rate limiter (token bucket); the reader's own.
 	tokens float64

@@ -5,6 +5,15 @@
 // connects directly to the host. The server only introduces peers: the data
 // never passes through it.
 //
+// Quick start (the package Example runs it):
+//
+//	srv, err := p2pstreams.NewServer(&p2pstreams.Options{Secret: secret})
+//	mux.Handle("/p2p/", srv) // signaling, and the browser client at /p2p/p2pstreams.js
+//	tmpl := template.New("room").Funcs(srv.TemplateFuncs())
+//	// in the page: {{p2pFrameStart .Frame}} … {{p2pFrameEnd}}, with .Frame a
+//	// FrameOptions{Session: room, Peer: userID}, and a controller extending
+//	// P2pController from /p2p/p2pstreams.js
+//
 // See ARCHITECTURE.md for the invariants and PROTOCOL.md for the wire format.
 package p2pstreams
 

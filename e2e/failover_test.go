@@ -6,7 +6,7 @@ import (
 	"github.com/p2pstreams/p2pstreams/internal/demo/demotest"
 )
 
-// The gem's: the host closes its page and, in the seed's manual mode, the
+// The gem's: the host closes its page and, in the gem's manual mode, the
 // others show that the stream is gone.
 func TestHostLeavesManualFailover(t *testing.T) {
 	long(t)

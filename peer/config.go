@@ -192,9 +192,25 @@ var (
 	defaultAPI     *webrtc.API
 )
 
-func (c *Config) api() *webrtc.API {
+var (
+	relayAPIOnce sync.Once
+	relayAPI     *webrtc.API
+)
+
+// api is Config.API, else pion's defaults; for a relay-only link, defaults
+// that accept a relayed pair at once (pion waits 2 s for a better pair
+// first, which a relay-only link never has).
+func (c *Config) api(policy webrtc.ICETransportPolicy) *webrtc.API {
 	if c.API != nil {
 		return c.API
+	}
+	if policy == webrtc.ICETransportPolicyRelay {
+		relayAPIOnce.Do(func() {
+			var se webrtc.SettingEngine
+			se.SetRelayAcceptanceMinWait(0)
+			relayAPI = webrtc.NewAPI(webrtc.WithSettingEngine(se))
+		})
+		return relayAPI
 	}
 	defaultAPIOnce.Do(func() { defaultAPI = webrtc.NewAPI() })
 	return defaultAPI

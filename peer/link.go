@@ -81,7 +81,7 @@ func (p *Peer) newLink(remote protocol.PeerID, offerer bool, iceServers []webrtc
 		}
 		p.cert = r.cert
 	}
-	pc, err := p.cfg.api().NewPeerConnection(webrtc.Configuration{
+	pc, err := p.cfg.api(p.set.policy).NewPeerConnection(webrtc.Configuration{
 		ICEServers: iceServers, ICETransportPolicy: p.set.policy, Certificates: []webrtc.Certificate{*p.cert},
 	})
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 	"unicode/utf8"
 )
 
-// Type is the value of "type" in every signaling message (the seed's name).
+// Type is the value of "type" in every signaling message (the name p2p_streams_channel uses).
 const Type = "Connection"
 
 // MaxIDLength bounds session and peer ids, in bytes.
@@ -134,9 +134,12 @@ func DecodeClient(b []byte) (*Message, error) {
 	if len(b) == 0 || b[0] != '{' {
 		return nil, bad(CodeBadMessage, "a message is one JSON object")
 	}
-	m := new(Message)
-	if err := json.Unmarshal(b, m); err != nil {
-		return nil, bad(CodeBadMessage, "invalid JSON: %v", err)
+	m, ok := decodeRouted(b)
+	if !ok {
+		m = new(Message)
+		if err := json.Unmarshal(b, m); err != nil {
+			return nil, bad(CodeBadMessage, "invalid JSON: %v", err)
+		}
 	}
 	if m.Type != Type {
 		return nil, bad(CodeUnknownState, "type must be %q", Type)

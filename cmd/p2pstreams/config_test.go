@@ -45,6 +45,15 @@ var nonDefault = map[string]struct {
 	"log-format":        {"json", func(c *serveConfig) any { return c.LogFormat }, "json"},
 	"metrics":           {"false", func(c *serveConfig) any { return c.Metrics }, false},
 	"metrics-addr":      {"127.0.0.1:0", func(c *serveConfig) any { return c.MetricsAddr }, "127.0.0.1:0"},
+	"turn-addr":         {"127.0.0.1:0", func(c *serveConfig) any { return c.TURN.Addr }, "127.0.0.1:0"},
+	"turn-public-ip":    {"127.0.0.1", func(c *serveConfig) any { return c.TURN.PublicIP }, "127.0.0.1"},
+	"turn-ports":        {"40000-40099", func(c *serveConfig) any { return c.TURN.Ports }, "40000-40099"},
+	"turn-realm":        {"example.org", func(c *serveConfig) any { return c.TURN.Realm }, "example.org"},
+	"turn-max-per-peer": {"8", func(c *serveConfig) any { return c.TURN.MaxPerPeer }, 8},
+	"turn-max":          {"99", func(c *serveConfig) any { return c.TURN.Max }, 99},
+	"turn-url":          {"turn:turn.example:3478", func(c *serveConfig) any { return c.TURN.URL }, "turn:turn.example:3478"},
+	"turn-secret":       {"turn-secret-0123456789", func(c *serveConfig) any { return c.TURN.Secret }, "turn-secret-0123456789"},
+	"turn-ttl":          {"10m0s", func(c *serveConfig) any { return c.TURN.TTL }, 10 * time.Minute},
 }
 
 // Every setting (but --config itself) comes from a flag, the environment
@@ -97,7 +106,7 @@ func TestConfigEverySourceEverySetting(t *testing.T) {
 					t.Errorf("print-config line %q; want it to end with %q", line, want)
 				}
 			}
-			if strings.Contains(out.String(), testSecret) || strings.Contains(out.String(), ":pw@") {
+			if strings.Contains(out.String(), testSecret) || strings.Contains(out.String(), ":pw@") || strings.Contains(out.String(), "turn-secret-0123") {
 				t.Errorf("print-config shows a secret:\n%s", out.String())
 			}
 		})

@@ -155,7 +155,9 @@ func enterNamespaces(t *testing.T, run string) {
 	args := []string{"--net", "--mount", "bash", "-c", netnsScript, "bash",
 		os.Args[0], "-test.run=" + run, "-test.count=1", "-test.v", "-test.timeout=4m"}
 	cmd := exec.CommandContext(ctx, "unshare", args...)
-	cmd.Env = append(os.Environ(), envNetns+"=srv")
+	// The namespaces are the test's: the binary must not move itself into
+	// a loopback-only one (testenv.EnterLoopbackNamespace) in them.
+	cmd.Env = append(os.Environ(), envNetns+"=srv", "P2PSTREAMS_NETNS_CHILD=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil || testing.Verbose() {
 		t.Logf("in the namespaces:\n%s", out)
@@ -207,7 +209,7 @@ func startRole(t *testing.T, netns, name string, c roleConfig) *role {
 		argv = append([]string{"ip", "netns", "exec", netns}, argv...)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), envRole+"="+name, envRoleConfig+"="+string(cfg), envNetns+"=")
+	cmd.Env = append(os.Environ(), envRole+"="+name, envRoleConfig+"="+string(cfg), envNetns+"=", "P2PSTREAMS_NETNS_CHILD=1")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -419,5 +421,6 @@ func browserRole(t *testing.T, c roleConfig, isHost bool, report func(roleResult
 	if len(s) != 1 {
 		t.Fatal("no selected candidate pair")
 	}
+	page.WaitText(c.Other + ": relayed (TURN)") // the demo says so too
 	report(roleResult{Phase: "done", Got: "hello from " + c.Other, Local: s[0].Local, Remote: s[0].Remote, Relayed: s[0].Relayed, RTTMls: s[0].RTTMls})
 }

@@ -47,6 +47,9 @@ func ChildMain(ctx context.Context, args []string, stdin io.Reader, stdout io.Wr
 		return errors.New("bench child: missing kind")
 	}
 	kind := args[0]
+	if kind == kindTURN {
+		return turnChild(ctx, stdin, stdout)
+	}
 	fs := flag.NewFlagSet("bench child", flag.ContinueOnError)
 	var o serverOptions
 	fs.IntVar(&o.SendQueue, "send-queue", 0, "")

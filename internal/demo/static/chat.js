@@ -50,6 +50,9 @@ export default class ChatController extends P2pController {
     this.input = element.querySelector("#message")
     this.button = element.querySelector("#send button")
     this.role = document.getElementById("role")
+    this.links = element.querySelector("#links")
+    // Every 2 s: is each link direct or relayed (TURN), and its RTT.
+    this.linkTimer = this.links && setInterval(() => this.showLinks(), 2000)
     this.known = null // the last state map: name -> state (null before the first)
     this.seen = new Set() // everyone seen connected, to tell "joined" from "is back"
     this.host = null // the host named in the last system line
@@ -208,6 +211,19 @@ export default class ChatController extends P2pController {
 
   roomName() {
     return this.p2pFrame?.sessionId ?? "the room"
+  }
+
+  // ---- the links (from getStats): "bob: direct · 2 ms" per live link
+
+  async showLinks() {
+    const stats = this.p2pFrame ? await this.p2pFrame.linkStats() : []
+    const words = (s) => `${s.peerId}: ${s.local ? (s.relayed ? "relayed (TURN)" : "direct") : "connecting"}${s.rttMls ? ` · ${s.rttMls} ms` : ""}`
+    this.links.textContent = stats.map(words).join("\n")
+  }
+
+  disconnect() {
+    clearInterval(this.linkTimer)
+    super.disconnect()
   }
 
   // ---- the form
