@@ -363,7 +363,10 @@ export class Peer {
   // again, and the first client back becomes the new host; with, it stays down.
   hostLost(reason) {
     clearTimeout(this.offerTimer)
-    if (reason !== "host_left" && this.hostPeerId !== this.peerId) this.suspect = this.hostPeerId
+    // A silent or vanished host is suspect; one whose offer came but whose
+    // ICE path did not connect is not (it answered through the server).
+    const suspect = reason !== "host_left" && reason !== "ice_failed" && this.hostPeerId !== this.peerId
+    this.suspect = suspect ? this.hostPeerId : null
     const up = this.upstream
     this.upstream = null
     retire(up)

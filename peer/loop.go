@@ -292,7 +292,9 @@ func (p *Peer) endRound(reason error) {
 	}
 	closing := errors.Is(reason, ErrClosed)
 	p.suspect = ""
-	if errors.Is(reason, ErrDisconnected) && !p.isHostNow() {
+	// A silent or vanished host is suspect; one whose offer came but whose
+	// ICE path did not connect is not (it answered through the server).
+	if errors.Is(reason, ErrDisconnected) && !errors.Is(reason, ErrICEFailed) && !p.isHostNow() {
 		p.suspect = p.hostIDNow()
 	}
 	if p.sig != nil && p.joined && !errors.Is(reason, ErrHostLeft) {
