@@ -50,7 +50,7 @@ export type P2pMessage =
   | { type: "Data"; senderId: string; data: unknown }
   | { type: "Data.Connection.State"; data: Record<string, P2pState> }
 
-/** An error from the server (PROTOCOL.md codes) or from the client ("webrtc", "bad_frame", "signaling_unreachable"); the one shape p2pError gets. */
+/** An error from the server (PROTOCOL.md codes) or from the client ("webrtc", "bad_frame", "signaling_unreachable", "ice_failed", "already_open"); the one shape p2pError gets. */
 export interface P2pError { code: string; message: string }
 
 /** Detail of a state change; `reconnecting` tells whether a disconnected client rejoins by itself. */
@@ -69,10 +69,21 @@ export interface P2pListener {
   p2pClosed?(detail: P2pStateDetail): void
   p2pError?(error: P2pError): void
   p2pReceivedMessage?(message: P2pMessage): void
+  /** Another peer hosts the session now. */
+  p2pHostChanged?(change: P2pHostChange): void
+  /** Opt-in state hand-off: the app's state (any JSON value), asked on the host. */
+  p2pHostState?(): unknown
+  /** Replace the app's state with the host's (on a newcomer, and on a new host). */
+  p2pRestoreState?(state: unknown): void
 }
+
+/** Detail of p2pHostChanged and the p2p:hostchanged event. */
+export interface P2pHostChange { previous: string; current: string }
 
 export interface P2pFrameEventMap extends HTMLElementEventMap {
   "p2p:state": CustomEvent<P2pStateDetail & { state: P2pState }>
+  "p2p:hostchanged": CustomEvent<P2pHostChange>
+  "p2p:restorestate": CustomEvent<unknown>
   "p2p:negotiating": CustomEvent<P2pStateDetail>
   "p2p:connecting": CustomEvent<P2pStateDetail>
   "p2p:connected": CustomEvent<P2pStateDetail>
@@ -149,6 +160,9 @@ export declare class P2pController implements P2pControllerAPI {
   p2pClosed(detail: P2pStateDetail): void
   p2pError(error: P2pError): void
   p2pReceivedMessage(message: P2pMessage): void
+  p2pHostChanged(change: P2pHostChange): void
+  p2pHostState?(): unknown
+  p2pRestoreState(state: unknown): void
 }
 
 /** The signaling transport the peer logic talks to. */
