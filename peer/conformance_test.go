@@ -9,7 +9,6 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"strconv"
@@ -86,15 +85,7 @@ func newConfRun(t *testing.T, host, clients string) *confRun {
 	mux := http.NewServeMux()
 	mux.Handle("/p2p/", srv)
 	mux.HandleFunc("/member", c.memberPage)
-	hs := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		hs.Close()
-	})
+	hs := serve(t, srv, mux)
 	c.base = hs.URL
 	c.url = "ws" + strings.TrimPrefix(hs.URL, "http") + "/p2p/"
 	return c
@@ -161,7 +152,11 @@ func (c *confRun) allConnected(ms ...member) {
 
 func (c *confRun) wait(what string, cond func() bool) {
 	c.t.Helper()
-	eventually(c.t, 20*time.Second, what, cond)
+	d := 20 * time.Second
+	if raceEnabled { // pion moves megabytes far slower under the race detector
+		d = 3 * time.Minute
+	}
+	eventually(c.t, d, what, cond)
 }
 
 // sameLines waits until every member shows want, in order.
