@@ -56,7 +56,13 @@ func TestServeRedisNeedsSecret(t *testing.T) {
 // joinAt dials the server at base and sends SessionJoin for peer p of "lobby".
 func joinAt(t *testing.T, base, secret string, p protocol.PeerID) net.Conn {
 	t.Helper()
-	tok, err := token.Issue([]byte(secret), token.Claims{Session: "lobby", Peer: p, Expires: time.Now().Add(time.Minute).Unix()})
+	return joinFor(t, base, secret, p, time.Minute)
+}
+
+// joinFor is joinAt with a token that expires in ttl.
+func joinFor(t *testing.T, base, secret string, p protocol.PeerID, ttl time.Duration) net.Conn {
+	t.Helper()
+	tok, err := token.Issue([]byte(secret), token.Claims{Session: "lobby", Peer: p, Expires: time.Now().Add(ttl).Unix()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,36 +10,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsutil"
 	"github.com/pion/turn/v5"
 
 	"github.com/p2pstreams/p2pstreams"
 	"github.com/p2pstreams/p2pstreams/protocol"
-	"github.com/p2pstreams/p2pstreams/token"
 	"github.com/p2pstreams/p2pstreams/turncred"
 )
 
 // joinServe joins the serve at base as peer and returns its SessionReady.
 func joinServe(t *testing.T, base, secret string, peer protocol.PeerID, ttl time.Duration) protocol.Message {
 	t.Helper()
-	tok, err := token.Issue([]byte(secret), token.Claims{Session: "lobby", Peer: peer, Expires: time.Now().Add(ttl).Unix()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, _, _, err := ws.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"p2p/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	join, _ := json.Marshal(protocol.Message{Type: protocol.Type, State: protocol.SessionJoin, Token: tok})
-	if err := wsutil.WriteClientText(conn, join); err != nil {
-		t.Fatal(err)
-	}
-	m := read(t, conn)
+	m := read(t, joinFor(t, base, secret, peer, ttl))
 	if m.State != protocol.SessionReady {
 		t.Fatalf("got %+v, want SessionReady", m)
 	}

@@ -10,11 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/ice/v4"
-	"github.com/pion/transport/v4/stdnet"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/p2pstreams/p2pstreams/peer"
+	"github.com/p2pstreams/p2pstreams/peer/peertest"
 	"github.com/p2pstreams/p2pstreams/turncred"
 	"github.com/p2pstreams/p2pstreams/turnserver"
 )
@@ -84,14 +83,7 @@ func runTURN(ctx context.Context, r *runner, t target, d *dialer) (*turnFigures,
 // at once: pion waits 2 s for a better pair by default, which with relay
 // only never comes (and would be the whole join-to-open figure).
 func relayAPI() *webrtc.API {
-	var se webrtc.SettingEngine
-	if n, err := stdnet.NewNet(); err == nil {
-		se.SetNet(n)
-	}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se := peertest.LoopbackSettings()
 	se.SetRelayAcceptanceMinWait(0)
 	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
 }
