@@ -60,28 +60,7 @@ func TestServeEmbeddedTURN(t *testing.T) {
 	}
 
 	// The credential allocates on the embedded server.
-	addr := strings.TrimPrefix(strings.Split(s[1].URLs[0], "?")[0], "turn:")
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	tc, err := turn.NewClient(&turn.ClientConfig{
-		STUNServerAddr: addr, TURNServerAddr: addr, Conn: conn,
-		Username: s[1].Username, Password: s[1].Credential, Realm: "p2pstreams", RTO: 100 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tc.Close()
-	if err := tc.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	relay, err := tc.Allocate()
-	if err != nil {
-		t.Fatalf("allocate with SessionReady's credential: %v", err)
-	}
-	relay.Close()
+	allocate(t, s[1]).Close()
 }
 
 // serve --turn-url --turn-secret: the external server's URLs with
@@ -137,25 +116,7 @@ func TestServeTURNFloodKeepsSignaling(t *testing.T) {
 	const secret, turnSecret = "serve-turn-secret-0123456789", "turn-shared-secret-0123"
 	base, _ := serve(t, "--secret", secret, "--turn-addr", "127.0.0.1:0", "--turn-secret", turnSecret)
 	s := iceServersOf(t, joinServe(t, base, secret, "flooder", time.Hour))
-	addr := strings.TrimPrefix(strings.Split(s[1].URLs[0], "?")[0], "turn:")
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	tc, err := turn.NewClient(&turn.ClientConfig{STUNServerAddr: addr, TURNServerAddr: addr, Conn: conn,
-		Username: s[1].Username, Password: s[1].Credential, Realm: "p2pstreams", RTO: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tc.Close()
-	if err := tc.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	relay, err := tc.Allocate()
-	if err != nil {
-		t.Fatal(err)
-	}
+	relay := allocate(t, s[1])
 	defer relay.Close()
 	sink, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
@@ -188,4 +149,33 @@ func TestServeTURNFloodKeepsSignaling(t *testing.T) {
 		t.Fatal("the flood never reached the sink: the test measured nothing")
 	}
 	t.Logf("%d of 20000 flood datagrams relayed meanwhile", got.Load())
+}
+
+// allocate makes a TURN allocation with e's first URL and credential; it
+// fails the test if the server refuses. The allocation ends with the test.
+func allocate(t *testing.T, e p2pstreams.ICEServer) net.PacketConn {
+	t.Helper()
+	addr := strings.TrimPrefix(strings.Split(e.URLs[0], "?")[0], "turn:")
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	tc, err := turn.NewClient(&turn.ClientConfig{
+		STUNServerAddr: addr, TURNServerAddr: addr, Conn: conn,
+		Username: e.Username, Password: e.Credential, Realm: "p2pstreams", RTO: 100 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tc.Close)
+	if err := tc.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	relay, err := tc.Allocate()
+	if err != nil {
+		t.Fatalf("allocate with %q: %v", e.Username, err)
+	}
+	t.Cleanup(func() { relay.Close() })
+	return relay
 }
