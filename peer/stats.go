@@ -48,8 +48,17 @@ func (l *link) stats() LinkStats {
 	}
 	s.Local, s.Remote = pair.Local.Typ.String(), pair.Remote.Typ.String()
 	s.Relayed = pair.Local.Typ == webrtc.ICECandidateTypeRelay || pair.Remote.Typ == webrtc.ICECandidateTypeRelay
-	if ps, ok := l.pc.GetStats().GetICECandidatePairStats(pair); ok {
-		s.RTT = time.Duration(ps.CurrentRoundTripTime * float64(time.Second))
+	// The nominated pair's stats (the selected pair carries no stats id).
+	for _, st := range l.pc.GetStats() {
+		ps, ok := st.(webrtc.ICECandidatePairStats)
+		if !ok || !ps.Nominated {
+			continue
+		}
+		rtt := ps.CurrentRoundTripTime
+		if rtt == 0 && ps.ResponsesReceived > 0 { // pion may fill only the totals
+			rtt = ps.TotalRoundTripTime / float64(ps.ResponsesReceived)
+		}
+		s.RTT = max(s.RTT, time.Duration(rtt*float64(time.Second)))
 	}
 	return s
 }

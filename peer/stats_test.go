@@ -25,6 +25,7 @@ func TestStatsDirect(t *testing.T) {
 		if string(s.Peer) != tc.remote || s.Local != "host" || s.Remote != "host" || s.Relayed {
 			t.Errorf("stats %+v", s)
 		}
+		eventually(t, 10*time.Second, tc.remote+"'s link measured an RTT", func() bool { return tc.p.Stats()[0].RTT > 0 })
 	}
 	closePeer(t, c)
 	eventually(t, 10*time.Second, "the host drops the link", func() bool { return len(h.Stats()) == 0 })
