@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -38,6 +39,7 @@ type conn struct {
 	srv *Server
 	nc  net.Conn
 	rd  lazyread.Reader // reads nc; holds a buffer only while bytes are buffered
+	raw syscall.RawConn // nc's socket, for parking and direct writes; nil when nc has none (TLS)
 	// parked: the connection is idle with no reader goroutine (park_linux.go).
 	parked atomic.Bool
 	fd     int32 // the socket's descriptor for parking; -1: cannot park; 0: not known yet
@@ -57,6 +59,7 @@ type conn struct {
 	last   time.Time
 
 	mu         sync.Mutex
+	wroteAt    int64 // monotime of the last direct write (enqueue)
 	queue      []frame
 	writing    bool          // a writer goroutine is running
 	idle       chan struct{} // closed when the writer stops, if someone waits
@@ -83,7 +86,7 @@ type membership struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{srv: s, nc: nc}
+	c := &conn{srv: s, nc: nc, raw: rawConn(nc)}
 	c.rd = lazyread.Reader{R: nc, Conn: nc, Idle: idleMove}
 	c.joinTimer = time.AfterFunc(s.o.JoinTimeout, func() {
 		if c.m.Load() == nil {
@@ -510,9 +513,40 @@ func (c *conn) enqueue(f frame) {
 		c.startClose(ws.StatusPolicyViolation, protocol.CodeSlowReader)
 		return
 	}
+	if now := monotime(); !c.writing && len(c.queue) == 0 && !c.writeError && now-c.wroteAt >= directGap {
+		// A frame alone (nothing written for directGap): write it from here.
+		// Within a burst, frames go to the writer, which batches them.
+		c.wroteAt = now
+		if n, ok := c.writeNow(f); ok {
+			hl := headerLen(len(f.p))
+			switch {
+			case n == hl+len(f.p):
+				return // written: no writer needed
+			case n >= hl:
+				f = frame{opRaw, f.p[n-hl:]}
+			case n > 0:
+				var hdr [10]byte
+				f = frame{opRaw, append(appendHeader(hdr[:0], f.op, len(f.p))[n:], f.p...)}
+			}
+		}
+	}
 	c.queue = append(c.queue, f)
 	c.kick()
 }
+
+// directGap is how long after a direct write the next frame goes through
+// the writer instead (see enqueue).
+const directGap = int64(time.Millisecond)
+
+// clockStart is the origin of monotime.
+var clockStart = time.Now()
+
+// monotime is nanoseconds on the monotonic clock.
+func monotime() int64 { return int64(time.Since(clockStart)) }
+
+// opRaw marks a queued frame whose beginning was written already (see
+// enqueue): its bytes are written as they are, with no header.
+const opRaw ws.OpCode = 0xff
 
 // closeWith closes the connection: an Error message with code (unless
 // code is empty), then a close frame with status and code as its reason.
@@ -570,11 +604,16 @@ func (c *conn) writeLoop() {
 
 		hdrs, bufs = hdrs[:0], bufs[:0]
 		for _, f := range batch {
-			hdrs = appendHeader(hdrs, f.op, len(f.p))
+			if f.op != opRaw {
+				hdrs = appendHeader(hdrs, f.op, len(f.p))
+			}
 		}
 		at := 0
 		for _, f := range batch {
-			n := headerLen(len(f.p))
+			n := 0
+			if f.op != opRaw {
+				n = headerLen(len(f.p))
+			}
 			bufs = append(bufs, hdrs[at:at+n], f.p)
 			at += n
 		}
