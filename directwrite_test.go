@@ -14,7 +14,7 @@ import (
 // the writer, arrive whole and in order once the receiver reads again.
 func TestBacklogArrivesWhole(t *testing.T) {
 	checkNoLeaks(t)
-	srv, url := newTestServer(t, &Options{RateLimit: -1})
+	srv, url := newTestServer(t, &Options{RateLimit: -1, SendQueueBytes: 32 << 20})
 	host, _ := join(t, srv, url, "room", "host")
 	client, _ := join(t, srv, url, "room", "client")
 	host.expect(protocol.SessionReady)

@@ -16,6 +16,9 @@ export const Signal = Object.freeze({
   HostLeft: "HostLeft",
   ServerShutdown: "ServerShutdown",
   Error: "Error",
+  HostUnreachable: "HostUnreachable",
+  HostProbe: "HostProbe",
+  HostAlive: "HostAlive",
 })
 
 /** Error codes (PROTOCOL.md, "Errors"). */
@@ -33,11 +36,15 @@ export const Code = Object.freeze({
   NotHost: "not_host",
   RateLimited: "rate_limited",
   SlowReader: "slow_reader",
+  Flood: "flood",
   SessionExpired: "session_expired",
   JoinTimeout: "join_timeout",
   ServerShutdown: "server_shutdown",
   Unavailable: "unavailable",
   OriginForbidden: "origin_forbidden",
+  HostUnresponsive: "host_unresponsive",
+  ICEFailed: "ice_failed",
+  AlreadyOpen: "already_open",
 })
 
 /** What a peer does after each code: "fatal" (ends), "retry" (joins again), "info". */
@@ -55,11 +62,15 @@ export const CODE_CLASS = Object.freeze({
   not_host: "info",
   rate_limited: "retry",
   slow_reader: "info",
+  flood: "info",
   session_expired: "fatal",
   join_timeout: "retry",
   server_shutdown: "info",
   unavailable: "retry",
   origin_forbidden: "fatal",
+  host_unresponsive: "info",
+  ice_failed: "info",
+  already_open: "info",
 })
 
 /** Codes after which joining again cannot help. */
@@ -76,6 +87,7 @@ export const Message = Object.freeze({
   ConnectionState: "Data.Connection.State",
   Heartbeat: "Heartbeat",
   Error: "Error",
+  HostState: "Data.Host.State",
 })
 
 /** Connection states, of a peer and in Data.Connection.State. */
@@ -91,7 +103,7 @@ export const State = Object.freeze({
 
 // Host behaviour (PROTOCOL.md, "Host behaviour").
 export const OFFER_TIMEOUT_MLS = 10000
-export const NEGOTIATION_TIMEOUT_MLS = 30000
+export const NEGOTIATION_TIMEOUT_MLS = 15000
 export const FORGET_AFTER_MLS = 30000
 export const BACKOFF_BASE_MLS = 200
 export const BACKOFF_MAX_MLS = 8000
@@ -101,6 +113,7 @@ export const RELAY_MAX_QUEUED = 33554432
 export const RELAY_MAX_HELD = 4096
 export const CHUNK_SIZE = 16384
 export const MAX_MAX_MESSAGE_SIZE = 67108864
+export const HOST_STATE_EVERY_MLS = 1000
 
 /** The frame config's keys with their defaults. */
 export const DEFAULT_CONFIG = Object.freeze({
@@ -109,6 +122,8 @@ export const DEFAULT_CONFIG = Object.freeze({
   keepCableConnection: false,
   manualFailover: false,
   maxMessageSize: 16777216,
+  iceTransportPolicy: "all",
+  connect_timeout_mls: 15000,
 })
 
 /** The token claims' JSON names (package token, Claims). */

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/p2pstreams/p2pstreams"
 )
@@ -102,4 +103,16 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	m.store.Collect(ch)
 	m.broker.Collect(ch)
+}
+
+// Registry returns a new Prometheus registry holding m and the Go runtime's
+// and the process's collectors (go_*, process_*): what serve exposes.
+func (m *Metrics) Registry() (*prometheus.Registry, error) {
+	reg := prometheus.NewRegistry()
+	for _, c := range []prometheus.Collector{m, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return reg, nil
 }

@@ -71,3 +71,21 @@ func ping(ctx context.Context, v any) error {
 	}
 	return nil
 }
+
+// Instrument sets o's Store and Broker (the memory ones, as NewServer
+// would make, when nil) to timed wrappers of them, and returns the Metrics
+// that time them; Watch the server made with o.
+func Instrument(o *p2pstreams.Options) *Metrics {
+	if o.Store == nil {
+		o.Store = p2pstreams.NewMemoryStore()
+		if o.Lease == 0 {
+			o.Lease = -1 // no leases, as NewServer does for its own memory store
+		}
+	}
+	if o.Broker == nil {
+		o.Broker = p2pstreams.NewMemoryBroker()
+	}
+	m := New()
+	o.Store, o.Broker = m.Store(o.Store), m.Broker(o.Broker)
+	return m
+}

@@ -5,22 +5,24 @@ import (
 	"time"
 )
 
-// FrameConfig is the config of a <p2p-frame> (and of a Go peer): the seed's
-// keys plus manualFailover and maxMessageSize. Its zero value means the
-// defaults of each field (Normalize fills them in). It is signed into the
+// FrameConfig is the config of a <p2p-frame> (and of a Go peer): the keys
+// of the Rails gem p2p_streams_channel plus manualFailover and
+// maxMessageSize. Its zero value means the defaults of each field
+// (Normalize fills them in). It is signed into the
 // peer's token and handed back by the server on join; both peers read it
 // the same way (the browser client's reader takes its defaults from
 // client/constants.js, generated from this package).
 type FrameConfig struct {
 	// ICEServers for the peers' RTCPeerConnections; default none (peers on
-	// one network, or loopback, need none).
+	// one network, or loopback, need none). The server's own STUN/TURN
+	// servers (Options.ICEServers) come before them in SessionReady.
 	ICEServers []ICEServer `json:"ice_servers,omitempty"`
 	// Heartbeat over the DataChannel; zero fields mean 1s and 4s.
 	Heartbeat Heartbeat `json:"heartbeat,omitzero"`
 	// KeepCableConnection keeps a client's signaling WebSocket open once it
 	// is connected to its host; default false: only hosts stay connected.
 	KeepCableConnection bool `json:"keepCableConnection,omitempty"`
-	// ManualFailover is the seed's mode: when the host goes, clients report
+	// ManualFailover is the Rails gem's mode: when the host goes, clients report
 	// p2pDisconnected and stay down until the page is reloaded. By default
 	// (false) they rejoin by themselves and the first one back hosts. The
 	// old key "autoFailover": false is read as manualFailover: true.
@@ -30,6 +32,14 @@ type FrameConfig struct {
 	// MaxMaxMessageSize. A bigger one is refused at the sender with
 	// CodeTooLarge.
 	MaxMessageSize int `json:"maxMessageSize,omitempty"`
+	// ICETransportPolicy "relay" connects peers through TURN only (no host
+	// or STUN candidates: peers never learn each other's addresses);
+	// default "all". The ICE servers themselves come in SessionReady.
+	ICETransportPolicy string `json:"iceTransportPolicy,omitempty"`
+	// ConnectTimeoutMls bounds a link's negotiation, in milliseconds: a
+	// link not connected this long after it began fails (CodeICEFailed) and
+	// the client tries again with backoff. Default NegotiationTimeout.
+	ConnectTimeoutMls int64 `json:"connect_timeout_mls,omitempty"`
 }
 
 // ICEServer is one entry of RTCConfiguration.iceServers.
@@ -52,12 +62,12 @@ type heartbeatJSON struct {
 	IdleTimeoutMls int64 `json:"idle_timeout_mls,omitempty"`
 }
 
-// MarshalJSON writes the seed's millisecond keys.
+// MarshalJSON writes the gem's millisecond keys.
 func (h Heartbeat) MarshalJSON() ([]byte, error) {
 	return json.Marshal(heartbeatJSON{h.Interval.Milliseconds(), h.IdleTimeout.Milliseconds()})
 }
 
-// UnmarshalJSON reads the seed's millisecond keys.
+// UnmarshalJSON reads the gem's millisecond keys.
 func (h *Heartbeat) UnmarshalJSON(b []byte) error {
 	var j heartbeatJSON
 	if err := json.Unmarshal(b, &j); err != nil {
@@ -103,8 +113,20 @@ func (c FrameConfig) Normalize() FrameConfig {
 		c.MaxMessageSize = DefaultMaxMessageSize
 	}
 	c.MaxMessageSize = min(c.MaxMessageSize, MaxMaxMessageSize)
+	if c.ICETransportPolicy != ICETransportRelay {
+		c.ICETransportPolicy = ICETransportAll
+	}
+	if c.ConnectTimeoutMls <= 0 {
+		c.ConnectTimeoutMls = NegotiationTimeout.Milliseconds()
+	}
 	return c
 }
+
+// The values of FrameConfig.ICETransportPolicy (RTCIceTransportPolicy).
+const (
+	ICETransportAll   = "all"
+	ICETransportRelay = "relay"
+)
 
 // ParseFrameConfig reads a config as it comes in a token or SessionReady
 // (absent or null: the defaults), normalized.

@@ -18,6 +18,8 @@ func TestDecodeClient(t *testing.T) {
 		{`{"type":"Connection","state":"IceCandidate","to":"b","data":{}}`, ""},
 		{`{"type":"Connection","state":"SessionLeave"}`, ""},
 		{`{"type":"Connection","state":"PeerLeft","peerId":"b"}`, ""},
+		{`{"type":"Connection","state":"HostUnreachable","hostPeerId":"h"}`, ""},
+		{`{"type":"Connection","state":"HostAlive"}`, ""},
 		{`{"type":"Connection","state":"SessionLeave","extra":1}`, ""},
 		{``, CodeBadMessage},
 		{`null`, CodeBadMessage},
@@ -34,7 +36,13 @@ func TestDecodeClient(t *testing.T) {
 		{`{"type":"Connection","state":"SdpOffer","to":"b","data":"x"}`, CodeBadMessage},
 		{`{"type":"Connection","state":"SdpOffer","to":"b\n","data":{}}`, CodeBadMessage},
 		{`{"type":"Connection","state":"SdpOffer","to":"b","from":"c","data":{}}`, CodeBadMessage},
+		{`{"type":"Connection","state":"SdpOffer","to":"b","from":"","data":{}}`, CodeBadMessage},
+		{`{"type":"Connection","state":"SdpOffer","to":"b","from":null,"data":{}}`, CodeBadMessage},
+		{`{"type":"Connection","state":"SessionLeave","from":{}}`, CodeBadMessage},
 		{`{"type":"Connection","state":"PeerLeft"}`, CodeBadMessage},
+		{`{"type":"Connection","state":"HostUnreachable"}`, CodeBadMessage},
+		{`{"type":"Connection","state":"HostUnreachable","hostPeerId":"h\u0000"}`, CodeBadMessage},
+		{`{"type":"Connection","state":"HostProbe"}`, CodeUnknownState},
 	}
 	for _, c := range cases {
 		_, err := DecodeClient([]byte(c.in))

@@ -31,7 +31,7 @@ type serveConfig struct {
 	RateBurst       int
 	MaxPeers        int
 	MaxMessageBytes int
-	SendQueue       int
+	SendQueueBytes  int
 	JoinTimeout     time.Duration
 	WriteTimeout    time.Duration
 	StoreTimeout    time.Duration
@@ -43,6 +43,8 @@ type serveConfig struct {
 
 	Metrics     bool
 	MetricsAddr string
+
+	TURN turnConfig // serve_turn.go
 }
 
 // defaultServeConfig is serve's configuration before any source: the
@@ -50,15 +52,16 @@ type serveConfig struct {
 func defaultServeConfig() serveConfig {
 	return serveConfig{
 		Addr: ":8080", RateLimit: 100, RateBurst: 1000, MaxPeers: 128, MaxMessageBytes: 64 << 10,
-		SendQueue: 256, JoinTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
+		SendQueueBytes: 1 << 20, JoinTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
 		StoreTimeout: 5 * time.Second, LogLevel: "info", LogFormat: "text", Metrics: true,
+		TURN: defaultTURNConfig(),
 	}
 }
 
 // settings is serve's table of settings. A new setting is one line here
 // and one field in serveConfig.
 func (c *serveConfig) settings() []*setting {
-	return []*setting{
+	return append([]*setting{
 		{name: "config", usage: "read settings from this file (lines of NAME VALUE; flags and the environment win over it)", value: stringValue{&c.ConfigFile}},
 		{name: "addr", usage: "address to listen on", value: stringValue{&c.Addr}},
 		{name: "secret", usage: "token secret, at least 16 bytes; empty means a random one per process", value: stringValue{&c.Secret}, redact: redactSecret},
@@ -67,9 +70,9 @@ func (c *serveConfig) settings() []*setting {
 		{name: "rate-burst", usage: "messages one connection may send at once", value: intValue{&c.RateBurst, 1}},
 		{name: "max-peers", usage: "members of a session, host included", value: intValue{&c.MaxPeers, 1}},
 		{name: "max-message-bytes", usage: "size of one signaling message", value: intValue{&c.MaxMessageBytes, 256}},
-		{name: "send-queue", usage: "messages waiting to be written to one connection before it is closed as a slow reader", value: intValue{&c.SendQueue, 1}},
+		{name: "send-queue-bytes", usage: "bytes waiting to be written to one connection before it is closed as a slow reader (at least twice max-message-bytes)", value: intValue{&c.SendQueueBytes, 1}},
 		{name: "join-timeout", usage: "time a new connection has to join", value: durationValue{&c.JoinTimeout, time.Millisecond}},
-		{name: "write-timeout", usage: "time to write to one connection", value: durationValue{&c.WriteTimeout, time.Millisecond}},
+		{name: "write-timeout", usage: "time a write to one connection may make no progress before it is closed as a slow reader", value: durationValue{&c.WriteTimeout, time.Millisecond}},
 		{name: "store-timeout", usage: "time each store and broker call may take", value: durationValue{&c.StoreTimeout, time.Millisecond}},
 		{name: "lease", usage: "presence lease: a dead node's peers are released after it; 0 means 15s with --redis and none in memory", value: durationValue{&c.Lease, 0}},
 		{name: "allowed-origins", usage: "comma-separated page origins that may open a WebSocket (https://example.com), or *; empty means the server's own origin", value: originsValue{listValue{&c.AllowedOrigins}}},
@@ -77,14 +80,14 @@ func (c *serveConfig) settings() []*setting {
 		{name: "log-format", usage: "text or json", value: choiceValue{&c.LogFormat, []string{"text", "json"}}},
 		{name: "metrics", usage: "serve Prometheus metrics at /metrics", value: boolValue{&c.Metrics}},
 		{name: "metrics-addr", usage: "serve /metrics on this address instead of --addr (off the signaling listener)", value: stringValue{&c.MetricsAddr}},
-	}
+	}, c.TURN.settings()...)
 }
 
 // options are the server options of c, without Store and Broker.
 func (c *serveConfig) options(secret []byte, log *slog.Logger) *p2pstreams.Options {
 	return &p2pstreams.Options{
 		Secret: secret, Logger: log, AllowedOrigins: c.AllowedOrigins,
-		MaxMessageBytes: c.MaxMessageBytes, MaxPeers: c.MaxPeers, SendQueue: c.SendQueue,
+		MaxMessageBytes: c.MaxMessageBytes, MaxPeers: c.MaxPeers, SendQueueBytes: c.SendQueueBytes,
 		RateLimit: c.RateLimit, RateBurst: c.RateBurst, JoinTimeout: c.JoinTimeout,
 		WriteTimeout: c.WriteTimeout, StoreTimeout: c.StoreTimeout, Lease: c.Lease,
 	}
@@ -124,6 +127,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Warn("no --secret or P2PSTREAMS_SECRET: using a random secret; tokens will not survive a restart")
 	}
 	opts := c.options(secret, log)
+	ice, closeTURN, err := startTURN(c.TURN, log)
+	if err != nil {
+		return err
+	}
+	defer closeTURN()
+	opts.ICEServers = ice
 	if c.Redis != "" {
 		store, broker, closeRedis, err := redisBackends(c.Redis, c.Secret != "")
 		if err != nil {

@@ -32,6 +32,10 @@ type Report struct {
 	Shipped map[string]any `json:"shipped,omitempty"`
 	Server  map[string]any `json:"server"`
 	Floor   map[string]any `json:"floor,omitempty"`
+	// ServerMetrics is the server with metrics on (Config.Metrics), and
+	// MetricsRatio its figures over the server's without.
+	ServerMetrics map[string]any     `json:"server_metrics,omitempty"`
+	MetricsRatio  map[string]float64 `json:"metrics_ratio,omitempty"`
 	// Ratio is server / floor for every number both report ("join.p99_ms":
 	// 1.3 means the server's p99 is 1.3 times the floor's).
 	Ratio map[string]float64 `json:"ratio,omitempty"`
@@ -58,6 +62,7 @@ type runner struct {
 	// relayRate is the paced rate of relay's latency phase, fixed by the
 	// first server measured so that both servers are paced alike.
 	relayRate float64
+	metrics   bool // the server being started runs with metrics on
 	profiles  []chan error
 }
 
@@ -106,6 +111,16 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
 			return nil, fmt.Errorf("server: %w", err)
 		}
 		rep.Server = fig
+	}
+	if cfg.Metrics && cfg.Scenario != "hop" {
+		r.metrics = true
+		fig, err := r.one(ctx, kindServer)
+		r.metrics = false
+		if err != nil {
+			return nil, fmt.Errorf("server with metrics: %w", err)
+		}
+		rep.ServerMetrics = fig
+		rep.MetricsRatio = ratios(rep.ServerMetrics, rep.Server)
 	}
 	if !cfg.NoFloor && cfg.Scenario != "hop" {
 		fig, err := r.one(ctx, kindFloor)
@@ -164,10 +179,7 @@ func (r *runner) one(ctx context.Context, kind string) (map[string]any, error) {
 }
 
 func (r *runner) start(ctx context.Context, kind string) (target, error) {
-	o := serverOptions{SendQueue: 4 * r.cfg.Window, MaxPeers: max(r.cfg.Group, 2)}
-	if o.SendQueue < 256 {
-		o.SendQueue = 256
-	}
+	o := serverOptions{SendQueueBytes: relayQueueBytes(r.cfg), MaxPeers: max(r.cfg.Group, 2), Metrics: r.metrics}
 	url := strings.HasPrefix(r.cfg.Target, "ws://")
 	switch {
 	case kind == kindShipped:
@@ -247,6 +259,9 @@ func (r *runner) params() map[string]any {
 		p["everyday"] = c.Everyday
 	case "webrtc":
 		p["n"], p["concurrency"] = c.N, c.Concurrency
+		if c.TURN {
+			p["turn"], p["turn_mb"] = true, c.TURNMB
+		}
 	}
 	return p
 }

@@ -6,14 +6,16 @@
 //	/room?name=N&room=R        the room: peers as "NAME: STATE", chat lines
 //	                           as "SENDER: TEXT", a message box and Send
 //
-// Query switches on /room: failover=off (the seed's manual mode: when the
-// host goes, "Stream disconnected! please refresh to continue"), keep=on
-// (keepCableConnection).
+// Query switches on /room: failover=off (the manual mode of the Rails gem
+// p2p_streams_channel: when the host goes, "Stream disconnected! please
+// refresh to continue"), keep=on (keepCableConnection), relay=on
+// (iceTransportPolicy "relay": through TURN only, when the server has TURN).
 package demo
 
 import (
 	"embed"
 	"html/template"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"strings"
@@ -25,6 +27,19 @@ import (
 
 //go:embed *.html
 var files embed.FS
+
+// static holds the room's controller, style and icon (chat.js, chat.css,
+// icon.svg), served by the demo at /static/ and written into new apps by
+// `p2pstreams new`.
+//
+//go:embed static
+var static embed.FS
+
+// Static returns the room's controller, style and icon: chat.js, chat.css, icon.svg.
+func Static() fs.FS {
+	sub, _ := fs.Sub(static, "static")
+	return sub
+}
 
 // Options configure the demo. The zero value works when the Server is
 // mounted at /p2p/.
@@ -59,11 +74,13 @@ func New(srv *p2pstreams.Server, o Options) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.index)
 	mux.HandleFunc("GET /room", a.room)
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(Static())))
 	return mux
 }
 
 func (a *app) index(w http.ResponseWriter, r *http.Request) {
-	a.render(w, "index.html", map[string]any{"Error": r.URL.Query().Get("error")})
+	q := r.URL.Query()
+	a.render(w, "index.html", map[string]any{"Error": q.Get("error"), "Room": q.Get("room")})
 }
 
 func (a *app) room(w http.ResponseWriter, r *http.Request) {
@@ -84,6 +101,9 @@ func (a *app) room(w http.ResponseWriter, r *http.Request) {
 		Heartbeat:           a.o.Heartbeat,
 		KeepCableConnection: q.Get("keep") == "on",
 		ManualFailover:      q.Get("failover") == "off",
+	}
+	if q.Get("relay") == "on" {
+		cfg.ICETransportPolicy = "relay"
 	}
 	a.render(w, "room.html", map[string]any{
 		"Name":      name,
