@@ -30,9 +30,9 @@ import (
 func releaseMemory(ctx context.Context) {
 	const (
 		tick         = 500 * time.Millisecond
-		quietTicks   = 2                // quiet for a second before releasing
+		quietTicks   = 2               // quiet for a second before releasing
 		releaseEvery = 3 * time.Second // at most one forced release per period
-		busyAllocs   = 256 << 10        // bytes allocated in a tick that mean activity
+		busyAllocs   = 256 << 10       // bytes allocated in a tick that mean activity
 	)
 	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
 	read := func() (uint64, int) {
