@@ -2,6 +2,7 @@ package p2pstreams
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -23,6 +24,11 @@ import (
 // peer, tells its connection that its session was reset. Only servers
 // publish to the broker, and JSON never starts with it.
 const resetMark = 0x01
+
+// readyMark starts a broker message that is a joiner's SessionReady for its
+// host: the host's connection adds the host's own iceServers before
+// passing it on (see conn.withICEServers).
+const readyMark = 0x02
 
 // closeWait is how long a closing connection waits for the peer's close frame.
 const closeWait = 2 * time.Second
@@ -49,6 +55,10 @@ type conn struct {
 	// which a remote broker may briefly leave unsubscribed in between.
 	stale     *membership
 	joinTimer *time.Timer
+
+	// parked: the connection is idle with no reader goroutine (park_linux.go).
+	parked atomic.Bool
+	fd     int32 // the socket's descriptor for parking; -1: cannot park; 0: not known yet
 
 	// Rate limiter (token bucket); the reader's own.
 	tokens float64
@@ -78,6 +88,8 @@ type membership struct {
 	host        PeerID // the host when this peer joined
 	unsubscribe func()
 	expiry      *time.Timer
+	expires     int64           // the token's expiry, Unix seconds (for ICE credentials)
+	configICE   json.RawMessage // the frame config's ice_servers, a JSON array, or nil
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -97,7 +109,9 @@ func (c *conn) readLoop() {
 	moved := false // the connection moved to a fresh goroutine
 	defer func() {
 		if moved {
-			go c.readLoop()
+			if !c.park() {
+				go c.readLoop()
+			}
 			return
 		}
 		c.rd.Release()
@@ -112,7 +126,9 @@ func (c *conn) readLoop() {
 		// idleMove; then the connection moves to a fresh goroutine, which
 		// waits on a 2 KiB stack as long as it takes (handling a join grows
 		// a stack to 8 KiB, and GC shrinks a parked one only to 4 KiB).
-		c.rd.Boundary = msgOp == 0 && handled
+		// A connection that can park (no goroutine at all while idle)
+		// waits idleMove at every boundary.
+		c.rd.Boundary = msgOp == 0 && (handled || c.canPark())
 		h, err := ws.ReadHeader(&c.rd)
 		if errors.Is(err, lazyread.ErrIdle) {
 			moved = true
@@ -204,7 +220,7 @@ func (c *conn) handle(op ws.OpCode, p []byte) {
 	}
 	m, err := protocol.DecodeClient(p)
 	if err != nil {
-		var de *protocol.DecodeError
+		var de *protocol.CodeError
 		if errors.As(err, &de) {
 			c.fail(de.Code, de.Text)
 		}
@@ -292,7 +308,7 @@ func (c *conn) join(tok string) {
 	}
 	mb := &membership{
 		session: cl.Session, peer: cl.Peer, quotedPeer: protocol.Quote(string(cl.Peer)),
-		host: host, unsubscribe: unsubscribe,
+		host: host, unsubscribe: unsubscribe, expires: cl.Expires, configICE: configICE(cl.Config),
 	}
 	mb.expiry = time.AfterFunc(time.Until(cl.ExpiresAt()), func() {
 		c.closeWith(ws.StatusNormalClosure, protocol.CodeSessionExpired, "the session has expired")
@@ -310,12 +326,13 @@ func (c *conn) join(tok string) {
 	}
 	c.send(protocol.Encode(&protocol.Message{
 		State: protocol.SessionReady, SessionID: cl.Session, PeerID: cl.Peer, HostPeerID: host, Config: cl.Config,
+		ICEServers: s.iceServers(mb),
 	}))
 	g.open(c)
 	if host != cl.Peer {
-		ready := protocol.Encode(&protocol.Message{
+		ready := append([]byte{readyMark}, protocol.Encode(&protocol.Message{
 			State: protocol.SessionReady, SessionID: cl.Session, PeerID: cl.Peer, HostPeerID: host,
-		})
+		})...)
 		if _, err := s.broker.Publish(ctx, PeerTopic(cl.Session, host), ready); err != nil {
 			s.log.Error("broker publish", "session", cl.Session, "err", err)
 		}
@@ -420,13 +437,27 @@ func (mb *membership) release() {
 // refresher). A lost membership means the session was reset without this
 // connection being told (its host's node died): tell it now.
 func (c *conn) refresh() {
-	mb := c.m.Load()
-	if mb == nil || c.reset.Load() {
-		return // not joined, or told already that the session was reset
+	mb := c.leased()
+	if mb == nil {
+		return
 	}
 	ctx, cancel := c.srv.storeContext()
 	defer cancel()
-	err := c.srv.store.Refresh(ctx, mb.session, mb.peer, c.srv.o.Lease)
+	c.refreshed(mb, c.srv.store.Refresh(ctx, mb.session, mb.peer, c.srv.o.Lease))
+}
+
+// leased returns the membership whose lease the refresher renews, or nil:
+// not joined, or told already that the session was reset.
+func (c *conn) leased() *membership {
+	mb := c.m.Load()
+	if mb == nil || c.reset.Load() {
+		return nil
+	}
+	return mb
+}
+
+// refreshed acts on the outcome of renewing mb's lease.
+func (c *conn) refreshed(mb *membership, err error) {
 	if errors.Is(err, ErrNotMember) && c.m.Load() == mb {
 		c.reset.Store(true)
 		c.send(protocol.Encode(&protocol.Message{State: protocol.HostLeft, SessionID: mb.session, HostPeerID: mb.host}))
@@ -449,7 +480,25 @@ func (c *conn) accept(msg []byte) {
 		c.reset.Store(true)
 		msg = msg[1:]
 	}
+	if len(msg) > 0 && msg[0] == readyMark {
+		msg = c.withICEServers(msg[1:])
+	}
 	c.send(msg)
+}
+
+// withICEServers adds the host's own iceServers to a joiner's SessionReady
+// (a JSON object): fresh credentials for the host's link to that joiner.
+func (c *conn) withICEServers(msg []byte) []byte {
+	mb := c.m.Load()
+	if mb == nil || len(msg) < 2 || msg[len(msg)-1] != '}' {
+		return msg
+	}
+	ice := c.srv.iceServers(mb)
+	out := make([]byte, 0, len(msg)+len(ice)+16)
+	out = append(out, msg[:len(msg)-1]...)
+	out = append(out, `,"iceServers":`...)
+	out = append(out, ice...)
+	return append(out, '}')
 }
 
 // allow takes a token from the connection's rate limiter.
@@ -520,6 +569,7 @@ func (c *conn) startClose(status ws.StatusCode, code protocol.Code) {
 	c.closing = true
 	c.closeBody = ws.NewCloseFrameBody(status, string(code))
 	c.kick()
+	c.unpark() // the reader waits for the peer's close frame
 }
 
 // kick starts the writer if it is not running; c.mu is held.
@@ -568,6 +618,7 @@ func (c *conn) writeLoop() {
 			c.mu.Lock()
 			c.closing, c.closeSent, c.queue = true, true, nil
 			c.stopWriting(true)
+			c.unpark()
 			c.mu.Unlock()
 			c.nc.Close() // unblocks the reader, which then finishes
 			return
@@ -641,6 +692,7 @@ func (c *conn) finish() {
 	if idle != nil {
 		<-idle // bounded by WriteTimeout
 	}
+	c.unregister()
 	c.nc.Close()
 	c.srv.remove(c)
 	c.logClosed(mb)

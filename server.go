@@ -45,6 +45,17 @@ type Options struct {
 	// Logger receives the server's logs; nil means none.
 	Logger *slog.Logger
 
+	// ICEServers, if set, returns the STUN and TURN servers, with fresh
+	// credentials, that a peer joining session as peer with a token expiring
+	// at tokenExpires may use (turnserver.Server.ICEServers and
+	// turncred.Provider.ICEServers have this shape). Every SessionReady
+	// carries them in "iceServers", before the frame config's ice_servers:
+	// the joiner's own, and the host's when it hears of a joiner, so that
+	// each new link gets credentials as fresh as the join. It is called
+	// concurrently and must not block. Default: none, only the frame
+	// config's ice_servers.
+	ICEServers func(session SessionID, peer PeerID, tokenExpires time.Time) []ICEServer
+
 	// AllowedOrigins lists the page origins ("https://example.com") that may
 	// open a WebSocket; "*" allows any. Nil allows the server's own origin
 	// and clients that send no Origin (non-browsers).
@@ -231,7 +242,7 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 		if st, err := fs.Stat(client.FS, p); err == nil && !st.IsDir() {
 			r2 := r.Clone(r.Context())
 			r2.URL.Path = "/" + p
-			w.Header().Set("Cache-Control", "no-cache")
+			setClientFileHeaders(w.Header(), p)
 			s.files.ServeHTTP(w, r2)
 			return
 		}
@@ -304,9 +315,7 @@ func (s *Server) refreshLoop() {
 			return
 		case <-t.C:
 		}
-		for _, c := range s.snapshot() {
-			c.refresh()
-		}
+		s.refreshRound()
 	}
 }
 

@@ -7,7 +7,7 @@
 // disconnected / closed / failed (isFinal). A final state is never left: a
 // peer that comes back gets a new Connection. Each change calls onstate once.
 
-import { CHANNEL_LABEL, Message, Signal, State, isFinal } from "./protocol.js"
+import { CHANNEL_LABEL, Message, Signal, State, isFinal, rtcConfiguration } from "./protocol.js"
 
 export class Connection {
   /**
@@ -15,10 +15,11 @@ export class Connection {
    * @param {string} o.remoteId the peer at the other end
    * @param {boolean} o.offerer true on the host, which makes the channel and the offer
    * @param {object} o.config a normalized frame config
+   * @param {RTCIceServer[]} [o.iceServers] from SessionReady; default the config's ice_servers
    * @param {(state: string, to: string, data: object) => void} o.signal sends a routed signaling message
    * @param {typeof RTCPeerConnection} [o.RTCPeerConnection]
    */
-  constructor({ remoteId, offerer, config, signal, RTCPeerConnection = globalThis.RTCPeerConnection }) {
+  constructor({ remoteId, offerer, config, iceServers, signal, RTCPeerConnection = globalThis.RTCPeerConnection }) {
     this.remoteId = remoteId
     this.offerer = offerer
     this.config = config
@@ -34,7 +35,7 @@ export class Connection {
     this.onstate = () => {}
     this.onmessage = () => {}
 
-    const pc = new RTCPeerConnection({ iceServers: config.ice_servers })
+    const pc = new RTCPeerConnection(rtcConfiguration(config, iceServers))
     this.pc = pc
     pc.onicecandidate = (e) => {
       if (!e.candidate) return

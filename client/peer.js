@@ -17,22 +17,10 @@
 //   reopen it only when they need the server again (reconnect, failover).
 
 import { Connection } from "./connection.js"
-import { Message, SIGNAL, Signal, State, isFinal, normalizeConfig, readToken } from "./protocol.js"
+import { linkStats } from "./stats.js"
+import { FATAL, FORGET_AFTER_MLS, Message, OFFER_TIMEOUT_MLS, RETRY, SIGNAL, Signal, State, backoff, isFinal, normalizeConfig, readToken } from "./protocol.js"
 
-// Server errors after which joining again cannot help.
-const FATAL = new Set(["bad_token", "token_expired", "session_full", "session_expired", "origin_forbidden"])
-// Server errors after which joining again, a little later, may work.
-const RETRY = new Set(["peer_connected", "unavailable", "rate_limited", "join_timeout"])
-
-/** Time a client waits for the host's offer after joining before it tries again. */
-export const OFFER_TIMEOUT_MLS = 10000
-
-/**
- * Time the host waits for a client whose connection ended to come back
- * before it forgets it: it drops it from the state map and tells the server
- * (PeerLeft), which frees its place in the session.
- */
-export const FORGET_AFTER_MLS = 30000
+export { OFFER_TIMEOUT_MLS, FORGET_AFTER_MLS }
 
 export class Peer {
   /**
@@ -69,7 +57,7 @@ export class Peer {
     this.upstream = null // client: the Connection to the host
 
     signaling.onmessage = (m) => this.onSignal(m)
-    signaling.onclose = () => this.onSignalingClosed()
+    signaling.onclose = (info) => this.onSignalingClosed(info)
   }
 
   /** start joins the session. */
@@ -83,7 +71,7 @@ export class Peer {
    * stop closes every connection (the other peers see it at once) and the
    * WebSocket. With leave (the default) a client also gives up its place in
    * the session when it can still tell the server; a page being closed or
-   * reloaded passes leave: false and is seen as disconnected, as in the seed.
+   * reloaded passes leave: false and is seen as disconnected, as in the Rails gem.
    */
   stop({ leave = true } = {}) {
     if (this.stopped) return
@@ -134,9 +122,7 @@ export class Peer {
   retry() {
     if (this.stopped) return
     clearTimeout(this.retryTimer)
-    const base = Math.min(200 * 2 ** this.attempt, 8000)
-    this.attempt++
-    this.retryTimer = setTimeout(() => this.join(), base * (0.5 + Math.random()))
+    this.retryTimer = setTimeout(() => this.join(), backoff(this.attempt++))
   }
 
   onSignal(m) {
@@ -144,7 +130,7 @@ export class Peer {
     switch (m.state) {
       case Signal.SessionReady:
         if (m.peerId === this.peerId) this.onJoined(m)
-        else if (this.iamHost && this.joined) this.addClient(m.peerId)
+        else if (this.iamHost && this.joined) this.addClient(m.peerId, m.iceServers)
         break
       case Signal.SdpOffer:
         if (!this.iamHost && m.from === this.hostPeerId) this.onOffer(m.from, m.data)
@@ -174,6 +160,8 @@ export class Peer {
 
   onJoined(m) {
     this.joined = true
+    this.unreachable = false
+    this.iceServers = m.iceServers // fresh TURN credentials for the link to the host
     if (m.config && typeof m.config === "object") this.config = normalizeConfig({ ...this.config, ...m.config })
     this.hostPeerId = m.hostPeerId
     if (m.hostPeerId === this.peerId) {
@@ -205,9 +193,15 @@ export class Peer {
     if (this.state === State.Negotiating && !this.joined && RETRY.has(err.code)) this.retry()
   }
 
-  onSignalingClosed() {
+  onSignalingClosed(info) {
     this.joined = false
     if (this.stopped) return
+    // A socket that never opened: wrong URL, server down or refusing. Say so
+    // once (the app shows it), and keep trying: a server may come back.
+    if (info && info.opened === false && this.state === State.Negotiating && !this.unreachable) {
+      this.unreachable = true
+      this.events.error({ code: "signaling_unreachable", message: `cannot open the signaling WebSocket ${this.signaling.url ?? ""}`.trim() })
+    }
     // A host keeps its clients over WebRTC and joins again to stay host; a
     // client still negotiating tries again; a connected client needs nothing.
     if (this.iamHost || this.state === State.Negotiating) this.retry()
@@ -238,11 +232,11 @@ export class Peer {
     this.states = new Map()
   }
 
-  addClient(id) {
+  addClient(id, iceServers) {
     clearTimeout(this.forgetTimers.get(id))
     this.forgetTimers.delete(id)
     retire(this.clients.get(id)) // a reload: the old connection is over
-    const conn = this.newConnection(id, true)
+    const conn = this.newConnection(id, true, iceServers)
     this.clients.set(id, conn)
     const current = () => this.clients.get(id) === conn
     conn.onstate = (s) => {
@@ -297,7 +291,7 @@ export class Peer {
   onOffer(from, offer) {
     clearTimeout(this.offerTimer)
     retire(this.upstream)
-    const conn = this.newConnection(from, false)
+    const conn = this.newConnection(from, false, this.iceServers)
     this.upstream = conn
     conn.onstate = (s) => {
       if (this.upstream !== conn) return
@@ -318,14 +312,14 @@ export class Peer {
   }
 
   // hostLost: the client's way to its host is gone (its connection ended, the
-  // server said HostLeft, or no offer came). With autoFailover it joins again,
-  // and the first client back becomes the new host; without, it stays down.
+  // server said HostLeft, or no offer came). Unless manualFailover it joins
+  // again, and the first client back becomes the new host; with, it stays down.
   hostLost(reason) {
     clearTimeout(this.offerTimer)
     const up = this.upstream
     this.upstream = null
     retire(up)
-    const reconnecting = this.config.autoFailover
+    const reconnecting = !this.config.manualFailover
     this.setState(State.Disconnected, { reason, reconnecting })
     if (reconnecting) this.retry()
     else {
@@ -337,11 +331,20 @@ export class Peer {
 
   // ---- shared
 
-  newConnection(remoteId, offerer) {
+  /** linkStats: per live link, direct or relayed and its RTT (from getStats). */
+  linkStats() {
+    const links = this.iamHost ? [...this.clients.values()] : this.upstream ? [this.upstream] : []
+    return Promise.all(links.map((c) => linkStats(c.remoteId, c.pc)))
+  }
+
+  // iceServers: those of the SessionReady that announced the link (the
+  // server's, with fresh credentials, then the config's), else the config's.
+  newConnection(remoteId, offerer, iceServers) {
     return new Connection({
       remoteId,
       offerer,
       config: this.config,
+      iceServers,
       RTCPeerConnection: this.RTCPeerConnection,
       signal: (state, to, data) => this.signal({ state, to, data }),
     })

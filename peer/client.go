@@ -26,7 +26,7 @@ func (p *Peer) clientOffer(data json.RawMessage) error {
 	if err := json.Unmarshal(data, &offer); err != nil {
 		return fmt.Errorf("peer: bad offer from the host: %w", err)
 	}
-	l, err := p.newLink(p.hostIDNow(), false)
+	l, err := p.newLink(p.hostIDNow(), false, p.set.iceServers)
 	if err != nil {
 		return fmt.Errorf("peer: new peer connection: %w", err)
 	}

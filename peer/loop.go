@@ -60,9 +60,6 @@ type event struct {
 const (
 	dialTimeout = 10 * time.Second
 	joinTimeout = 15 * time.Second
-	// offerTimeout: a client that got no offer this long after joining
-	// takes its host as lost (the browser client's OFFER_TIMEOUT_MLS).
-	offerTimeout = 10 * time.Second
 )
 
 // roundEnd is why a round ended; run decides what follows.
@@ -84,10 +81,9 @@ func (p *Peer) run() {
 		p.mu.Lock()
 		p.lastErr = end.err
 		p.mu.Unlock()
-		var se *ServerError
 		hostLost := errors.Is(end.err, ErrHostLeft) || errors.Is(end.err, ErrDisconnected)
 		switch {
-		case errors.As(end.err, &se) && fatal(se.Code):
+		case protocol.CodeOf(end.err).Fatal():
 			p.finish(StateFailed, end.err)
 			return
 		case hostLost && !p.failoverOn:
@@ -107,16 +103,8 @@ func (p *Peer) run() {
 	}
 }
 
-// backoff is the wait before retry n (0, 1, ...), the browser client's:
-// min(200 ms * 2^n, 8 s) times a random factor in [0.5, 1.5). Peers that
-// lost their host together come back one by one; the first one hosts.
-func backoff(n int) time.Duration {
-	base := 8 * time.Second
-	if n < 6 {
-		base = min(200*time.Millisecond<<n, base)
-	}
-	return base/2 + time.Duration(rand.Int64N(int64(base)))
-}
+// backoff is the wait before retry n (0, 1, ...): protocol.Backoff.
+func backoff(n int) time.Duration { return protocol.Backoff(n, rand.Float64()) }
 
 func (p *Peer) sleep(d time.Duration) bool {
 	t := time.NewTimer(d)
@@ -391,7 +379,7 @@ func (p *Peer) handleSignal(m *protocol.Message) error {
 			return p.joinedAs(m)
 		}
 		if p.joined && p.isHostNow() {
-			p.hostNewPeer(m.PeerID)
+			p.hostNewPeer(m.PeerID, p.linkICEServers(m.ICEServers))
 		}
 	case protocol.SdpOffer:
 		if p.joined && !p.isHostNow() && m.From == p.hostIDNow() {
@@ -430,6 +418,7 @@ func (p *Peer) joinedAs(m *protocol.Message) error {
 	p.joinAt = time.Now()
 	p.redials = 0
 	p.set = p.cfg.settings(m.Config, p.log)
+	p.set.iceServers = p.linkICEServers(m.ICEServers) // for the link to the host
 	p.failoverOn = p.set.failover
 	host := m.HostPeerID == m.PeerID
 	p.mu.Lock()
@@ -457,25 +446,14 @@ func (p *Peer) joinedAs(m *protocol.Message) error {
 	return nil
 }
 
-// The server's refusals, as the browser client sorts them: after fatal
-// ones joining again cannot help (see fatal); after retry ones, while
-// joining, it may, a little later; the rest are only logged.
-func retryCode(c protocol.Code) bool {
-	switch c {
-	case protocol.CodePeerConnected, protocol.CodeUnavailable, protocol.CodeRateLimited, protocol.CodeJoinTimeout:
-		return true
-	}
-	return false
-}
-
 func (p *Peer) serverError(m *protocol.Message) error {
-	err := &ServerError{Code: m.Code, Message: m.Text}
+	err := &protocol.CodeError{Code: m.Code, Text: m.Text}
 	joining := !p.joined && !p.isHostNow()
 	switch {
 	case m.Code == protocol.CodePeerNotFound:
 		// Late candidates for a client that closed its WebSocket: expected.
 		return nil
-	case m.Code == protocol.CodeSessionExpired, joining && (fatal(m.Code) || retryCode(m.Code)):
+	case m.Code == protocol.CodeSessionExpired, joining && m.Code.Class() != protocol.ClassInfo:
 		return err
 	}
 	p.log.Warn("p2pstreams: server error", "peer", p.id, "code", m.Code, "message", m.Text)
@@ -489,9 +467,8 @@ func (p *Peer) signalDown(err error) error {
 	p.sig.close()
 	p.sig = nil
 	p.joined = false
-	var ce *CloseError
-	if errors.As(err, &ce) && ce.Reason == string(protocol.CodeSessionExpired) {
-		return &ServerError{Code: protocol.CodeSessionExpired, Message: "the session has expired"}
+	if protocol.CodeOf(err) == protocol.CodeSessionExpired {
+		return err
 	}
 	switch {
 	case p.isHostNow():
@@ -562,8 +539,8 @@ func (p *Peer) tick(now time.Time) error {
 		return p.hostLost(fmt.Errorf("%w: no message from the host for %v", ErrDisconnected, l.idleFor(now).Round(time.Millisecond)))
 	case l != nil && l.open:
 		p.sendText(l, heartbeatMsg)
-	case l == nil && p.joined && now.Sub(p.joinAt) > offerTimeout:
-		return fmt.Errorf("%w: no offer from the host within %v", ErrDisconnected, offerTimeout)
+	case l == nil && p.joined && now.Sub(p.joinAt) > protocol.OfferTimeout:
+		return fmt.Errorf("%w: no offer from the host within %v", ErrDisconnected, protocol.OfferTimeout)
 	case l != nil && now.Sub(l.started) > p.cfg.NegotiationTimeout:
 		return fmt.Errorf("%w: not connected to the host within %v", ErrDisconnected, p.cfg.NegotiationTimeout)
 	}

@@ -95,27 +95,16 @@ type Message struct {
 	Code    Code            `json:"code,omitempty"`    // Error
 	Text    string          `json:"message,omitempty"` // Error: for people
 	Seconds int             `json:"seconds,omitempty"` // ServerShutdown
-}
 
-// DecodeError is a refused input, carrying the code to answer with.
-type DecodeError struct {
-	Code Code
-	Text string
+	// ICEServers (SessionReady) are the STUN/TURN servers, RTCIceServer
+	// objects (urls, username, credential), for the receiver's next
+	// RTCPeerConnection: the server's, with fresh credentials, then the
+	// frame config's ice_servers.
+	ICEServers json.RawMessage `json:"iceServers,omitempty"`
 }
-
-func (e *DecodeError) Error() string { return string(e.Code) + ": " + e.Text }
 
 func bad(code Code, format string, args ...any) error {
-	return &DecodeError{Code: code, Text: fmt.Sprintf(format, args...)}
-}
-
-// CodeOf returns the protocol code carried by err, or "" if it carries none.
-func CodeOf(err error) Code {
-	var de *DecodeError
-	if errors.As(err, &de) {
-		return de.Code
-	}
-	return ""
+	return &CodeError{Code: code, Text: fmt.Sprintf(format, args...)}
 }
 
 // DecodeClient parses and validates a message sent by a peer to the server.

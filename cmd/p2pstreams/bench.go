@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/p2pstreams/p2pstreams/internal/bench"
@@ -37,13 +38,17 @@ Flags:`)
 		fs.PrintDefaults()
 	}
 	var (
-		cfg    bench.Config
-		secret string
+		cfg       bench.Config
+		secret    string
+		noShipped bool
+		everyday  string
 	)
 	fs.StringVar(&cfg.Target, "target", bench.TargetSpawn, "spawn (servers in child processes), inprocess, or the ws:// URL of a running server on loopback")
 	fs.StringVar(&secret, "secret", "", "token secret of the server at -target URL (default $P2PSTREAMS_SECRET)")
 	fs.IntVar(&cfg.PID, "pid", 0, "PID of the server at -target URL, to read its memory and CPU")
 	fs.BoolVar(&cfg.NoFloor, "no-floor", false, "skip the side-by-side bare relay (floor)")
+	fs.BoolVar(&noShipped, "no-shipped", false, "idle, relay: skip `p2pstreams serve` as shipped (measured first, with its defaults, no forced GC)")
+	fs.StringVar(&everyday, "everyday", "1000,2000,10000", "relay: paced rates (msgs/s in all) measured for server CPU per message on every server; 0 for none")
 	fs.IntVar(&cfg.ServerProcs, "server-procs", 1, "GOMAXPROCS of spawned servers (-1: runtime default)")
 	fs.IntVar(&cfg.N, "n", 0, "connections (idle, storm; default 10000) or sessions (webrtc; default 200)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 0, "connections opened at once (default 256)")
@@ -81,6 +86,17 @@ Flags:`)
 		return err
 	}
 	cfg.Command = []string{exe, "bench"}
+	if !noShipped {
+		cfg.Shipped = []string{exe, "serve"}
+	}
+	for _, f := range strings.Split(everyday, ",") {
+		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || r < 0 {
+			fmt.Fprintf(stderr, "bench: -everyday: %q is not a rate\n", f)
+			return errUsage
+		}
+		cfg.Everyday = append(cfg.Everyday, r)
+	}
 	_, err = bench.Run(ctx, cfg, stdout)
 	return err
 }

@@ -43,6 +43,8 @@ type serveConfig struct {
 
 	Metrics     bool
 	MetricsAddr string
+
+	TURN turnConfig // serve_turn.go
 }
 
 // defaultServeConfig is serve's configuration before any source: the
@@ -52,13 +54,14 @@ func defaultServeConfig() serveConfig {
 		Addr: ":8080", RateLimit: 100, RateBurst: 1000, MaxPeers: 128, MaxMessageBytes: 64 << 10,
 		SendQueue: 256, JoinTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
 		StoreTimeout: 5 * time.Second, LogLevel: "info", LogFormat: "text", Metrics: true,
+		TURN: defaultTURNConfig(),
 	}
 }
 
 // settings is serve's table of settings. A new setting is one line here
 // and one field in serveConfig.
 func (c *serveConfig) settings() []*setting {
-	return []*setting{
+	return append([]*setting{
 		{name: "config", usage: "read settings from this file (lines of NAME VALUE; flags and the environment win over it)", value: stringValue{&c.ConfigFile}},
 		{name: "addr", usage: "address to listen on", value: stringValue{&c.Addr}},
 		{name: "secret", usage: "token secret, at least 16 bytes; empty means a random one per process", value: stringValue{&c.Secret}, redact: redactSecret},
@@ -77,7 +80,7 @@ func (c *serveConfig) settings() []*setting {
 		{name: "log-format", usage: "text or json", value: choiceValue{&c.LogFormat, []string{"text", "json"}}},
 		{name: "metrics", usage: "serve Prometheus metrics at /metrics", value: boolValue{&c.Metrics}},
 		{name: "metrics-addr", usage: "serve /metrics on this address instead of --addr (off the signaling listener)", value: stringValue{&c.MetricsAddr}},
-	}
+	}, c.TURN.settings()...)
 }
 
 // options are the server options of c, without Store and Broker.
@@ -124,6 +127,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Warn("no --secret or P2PSTREAMS_SECRET: using a random secret; tokens will not survive a restart")
 	}
 	opts := c.options(secret, log)
+	ice, closeTURN, err := startTURN(c.TURN, log)
+	if err != nil {
+		return err
+	}
+	defer closeTURN()
+	opts.ICEServers = ice
 	if c.Redis != "" {
 		store, broker, closeRedis, err := redisBackends(c.Redis, c.Secret != "")
 		if err != nil {
@@ -174,6 +183,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if metricsAddr != nil {
 		fmt.Fprintf(stdout, "p2pstreams: metrics at %smetrics\n", openURL(metricsAddr))
 	}
+
+	rctx, stopRelease := context.WithCancel(ctx)
+	defer stopRelease()
+	go releaseMemory(rctx)
 
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(ln) }()

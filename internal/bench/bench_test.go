@@ -45,8 +45,8 @@ func TestScenarios(t *testing.T) {
 	}{
 		{"idle/spawn", Config{Scenario: "idle", Target: TargetSpawn, N: 50, Concurrency: 8}},
 		{"idle/inprocess", Config{Scenario: "idle", Target: TargetInProcess, N: 20, Concurrency: 4}},
-		{"relay/spawn", Config{Scenario: "relay", Target: TargetSpawn, Pairs: 2, Messages: 400, Window: 8, Rate: 2000}},
-		{"relay/4k/inprocess", Config{Scenario: "relay", Target: TargetInProcess, Pairs: 2, Messages: 200, Size: 4096}},
+		{"relay/spawn", Config{Scenario: "relay", Target: TargetSpawn, Pairs: 2, Messages: 400, Window: 8, Rate: 2000, Everyday: []float64{400}}},
+		{"relay/4k/inprocess", Config{Scenario: "relay", Target: TargetInProcess, Pairs: 2, Messages: 200, Size: 4096, Everyday: []float64{0}}},
 		{"storm/spawn", Config{Scenario: "storm", Target: TargetSpawn, N: 60, Concurrency: 16, Group: 4}},
 		{"storm/paced/inprocess", Config{Scenario: "storm", Target: TargetInProcess, N: 20, Rate: 400, Group: 3}},
 		{"webrtc/spawn", Config{Scenario: "webrtc", Target: TargetSpawn, N: 3, Concurrency: 2}},

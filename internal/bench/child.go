@@ -89,7 +89,7 @@ func ChildMain(ctx context.Context, args []string, stdin io.Reader, stdout io.Wr
 }
 
 func serveMem(w http.ResponseWriter, r *http.Request) {
-	m, err := selfMem()
+	m, err := selfMem(r.URL.Query().Get("gc") != "0")
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -140,6 +140,8 @@ type spawned struct {
 	done  chan error
 	once  sync.Once
 	err   error
+	// signal: the child stops on SIGTERM (serve), not when stdin closes.
+	signal bool
 }
 
 // spawn starts command (argv prefix) with ChildFlag kind flags appended and
@@ -208,12 +210,27 @@ func (s *spawned) cpu() (float64, bool) {
 }
 
 func (s *spawned) mem(ctx context.Context) (Mem, bool, error) {
+	return s.memAt(ctx, "/bench/mem")
+}
+
+// memNoGC measures the child as it is, without forcing a GC first.
+func (s *spawned) memNoGC(ctx context.Context) (Mem, bool, error) {
+	return s.memAt(ctx, "/bench/mem?gc=0")
+}
+
+func (s *spawned) memAt(ctx context.Context, path string) (Mem, bool, error) {
+	if s.hello.Admin == "" {
+		return s.procMem()
+	}
 	var m Mem
-	err := s.get(ctx, "/bench/mem", func(r io.Reader) error { return json.NewDecoder(r).Decode(&m) })
+	err := s.get(ctx, path, func(r io.Reader) error { return json.NewDecoder(r).Decode(&m) })
 	return m, err == nil, err
 }
 
 func (s *spawned) profile(ctx context.Context, name, query, path string) error {
+	if s.hello.Admin == "" {
+		return errNoAdmin
+	}
 	u := "/debug/pprof/" + name
 	if query != "" {
 		u += "?" + query
@@ -249,7 +266,7 @@ func (s *spawned) get(ctx context.Context, path string, read func(io.Reader) err
 // when ctx ends or after 10 s.
 func (s *spawned) close(ctx context.Context) error {
 	s.once.Do(func() {
-		s.stdin.Close()
+		s.stop()
 		t := time.NewTimer(10 * time.Second)
 		defer t.Stop()
 		select {

@@ -28,8 +28,10 @@ type Report struct {
 	// run (/proc/loadavg): above the CPU count, other work competed.
 	Load   [2]float64     `json:"loadavg"`
 	Params map[string]any `json:"params"`
-	Server map[string]any `json:"server"`
-	Floor  map[string]any `json:"floor,omitempty"`
+	// Shipped is `p2pstreams serve` as users run it (Config.Shipped).
+	Shipped map[string]any `json:"shipped,omitempty"`
+	Server  map[string]any `json:"server"`
+	Floor   map[string]any `json:"floor,omitempty"`
 	// ServerMetrics is the server with metrics on (Config.Metrics), and
 	// MetricsRatio its figures over the server's without.
 	ServerMetrics map[string]any     `json:"server_metrics,omitempty"`
@@ -37,6 +39,8 @@ type Report struct {
 	// Ratio is server / floor for every number both report ("join.p99_ms":
 	// 1.3 means the server's p99 is 1.3 times the floor's).
 	Ratio map[string]float64 `json:"ratio,omitempty"`
+	// RatioShipped is shipped / floor, likewise.
+	RatioShipped map[string]float64 `json:"ratio_shipped,omitempty"`
 }
 
 // scenario runs against one server and returns its figures (a struct that
@@ -95,6 +99,13 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
 			return nil, err
 		}
 	} else {
+		if r.shipped() {
+			fig, err := r.one(ctx, kindShipped)
+			if err != nil {
+				return nil, fmt.Errorf("serve as shipped: %w", err)
+			}
+			rep.Shipped = fig
+		}
 		fig, err := r.one(ctx, kindServer)
 		if err != nil {
 			return nil, fmt.Errorf("server: %w", err)
@@ -118,6 +129,9 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
 		}
 		rep.Floor = fig
 		rep.Ratio = ratios(rep.Server, rep.Floor)
+		if rep.Shipped != nil {
+			rep.RatioShipped = ratios(rep.Shipped, rep.Floor)
+		}
 	}
 	rep.Load[1] = loadAvg()
 	b, err := json.Marshal(rep)
@@ -171,6 +185,8 @@ func (r *runner) start(ctx context.Context, kind string) (target, error) {
 	}
 	url := strings.HasPrefix(r.cfg.Target, "ws://")
 	switch {
+	case kind == kindShipped:
+		return spawnShipped(ctx, r.cfg.Shipped, r.secret)
 	case url && kind == kindServer:
 		return &remote{u: r.cfg.Target, pid: r.cfg.PID}, nil
 	case r.cfg.Target == TargetInProcess, url && len(r.cfg.Command) == 0:
@@ -222,6 +238,12 @@ func (r *runner) profilePath(t target, name string) string {
 	return filepath.Join(r.cfg.Profile, r.cfg.Scenario+"-"+t.kind()+"-"+name)
 }
 
+// shipped reports whether the run measures serve as shipped too.
+func (r *runner) shipped() bool {
+	sc := r.cfg.Scenario
+	return len(r.cfg.Shipped) > 0 && r.cfg.Target == TargetSpawn && (sc == "idle" || sc == "relay")
+}
+
 func (r *runner) params() map[string]any {
 	c := r.cfg
 	p := map[string]any{"server_procs": c.ServerProcs, "timeout_s": c.Timeout.Seconds()}
@@ -232,6 +254,7 @@ func (r *runner) params() map[string]any {
 		p["n"], p["concurrency"], p["group"], p["rate"], p["sources"] = c.N, c.Concurrency, c.Group, c.Rate, c.Sources
 	case "relay", "hop":
 		p["pairs"], p["messages"], p["size"], p["window"], p["rate"] = c.Pairs, c.Messages, c.Size, c.Window, c.Rate
+		p["everyday"] = c.Everyday
 	case "webrtc":
 		p["n"], p["concurrency"] = c.N, c.Concurrency
 	}

@@ -59,7 +59,7 @@ func runWebRTC(ctx context.Context, r *runner, t target) (any, error) {
 		defer cancel()
 		t0 := time.Now()
 		p, err := peer.Join(jctx, peer.Config{
-			URL: t.url(), Token: tok, API: api, NoFailover: true,
+			URL: t.url(), Token: tok, API: api, ManualFailover: true,
 			NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 				nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: src}}
 				return nd.DialContext(ctx, network, addr)
