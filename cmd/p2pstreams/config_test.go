@@ -45,6 +45,15 @@ var nonDefault = map[string]struct {
 	"log-format":        {"json", func(c *serveConfig) any { return c.LogFormat }, "json"},
 	"metrics":           {"false", func(c *serveConfig) any { return c.Metrics }, false},
 	"metrics-addr":      {"127.0.0.1:0", func(c *serveConfig) any { return c.MetricsAddr }, "127.0.0.1:0"},
+	"turn-addr":         {"127.0.0.1:3478", func(c *serveConfig) any { return c.TURN.Addr }, "127.0.0.1:3478"},
+	"turn-public-ip":    {"192.0.2.7", func(c *serveConfig) any { return c.TURN.PublicIP }, "192.0.2.7"},
+	"turn-ports":        {"50000-50100", func(c *serveConfig) any { return c.TURN.Ports }, "50000-50100"},
+	"turn-realm":        {"example", func(c *serveConfig) any { return c.TURN.Realm }, "example"},
+	"turn-max-per-peer": {"3", func(c *serveConfig) any { return c.TURN.MaxPerPeer }, 3},
+	"turn-max":          {"30", func(c *serveConfig) any { return c.TURN.Max }, 30},
+	"turn-url":          {"turn:127.0.0.1:3478", func(c *serveConfig) any { return c.TURN.URL }, "turn:127.0.0.1:3478"},
+	"turn-secret":       {"turn-secret-0123456789", func(c *serveConfig) any { return c.TURN.Secret }, "turn-secret-0123456789"},
+	"turn-ttl":          {"7m", func(c *serveConfig) any { return c.TURN.TTL }, 7 * time.Minute},
 }
 
 // Every setting (but --config itself) comes from a flag, the environment
@@ -97,7 +106,7 @@ func TestConfigEverySourceEverySetting(t *testing.T) {
 					t.Errorf("print-config line %q; want it to end with %q", line, want)
 				}
 			}
-			if strings.Contains(out.String(), testSecret) || strings.Contains(out.String(), ":pw@") {
+			if strings.Contains(out.String(), testSecret) || strings.Contains(out.String(), ":pw@") || strings.Contains(out.String(), "turn-secret-0123") {
 				t.Errorf("print-config shows a secret:\n%s", out.String())
 			}
 		})

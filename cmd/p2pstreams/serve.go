@@ -127,7 +127,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Warn("no --secret or P2PSTREAMS_SECRET: using a random secret; tokens will not survive a restart")
 	}
 	opts := c.options(secret, log)
-	ice, closeTURN, err := startTURN(c.TURN, log)
+	ice, closeTURN, turnAllocations, err := startTURN(c.TURN, log)
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var metricsHandler http.Handler
 	var metricsAddr net.Addr // of --metrics-addr
 	if c.Metrics {
-		if m, metricsHandler, err = instrument(opts); err != nil {
+		if m, metricsHandler, err = instrument(opts, turnAllocations); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/p2pstreams/p2pstreams"
@@ -13,12 +14,21 @@ import (
 )
 
 // instrument times opts's Store and Broker and returns the metrics and
-// their /metrics handler. Watch the server once it is made.
-func instrument(opts *p2pstreams.Options) (*metrics.Metrics, http.Handler, error) {
+// their /metrics handler, with the embedded TURN server's allocations when
+// turnAllocations is not nil. Watch the server once it is made.
+func instrument(opts *p2pstreams.Options, turnAllocations func() int) (*metrics.Metrics, http.Handler, error) {
 	m := metrics.Instrument(opts)
 	reg, err := m.Registry()
 	if err != nil {
 		return nil, nil, err
+	}
+	if turnAllocations != nil {
+		err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "p2pstreams_turn_allocations", Help: "TURN allocations on the embedded TURN server now.",
+		}, func() float64 { return float64(turnAllocations()) }))
+		if err != nil {
+			return nil, nil, err
+		}
 	}
 	return m, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), nil
 }
