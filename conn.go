@@ -322,6 +322,10 @@ func (c *conn) join(tok string) {
 	s.stats.joins.Add(1)
 	s.log.Info("peer joined", "session", cl.Session, "peer", cl.Peer, "host", host)
 	if host == cl.Peer {
+		s.emit(EventSessionStarted, cl.Session, cl.Peer, host)
+	}
+	s.emit(EventPeerJoined, cl.Session, cl.Peer, host)
+	if host == cl.Peer {
 		s.stats.hosts.Add(1)
 	}
 	c.send(protocol.Encode(&protocol.Message{
@@ -385,7 +389,10 @@ func (c *conn) forget(p PeerID) {
 	if _, err := c.srv.store.Leave(ctx, mb.session, p, true); err != nil {
 		c.srv.log.Error("store leave", "session", mb.session, "peer", p, "err", err)
 		c.fail(protocol.CodeUnavailable, "the session store failed; try again")
+		return
 	}
+	c.srv.log.Info("peer left", "session", mb.session, "peer", p, "reported_by_host", mb.peer)
+	c.srv.emit(EventPeerLeft, mb.session, p, mb.peer)
 }
 
 // leave ends mb, which the caller has taken out of c.m: in the store, and
@@ -401,6 +408,14 @@ func (c *conn) leave(mb *membership, forget bool) {
 		return
 	}
 	s.log.Info("peer left", "session", mb.session, "peer", mb.peer, "was_host", d.WasHost, "for_good", forget)
+	if forget {
+		s.emit(EventPeerLeft, mb.session, mb.peer, mb.host)
+	} else {
+		s.emit(EventPeerDisconnected, mb.session, mb.peer, mb.host)
+	}
+	if d.WasHost {
+		s.emit(EventSessionEnded, mb.session, mb.peer, mb.peer)
+	}
 	switch {
 	case d.WasHost:
 		left := protocol.Encode(&protocol.Message{State: protocol.HostLeft, SessionID: mb.session, HostPeerID: mb.peer})

@@ -45,6 +45,14 @@ type Options struct {
 	// Logger receives the server's logs; nil means none.
 	Logger *slog.Logger
 
+	// OnEvent, if set, is called with each session event (events.go), one
+	// at a time, on a goroutine of its own: a slow OnEvent delays later
+	// events, never the server. Events that find EventQueue events waiting
+	// are dropped and counted (Stats.EventsDropped).
+	OnEvent func(Event)
+	// EventQueue bounds the events waiting for OnEvent; default 1024.
+	EventQueue int
+
 	// ICEServers, if set, returns the STUN and TURN servers, with fresh
 	// credentials, that a peer joining session as peer with a token expiring
 	// at tokenExpires may use (turnserver.Server.ICEServers and
@@ -107,8 +115,9 @@ type Server struct {
 	closing bool
 	stop    chan struct{} // closed by Shutdown; ends the lease refresher
 
-	wg    sync.WaitGroup // every goroutine the server started
-	stats stats
+	wg     sync.WaitGroup // every goroutine the server started
+	stats  stats
+	events *eventQueue // nil without Options.OnEvent
 }
 
 // ErrNoSecret is returned by NewServer without a usable Options.Secret.
@@ -160,6 +169,10 @@ func NewServer(o *Options) (*Server, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.files = http.FileServerFS(client.FS)
+	if o.OnEvent != nil {
+		def(&s.o.EventQueue, 1024)
+		s.events = newEventQueue(s.o.EventQueue, o.OnEvent)
+	}
 	if s.o.Lease > 0 {
 		s.wg.Add(1)
 		go s.refreshLoop()
@@ -344,6 +357,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
+		s.closeEvents(ctx.Done())
 		close(done)
 	}()
 	select {
@@ -359,16 +373,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Stats are counters since the server started.
 type Stats struct {
-	Connections  int64            // open WebSocket connections now
-	Accepted     int64            // WebSocket connections accepted
-	Joins        int64            // successful SessionJoins
-	Hosts        int64            // joins that made the joiner host
-	Relayed      int64            // routed messages delivered
-	RelayedBytes int64            // bytes of the routed messages delivered, as sent on
-	Peers        int64            // connections joined to a session now
-	Sessions     int64            // sessions whose host is connected to this server now
-	SlowClosed   int64            // connections closed as slow readers
-	Errors       map[string]int64 // refused inputs, by protocol code
+	Connections   int64            // open WebSocket connections now
+	Accepted      int64            // WebSocket connections accepted
+	Joins         int64            // successful SessionJoins
+	Hosts         int64            // joins that made the joiner host
+	Relayed       int64            // routed messages delivered
+	RelayedBytes  int64            // bytes of the routed messages delivered, as sent on
+	Peers         int64            // connections joined to a session now
+	Sessions      int64            // sessions whose host is connected to this server now
+	SlowClosed    int64            // connections closed as slow readers
+	EventsDropped int64            // events dropped because OnEvent's queue was full
+	Errors        map[string]int64 // refused inputs, by protocol code
 }
 
 type stats struct {
@@ -402,7 +417,7 @@ func (s *Server) Stats() Stats {
 		Connections: st.connections.Load(), Accepted: st.accepted.Load(),
 		Joins: st.joins.Load(), Hosts: st.hosts.Load(), Relayed: st.relayed.Load(),
 		SlowClosed: st.slow.Load(), Errors: make(map[string]int64),
-		RelayedBytes: st.relayedBytes.Load(), Peers: st.peers.Load(), Sessions: st.hosting.Load(),
+		EventsDropped: s.eventsDropped(), RelayedBytes: st.relayedBytes.Load(), Peers: st.peers.Load(), Sessions: st.hosting.Load(),
 	}
 	st.mu.Lock()
 	for k, v := range st.errors {

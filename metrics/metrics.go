@@ -66,12 +66,13 @@ var (
 	descRoutedBytes = prometheus.NewDesc("p2pstreams_routed_bytes_total", "Bytes of the signaling messages routed, as sent on.", nil, nil)
 	descErrors      = prometheus.NewDesc("p2pstreams_errors_total", "Refused inputs and closes, by protocol error code.", []string{"code"}, nil)
 	descSlowCloses  = prometheus.NewDesc("p2pstreams_slow_closes_total", "Connections closed because their send queue overflowed (slow readers).", nil, nil)
+	descEventsDrop  = prometheus.NewDesc("p2pstreams_events_dropped_total", "Server events dropped because the OnEvent queue was full.", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnections, descAccepted, descPeers, descSessions, descJoins,
-		descHostJoins, descRouted, descRoutedBytes, descErrors, descSlowCloses} {
+		descHostJoins, descRouted, descRoutedBytes, descErrors, descSlowCloses, descEventsDrop} {
 		ch <- d
 	}
 	m.store.Describe(ch)
@@ -97,6 +98,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		counter(descRouted, st.Relayed)
 		counter(descRoutedBytes, st.RelayedBytes)
 		counter(descSlowCloses, st.SlowClosed)
+		counter(descEventsDrop, st.EventsDropped)
 		for code, n := range st.Errors {
 			ch <- prometheus.MustNewConstMetric(descErrors, prometheus.CounterValue, float64(n), code)
 		}

@@ -1,0 +1,94 @@
+package p2pstreams
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// EventType names what happened, in an Event.
+type EventType string
+
+// The events a Server reports through Options.OnEvent. Each is reported
+// once, by the server that saw it: the one the peer is connected to.
+const (
+	// EventSessionStarted: Peer joined a session that had no connected
+	// host and became its host (a new session, or one whose host had left).
+	EventSessionStarted EventType = "session_started"
+	// EventPeerJoined: Peer joined the session (Host is its host; the
+	// host's own join is one too, after EventSessionStarted).
+	EventPeerJoined EventType = "peer_joined"
+	// EventPeerDisconnected: Peer's WebSocket ended without leaving. A
+	// client does this once connected to its host; it stays a member.
+	EventPeerDisconnected EventType = "peer_disconnected"
+	// EventPeerLeft: Peer left for good: it sent SessionLeave, or its host
+	// reported it gone (PeerLeft).
+	EventPeerLeft EventType = "peer_left"
+	// EventSessionEnded: the host (Peer) left, and the session was reset;
+	// its clients were told (HostLeft).
+	EventSessionEnded EventType = "session_ended"
+)
+
+// Event is one thing that happened in a session.
+type Event struct {
+	Type    EventType `json:"type"`
+	Session SessionID `json:"session_id"`
+	Peer    PeerID    `json:"peer_id"`
+	Host    PeerID    `json:"host_peer_id,omitempty"` // the session's host, when known
+	Time    time.Time `json:"time"`
+}
+
+// eventQueue hands events to Options.OnEvent on one goroutine, so that a
+// slow callback never blocks a connection: the queue is bounded, and what
+// does not fit is dropped and counted (Stats.EventsDropped).
+type eventQueue struct {
+	ch      chan Event
+	done    chan struct{} // closed when the last event was handed over
+	dropped atomic.Int64
+	close   sync.Once
+}
+
+func newEventQueue(size int, deliver func(Event)) *eventQueue {
+	q := &eventQueue{ch: make(chan Event, size), done: make(chan struct{})}
+	go func() {
+		defer close(q.done)
+		for e := range q.ch {
+			deliver(e)
+		}
+	}()
+	return q
+}
+
+// emit queues an event without blocking; without OnEvent it does nothing.
+func (s *Server) emit(t EventType, session SessionID, peer, host PeerID) {
+	q := s.events
+	if q == nil {
+		return
+	}
+	select {
+	case q.ch <- Event{Type: t, Session: session, Peer: peer, Host: host, Time: time.Now()}:
+	default:
+		q.dropped.Add(1)
+	}
+}
+
+// closeEvents ends the queue once no connection can emit any more (every
+// reader has finished), and waits until what it held was handed over or
+// stop is closed.
+func (s *Server) closeEvents(stop <-chan struct{}) {
+	if s.events == nil {
+		return
+	}
+	s.events.close.Do(func() { close(s.events.ch) })
+	select {
+	case <-s.events.done:
+	case <-stop:
+	}
+}
+
+func (s *Server) eventsDropped() int64 {
+	if s.events == nil {
+		return 0
+	}
+	return s.events.dropped.Load()
+}
