@@ -12,6 +12,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/p2pstreams/p2pstreams"
 	"github.com/p2pstreams/p2pstreams/internal/demo"
 	"github.com/p2pstreams/p2pstreams/metrics"
@@ -44,6 +46,10 @@ type serveConfig struct {
 	Metrics     bool
 	MetricsAddr string
 
+	WebhookURL    string
+	WebhookSecret string
+	WebhookQueue  int
+
 	TURN turnConfig // serve_turn.go
 }
 
@@ -53,7 +59,7 @@ func defaultServeConfig() serveConfig {
 	return serveConfig{
 		Addr: ":8080", RateLimit: 100, RateBurst: 1000, MaxPeers: 128, MaxMessageBytes: 64 << 10,
 		SendQueue: 256, JoinTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
-		StoreTimeout: 5 * time.Second, LogLevel: "info", LogFormat: "text", Metrics: true,
+		StoreTimeout: 5 * time.Second, LogLevel: "info", LogFormat: "text", Metrics: true, WebhookQueue: 1024,
 		TURN: defaultTURNConfig(),
 	}
 }
@@ -79,6 +85,9 @@ func (c *serveConfig) settings() []*setting {
 		{name: "log-level", usage: "debug, info, warn or error", value: choiceValue{&c.LogLevel, []string{"debug", "info", "warn", "error"}}},
 		{name: "log-format", usage: "text or json", value: choiceValue{&c.LogFormat, []string{"text", "json"}}},
 		{name: "metrics", usage: "serve Prometheus metrics at /metrics", value: boolValue{&c.Metrics}},
+		{name: "webhook-url", usage: "POST every server event as signed JSON to this http(s) URL; empty means none", value: stringValue{&c.WebhookURL}, redact: redactURL},
+		{name: "webhook-secret", usage: "the HMAC-SHA256 key of the webhook's " + SignatureHeader + " header, at least 16 bytes; required with --webhook-url", value: stringValue{&c.WebhookSecret}, redact: redactSecret},
+		{name: "webhook-queue", usage: "events waiting for the webhook; more are dropped and counted", value: intValue{&c.WebhookQueue, 1}},
 		{name: "metrics-addr", usage: "serve /metrics on this address instead of --addr (off the signaling listener)", value: stringValue{&c.MetricsAddr}},
 	}, c.TURN.settings()...)
 }
@@ -141,11 +150,24 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer closeRedis()
 		opts.Store, opts.Broker = store, broker
 	}
+	var extra []prometheus.Collector // serve's own metrics
+	if turnAllocations != nil {
+		extra = append(extra, turnGauge(turnAllocations))
+	}
+	if c.WebhookURL != "" {
+		wh, err := startWebhook(c, log)
+		if err != nil {
+			return err
+		}
+		defer wh.stop()
+		opts.OnEvent = wh.onEvent
+		extra = append(extra, wh.collectors()...)
+	}
 	var m *metrics.Metrics
 	var metricsHandler http.Handler
 	var metricsAddr net.Addr // of --metrics-addr
 	if c.Metrics {
-		if m, metricsHandler, err = instrument(opts, turnAllocations); err != nil {
+		if m, metricsHandler, err = instrument(opts, extra...); err != nil {
 			return err
 		}
 	}

@@ -14,19 +14,16 @@ import (
 )
 
 // instrument times opts's Store and Broker and returns the metrics and
-// their /metrics handler, with the embedded TURN server's allocations when
-// turnAllocations is not nil. Watch the server once it is made.
-func instrument(opts *p2pstreams.Options, turnAllocations func() int) (*metrics.Metrics, http.Handler, error) {
+// their /metrics handler, with serve's own collectors (extra) beside them.
+// Watch the server once it is made.
+func instrument(opts *p2pstreams.Options, extra ...prometheus.Collector) (*metrics.Metrics, http.Handler, error) {
 	m := metrics.Instrument(opts)
 	reg, err := m.Registry()
 	if err != nil {
 		return nil, nil, err
 	}
-	if turnAllocations != nil {
-		err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "p2pstreams_turn_allocations", Help: "TURN allocations on the embedded TURN server now.",
-		}, func() float64 { return float64(turnAllocations()) }))
-		if err != nil {
+	for _, c := range extra {
+		if err := reg.Register(c); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -45,4 +42,11 @@ func listenMetrics(addr string, h http.Handler) (net.Addr, func(), error) {
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)
 	return ln.Addr(), func() { hs.Close() }, nil
+}
+
+// turnGauge is p2pstreams_turn_allocations, read from the embedded TURN server.
+func turnGauge(allocations func() int) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "p2pstreams_turn_allocations", Help: "TURN allocations on the embedded TURN server now.",
+	}, func() float64 { return float64(allocations()) })
 }
