@@ -244,6 +244,8 @@ func (c *conn) handle(op ws.OpCode, p []byte) {
 		c.leave(mb, true)
 	case protocol.PeerLeft:
 		c.forget(m.PeerID)
+	case protocol.PeerStates:
+		c.reportStates(m)
 	}
 }
 
@@ -262,6 +264,11 @@ func (c *conn) join(tok string) {
 	case err != nil:
 		s.log.Info("join refused", "code", protocol.CodeBadToken) // never the token
 		c.fail(protocol.CodeBadToken, "the token is not valid")
+		return
+	}
+	if code := s.refusedJoin(cl.Session, cl.Peer); code != "" {
+		s.log.Info("join refused", "session", cl.Session, "peer", cl.Peer, "code", code)
+		c.fail(code, "removed by the server's operator")
 		return
 	}
 	ctx, cancel := s.storeContext()
@@ -414,6 +421,7 @@ func (c *conn) leave(mb *membership, forget bool) {
 		s.emit(EventPeerDisconnected, mb.session, mb.peer, mb.host)
 	}
 	if d.WasHost {
+		s.dropPresence(mb.session, mb.peer)
 		s.emit(EventSessionEnded, mb.session, mb.peer, mb.peer)
 	}
 	switch {

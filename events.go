@@ -18,12 +18,17 @@ const (
 	// EventPeerJoined: Peer joined the session (Host is its host; the
 	// host's own join is one too, after EventSessionStarted).
 	EventPeerJoined EventType = "peer_joined"
+	// EventPeerConnected: the host reported (PeerStates) that Peer's link
+	// to it is connected.
+	EventPeerConnected EventType = "peer_connected"
 	// EventPeerDisconnected: Peer's WebSocket ended without leaving. A
 	// client does this once connected to its host; it stays a member.
 	EventPeerDisconnected EventType = "peer_disconnected"
 	// EventPeerLeft: Peer left for good: it sent SessionLeave, or its host
 	// reported it gone (PeerLeft).
 	EventPeerLeft EventType = "peer_left"
+	// EventPeerRemoved: the server's operator removed Peer (RemovePeer).
+	EventPeerRemoved EventType = "peer_removed"
 	// EventSessionEnded: the host (Peer) left, and the session was reset;
 	// its clients were told (HostLeft).
 	EventSessionEnded EventType = "session_ended"

@@ -52,6 +52,10 @@ type Options struct {
 	OnEvent func(Event)
 	// EventQueue bounds the events waiting for OnEvent; default 1024.
 	EventQueue int
+	// RemovedFor is how long the joins of a peer removed by RemovePeer (or
+	// of a session closed by CloseSession) are refused; default 24h. Make
+	// it at least the lifetime of the tokens you issue.
+	RemovedFor time.Duration
 
 	// ICEServers, if set, returns the STUN and TURN servers, with fresh
 	// credentials, that a peer joining session as peer with a token expiring
@@ -118,6 +122,10 @@ type Server struct {
 	wg     sync.WaitGroup // every goroutine the server started
 	stats  stats
 	events *eventQueue // nil without Options.OnEvent
+
+	presMu   sync.Mutex
+	presence map[SessionID]*presence // by session: its host's last PeerStates (presence.go)
+	removed  map[string]time.Time    // PeerTopic(session, peer or "") → refused until (admin.go)
 }
 
 // ErrNoSecret is returned by NewServer without a usable Options.Secret.
@@ -151,6 +159,7 @@ func NewServer(o *Options) (*Server, error) {
 	defDur(&s.o.JoinTimeout, 10*time.Second)
 	defDur(&s.o.WriteTimeout, 10*time.Second)
 	defDur(&s.o.StoreTimeout, 5*time.Second)
+	defDur(&s.o.RemovedFor, 24*time.Hour)
 	s.store, s.broker = o.Store, o.Broker
 	if s.store == nil {
 		s.store = NewMemoryStore()

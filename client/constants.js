@@ -14,6 +14,7 @@ export const Signal = Object.freeze({
   SessionLeave: "SessionLeave",
   PeerLeft: "PeerLeft",
   HostLeft: "HostLeft",
+  PeerStates: "PeerStates",
   ServerShutdown: "ServerShutdown",
   Error: "Error",
 })
@@ -38,6 +39,8 @@ export const Code = Object.freeze({
   ServerShutdown: "server_shutdown",
   Unavailable: "unavailable",
   OriginForbidden: "origin_forbidden",
+  PeerRemoved: "peer_removed",
+  SessionClosed: "session_closed",
 })
 
 /** What a peer does after each code: "fatal" (ends), "retry" (joins again), "info". */
@@ -60,10 +63,12 @@ export const CODE_CLASS = Object.freeze({
   server_shutdown: "info",
   unavailable: "retry",
   origin_forbidden: "fatal",
+  peer_removed: "fatal",
+  session_closed: "fatal",
 })
 
 /** Codes after which joining again cannot help. */
-export const FATAL = new Set(["bad_token", "token_expired", "session_full", "session_expired", "origin_forbidden"])
+export const FATAL = new Set(["bad_token", "token_expired", "session_full", "session_expired", "origin_forbidden", "peer_removed", "session_closed"])
 /** Codes after which joining again, a little later, may work. */
 export const RETRY = new Set(["peer_connected", "rate_limited", "join_timeout", "unavailable"])
 

@@ -42,6 +42,7 @@ const (
 	SessionLeave   State = "SessionLeave"   // peer → server: leave the session for good
 	PeerLeft       State = "PeerLeft"       // server → host: a peer left; host → server: forget a peer
 	HostLeft       State = "HostLeft"       // server → peer: the host is gone, the session was reset
+	PeerStates     State = "PeerStates"     // host → server: its peer-state map (presence)
 	ServerShutdown State = "ServerShutdown" // server → peer: the server goes away in "seconds"
 	Error          State = "Error"          // server → peer: a refused input, with a code
 )
@@ -75,6 +76,8 @@ const (
 	CodeServerShutdown  Code = "server_shutdown"   // the server is going away (closes)
 	CodeUnavailable     Code = "unavailable"       // the store or broker failed; try again
 	CodeOriginForbidden Code = "origin_forbidden"  // refused at the HTTP upgrade (HTTP 403)
+	CodePeerRemoved     Code = "peer_removed"      // the server's operator removed this peer (closes; its token is refused)
+	CodeSessionClosed   Code = "session_closed"    // the server's operator closed the session (closes)
 )
 
 // Message is one signaling message. Fields not used by a state are empty.
@@ -141,6 +144,10 @@ func DecodeClient(b []byte) (*Message, error) {
 	case PeerLeft:
 		if err := CheckID(string(m.PeerID)); err != nil {
 			return nil, bad(CodeBadMessage, "peerId: %v", err)
+		}
+	case PeerStates:
+		if _, err := DecodePeerStates(m.Data); err != nil {
+			return nil, err
 		}
 	default:
 		return nil, bad(CodeUnknownState, "state %q is not one a peer sends", truncate(string(m.State)))

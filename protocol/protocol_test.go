@@ -16,6 +16,8 @@ func TestDecodeClient(t *testing.T) {
 		{`{"type":"Connection","state":"IceCandidate","to":"b","data":{}}`, ""},
 		{`{"type":"Connection","state":"SessionLeave"}`, ""},
 		{`{"type":"Connection","state":"PeerLeft","peerId":"b"}`, ""},
+		{`{"type":"Connection","state":"PeerStates","data":{"a":"connected","b":"negotiating"}}`, ""},
+		{`{"type":"Connection","state":"PeerStates","data":{}}`, ""},
 		{`{"type":"Connection","state":"SessionLeave","extra":1}`, ""},
 		{``, CodeBadMessage},
 		{`null`, CodeBadMessage},
@@ -33,6 +35,11 @@ func TestDecodeClient(t *testing.T) {
 		{`{"type":"Connection","state":"SdpOffer","to":"b\n","data":{}}`, CodeBadMessage},
 		{`{"type":"Connection","state":"SdpOffer","to":"b","from":"c","data":{}}`, CodeBadMessage},
 		{`{"type":"Connection","state":"PeerLeft"}`, CodeBadMessage},
+		{`{"type":"Connection","state":"PeerStates"}`, CodeBadMessage},
+		{`{"type":"Connection","state":"PeerStates","data":{"a":"happy"}}`, CodeBadMessage},
+		{`{"type":"Connection","state":"PeerStates","data":{"":"connected"}}`, CodeBadMessage},
+		{`{"type":"Connection","state":"PeerStates","data":{"a":1}}`, CodeBadMessage},
+		{`{"type":"Connection","state":"PeerStates","data":[]}`, CodeBadMessage},
 	}
 	for _, c := range cases {
 		_, err := DecodeClient([]byte(c.in))
@@ -75,6 +82,7 @@ func FuzzDecodeClient(f *testing.F) {
 		`{"type":"Connection","state":"IceCandidate","to":"b","data":{"candidate":"c","sdpMid":"0"}}`,
 		`{"type":"Connection","state":"PeerLeft","peerId":"b"}`,
 		`{"type":"Connection","state":"SessionLeave"}`,
+		`{"type":"Connection","state":"PeerStates","data":{"a":"connected","b":"closed"}}`,
 		`{"type":"Connection","state":"SdpOffer","to":"\u00e9","data":{"a":[1,{"b":null}]}}`,
 		`[]`, `{`, "\xff",
 	} {
