@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -123,8 +124,10 @@ func (s *Server) RemovePeer(ctx context.Context, session SessionID, peer PeerID)
 			return fmt.Errorf("p2pstreams: remove: tell the host: %w", err)
 		}
 		s.presMu.Lock()
-		if p := s.presence[session]; p != nil {
-			delete(p.states, peer)
+		if p := s.presence[session]; p != nil { // reports are read unlocked: replace, never modify
+			states := maps.Clone(p.states)
+			delete(states, peer)
+			s.presence[session] = &presence{host: p.host, states: states, at: p.at}
 		}
 		s.presMu.Unlock()
 	}

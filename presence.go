@@ -16,7 +16,8 @@ const minReportInterval = 100 * time.Millisecond
 // presence is what the host of a session on this server last reported of
 // its links: which peers are connected to it, whether or not they still
 // hold a WebSocket. Entries exist only for sessions whose host reports,
-// and end with the host's membership.
+// and end with the host's membership. An entry is never modified once in
+// Server.presence (it is read after the lock is released): it is replaced.
 type presence struct {
 	host   PeerID
 	states map[PeerID]string

@@ -22,6 +22,9 @@ import { FATAL, FORGET_AFTER_MLS, Message, OFFER_TIMEOUT_MLS, RETRY, SIGNAL, Sig
 
 export { OFFER_TIMEOUT_MLS, FORGET_AFTER_MLS }
 
+// REPORT_MLS spaces the host's PeerStates (the server takes one per 100 ms).
+const REPORT_MLS = 250
+
 export class Peer {
   /**
    * @param {object} o
@@ -55,6 +58,8 @@ export class Peer {
     this.forgetTimers = new Map() // host: peer id -> timer, for clients that went
     this.states = new Map() // host: peer id -> state, itself included
     this.upstream = null // client: the Connection to the host
+    this.reportTimer = null // host: a PeerStates waiting for REPORT_MLS to pass
+    this.lastReport = 0
 
     signaling.onmessage = (m) => this.onSignal(m)
     signaling.onclose = (info) => this.onSignalingClosed(info)
@@ -78,6 +83,8 @@ export class Peer {
     this.stopped = true
     clearTimeout(this.retryTimer)
     clearTimeout(this.offerTimer)
+    clearTimeout(this.reportTimer)
+    this.reportTimer = null
     // A host leaving resets the session when its WebSocket closes.
     if (leave && this.joined && !this.iamHost) this.signal({ state: Signal.SessionLeave })
     for (const c of this.clients.values()) retire(c)
@@ -284,6 +291,22 @@ export class Peer {
 
   broadcastStates() {
     this.relay({ type: Message.ConnectionState, data: Object.fromEntries(this.states) })
+    this.reportStates()
+  }
+
+  // reportStates tells the server the map too (PeerStates: its presence
+  // stays true after clients close their WebSockets), at most every
+  // REPORT_MLS: changes in between go out together, the latest map winning.
+  reportStates() {
+    if (this.reportTimer) return
+    const send = () => {
+      this.reportTimer = null
+      this.lastReport = Date.now()
+      if (this.iamHost && this.joined) this.signal({ state: Signal.PeerStates, data: Object.fromEntries(this.states) })
+    }
+    const wait = this.lastReport + REPORT_MLS - Date.now()
+    if (wait <= 0) send()
+    else this.reportTimer = setTimeout(send, wait)
   }
 
   // ---- client

@@ -56,6 +56,8 @@ type Peer struct {
 	joined       bool
 	links        map[protocol.PeerID]*link // host: one per client
 	states       map[protocol.PeerID]State // host: the map it sends
+	reportedAt   time.Time                 // host: when it last sent the map to the server (PeerStates)
+	reportDue    bool                      // host: the map changed since; tick sends it
 	toHost       *link                     // client
 	early        []webrtc.ICECandidateInit // client: host candidates before its offer
 	joinAt       time.Time
