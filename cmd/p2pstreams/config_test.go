@@ -45,6 +45,7 @@ var nonDefault = map[string]struct {
 	"log-format":        {"json", func(c *serveConfig) any { return c.LogFormat }, "json"},
 	"metrics":           {"false", func(c *serveConfig) any { return c.Metrics }, false},
 	"metrics-addr":      {"127.0.0.1:0", func(c *serveConfig) any { return c.MetricsAddr }, "127.0.0.1:0"},
+	"admin-secret":      {"admin-secret-0123456789", func(c *serveConfig) any { return c.AdminSecret }, "admin-secret-0123456789"},
 	"webhook-url":       {"https://u:pw@hooks.example/p2p", func(c *serveConfig) any { return c.WebhookURL }, "https://u:pw@hooks.example/p2p"},
 	"webhook-secret":    {"hook-secret-0123456789", func(c *serveConfig) any { return c.WebhookSecret }, "hook-secret-0123456789"},
 	"webhook-queue":     {"5", func(c *serveConfig) any { return c.WebhookQueue }, 5},
@@ -109,7 +110,7 @@ func TestConfigEverySourceEverySetting(t *testing.T) {
 					t.Errorf("print-config line %q; want it to end with %q", line, want)
 				}
 			}
-			if strings.Contains(out.String(), testSecret) || strings.Contains(out.String(), ":pw@") || strings.Contains(out.String(), "turn-secret-0123") || strings.Contains(out.String(), "hook-secret-0123") {
+			if strings.Contains(out.String(), testSecret) || strings.Contains(out.String(), ":pw@") || strings.Contains(out.String(), "turn-secret-0123") || strings.Contains(out.String(), "hook-secret-0123") || strings.Contains(out.String(), "admin-secret-0123") {
 				t.Errorf("print-config shows a secret:\n%s", out.String())
 			}
 		})

@@ -46,6 +46,8 @@ type serveConfig struct {
 	Metrics     bool
 	MetricsAddr string
 
+	AdminSecret string
+
 	WebhookURL    string
 	WebhookSecret string
 	WebhookQueue  int
@@ -85,6 +87,7 @@ func (c *serveConfig) settings() []*setting {
 		{name: "log-level", usage: "debug, info, warn or error", value: choiceValue{&c.LogLevel, []string{"debug", "info", "warn", "error"}}},
 		{name: "log-format", usage: "text or json", value: choiceValue{&c.LogFormat, []string{"text", "json"}}},
 		{name: "metrics", usage: "serve Prometheus metrics at /metrics", value: boolValue{&c.Metrics}},
+		{name: "admin-secret", usage: "bearer secret of the JSON admin API at /admin/api/ (list sessions, remove peers), at least 16 bytes; empty means no admin API", value: stringValue{&c.AdminSecret}, redact: redactSecret},
 		{name: "webhook-url", usage: "POST every server event as signed JSON to this http(s) URL; empty means none", value: stringValue{&c.WebhookURL}, redact: redactURL},
 		{name: "webhook-secret", usage: "the HMAC-SHA256 key of the webhook's " + SignatureHeader + " header, at least 16 bytes; required with --webhook-url", value: stringValue{&c.WebhookSecret}, redact: redactSecret},
 		{name: "webhook-queue", usage: "events waiting for the webhook; more are dropped and counted", value: intValue{&c.WebhookQueue, 1}},
@@ -179,6 +182,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mux.Handle("/p2p/", srv)
 	mux.Handle("/healthz", p2pstreams.HealthHandler())
 	mux.Handle("/readyz", srv.ReadyHandler(0))
+	if c.AdminSecret != "" {
+		if len(c.AdminSecret) < 16 {
+			srv.Shutdown(context.Background())
+			return errors.New("serve: --admin-secret must be at least 16 bytes")
+		}
+		mux.Handle("/admin/", adminAPI(srv, c.AdminSecret))
+	}
 	mux.Handle("/", demo.New(srv, demo.Options{Mount: "/p2p/"}))
 	if m != nil {
 		m.Watch(srv)
