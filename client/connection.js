@@ -6,8 +6,16 @@
 // passed through), then end in one of
 // disconnected / closed / failed (isFinal). A final state is never left: a
 // peer that comes back gets a new Connection. Each change calls onstate once.
+//
+// Sending: send queues a peer message (in chunks when large, see wire.js)
+// and hands pieces to the channel while its bufferedAmount is at most
+// SEND_HIGH_WATER, resuming on bufferedamountlow. Before the channel opens
+// the queue holds them (at most RELAY_MAX_HELD messages); the queue never
+// holds more than queueLimit bytes. Past either bound send refuses with
+// slow_reader rather than buffer without bound: delivered or reported.
 
-import { CHANNEL_LABEL, Message, Signal, State, isFinal, rtcConfiguration } from "./protocol.js"
+import { CHANNEL_LABEL, Code, MAX_MAX_MESSAGE_SIZE, Message, RELAY_MAX_HELD, RELAY_MAX_QUEUED, SEND_HIGH_WATER, SEND_LOW_WATER, Signal, State, isFinal, rtcConfiguration } from "./protocol.js"
+import { Reassembler, TOO_LARGE, encode, pieceSize } from "./wire.js"
 
 export class Connection {
   /**
@@ -32,6 +40,17 @@ export class Connection {
     this.described = false
     this.lastHeard = 0
     this.timer = null
+    this.queue = [] // pieces to send, oldest first, from queueHead on
+    this.queueHead = 0
+    this.queuedBytes = 0
+    this.held = 0 // messages queued before the channel opened
+    // Relayed bytes that may wait for this peer: two of the largest messages at least.
+    this.queueLimit = Math.max(RELAY_MAX_QUEUED, 2 * config.maxMessageSize)
+    this.chunks = new Reassembler(MAX_MAX_MESSAGE_SIZE + 65536)
+    // A link that is not connected in time has failed (ice_failed): the
+    // ICE path cannot connect, or the other end stopped answering.
+    this.failure = null // the code of a failed state
+    this.connectTimer = setTimeout(() => this.fail("ice_failed"), config.connect_timeout_mls)
     this.onstate = () => {}
     this.onmessage = () => {}
 
@@ -49,7 +68,7 @@ export class Connection {
           if (this.state === State.Negotiating) this.setState(State.Connecting)
           break
         case "failed":
-          this.setState(State.Failed)
+          this.fail("ice_failed")
           break
         case "closed":
           this.setState(State.Closed)
@@ -103,14 +122,54 @@ export class Connection {
     else this.pc.addIceCandidate(c).catch(() => {}) // a stale candidate is harmless
   }
 
-  /** send sends a peer message if the channel is open; it reports whether it did. */
+  /**
+   * send queues a peer message for the channel (held until it opens). It
+   * returns null, or the error {code, message} that kept it from queueing.
+   */
   send(msg) {
-    if (!this.channel || this.channel.readyState !== "open") return false
+    if (isFinal(this.state)) return { code: Code.NotJoined, message: `${this.remoteId}: the connection is over` }
+    const opened = this.channel?.readyState === "open"
+    if (!opened && this.held >= RELAY_MAX_HELD) return { code: Code.SlowReader, message: `${this.remoteId}: too many messages held while it connects` }
+    const pieces = encode(msg)
+    let size = 0
+    for (const p of pieces) size += pieceSize(p)
+    if (this.queuedBytes + size > this.queueLimit) return { code: Code.SlowReader, message: `${this.remoteId}: the send queue is full` }
+    for (const p of pieces) this.queue.push(p)
+    this.queuedBytes += size
+    if (!opened) this.held++
+    this.pump()
+    return null
+  }
+
+  // pump hands queued pieces to the channel while it has room.
+  pump() {
+    const ch = this.channel
+    if (!ch || ch.readyState !== "open") return
+    this.held = 0
+    while (this.queueHead < this.queue.length && ch.bufferedAmount <= SEND_HIGH_WATER) {
+      const p = this.queue[this.queueHead]
+      this.queue[this.queueHead++] = undefined
+      this.queuedBytes -= pieceSize(p)
+      try {
+        ch.send(p)
+      } catch {
+        this.setState(State.Failed) // the channel is going: nothing more can be sent
+        return
+      }
+    }
+    if (this.queueHead === this.queue.length) {
+      this.queue = []
+      this.queueHead = 0
+    }
+  }
+
+  // sendNow sends a small control message at once, past the queue
+  // (heartbeats, refusals); receivers take it between another message's chunks.
+  sendNow(msg) {
     try {
-      this.channel.send(JSON.stringify(msg))
-      return true
+      if (this.channel?.readyState === "open") this.channel.send(JSON.stringify(msg))
     } catch {
-      return false
+      // closing: the state change says so
     }
   }
 
@@ -144,9 +203,13 @@ export class Connection {
 
   attach(channel) {
     this.channel = channel
+    channel.binaryType = "arraybuffer"
+    channel.bufferedAmountLowThreshold = SEND_LOW_WATER
+    channel.onbufferedamountlow = () => this.pump()
     channel.onopen = () => {
       this.lastHeard = Date.now()
       this.startHeartbeat()
+      this.pump() // what was held for this peer goes first
       this.setState(State.Connected)
     }
     channel.onclose = () => this.setState(State.Disconnected)
@@ -154,10 +217,11 @@ export class Connection {
       this.lastHeard = Date.now()
       let msg
       try {
-        msg = JSON.parse(e.data)
+        msg = typeof e.data === "string" ? JSON.parse(e.data) : this.chunks.add(e.data)
       } catch {
         return // not ours: ignore
       }
+      if (msg === TOO_LARGE) msg = { type: Message.Data, tooLarge: true }
       if (!msg || typeof msg !== "object" || msg.type === Message.Heartbeat) return
       this.onmessage(msg)
     }
@@ -170,17 +234,27 @@ export class Connection {
         this.setState(State.Disconnected)
         return
       }
-      this.send({ type: Message.Heartbeat })
+      this.sendNow({ type: Message.Heartbeat })
     }, interval_mls)
+  }
+
+  /** fail ends a connection that is not connected yet in state failed, with code. */
+  fail(code) {
+    if (this.state === State.Connected || isFinal(this.state)) return
+    this.failure = code
+    this.setState(State.Failed)
   }
 
   setState(s) {
     if (s === this.state || isFinal(this.state)) return
     this.state = s
+    if (s === State.Connected || isFinal(s)) clearTimeout(this.connectTimer)
     if (isFinal(s)) {
       clearInterval(this.timer)
       this.pending = this.outgoing = []
-      if (this.channel) this.channel.onopen = this.channel.onclose = this.channel.onmessage = null
+      this.queue = []
+      this.queueHead = this.queuedBytes = 0
+      if (this.channel) this.channel.onopen = this.channel.onclose = this.channel.onmessage = this.channel.onbufferedamountlow = null
       this.pc.onicecandidate = this.pc.onconnectionstatechange = this.pc.ondatachannel = null
       try {
         this.channel?.close()

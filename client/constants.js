@@ -17,6 +17,9 @@ export const Signal = Object.freeze({
   PeerStates: "PeerStates",
   ServerShutdown: "ServerShutdown",
   Error: "Error",
+  HostUnreachable: "HostUnreachable",
+  HostProbe: "HostProbe",
+  HostAlive: "HostAlive",
 })
 
 /** Error codes (PROTOCOL.md, "Errors"). */
@@ -34,6 +37,7 @@ export const Code = Object.freeze({
   NotHost: "not_host",
   RateLimited: "rate_limited",
   SlowReader: "slow_reader",
+  Flood: "flood",
   SessionExpired: "session_expired",
   JoinTimeout: "join_timeout",
   ServerShutdown: "server_shutdown",
@@ -41,6 +45,9 @@ export const Code = Object.freeze({
   OriginForbidden: "origin_forbidden",
   PeerRemoved: "peer_removed",
   SessionClosed: "session_closed",
+  HostUnresponsive: "host_unresponsive",
+  ICEFailed: "ice_failed",
+  AlreadyOpen: "already_open",
 })
 
 /** What a peer does after each code: "fatal" (ends), "retry" (joins again), "info". */
@@ -58,6 +65,7 @@ export const CODE_CLASS = Object.freeze({
   not_host: "info",
   rate_limited: "retry",
   slow_reader: "info",
+  flood: "info",
   session_expired: "fatal",
   join_timeout: "retry",
   server_shutdown: "info",
@@ -65,6 +73,9 @@ export const CODE_CLASS = Object.freeze({
   origin_forbidden: "fatal",
   peer_removed: "fatal",
   session_closed: "fatal",
+  host_unresponsive: "info",
+  ice_failed: "info",
+  already_open: "info",
 })
 
 /** Codes after which joining again cannot help. */
@@ -81,6 +92,7 @@ export const Message = Object.freeze({
   ConnectionState: "Data.Connection.State",
   Heartbeat: "Heartbeat",
   Error: "Error",
+  HostState: "Data.Host.State",
 })
 
 /** Connection states, of a peer and in Data.Connection.State. */
@@ -96,7 +108,7 @@ export const State = Object.freeze({
 
 // Host behaviour (PROTOCOL.md, "Host behaviour").
 export const OFFER_TIMEOUT_MLS = 10000
-export const NEGOTIATION_TIMEOUT_MLS = 30000
+export const NEGOTIATION_TIMEOUT_MLS = 15000
 export const FORGET_AFTER_MLS = 30000
 export const BACKOFF_BASE_MLS = 200
 export const BACKOFF_MAX_MLS = 8000
@@ -106,6 +118,7 @@ export const RELAY_MAX_QUEUED = 33554432
 export const RELAY_MAX_HELD = 4096
 export const CHUNK_SIZE = 16384
 export const MAX_MAX_MESSAGE_SIZE = 67108864
+export const HOST_STATE_EVERY_MLS = 1000
 
 /** The frame config's keys with their defaults. */
 export const DEFAULT_CONFIG = Object.freeze({
@@ -115,6 +128,7 @@ export const DEFAULT_CONFIG = Object.freeze({
   manualFailover: false,
   maxMessageSize: 16777216,
   iceTransportPolicy: "all",
+  connect_timeout_mls: 15000,
 })
 
 /** The token claims' JSON names (package token, Claims). */

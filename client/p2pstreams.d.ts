@@ -9,7 +9,8 @@ export declare const State: Readonly<{
 }>
 export declare const Message: Readonly<{ Data: "Data"; ConnectionState: "Data.Connection.State"; Heartbeat: "Heartbeat" }>
 export declare const Signal: Readonly<Record<
-  "SessionJoin" | "SessionReady" | "SdpOffer" | "SdpAnswer" | "IceCandidate" | "SessionLeave" | "PeerLeft" | "HostLeft" | "ServerShutdown" | "Error",
+  "SessionJoin" | "SessionReady" | "SdpOffer" | "SdpAnswer" | "IceCandidate" | "SessionLeave" | "PeerLeft" | "HostLeft" | "ServerShutdown" | "Error"
+  | "HostUnreachable" | "HostProbe" | "HostAlive",
   string
 >>
 /** The label of the DataChannel the host opens for each client: "p2pstreams". */
@@ -21,6 +22,8 @@ export interface P2pConfig {
   ice_servers?: RTCIceServer[]
   /** Heartbeat over the DataChannel; defaults 1000 and 4000 ms (at least two intervals). */
   heartbeat?: { interval_mls?: number; idle_timeout_mls?: number }
+  /** A link not connected this long after its negotiation began fails with code "ice_failed"; default 15000 ms. */
+  connect_timeout_mls?: number
   /** Keep a client's signaling WebSocket open once connected; default false. */
   keepCableConnection?: boolean
   /** The Rails gem's mode: when the host goes, stay down until reload; default false (rejoin and elect a new host). */
@@ -33,7 +36,7 @@ export interface P2pConfig {
   iceTransportPolicy?: RTCIceTransportPolicy
   [key: string]: unknown
 }
-export declare const DEFAULT_CONFIG: Readonly<Required<Pick<P2pConfig, "ice_servers" | "keepCableConnection" | "manualFailover" | "maxMessageSize" | "iceTransportPolicy">> & { heartbeat: { interval_mls: number; idle_timeout_mls: number } }>
+export declare const DEFAULT_CONFIG: Readonly<Required<Pick<P2pConfig, "ice_servers" | "keepCableConnection" | "manualFailover" | "maxMessageSize" | "iceTransportPolicy" | "connect_timeout_mls">> & { heartbeat: { interval_mls: number; idle_timeout_mls: number } }>
 export declare function normalizeConfig(c?: P2pConfig): Required<Omit<P2pConfig, "autoFailover">>
 /** Error codes by name (generated from Go's package protocol). */
 export declare const Code: Readonly<Record<string, string>>
@@ -47,11 +50,17 @@ export type P2pMessage =
   | { type: "Data"; senderId: string; data: unknown }
   | { type: "Data.Connection.State"; data: Record<string, P2pState> }
 
-/** An error from the server (PROTOCOL.md codes) or from the client ("webrtc", "bad_frame", "signaling_unreachable"); the one shape p2pError gets. */
+/** An error from the server (PROTOCOL.md codes) or from the client ("webrtc", "bad_frame", "signaling_unreachable", "ice_failed", "already_open"); the one shape p2pError gets. */
 export interface P2pError { code: string; message: string }
 
 /** Detail of a state change; `reconnecting` tells whether a disconnected client rejoins by itself. */
-export interface P2pStateDetail { reason?: string; reconnecting?: boolean }
+export interface P2pStateDetail {
+  reason?: string
+  reconnecting?: boolean
+  /** With state "failed": the code ("ice_failed": the link did not connect within connect_timeout_mls) and words for people. */
+  code?: string
+  message?: string
+}
 
 /** The callbacks a <p2p-frame> calls on its listeners. */
 export interface P2pListener {
@@ -62,10 +71,21 @@ export interface P2pListener {
   p2pClosed?(detail: P2pStateDetail): void
   p2pError?(error: P2pError): void
   p2pReceivedMessage?(message: P2pMessage): void
+  /** Another peer hosts the session now. */
+  p2pHostChanged?(change: P2pHostChange): void
+  /** Opt-in state hand-off: the app's state (any JSON value), asked on the host. */
+  p2pHostState?(): unknown
+  /** Replace the app's state with the host's (on a newcomer, and on a new host). */
+  p2pRestoreState?(state: unknown): void
 }
+
+/** Detail of p2pHostChanged and the p2p:hostchanged event. */
+export interface P2pHostChange { previous: string; current: string }
 
 export interface P2pFrameEventMap extends HTMLElementEventMap {
   "p2p:state": CustomEvent<P2pStateDetail & { state: P2pState }>
+  "p2p:hostchanged": CustomEvent<P2pHostChange>
+  "p2p:restorestate": CustomEvent<unknown>
   "p2p:negotiating": CustomEvent<P2pStateDetail>
   "p2p:connecting": CustomEvent<P2pStateDetail>
   "p2p:connected": CustomEvent<P2pStateDetail>
@@ -142,6 +162,9 @@ export declare class P2pController implements P2pControllerAPI {
   p2pClosed(detail: P2pStateDetail): void
   p2pError(error: P2pError): void
   p2pReceivedMessage(message: P2pMessage): void
+  p2pHostChanged(change: P2pHostChange): void
+  p2pHostState?(): unknown
+  p2pRestoreState(state: unknown): void
 }
 
 /** The signaling transport the peer logic talks to. */

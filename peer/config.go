@@ -69,7 +69,7 @@ type Config struct {
 	// peer_connected) until Join's context ends.
 	ManualFailover bool
 
-	// OnMessage, OnState and OnPeers are the callbacks; nil ones are not
+	// OnMessage, OnState, OnPeers and OnError are the callbacks; nil ones are not
 	// called. The contract: they are called one at a time, in order, from
 	// one goroutine of the Peer, never while the Peer holds a lock, so they
 	// may call any Peer method (Send, Close, ...). They never block the
@@ -85,6 +85,27 @@ type Config struct {
 	// included) on each change: the host's own map on the host, the last
 	// Data.Connection.State on a client. The map is the callee's to keep.
 	OnPeers func(map[protocol.PeerID]State)
+	// OnError gets what went wrong outside any call: a message of this
+	// peer's that the host refused (a *protocol.CodeError, such as
+	// message_too_large when the host's maximum is lower than this peer's).
+	OnError func(error)
+	// OnHostChange gets the previous and the current host when another
+	// peer hosts the session now (after a failover, or a host that came
+	// back to find another in its place).
+	OnHostChange func(previous, current protocol.PeerID)
+
+	// HostState opts in to the state hand-off: on the host, it returns the
+	// app's state (any value encoding/json takes; nil: none). The host sends
+	// it to each client when its channel opens and, while Data messages
+	// flow, at most every protocol.HostStateEvery. It runs on the Peer's
+	// loop goroutine: it must be quick, and may call Send (which never
+	// waits on a host) but no method that waits.
+	HostState func() any
+	// OnRestoreState gets the host's state to replace the app's with: on a
+	// client, the first one from each host it connects to (a newcomer sees
+	// the room's state); on a new host, the old host's last one, then
+	// OnMessage gets again the Data messages that came after it.
+	OnRestoreState func(json.RawMessage)
 
 	// Logger gets debug and warning logs. Default: none.
 	Logger *slog.Logger
@@ -93,9 +114,11 @@ type Config struct {
 	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// NegotiationTimeout bounds a negotiation, from the offer to the
 	// DataChannel opening: the host marks the client failed, a client takes
-	// its host as lost. Default protocol.NegotiationTimeout. (A client that
-	// gets no offer at all within protocol.OfferTimeout of joining takes its
-	// host as lost, as the browser does.)
+	// its host as lost (ErrICEFailed) and tries again with backoff.
+	// Default: the token config's "connect_timeout_mls", then
+	// protocol.NegotiationTimeout (15 s), as in the browser client. (A
+	// client that gets no offer at all within protocol.OfferTimeout of
+	// joining takes its host as lost, as the browser does.)
 	NegotiationTimeout time.Duration
 }
 
@@ -113,7 +136,8 @@ type settings struct {
 	policy         webrtc.ICETransportPolicy
 	keepSignaling  bool
 	failover       bool
-	maxMessage     int // bytes of one Data payload
+	maxMessage     int           // bytes of one Data payload
+	connect        time.Duration // the negotiation timeout
 }
 
 func (c *Config) settings(raw json.RawMessage, log *slog.Logger) settings {
@@ -139,6 +163,10 @@ func (c *Config) settings(raw json.RawMessage, log *slog.Logger) settings {
 		keepSignaling: c.KeepSignaling || fc.KeepCableConnection,
 		failover:      !c.ManualFailover && !fc.ManualFailover,
 		maxMessage:    fc.MaxMessageSize,
+		connect:       c.NegotiationTimeout,
+	}
+	if s.connect <= 0 {
+		s.connect = time.Duration(fc.ConnectTimeoutMls) * time.Millisecond // Normalize gave a default
 	}
 	if s.iceServers == nil {
 		for _, is := range fc.ICEServers {
@@ -185,9 +213,25 @@ var (
 	defaultAPI     *webrtc.API
 )
 
-func (c *Config) api() *webrtc.API {
+var (
+	relayAPIOnce sync.Once
+	relayAPI     *webrtc.API
+)
+
+// api is Config.API, else pion's defaults; for a relay-only link, defaults
+// that accept a relayed pair at once (pion waits 2 s for a better pair
+// first, which a relay-only link never has).
+func (c *Config) api(policy webrtc.ICETransportPolicy) *webrtc.API {
 	if c.API != nil {
 		return c.API
+	}
+	if policy == webrtc.ICETransportPolicyRelay {
+		relayAPIOnce.Do(func() {
+			var se webrtc.SettingEngine
+			se.SetRelayAcceptanceMinWait(0)
+			relayAPI = webrtc.NewAPI(webrtc.WithSettingEngine(se))
+		})
+		return relayAPI
 	}
 	defaultAPIOnce.Do(func() { defaultAPI = webrtc.NewAPI() })
 	return defaultAPI

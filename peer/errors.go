@@ -19,6 +19,13 @@ var (
 	// as the last failure when its context ends. A *protocol.CodeError in the
 	// chain says how the server closed the connection, when it said.
 	ErrSignalingLost = errors.New("peer: signaling connection lost")
+	// ErrICEFailed: a client's link to its host did not connect within the
+	// negotiation timeout (the token config's connect_timeout_mls, 15 s by
+	// default), or ICE failed. It comes with ErrDisconnected in the chain
+	// (so NoFailover ends the Peer as for any lost host); otherwise the
+	// Peer tries again with backoff, and Join reports it as the last
+	// failure. Its text carries the browser client's code, "ice_failed".
+	ErrICEFailed = errors.New("peer: ice_failed: the link to the host did not connect")
 )
 
 // A refusal by the server (an Error message, or a close with a code as its

@@ -42,6 +42,7 @@ const (
 	evData                       // a peer message on link's DataChannel (wire)
 	evCandidate                  // a local ICE candidate of link (cand)
 	evSend                       // the host's own Send (data)
+	evHostState                  // the app's state for clients (link or nil, data, seq)
 )
 
 type event struct {
@@ -54,7 +55,9 @@ type event struct {
 	dc      *webrtc.DataChannel
 	wire    wire
 	cand    *webrtc.ICECandidateInit
-	data    json.RawMessage
+	data    json.RawMessage // evSend: a JSON message; or
+	bin     []byte          // evSend: a binary one
+	seq     uint64          // evHostState: the messages relayed before it
 }
 
 const (
@@ -168,6 +171,8 @@ func (p *Peer) round() (end roundEnd) {
 	}
 	p.setState(StateNegotiating)
 	if err := p.sig.send(&protocol.Message{State: protocol.SessionJoin, Token: p.cfg.Token}); err != nil {
+		p.sig.close() // broken: the next round dials again
+		p.sig = nil
 		return roundEnd{err: fmt.Errorf("%w: send SessionJoin: %v", ErrSignalingLost, err)}
 	}
 	joinTimer := time.NewTimer(joinTimeout)
@@ -289,6 +294,10 @@ func (p *Peer) endRound(reason error) {
 		p.lostTimer = nil
 	}
 	closing := errors.Is(reason, ErrClosed)
+	p.suspect = ""
+	if errors.Is(reason, ErrDisconnected) && !p.isHostNow() {
+		p.suspect = p.hostIDNow()
+	}
 	if p.sig != nil && p.joined && !errors.Is(reason, ErrHostLeft) {
 		// Leave for good on Close (first, so that a host's clients hear
 		// HostLeft as their links close); otherwise so that this
@@ -350,9 +359,12 @@ func (p *Peer) handle(ev event) error {
 		}
 		p.dialed(ev)
 		return nil
+	case evHostState:
+		p.sendHostState(ev)
+		return nil
 	case evSend:
 		if p.isHostNow() {
-			p.relay(p.id, ev.data)
+			p.relay(p.id, ev.data, ev.bin)
 		}
 		return nil
 	}
@@ -400,6 +412,12 @@ func (p *Peer) handleSignal(m *protocol.Message) error {
 		if !p.isHostNow() {
 			return ErrHostLeft
 		}
+	case protocol.HostProbe:
+		// The server asks whether this host's code runs; the loop's answer
+		// says it does (a frozen peer would not answer).
+		if !p.mute.Load() {
+			p.signal(&protocol.Message{State: protocol.HostAlive})
+		}
 	case protocol.ServerShutdown:
 		p.log.Info("p2pstreams: the signaling server is shutting down", "peer", p.id, "seconds", m.Seconds)
 	case protocol.Error:
@@ -421,16 +439,20 @@ func (p *Peer) joinedAs(m *protocol.Message) error {
 	p.set.iceServers = p.linkICEServers(m.ICEServers) // for the link to the host
 	p.failoverOn = p.set.failover
 	host := m.HostPeerID == m.PeerID
+	p.noteHost(m.HostPeerID)
 	p.mu.Lock()
 	p.id, p.session, p.hostID, p.isHost = m.PeerID, m.SessionID, m.HostPeerID, host
+	p.maxMessage = p.set.maxMessage
 	p.mu.Unlock()
 	if host {
 		if !wasHost {
 			p.states = map[protocol.PeerID]State{p.id: StateConnected}
+			p.gone = make(map[protocol.PeerID]time.Time)
+			p.takeOverState()
 		}
 		p.wasConnected = true
 		p.setState(StateConnected)
-		p.toClients(encodeStates(p.states), false)
+		p.toClients(chunkText(encodeStates(p.states)), false)
 		p.setPeers(maps.Clone(p.states))
 		p.markReady()
 		return nil
@@ -440,8 +462,14 @@ func (p *Peer) joinedAs(m *protocol.Message) error {
 			p.closeLink(l)
 		}
 		clear(p.links)
-		p.states = nil
+		p.states, p.gone = nil, nil
 	}
+	if m.HostPeerID == p.suspect {
+		// The host that the last round lost is host still: tell the server,
+		// which probes it and resets the session if it does not answer.
+		p.signal(&protocol.Message{State: protocol.HostUnreachable, HostPeerID: m.HostPeerID})
+	}
+	p.suspect = ""
 	p.setState(StateNegotiating)
 	return nil
 }
@@ -454,6 +482,14 @@ func (p *Peer) serverError(m *protocol.Message) error {
 		// Late candidates for a client that closed its WebSocket: expected.
 		return nil
 	case m.Code == protocol.CodeSessionExpired, joining && m.Code.Class() != protocol.ClassInfo:
+		return err
+	case m.Code == protocol.CodeHostUnresponsive:
+		// This host did not answer the server's probe in time (it was
+		// frozen): the session was reset without it, and the server
+		// closes this connection. Join again on a new one.
+		p.joined = false
+		p.sig.close()
+		p.sig = nil
 		return err
 	}
 	p.log.Warn("p2pstreams: server error", "peer", p.id, "code", m.Code, "message", m.Text)
@@ -527,11 +563,13 @@ func (p *Peer) tick(now time.Time) error {
 				p.hostDrop(id, StateDisconnected)
 			case l.open:
 				p.sendText(l, heartbeatMsg)
-			case now.Sub(l.started) > p.cfg.NegotiationTimeout:
+			case now.Sub(l.started) > p.set.connect:
 				p.log.Info("p2pstreams: negotiation timed out", "peer", id)
 				p.hostDrop(id, StateFailed)
 			}
 		}
+		p.forgetGone(now)
+		p.hostStateTick(now)
 		return nil
 	}
 	l := p.toHost
@@ -542,8 +580,8 @@ func (p *Peer) tick(now time.Time) error {
 		p.sendText(l, heartbeatMsg)
 	case l == nil && p.joined && now.Sub(p.joinAt) > protocol.OfferTimeout:
 		return fmt.Errorf("%w: no offer from the host within %v", ErrDisconnected, protocol.OfferTimeout)
-	case l != nil && now.Sub(l.started) > p.cfg.NegotiationTimeout:
-		return fmt.Errorf("%w: not connected to the host within %v", ErrDisconnected, p.cfg.NegotiationTimeout)
+	case l != nil && now.Sub(l.started) > p.set.connect:
+		return fmt.Errorf("%w: %w within %v", ErrDisconnected, ErrICEFailed, p.set.connect)
 	}
 	return nil
 }
@@ -552,7 +590,30 @@ func (p *Peer) sendText(l *link, s string) {
 	if s == heartbeatMsg && p.mute.Load() {
 		return
 	}
+	if len(s) > protocol.ChunkSize {
+		p.sendPieces(l, chunkText(s))
+		return
+	}
 	if err := l.dc.SendText(s); err != nil {
 		p.log.Debug("p2pstreams: datachannel send", "peer", l.remote, "err", err)
 	}
+}
+
+// sendPieces hands one message's pieces to l's DataChannel (the host's
+// loop: it never waits). It reports false when the channel refused one;
+// the caller drops the client.
+func (p *Peer) sendPieces(l *link, pieces []piece) bool {
+	for _, pc := range pieces {
+		var err error
+		if pc.bin != nil {
+			err = l.dc.Send(pc.bin)
+		} else {
+			err = l.dc.SendText(pc.text)
+		}
+		if err != nil {
+			p.log.Debug("p2pstreams: datachannel send", "peer", l.remote, "err", err)
+			return false
+		}
+	}
+	return true
 }

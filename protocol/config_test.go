@@ -52,6 +52,12 @@ func TestFrameConfigAliasAndDefaults(t *testing.T) {
 	if c, _ := ParseFrameConfig(json.RawMessage(`{"maxMessageSize":1000000000}`)); c.MaxMessageSize != MaxMaxMessageSize {
 		t.Errorf("maxMessageSize is bounded: %d", c.MaxMessageSize)
 	}
+	if c, _ := ParseFrameConfig(nil); c.ConnectTimeoutMls != NegotiationTimeout.Milliseconds() {
+		t.Errorf("connect_timeout_mls defaults to %d", c.ConnectTimeoutMls)
+	}
+	if c, _ := ParseFrameConfig(json.RawMessage(`{"connect_timeout_mls":2500}`)); c.ConnectTimeoutMls != 2500 {
+		t.Errorf("connect_timeout_mls read as %d", c.ConnectTimeoutMls)
+	}
 }
 
 func TestBackoff(t *testing.T) {

@@ -28,8 +28,10 @@ const (
 	// takes its host as lost and joins again.
 	OfferTimeout = 10 * time.Second
 	// NegotiationTimeout: from the offer to the DataChannel opening; after
-	// it the host marks the client failed and a client takes its host as lost.
-	NegotiationTimeout = 30 * time.Second
+	// it the host marks the client failed and a client takes its host as
+	// lost (CodeICEFailed) and joins again. The default of the frame
+	// config's connect_timeout_mls.
+	NegotiationTimeout = 15 * time.Second
 	// ForgetAfter: the host forgets a client whose connection ended and
 	// that did not come back within this: it leaves the state map and the
 	// host sends PeerLeft, which frees its place in the session.
@@ -79,7 +81,13 @@ const (
 	MsgStates    = "Data.Connection.State" // host → clients: every peer's state
 	MsgHeartbeat = "Heartbeat"             // both ways, every heartbeat interval
 	MsgError     = "Error"                 // host → client: a message of the client's was refused (code)
+	MsgHostState = "Data.Host.State"       // host → clients: the app's state snapshot (opt-in hand-off)
 )
+
+// HostStateEvery: a host whose app gives a state snapshot sends a fresh
+// one to its clients at most this often while Data messages flow, and to
+// each client when its channel opens.
+const HostStateEvery = time.Second
 
 // The connection states, of a peer and in Data.Connection.State, in the
 // order a connection usually goes through them.

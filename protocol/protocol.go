@@ -17,7 +17,7 @@ import (
 	"unicode/utf8"
 )
 
-// Type is the value of "type" in every signaling message (the seed's name).
+// Type is the value of "type" in every signaling message (the name p2p_streams_channel uses).
 const Type = "Connection"
 
 // MaxIDLength bounds session and peer ids, in bytes.
@@ -47,6 +47,14 @@ const (
 	Error          State = "Error"          // server → peer: a refused input, with a code
 )
 
+// Liveness: a client whose link to its host failed reports it, and the
+// server asks the host's own code (not its WebSocket stack) to answer.
+const (
+	HostUnreachable State = "HostUnreachable" // client → server: my link to host "hostPeerId" failed
+	HostProbe       State = "HostProbe"       // server → host: answer HostAlive now
+	HostAlive       State = "HostAlive"       // host → server: the answer to HostProbe
+)
+
 // Routed reports whether messages in state s go from one peer to another.
 func (s State) Routed() bool {
 	return s == SdpOffer || s == SdpAnswer || s == IceCandidate
@@ -70,7 +78,8 @@ const (
 	CodeSessionFull     Code = "session_full"      // the session has its maximum of peers
 	CodeNotHost         Code = "not_host"          // a host-only message from a client
 	CodeRateLimited     Code = "rate_limited"      // too many messages; this one was dropped
-	CodeSlowReader      Code = "slow_reader"       // the send queue overflowed (closes)
+	CodeSlowReader      Code = "slow_reader"       // the peer did not read what was sent to it (closes)
+	CodeFlood           Code = "flood"             // kept sending over the rate limit (closes)
 	CodeSessionExpired  Code = "session_expired"   // the token's expiry passed while connected (closes)
 	CodeJoinTimeout     Code = "join_timeout"      // no SessionJoin in time (closes)
 	CodeServerShutdown  Code = "server_shutdown"   // the server is going away (closes)
@@ -78,6 +87,17 @@ const (
 	CodeOriginForbidden Code = "origin_forbidden"  // refused at the HTTP upgrade (HTTP 403)
 	CodePeerRemoved     Code = "peer_removed"      // the server's operator removed this peer (closes; its token is refused)
 	CodeSessionClosed   Code = "session_closed"    // the server's operator closed the session (closes)
+)
+
+// Liveness codes (PROTOCOL.md, "Liveness").
+const (
+	CodeHostUnresponsive Code = "host_unresponsive" // the host did not answer HostProbe in time (closes, 1008)
+	// CodeICEFailed is the clients' own (never sent by the server): a link
+	// that did not connect within the frame config's connect_timeout_mls.
+	CodeICEFailed Code = "ice_failed"
+	// CodeAlreadyOpen is the browser client's own: this peer is open in
+	// another page of the same browser already (PROTOCOL.md, "One page per peer").
+	CodeAlreadyOpen Code = "already_open"
 )
 
 // Message is one signaling message. Fields not used by a state are empty.
@@ -88,7 +108,7 @@ type Message struct {
 	Token      string    `json:"token,omitempty"`      // SessionJoin
 	SessionID  SessionID `json:"sessionId,omitempty"`  // SessionReady
 	PeerID     PeerID    `json:"peerId,omitempty"`     // SessionReady, PeerLeft
-	HostPeerID PeerID    `json:"hostPeerId,omitempty"` // SessionReady, HostLeft
+	HostPeerID PeerID    `json:"hostPeerId,omitempty"` // SessionReady, HostLeft, HostUnreachable
 
 	To   PeerID          `json:"to,omitempty"`   // routed: the target, set by the sender
 	From PeerID          `json:"from,omitempty"` // routed: the sender, set by the server only
@@ -118,14 +138,22 @@ func DecodeClient(b []byte) (*Message, error) {
 	if len(b) == 0 || b[0] != '{' {
 		return nil, bad(CodeBadMessage, "a message is one JSON object")
 	}
-	m := new(Message)
-	if err := json.Unmarshal(b, m); err != nil {
-		return nil, bad(CodeBadMessage, "invalid JSON: %v", err)
+	var from json.RawMessage // taken raw, so that "from":"" and "from":null count as set
+	m, ok := decodeRouted(b) // never with from: it takes only type, state, to and data
+	if !ok {
+		in := new(struct {
+			Message
+			From json.RawMessage `json:"from"`
+		})
+		if err := json.Unmarshal(b, in); err != nil {
+			return nil, bad(CodeBadMessage, "invalid JSON: %v", err)
+		}
+		m, from = &in.Message, in.From
 	}
 	if m.Type != Type {
 		return nil, bad(CodeUnknownState, "type must be %q", Type)
 	}
-	if m.From != "" {
+	if from != nil {
 		return nil, bad(CodeBadMessage, "from is set by the server, not the sender")
 	}
 	switch m.State {
@@ -140,7 +168,11 @@ func DecodeClient(b []byte) (*Message, error) {
 		if len(m.Data) == 0 || m.Data[0] != '{' {
 			return nil, bad(CodeBadMessage, "%s needs data, a JSON object", m.State)
 		}
-	case SessionLeave:
+	case SessionLeave, HostAlive:
+	case HostUnreachable:
+		if err := CheckID(string(m.HostPeerID)); err != nil {
+			return nil, bad(CodeBadMessage, "hostPeerId: %v", err)
+		}
 	case PeerLeft:
 		if err := CheckID(string(m.PeerID)); err != nil {
 			return nil, bad(CodeBadMessage, "peerId: %v", err)

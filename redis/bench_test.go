@@ -87,6 +87,7 @@ func BenchmarkRefreshRound(b *testing.B) {
 	st := p2predis.NewStore(rdb, nil)
 	ctx := context.Background()
 	o := p2pstreams.JoinOptions{Lease: time.Minute, Expires: time.Now().Add(time.Hour)}
+	mem0 := redisInfo(b, rdb, "memory", "used_memory")
 	ms := make([]p2pstreams.Member, n)
 	for i := range ms {
 		ms[i] = p2pstreams.Member{Session: p2pstreams.SessionID(fmt.Sprint("round-", i/2)), Peer: p2pstreams.PeerID(fmt.Sprint("p", i%2))}
@@ -94,7 +95,9 @@ func BenchmarkRefreshRound(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	memPerMember := (redisInfo(b, rdb, "memory", "used_memory") - mem0) / n
 	report := func(b *testing.B, cpu0 float64) {
+		b.ReportMetric(memPerMember, "redis-bytes/member")
 		per := float64(b.N) * n
 		b.ReportMetric(float64(b.Elapsed().Microseconds())/per, "µs/lease")
 		b.ReportMetric((redisCPU(b, rdb)-cpu0)*1e6/per, "redis-cpu-µs/lease")
@@ -123,20 +126,58 @@ func BenchmarkRefreshRound(b *testing.B) {
 	})
 }
 
-// redisCPU is the CPU seconds (user + system) the Redis server has used,
-// from INFO cpu.
+// BenchmarkSubscriptions measures what a node's peers cost in Redis pub/sub:
+// 20k peer topics subscribed through one Broker (one per connected peer, as
+// the server subscribes), Redis memory per subscription; one op is one
+// message published to one of them and delivered.
+//
+//	go test -run '^$' -bench Subscriptions ./redis
+func BenchmarkSubscriptions(b *testing.B) {
+	const n = 20000
+	_, rdb := newRedis(b)
+	br := newBroker(b, rdb)
+	ctx := context.Background()
+	mem0 := redisInfo(b, rdb, "memory", "used_memory")
+	got := make(chan struct{}, 1)
+	for i := range n {
+		topic := p2pstreams.PeerTopic(p2pstreams.SessionID(fmt.Sprint("sub-", i)), "p")
+		if _, err := br.Subscribe(ctx, topic, func([]byte) { got <- struct{}{} }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	perSub := (redisInfo(b, rdb, "memory", "used_memory") - mem0) / n
+	msg := make([]byte, 256)
+	for i := 0; b.Loop(); i++ {
+		topic := p2pstreams.PeerTopic(p2pstreams.SessionID(fmt.Sprint("sub-", i%n)), "p")
+		if _, err := br.Publish(ctx, topic, msg); err != nil {
+			b.Fatal(err)
+		}
+		<-got
+	}
+	b.ReportMetric(perSub, "redis-bytes/subscription")
+}
+
+// redisCPU is the CPU seconds (user + system) the Redis server has used.
 func redisCPU(b *testing.B, rdb *redis.Client) float64 {
-	info, err := rdb.Info(context.Background(), "cpu").Result()
+	return redisInfo(b, rdb, "cpu", "used_cpu_sys") + redisInfo(b, rdb, "cpu", "used_cpu_user")
+}
+
+// redisInfo reads one number from INFO section.
+func redisInfo(b *testing.B, rdb *redis.Client, section, key string) float64 {
+	info, err := rdb.Info(context.Background(), section).Result()
 	if err != nil {
 		b.Fatal(err)
 	}
-	var sum float64
 	for _, line := range strings.Split(info, "\n") {
 		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
-		if k == "used_cpu_sys" || k == "used_cpu_user" {
-			f, _ := strconv.ParseFloat(v, 64)
-			sum += f
+		if k == key {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatalf("INFO %s: %s=%q", section, k, v)
+			}
+			return f
 		}
 	}
-	return sum
+	b.Fatalf("INFO %s: no %s", section, key)
+	return 0
 }

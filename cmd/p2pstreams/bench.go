@@ -31,6 +31,8 @@ Scenarios (each prints one JSON line):
   relay   pairs exchanging routed messages: messages/s, one-way latency, lost messages
   storm   N clients joining at once: joins/s, latency percentiles, failures
   webrtc  Go peers opening DataChannels through the server: join to DataChannel open
+          (-turn: also through the embedded TURN server, and DataChannel MB/s
+          direct and relayed, with the TURN server's CPU per MB)
   hop     relay pairs split over two nodes sharing a Redis, against one node:
           the latency a Redis hop adds (starts its own redis-server unless -redis)
 
@@ -61,6 +63,8 @@ Flags:`)
 	fs.IntVar(&cfg.Sources, "sources", 0, "loopback source addresses to bind (default one per 2000 connections, at least 8)")
 	fs.DurationVar(&cfg.Timeout, "timeout", 0, "bound of each scenario against each server (default 2m)")
 	fs.StringVar(&cfg.Profile, "profile", "", "directory for pprof profiles of spawned servers")
+	fs.BoolVar(&cfg.TURN, "turn", false, "webrtc: also through the embedded TURN server (relay only), and DataChannel throughput direct and relayed")
+	fs.IntVar(&cfg.TURNMB, "turn-mb", 0, "webrtc -turn: MiB each throughput run sends (default 32)")
 	fs.BoolVar(&cfg.Metrics, "metrics", false, "also run against the server with Prometheus metrics on (server_metrics, metrics_ratio in the report)")
 	fs.StringVar(&cfg.Redis, "redis", "", "hop: host:port of a Redis to use (default: start redis-server on a free loopback port)")
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {

@@ -35,7 +35,7 @@ var nonDefault = map[string]struct {
 	"rate-burst":        {"7", func(c *serveConfig) any { return c.RateBurst }, 7},
 	"max-peers":         {"2", func(c *serveConfig) any { return c.MaxPeers }, 2},
 	"max-message-bytes": {"4096", func(c *serveConfig) any { return c.MaxMessageBytes }, 4096},
-	"send-queue":        {"9", func(c *serveConfig) any { return c.SendQueue }, 9},
+	"send-queue-bytes":  {"9", func(c *serveConfig) any { return c.SendQueueBytes }, 9},
 	"join-timeout":      {"3s", func(c *serveConfig) any { return c.JoinTimeout }, 3 * time.Second},
 	"write-timeout":     {"4s", func(c *serveConfig) any { return c.WriteTimeout }, 4 * time.Second},
 	"store-timeout":     {"6s", func(c *serveConfig) any { return c.StoreTimeout }, 6 * time.Second},
@@ -49,15 +49,15 @@ var nonDefault = map[string]struct {
 	"webhook-url":       {"https://u:pw@hooks.example/p2p", func(c *serveConfig) any { return c.WebhookURL }, "https://u:pw@hooks.example/p2p"},
 	"webhook-secret":    {"hook-secret-0123456789", func(c *serveConfig) any { return c.WebhookSecret }, "hook-secret-0123456789"},
 	"webhook-queue":     {"5", func(c *serveConfig) any { return c.WebhookQueue }, 5},
-	"turn-addr":         {"127.0.0.1:3478", func(c *serveConfig) any { return c.TURN.Addr }, "127.0.0.1:3478"},
-	"turn-public-ip":    {"192.0.2.7", func(c *serveConfig) any { return c.TURN.PublicIP }, "192.0.2.7"},
-	"turn-ports":        {"50000-50100", func(c *serveConfig) any { return c.TURN.Ports }, "50000-50100"},
-	"turn-realm":        {"example", func(c *serveConfig) any { return c.TURN.Realm }, "example"},
-	"turn-max-per-peer": {"3", func(c *serveConfig) any { return c.TURN.MaxPerPeer }, 3},
-	"turn-max":          {"30", func(c *serveConfig) any { return c.TURN.Max }, 30},
-	"turn-url":          {"turn:127.0.0.1:3478", func(c *serveConfig) any { return c.TURN.URL }, "turn:127.0.0.1:3478"},
+	"turn-addr":         {"127.0.0.1:0", func(c *serveConfig) any { return c.TURN.Addr }, "127.0.0.1:0"},
+	"turn-public-ip":    {"127.0.0.1", func(c *serveConfig) any { return c.TURN.PublicIP }, "127.0.0.1"},
+	"turn-ports":        {"40000-40099", func(c *serveConfig) any { return c.TURN.Ports }, "40000-40099"},
+	"turn-realm":        {"example.org", func(c *serveConfig) any { return c.TURN.Realm }, "example.org"},
+	"turn-max-per-peer": {"8", func(c *serveConfig) any { return c.TURN.MaxPerPeer }, 8},
+	"turn-max":          {"99", func(c *serveConfig) any { return c.TURN.Max }, 99},
+	"turn-url":          {"turn:turn.example:3478", func(c *serveConfig) any { return c.TURN.URL }, "turn:turn.example:3478"},
 	"turn-secret":       {"turn-secret-0123456789", func(c *serveConfig) any { return c.TURN.Secret }, "turn-secret-0123456789"},
-	"turn-ttl":          {"7m", func(c *serveConfig) any { return c.TURN.TTL }, 7 * time.Minute},
+	"turn-ttl":          {"10m0s", func(c *serveConfig) any { return c.TURN.TTL }, 10 * time.Minute},
 }
 
 // Every setting (but --config itself) comes from a flag, the environment
@@ -133,14 +133,14 @@ func lineOf(text, prefix string) string {
 // A flag wins over the environment, which wins over the file.
 func TestConfigPrecedence(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "c")
-	os.WriteFile(file, []byte("max-peers 3\nrate-burst 4\nsend-queue 5\n"), 0o600)
+	os.WriteFile(file, []byte("max-peers 3\nrate-burst 4\nsend-queue-bytes 5\n"), 0o600)
 	c := defaultServeConfig()
 	env := map[string]string{"P2PSTREAMS_MAX_PEERS": "6", "P2PSTREAMS_RATE_BURST": "7"}
 	if _, err := loadConfig(&c, []string{"--config", file, "--max-peers", "8"}, lookup(env), &strings.Builder{}); err != nil {
 		t.Fatal(err)
 	}
-	if c.MaxPeers != 8 || c.RateBurst != 7 || c.SendQueue != 5 {
-		t.Errorf("max-peers %d (want the flag's 8), rate-burst %d (the env's 7), send-queue %d (the file's 5)", c.MaxPeers, c.RateBurst, c.SendQueue)
+	if c.MaxPeers != 8 || c.RateBurst != 7 || c.SendQueueBytes != 5 {
+		t.Errorf("max-peers %d (want the flag's 8), rate-burst %d (the env's 7), send-queue-bytes %d (the file's 5)", c.MaxPeers, c.RateBurst, c.SendQueueBytes)
 	}
 }
 
@@ -163,7 +163,7 @@ func TestConfigMalformed(t *testing.T) {
 		{[]string{"--rate-limit", "fast"}, nil, []string{"rate-limit", "not a number"}},
 		{[]string{"--log-level", "loud"}, nil, []string{"log-level", "not one of"}},
 		{[]string{"--allowed-origins", "example.com"}, nil, []string{"allowed-origins", "not an origin"}},
-		{nil, map[string]string{"P2PSTREAMS_SEND_QUEUE": "-3"}, []string{"P2PSTREAMS_SEND_QUEUE", "--send-queue", "less than 1"}},
+		{nil, map[string]string{"P2PSTREAMS_SEND_QUEUE_BYTES": "-3"}, []string{"P2PSTREAMS_SEND_QUEUE_BYTES", "--send-queue-bytes", "less than 1"}},
 		{nil, map[string]string{"P2PSTREAMS_METRICS": "maybe"}, []string{"P2PSTREAMS_METRICS", "not true or false"}},
 		{[]string{"--config", write("a", "write-timeout soon\n")}, nil, []string{"a:1", "write-timeout", "not a duration"}},
 		{[]string{"--config", write("b", "# x\nmax-pears 3\n")}, nil, []string{"b:2", "unknown setting", "max-pears"}},

@@ -53,6 +53,13 @@ type Config struct {
 	// 0 means as fast as possible (storm).
 	Rate float64
 
+	// TURN (webrtc) also opens sessions through the embedded TURN server
+	// (relay only) and measures DataChannel throughput direct and relayed,
+	// with the TURN server's CPU per MB (turn.go).
+	TURN bool
+	// TURNMB is the payload each throughput run sends, in MiB; default 32.
+	TURNMB int
+
 	// Pairs is the number of host/client pairs in relay; default 32.
 	Pairs int
 	// Messages is how many messages relay sends in each phase; default 200000.
@@ -117,6 +124,7 @@ func (c *Config) defaults() error {
 	default:
 		def(&c.Concurrency, 256)
 	}
+	def(&c.TURNMB, 32)
 	def(&c.Group, 8)
 	def(&c.Pairs, 32)
 	def(&c.Messages, 200000)

@@ -90,6 +90,10 @@ func runRelay(ctx context.Context, r *runner, t target) (any, error) {
 	f := &relayFigures{Pairs: cfg.Pairs, Size: cfg.Size}
 	for i, rate := range cfg.Everyday {
 		n := min(cfg.Messages, int(rate*everydaySeconds))
+		if i == 0 || rate == 2000 {
+			// The CPU at an everyday rate (2000/s if measured, else the first).
+			r.measuringAs(ctx, t, everydaySeconds-1, fmt.Sprintf("cpu-paced-%.0f.pprof", rate))
+		}
 		ph, err := relayPhaseRun(ctx, t, lanes, int32(3+i%7), n, rate, cfg.Timeout/3)
 		if err != nil {
 			return nil, fmt.Errorf("everyday %v/s: %w", rate, err)

@@ -179,10 +179,7 @@ func (r *runner) one(ctx context.Context, kind string) (map[string]any, error) {
 }
 
 func (r *runner) start(ctx context.Context, kind string) (target, error) {
-	o := serverOptions{SendQueue: 4 * r.cfg.Window, MaxPeers: max(r.cfg.Group, 2), Metrics: r.metrics}
-	if o.SendQueue < 256 {
-		o.SendQueue = 256
-	}
+	o := serverOptions{SendQueueBytes: relayQueueBytes(r.cfg), MaxPeers: max(r.cfg.Group, 2), Metrics: r.metrics}
 	url := strings.HasPrefix(r.cfg.Target, "ws://")
 	switch {
 	case kind == kindShipped:
@@ -203,19 +200,24 @@ func (r *runner) start(ctx context.Context, kind string) (target, error) {
 // measuring is called by a scenario when its measured phase starts: with
 // Config.Profile, a CPU profile of a spawned server starts.
 func (r *runner) measuring(ctx context.Context, t target, seconds int) {
-	if r.cfg.Profile == "" || t.inProcess() {
+	r.measuringAs(ctx, t, seconds, "cpu.pprof")
+}
+
+// measuringAs is measuring with the profile saved as name.
+func (r *runner) measuringAs(ctx context.Context, t target, seconds int, name string) {
+	if r.cfg.Profile == "" || t.inProcess() || t.kind() == kindShipped {
 		return
 	}
 	done := make(chan error, 1)
 	r.profiles = append(r.profiles, done)
-	path := r.profilePath(t, "cpu.pprof")
+	path := r.profilePath(t, name)
 	go func() { done <- t.profile(ctx, "profile", fmt.Sprintf("seconds=%d", seconds), path) }()
 }
 
 // peak is called by a scenario at its peak load: with Config.Profile, the
 // heap, allocation and goroutine profiles of a spawned server are saved.
 func (r *runner) peak(ctx context.Context, t target) error {
-	if r.cfg.Profile == "" || t.inProcess() {
+	if r.cfg.Profile == "" || t.inProcess() || t.kind() == kindShipped {
 		return nil
 	}
 	return errors.Join(
@@ -257,6 +259,9 @@ func (r *runner) params() map[string]any {
 		p["everyday"] = c.Everyday
 	case "webrtc":
 		p["n"], p["concurrency"] = c.N, c.Concurrency
+		if c.TURN {
+			p["turn"], p["turn_mb"] = true, c.TURNMB
+		}
 	}
 	return p
 }

@@ -15,6 +15,7 @@ import { P2pController } from "p2pstreams"
 // client's own); anything else falls back to the code and the server's words.
 const ERRORS = {
   peer_connected: "You are already in this room in another tab or window. Close it, or join with another name.",
+  already_open: "You are already in this room in another tab. Close it, or join with another name.",
   session_full: "This room is full. Try again later, or pick another room.",
   bad_token: "This page's ticket to the room is not valid. Go back and join again.",
   token_expired: "This page has been open too long: its ticket to the room expired. Go back and join again.",
@@ -29,6 +30,7 @@ const ERRORS = {
   host_unresponsive: "The host stopped answering. Finding a new one…",
   webrtc: "The browser could not set up the peer-to-peer connection. Trying again…",
   message_too_large: "That message is too long to send.",
+  slow_reader: "A peer could not keep up and was dropped; it will rejoin.",
   bad_frame: "This page is broken: its room element cannot be read.",
 }
 
@@ -49,11 +51,18 @@ export default class ChatController extends P2pController {
     this.input = element.querySelector("#message")
     this.button = element.querySelector("#send button")
     this.role = document.getElementById("role")
+    this.links = element.querySelector("#links")
+    // Every 2 s: is each link direct or relayed (TURN), and its RTT.
+    this.linkTimer = this.links && setInterval(() => this.showLinks(), 2000)
     this.known = null // the last state map: name -> state (null before the first)
     this.seen = new Set() // everyone seen connected, to tell "joined" from "is back"
     this.host = null // the host named in the last system line
     this.lost = false // this page lost the host and has not connected since
     this.error = false // the status shows an error until connected again
+    // Every chat message [sender, data, time], in the host's order: the state
+    // the library hands to newcomers and to a new host (p2pHostState), so
+    // that every page shows the whole history, once, across host changes.
+    this.history = []
     element.querySelector("#send").addEventListener("submit", (e) => {
       e.preventDefault()
       this.send()
@@ -88,8 +97,10 @@ export default class ChatController extends P2pController {
     const host = this.hostPeerId
     if (!this.lost && host && host !== this.peerId) this.system(`lost the connection to the host, ${host}`)
     this.lost = true
-    if (detail && detail.reconnecting) this.showStatus("The host left: finding a new one…")
-    else this.showStatus("Stream disconnected! please refresh to continue", true)
+    // An error just shown (ice_failed, host_unresponsive) says more: it stays.
+    if (detail && detail.reconnecting) {
+      if (!this.error) this.showStatus("The host left: finding a new one…")
+    } else this.showStatus("Stream disconnected! please refresh to continue", true)
     // Nothing this page shows may still say "connected": it reaches no one.
     for (const li of this.peers.children) {
       const name = li.dataset.name
@@ -109,18 +120,38 @@ export default class ChatController extends P2pController {
 
   p2pReceivedMessage(message) {
     switch (message.type) {
-      case "Data":
-        this.say(message.senderId, message.data)
+      case "Data": {
+        const time = clock.format(new Date())
+        this.history.push([message.senderId, message.data, time])
+        this.say(message.senderId, message.data, time)
         break
+      }
       case "Data.Connection.State":
         this.showPeers(message.data)
         break
     }
   }
 
+  // the room's state for a newcomer or a new host (the library asks the host)
+  p2pHostState() {
+    return { history: this.history }
+  }
+
+  // replace what this page shows with the host's history
+  p2pRestoreState(state) {
+    if (!state || !Array.isArray(state.history)) return
+    for (const d of [...this.lines.querySelectorAll(":scope > div")]) d.remove()
+    this.history = []
+    const first = this.lines.firstChild
+    for (const [sender, data, time] of state.history) {
+      this.history.push([sender, data, time])
+      this.say(sender, data, time, first)
+    }
+  }
+
   // ---- the chat
 
-  say(sender, data) {
+  say(sender, data, time, before = null) {
     // "SENDER: TEXT", the sender in bold: both set as text.
     const line = document.createElement("div")
     const name = document.createElement("b")
@@ -128,7 +159,7 @@ export default class ChatController extends P2pController {
     name.style.setProperty("--hue", hue(sender))
     if (sender === this.peerId) line.className = "mine"
     line.append(name, `: ${typeof data === "string" ? data : JSON.stringify(data)}`)
-    this.append(line)
+    this.append(line, time, before)
     this.empty.hidden = true
   }
 
@@ -139,10 +170,10 @@ export default class ChatController extends P2pController {
     this.append(p)
   }
 
-  append(el) {
-    el.dataset.time = clock.format(new Date())
+  append(el, time = clock.format(new Date()), before = null) {
+    el.dataset.time = time
     const stick = this.lines.scrollTop + this.lines.clientHeight >= this.lines.scrollHeight - 4
-    this.lines.append(el)
+    this.lines.insertBefore(el, before)
     if (stick) this.lines.scrollTop = this.lines.scrollHeight
   }
 
@@ -205,6 +236,19 @@ export default class ChatController extends P2pController {
 
   roomName() {
     return this.p2pFrame?.sessionId ?? "the room"
+  }
+
+  // ---- the links (from getStats): "bob: direct · 2 ms" per live link
+
+  async showLinks() {
+    const stats = this.p2pFrame ? await this.p2pFrame.linkStats() : []
+    const words = (s) => `${s.peerId}: ${s.local ? (s.relayed ? "relayed (TURN)" : "direct") : "connecting"}${s.rttMls ? ` · ${s.rttMls} ms` : ""}`
+    this.links.textContent = stats.map(words).join("\n")
+  }
+
+  disconnect() {
+    clearInterval(this.linkTimer)
+    super.disconnect()
   }
 
   // ---- the form
