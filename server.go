@@ -26,6 +26,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -61,6 +62,16 @@ type Options struct {
 	OnEvent func(Event)
 	// EventQueue bounds the events waiting for OnEvent; default 1024.
 	EventQueue int
+	// MaxConns bounds the open WebSocket connections in all, and
+	// MaxConnsPerIP those from one client IP (see ClientIP); 0 means no
+	// bound. Over either, the upgrade is answered HTTP 503
+	// too_many_connections.
+	MaxConns      int
+	MaxConnsPerIP int
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed for
+	// the client IP; nil means none (the peer address is the client).
+	TrustedProxies []netip.Prefix
+
 	// RemovedFor is how long the joins of a peer removed by RemovePeer (or
 	// of a session closed by CloseSession) are refused; default 24h. Make
 	// it at least the lifetime of the tokens you issue.
@@ -146,7 +157,12 @@ type Server struct {
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
 	closing bool
-	stop    chan struct{} // closed by Shutdown; ends the lease refresher and the ping sweep
+	// With connection limits (limits.go): the places taken, in all and by
+	// client IP, and each connection's IP.
+	admitted int
+	perIP    map[netip.Addr]int
+	connIP   map[*conn]netip.Addr
+	stop     chan struct{} // closed by Shutdown; ends the lease refresher and the ping sweep
 
 	// refreshCtx bounds the lease refresher's store calls; cancelled by
 	// Shutdown, which waits for refresherDone even when it cuts.
@@ -166,6 +182,8 @@ type Server struct {
 	presence map[SessionID]*presence // by session: its host's last PeerStates (presence.go)
 	removed  map[string]time.Time    // PeerTopic(session, peer or "") → refused until (admin.go)
 }
+
+var errBufferedFrames = errors.New("frames before the handshake completed")
 
 // ErrNoSecret is returned by NewServer without a usable Options.Secret.
 var ErrNoSecret = errors.New("p2pstreams: Options.Secret must be at least 16 bytes (use RandomSecret for a per-process one)")
@@ -279,20 +297,35 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, string(protocol.CodeServerShutdown)+": server is shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	nc, rw, _, err := ws.UpgradeHTTP(r, w)
-	if err != nil {
-		return // the upgrader answered the client
+	var ip netip.Addr
+	if s.limited() {
+		var ok bool
+		if ip, ok = s.admit(w, r); !ok {
+			return
+		}
 	}
-	if rw.Reader.Buffered() > 0 {
+	nc, rw, _, err := ws.UpgradeHTTP(r, w)
+	if err == nil && rw.Reader.Buffered() > 0 {
 		// A client may not send frames before the handshake completes. Only
 		// by refusing can the buffered reader be dropped: idle connections
 		// keep no buffers (see ARCHITECTURE.md).
 		nc.Close()
-		return
+		err = errBufferedFrames
 	}
-	c := newConn(s, nc)
-	if !s.add(c) {
-		nc.Close()
+	var c *conn
+	if err == nil {
+		c = newConn(s, nc)
+		if !s.add(c) {
+			nc.Close()
+			c = nil
+		} else if s.limited() {
+			s.bindIP(c, ip) // before its reader starts: remove gives the place back
+		}
+	}
+	if c == nil { // the upgrader answered the client, or we closed
+		if s.limited() {
+			s.release(ip)
+		}
 		return
 	}
 	s.log.Debug("connection opened", "remote", r.RemoteAddr)
@@ -363,6 +396,10 @@ func (s *Server) add(c *conn) bool {
 func (s *Server) remove(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	if ip, ok := s.connIP[c]; ok {
+		delete(s.connIP, c)
+		s.releaseLocked(ip)
+	}
 	s.mu.Unlock()
 	s.stats.connections.Add(-1)
 }

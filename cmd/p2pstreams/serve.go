@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"time"
 
@@ -34,6 +35,9 @@ type serveConfig struct {
 	MaxPeers        int
 	MaxMessageBytes int
 	SendQueueBytes  int
+	MaxConns        int
+	MaxConnsPerIP   int
+	TrustedProxies  []netip.Prefix
 	JoinTimeout     time.Duration
 	WriteTimeout    time.Duration
 	StoreTimeout    time.Duration
@@ -78,6 +82,9 @@ func (c *serveConfig) settings() []*setting {
 		{name: "rate-burst", usage: "messages one connection may send at once", value: intValue{&c.RateBurst, 1}},
 		{name: "max-peers", usage: "members of a session, host included", value: intValue{&c.MaxPeers, 1}},
 		{name: "max-message-bytes", usage: "size of one signaling message", value: intValue{&c.MaxMessageBytes, 256}},
+		{name: "max-conns", usage: "open WebSocket connections in all; more are refused (HTTP 503 too_many_connections); 0 means no bound", value: intValue{&c.MaxConns, 0}},
+		{name: "max-conns-per-ip", usage: "open WebSocket connections from one client IP; 0 means no bound", value: intValue{&c.MaxConnsPerIP, 0}},
+		{name: "trusted-proxies", usage: "comma-separated proxy addresses or CIDRs (10.0.0.0/8) whose X-Forwarded-For gives the client IP; empty means none", value: prefixesValue{&c.TrustedProxies}},
 		{name: "send-queue-bytes", usage: "bytes waiting to be written to one connection before it is closed as a slow reader (at least twice max-message-bytes)", value: intValue{&c.SendQueueBytes, 1}},
 		{name: "join-timeout", usage: "time a new connection has to join", value: durationValue{&c.JoinTimeout, time.Millisecond}},
 		{name: "write-timeout", usage: "time a write to one connection may make no progress before it is closed as a slow reader", value: durationValue{&c.WriteTimeout, time.Millisecond}},
@@ -102,6 +109,7 @@ func (c *serveConfig) options(secret []byte, log *slog.Logger) *p2pstreams.Optio
 		MaxMessageBytes: c.MaxMessageBytes, MaxPeers: c.MaxPeers, SendQueueBytes: c.SendQueueBytes,
 		RateLimit: c.RateLimit, RateBurst: c.RateBurst, JoinTimeout: c.JoinTimeout,
 		WriteTimeout: c.WriteTimeout, StoreTimeout: c.StoreTimeout, Lease: c.Lease,
+		MaxConns: c.MaxConns, MaxConnsPerIP: c.MaxConnsPerIP, TrustedProxies: c.TrustedProxies,
 	}
 }
 
