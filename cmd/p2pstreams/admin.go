@@ -2,12 +2,18 @@ package main
 
 import (
 	"crypto/subtle"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"net/http"
 
 	"github.com/p2pstreams/p2pstreams"
 )
+
+// adminPage is the admin page at /admin/: live rooms, remove buttons.
+//
+//go:embed admin.html
+var adminPage []byte
 
 // adminAPI is serve's JSON admin API, behind a bearer secret
 // (--admin-secret; off without one):
@@ -31,6 +37,13 @@ func adminAPI(srv *p2pstreams.Server, secret string) http.Handler {
 	})
 	want := []byte("Bearer " + secret)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/admin/" && r.Method == http.MethodGet {
+			// The page holds no data: it asks for the secret and calls the API.
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
+			w.Write(adminPage)
+			return
+		}
 		got := []byte(r.Header.Get("Authorization"))
 		if subtle.ConstantTimeCompare(got, want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="p2pstreams admin"`)
