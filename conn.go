@@ -400,7 +400,7 @@ func (c *conn) joinToken(tok string, mayRetry bool) {
 	s.stats.joins.Add(1)
 	s.log.Info("peer joined", "session", cl.Session, "peer", cl.Peer, "host", host)
 	if host == cl.Peer {
-		s.emit(EventSessionStarted, cl.Session, cl.Peer, host)
+		s.sessionStarted(cl.Session, host)
 	}
 	s.emit(EventPeerJoined, cl.Session, cl.Peer, host)
 	if host == cl.Peer {
@@ -497,7 +497,7 @@ func (c *conn) leave(mb *membership, forget bool) {
 	}
 	if d.WasHost {
 		s.dropPresence(mb.session, mb.peer)
-		s.emit(EventSessionEnded, mb.session, mb.peer, mb.peer)
+		s.sessionEnded(mb.session, mb.peer)
 	}
 	switch {
 	case d.WasHost:

@@ -15,6 +15,10 @@ const (
 	// EventSessionStarted: Peer joined a session that had no connected
 	// host and became its host (a new session, or one whose host had left).
 	EventSessionStarted EventType = "session_started"
+	// EventHostChanged: Peer became the host of a session whose previous
+	// host (Previous) left less than hostChangeWindow ago, as seen by this
+	// server: a failover. It follows the EventSessionStarted.
+	EventHostChanged EventType = "host_changed"
 	// EventPeerJoined: Peer joined the session (Host is its host; the
 	// host's own join is one too, after EventSessionStarted).
 	EventPeerJoined EventType = "peer_joined"
@@ -40,7 +44,59 @@ type Event struct {
 	Session SessionID `json:"session_id"`
 	Peer    PeerID    `json:"peer_id"`
 	Host    PeerID    `json:"host_peer_id,omitempty"` // the session's host, when known
-	Time    time.Time `json:"time"`
+	// Previous is the host before, for EventHostChanged.
+	Previous PeerID    `json:"previous_host_peer_id,omitempty"`
+	Time     time.Time `json:"time"`
+}
+
+// hostChangeWindow is how long after a session ended its next host counts
+// as its previous host's successor (EventHostChanged).
+const hostChangeWindow = time.Minute
+
+// endedSession is a session that ended on this server, kept for
+// hostChangeWindow to report its next host as a host change.
+type endedSession struct {
+	host PeerID
+	at   time.Time
+}
+
+// sessionEnded reports EventSessionEnded and remembers the session for a
+// host change (only with OnEvent; bounded like the removals).
+func (s *Server) sessionEnded(session SessionID, host PeerID) {
+	if s.events == nil {
+		return
+	}
+	s.emit(EventSessionEnded, session, host, host)
+	now := time.Now()
+	s.presMu.Lock()
+	if s.ended == nil {
+		s.ended = make(map[SessionID]endedSession)
+	}
+	if len(s.ended) >= maxRemoved {
+		for k, e := range s.ended {
+			if now.Sub(e.at) > hostChangeWindow || len(s.ended) >= maxRemoved {
+				delete(s.ended, k)
+			}
+		}
+	}
+	s.ended[session] = endedSession{host, now}
+	s.presMu.Unlock()
+}
+
+// sessionStarted reports EventSessionStarted, and EventHostChanged when
+// the session ended here within hostChangeWindow under another host.
+func (s *Server) sessionStarted(session SessionID, host PeerID) {
+	if s.events == nil {
+		return
+	}
+	s.emit(EventSessionStarted, session, host, host)
+	s.presMu.Lock()
+	e, ok := s.ended[session]
+	delete(s.ended, session)
+	s.presMu.Unlock()
+	if ok && e.host != host && time.Since(e.at) <= hostChangeWindow {
+		s.emitEvent(Event{Type: EventHostChanged, Session: session, Peer: host, Host: host, Previous: e.host})
+	}
 }
 
 // eventQueue hands events to Options.OnEvent on one goroutine, so that a
@@ -70,8 +126,17 @@ func (s *Server) emit(t EventType, session SessionID, peer, host PeerID) {
 	if q == nil {
 		return
 	}
+	s.emitEvent(Event{Type: t, Session: session, Peer: peer, Host: host})
+}
+
+func (s *Server) emitEvent(e Event) {
+	q := s.events
+	if q == nil {
+		return
+	}
+	e.Time = time.Now()
 	select {
-	case q.ch <- Event{Type: t, Session: session, Peer: peer, Host: host, Time: time.Now()}:
+	case q.ch <- e:
 	default:
 		q.dropped.Add(1)
 	}

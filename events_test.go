@@ -2,6 +2,7 @@ package p2pstreams
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -20,7 +21,11 @@ type eventLog struct {
 func (l *eventLog) add(e Event) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.evs = append(l.evs, fmt.Sprintf("%s %s %s host=%s", e.Type, e.Session, e.Peer, e.Host))
+	s := fmt.Sprintf("%s %s %s host=%s", e.Type, e.Session, e.Peer, e.Host)
+	if e.Previous != "" {
+		s += " previous=" + string(e.Previous)
+	}
+	l.evs = append(l.evs, s)
 }
 
 // waitFor polls until n events arrived, and returns them.
@@ -40,8 +45,8 @@ func (l *eventLog) waitFor(t *testing.T, n int) []string {
 	return nil
 }
 
-// A scripted room reports each event once, in order: joins, a client
-// dropping its WebSocket, the host reporting it gone, the host leaving,
+// A scripted room reports each event once, in order: joins, the host
+// reporting a client connected, the client dropping its WebSocket, the host reporting it gone, the host leaving,
 // and a client coming back as the new host.
 func TestEventsOfAScriptedRoom(t *testing.T) {
 	var log eventLog
@@ -50,15 +55,17 @@ func TestEventsOfAScriptedRoom(t *testing.T) {
 	bob, _ := join(t, srv, url, "room", "bob")
 	alice.expect(protocol.SessionReady)
 	log.waitFor(t, 3)
-	bob.nc.Close() // bob is connected to alice: he drops his WebSocket
+	alice.send(protocol.Message{State: protocol.PeerStates, Data: json.RawMessage(`{"alice":"connected","bob":"connected"}`)})
 	log.waitFor(t, 4)
+	bob.nc.Close() // bob is connected to alice: he drops his WebSocket
+	log.waitFor(t, 5)
 	alice.send(protocol.Message{State: protocol.PeerLeft, PeerID: "bob"}) // later alice sees him go
 	carol, _ := join(t, srv, url, "room", "carol")
 	alice.expect(protocol.SessionReady)
-	log.waitFor(t, 6)
+	log.waitFor(t, 7)
 	alice.send(protocol.Message{State: protocol.SessionLeave})
 	carol.expect(protocol.HostLeft)
-	log.waitFor(t, 8)
+	log.waitFor(t, 9)
 	carol.join(srv, "room", "carol") // she comes back, as the new host
 	carol.expect(protocol.SessionReady)
 
@@ -67,12 +74,14 @@ func TestEventsOfAScriptedRoom(t *testing.T) {
 		"session_started room alice host=alice",
 		"peer_joined room alice host=alice",
 		"peer_joined room bob host=alice",
+		"peer_connected room bob host=alice",
 		"peer_disconnected room bob host=alice",
 		"peer_left room bob host=alice",
 		"peer_joined room carol host=alice",
 		"peer_left room alice host=alice",
 		"session_ended room alice host=alice",
 		"session_started room carol host=carol",
+		"host_changed room carol host=carol previous=alice",
 		"peer_joined room carol host=carol",
 		"peer_left room carol host=carol",
 		"session_ended room carol host=carol",

@@ -164,7 +164,7 @@ func (s *Server) resetHost(ctx context.Context, sid SessionID, host PeerID, why 
 		s.stats.hostResets.Add(1)
 		s.hostLeft(ctx, sid, host, d.Connected)
 		s.dropPresence(sid, host)
-		s.emit(EventSessionEnded, sid, host, host)
+		s.sessionEnded(sid, host)
 	}
 }
 

@@ -179,8 +179,9 @@ type Server struct {
 	events *eventQueue // nil without Options.OnEvent
 
 	presMu   sync.Mutex
-	presence map[SessionID]*presence // by session: its host's last PeerStates (presence.go)
-	removed  map[string]time.Time    // PeerTopic(session, peer or "") → refused until (admin.go)
+	presence map[SessionID]*presence    // by session: its host's last PeerStates (presence.go)
+	removed  map[string]time.Time       // PeerTopic(session, peer or "") → refused until (admin.go)
+	ended    map[SessionID]endedSession // sessions that ended lately, for host_changed (events.go)
 }
 
 var errBufferedFrames = errors.New("frames before the handshake completed")
