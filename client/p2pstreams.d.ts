@@ -131,8 +131,9 @@ export declare function defaultURL(): string
 /** Sets the endpoint of frames without a url attribute (absolute, or relative to the page), before they connect. */
 export declare function setDefaultURL(url: string): void
 
-/** The controller API, on any base class. */
-export interface P2pControllerAPI extends Required<P2pListener> {
+/** The controller API, on any base class: every callback (stubbed), p2pHostState only where the app defines it. */
+export interface P2pControllerAPI extends Required<Omit<P2pListener, "p2pHostState">> {
+  p2pHostState?(): unknown
   p2pFrame: P2pFrameElement | null
   readonly peerId: string | undefined
   readonly hostPeerId: string | null | undefined

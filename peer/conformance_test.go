@@ -174,8 +174,9 @@ func (c *confRun) sameLines(want []string, ms ...member) {
 
 // ---- the scenarios
 
-// A client that joins late gets the whole state map and every message from
-// then on (not the earlier ones).
+// A client that joins late gets the whole state map, the host's state
+// (here the lines it shows: the harness opts in to the hand-off) and every
+// message from then on, each once.
 func confLateJoiner(c *confRun) {
 	h, cs := c.hostAndClients(1, opts{})
 	must(c.t, cs[0].Send("before"))
@@ -184,7 +185,7 @@ func confLateJoiner(c *confRun) {
 	c.allConnected(h, cs[0], late)
 	must(c.t, h.Send("after"))
 	c.sameLines([]string{"c1: before", "h: after"}, h, cs[0])
-	c.sameLines([]string{"h: after"}, late)
+	c.sameLines([]string{"c1: before", "h: after"}, late)
 }
 
 // A Data message the host relays while a client negotiates reaches that
