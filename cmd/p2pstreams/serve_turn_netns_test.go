@@ -482,7 +482,8 @@ func browserRole(t *testing.T, c roleConfig, isHost bool, report func(roleResult
 				t.Logf("the frame's events:\n%s", strings.Join(ev, "\n"))
 			}
 		}()
-		page.WaitTrue(`events.some((e) => e.startsWith('p2p:state {"state":"failed"') && e.includes('"code":"ice_failed"'))`, "state failed with code ice_failed")
+		// State failed for ice_failed (its reason), after p2pError ice_failed.
+		page.WaitTrue(`events.some((e) => e.startsWith('p2p:state {"state":"failed"') && e.includes('"ice_failed"'))`, "state failed for ice_failed")
 		report(roleResult{Phase: "done", FailedCode: "ice_failed"})
 		return
 	}
