@@ -477,7 +477,7 @@ type Stats struct {
 	FloodClosed  int64            // connections closed for flooding
 	DeadClosed   int64            // connections closed by the keepalive (no pong in time)
 	HostResets   int64            // sessions reset because their host was unreachable
-	Errors       map[string]int64 // Error messages sent, by protocol code
+	Errors       map[string]int64 // refused inputs, by protocol code (one per Error or close sent; rate_limited once per coalesced Error)
 }
 
 type stats struct {
