@@ -117,7 +117,9 @@ func dialSmallWindow(t *testing.T, url string) *testPeer {
 	t.Helper()
 	d := ws.Dialer{NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		nd := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-			return rc.Control(smallReceiveBuffer)
+			return rc.Control(func(fd uintptr) {
+				setRecvBuffer(fd, 4096)
+			})
 		}}
 		return nd.DialContext(ctx, network, addr)
 	}}
