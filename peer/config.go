@@ -80,6 +80,10 @@ type Config struct {
 	// included) on each change: the host's own map on the host, the last
 	// Data.Connection.State on a client. The map is the callee's to keep.
 	OnPeers func(map[protocol.PeerID]State)
+	// OnError gets what goes wrong after Join without ending the Peer:
+	// so far, ErrMessagesLost (messages a client held while its link
+	// healed, and the link was lost instead).
+	OnError func(error)
 
 	// Logger gets debug and warning logs. Default: none.
 	Logger *slog.Logger
@@ -91,6 +95,11 @@ type Config struct {
 	// its host as lost. Default 30 s. (A client that gets no offer at all
 	// within 10 s of joining takes its host as lost, as the browser does.)
 	NegotiationTimeout time.Duration
+	// HealTimeout bounds how long a link whose path broke while its
+	// DataChannel was open (ICE disconnected, heartbeat silence) may take
+	// to heal, keeping its RTCPeerConnection, before it counts as lost.
+	// Default: the token config's "heal_timeout_mls", then 20 s.
+	HealTimeout time.Duration
 }
 
 // Heartbeat is the DataChannel heartbeat: each side sends a Heartbeat every
@@ -106,6 +115,7 @@ const (
 	DefaultHeartbeatInterval    = 1000 * time.Millisecond
 	DefaultHeartbeatIdleTimeout = 4000 * time.Millisecond
 	defaultNegotiationTimeout   = 30 * time.Second
+	DefaultHealTimeout          = 20 * time.Second
 )
 
 // frameConfig is the part of the token's frame config a Go peer reads
@@ -116,6 +126,7 @@ type frameConfig struct {
 		IdleTimeoutMls int64 `json:"idle_timeout_mls"`
 	} `json:"heartbeat"`
 	ICEServers          []webrtc.ICEServer `json:"ice_servers"`
+	HealTimeoutMls      int64              `json:"heal_timeout_mls"`
 	KeepCableConnection bool               `json:"keepCableConnection"`
 	AutoFailover        *bool              `json:"autoFailover"`
 }
@@ -124,6 +135,7 @@ type frameConfig struct {
 // the token config from SessionReady.
 type settings struct {
 	interval, idle time.Duration
+	heal           time.Duration
 	iceServers     []webrtc.ICEServer
 	keepSignaling  bool
 	failover       bool
@@ -140,6 +152,7 @@ func (c *Config) settings(raw json.RawMessage, log *slog.Logger) settings {
 	s := settings{
 		interval:      c.Heartbeat.Interval,
 		idle:          c.Heartbeat.IdleTimeout,
+		heal:          c.HealTimeout,
 		iceServers:    c.ICEServers,
 		keepSignaling: c.KeepSignaling || fc.KeepCableConnection,
 		failover:      !c.NoFailover && (fc.AutoFailover == nil || *fc.AutoFailover),
@@ -151,6 +164,12 @@ func (c *Config) settings(raw json.RawMessage, log *slog.Logger) settings {
 		if s.idle <= 0 && h.IdleTimeoutMls > 0 {
 			s.idle = time.Duration(h.IdleTimeoutMls) * time.Millisecond
 		}
+	}
+	if s.heal <= 0 && fc.HealTimeoutMls > 0 {
+		s.heal = time.Duration(fc.HealTimeoutMls) * time.Millisecond
+	}
+	if s.heal <= 0 {
+		s.heal = DefaultHealTimeout
 	}
 	if s.interval <= 0 {
 		s.interval = DefaultHeartbeatInterval

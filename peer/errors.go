@@ -23,6 +23,13 @@ var (
 	// as the last failure when its context ends. A *CloseError in the chain
 	// says how the server closed the connection.
 	ErrSignalingLost = errors.New("peer: signaling connection lost")
+	// ErrMessagesLost (to OnError): messages that a client's Send queued
+	// while its link was healing were never sent, because the link was
+	// lost instead (the client then rejoins through the server).
+	ErrMessagesLost = errors.New("peer: messages lost")
+	// ErrQueueFull: Send on a client whose link is healing and already
+	// holds 4096 messages; this one was not sent.
+	ErrQueueFull = errors.New("peer: send queue full")
 )
 
 // ServerError is an Error message from the signaling server (PROTOCOL.md,

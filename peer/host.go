@@ -67,19 +67,25 @@ func (p *Peer) hostLinkEvent(l *link, ev event) {
 	id := l.remote
 	switch ev.kind {
 	case evCandidate:
-		data, _ := json.Marshal(ev.cand)
-		p.signal(&protocol.Message{State: protocol.IceCandidate, To: id, Data: data})
+		p.localCandidate(l, ev.cand)
+	case evNegotiate:
+		p.negotiationNeeded(l)
 	case evPCState:
 		switch ev.pcState {
 		case webrtc.PeerConnectionStateConnecting:
 			if p.states[id] == StateNegotiating {
 				p.setPeerState(id, StateConnecting)
 			}
+		case webrtc.PeerConnectionStateDisconnected:
+			if l.open {
+				p.startHeal(l, "connection disconnected")
+			}
+		case webrtc.PeerConnectionStateConnected:
+			p.checkHealed(l)
 		case webrtc.PeerConnectionStateFailed:
 			p.hostDrop(id, StateFailed)
 		case webrtc.PeerConnectionStateClosed:
 			p.hostDrop(id, StateClosed)
-			// "disconnected" may heal by itself: the heartbeat decides.
 		}
 	case evOpen:
 		if !l.open {
@@ -90,6 +96,10 @@ func (p *Peer) hostLinkEvent(l *link, ev event) {
 	case evData:
 		if !l.open {
 			p.hostOpen(l)
+		}
+		p.checkHealed(l)
+		if p.negotiationMessage(l, ev.wire) {
+			return
 		}
 		if ev.wire.Type == typeData {
 			p.relay(id, ev.wire.Data)
@@ -102,11 +112,16 @@ func (p *Peer) hostLinkEvent(l *link, ev event) {
 func (p *Peer) hostOpen(l *link) {
 	l.open = true
 	l.seen()
+	p.flushOutbox(l)
+	p.setPeerState(l.remote, StateConnected)
+}
+
+// flushOutbox sends what the host held for a client, in order.
+func (p *Peer) flushOutbox(l *link) {
 	for _, s := range l.outbox {
 		p.sendText(l, s)
 	}
 	l.outbox = nil
-	p.setPeerState(l.remote, StateConnected)
 }
 
 // hostDrop ends the link to a client and records its last state, which it
@@ -146,7 +161,7 @@ func (p *Peer) toClients(s string, hold bool) {
 	var slow []protocol.PeerID
 	for id, l := range p.links {
 		switch {
-		case l.open:
+		case l.open && !l.healing:
 			p.sendText(l, s)
 			if l.dc.BufferedAmount() > relayMaxBuffered {
 				slow = append(slow, id)

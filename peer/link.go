@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,8 +44,18 @@ type link struct {
 	open      bool                      // the DataChannel is open
 	remoteSet bool                      // the remote description is set
 	pending   []webrtc.ICECandidateInit // remote candidates until then
-	outbox    []string                  // host: relayed messages until open
+	outbox    []string                  // host: relayed messages until open, or healed
 	closed    bool
+
+	polite      bool // the client's side: gives way when offers cross (negotiate.go)
+	ignoreOffer bool // the last remote offer crossed ours and was ignored
+
+	// Healing (heal.go). healing is written by the loop under hmu, and read
+	// by the loop freely and by Send (hold) under hmu.
+	hmu       sync.Mutex
+	healing   bool
+	held      []string  // client: Data messages sent while healing
+	healSince time.Time // loop only
 
 	lastSeen atomic.Int64  // UnixNano of the last message received
 	low      chan struct{} // capacity 1: the send buffer went below sendLowWater
@@ -102,9 +113,10 @@ func (p *Peer) newLink(remote protocol.PeerID, offerer bool) (*link, error) {
 		return nil, err
 	}
 	l := &link{
-		remote: remote, pc: pc, started: time.Now(),
+		remote: remote, pc: pc, started: time.Now(), polite: !offerer,
 		low: make(chan struct{}, 1), gone: make(chan struct{}),
 	}
+	pc.OnNegotiationNeeded(func() { p.inbox.push(event{kind: evNegotiate, link: l}) })
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil { // end of gathering: the browser client sends nothing for it either
 			return
@@ -195,6 +207,7 @@ func (p *Peer) closeLink(l *link) {
 	}
 	l.closed = true
 	close(l.gone)
+	p.reportLost(l)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()

@@ -42,6 +42,8 @@ const (
 	evData                       // a peer message on link's DataChannel (wire)
 	evCandidate                  // a local ICE candidate of link (cand)
 	evSend                       // the host's own Send (data)
+	evNegotiate                  // link's RTCPeerConnection needs negotiating
+	evCall                       // run fn on the loop
 )
 
 type event struct {
@@ -55,6 +57,7 @@ type event struct {
 	wire    wire
 	cand    *webrtc.ICECandidateInit
 	data    json.RawMessage
+	fn      func()
 }
 
 const (
@@ -367,6 +370,9 @@ func (p *Peer) handle(ev event) error {
 			p.relay(p.id, ev.data)
 		}
 		return nil
+	case evCall:
+		ev.fn()
+		return nil
 	}
 	l := ev.link
 	if l == nil || l.closed {
@@ -544,11 +550,11 @@ func (p *Peer) tick(now time.Time) error {
 	if p.isHostNow() {
 		for id, l := range p.links {
 			switch {
-			case l.open && l.idleFor(now) > p.set.idle:
-				p.log.Info("p2pstreams: client silent, dropping it", "peer", id, "idle", l.idleFor(now))
-				p.hostDrop(id, StateDisconnected)
 			case l.open:
-				p.sendText(l, heartbeatMsg)
+				if err := p.tickOpen(l, now); err != nil {
+					p.log.Info("p2pstreams: dropping a client", "peer", id, "err", err)
+					p.hostDrop(id, StateDisconnected)
+				}
 			case now.Sub(l.started) > p.cfg.NegotiationTimeout:
 				p.log.Info("p2pstreams: negotiation timed out", "peer", id)
 				p.hostDrop(id, StateFailed)
@@ -558,10 +564,10 @@ func (p *Peer) tick(now time.Time) error {
 	}
 	l := p.toHost
 	switch {
-	case l != nil && l.open && l.idleFor(now) > p.set.idle:
-		return p.hostLost(fmt.Errorf("%w: no message from the host for %v", ErrDisconnected, l.idleFor(now).Round(time.Millisecond)))
 	case l != nil && l.open:
-		p.sendText(l, heartbeatMsg)
+		if err := p.tickOpen(l, now); err != nil {
+			return p.hostLost(err)
+		}
 	case l == nil && p.joined && now.Sub(p.joinAt) > offerTimeout:
 		return fmt.Errorf("%w: no offer from the host within %v", ErrDisconnected, offerTimeout)
 	case l != nil && now.Sub(l.started) > p.cfg.NegotiationTimeout:

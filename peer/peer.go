@@ -35,6 +35,8 @@ type Peer struct {
 	stopDispatch atomic.Bool   // Close: deliver nothing more
 	inCallback   atomic.Bool
 	mute         atomic.Bool    // tests: send no heartbeat, as a frozen peer
+	glares       atomic.Int64   // tests: renegotiation offers that crossed
+	heals        atomic.Int64   // tests: links healed
 	wg           sync.WaitGroup // signal readers and link closers
 
 	mu       sync.Mutex // guards the snapshot below, read by the methods
@@ -70,6 +72,7 @@ type Peer struct {
 
 type callback struct {
 	msg   *Message
+	err   error
 	state State
 	peers map[protocol.PeerID]State
 	kind  uint8 // cbMessage, cbState, cbPeers
@@ -79,6 +82,7 @@ const (
 	cbMessage uint8 = iota
 	cbState
 	cbPeers
+	cbError
 )
 
 // Join joins the session named by cfg.Token through the signaling server
@@ -131,7 +135,7 @@ func newPeer(cfg Config) *Peer {
 	p.session, p.id, _ = readToken(cfg.Token)
 	p.failoverOn = p.cfg.failoverBeforeJoin()
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	if cfg.OnMessage != nil || cfg.OnState != nil || cfg.OnPeers != nil {
+	if cfg.OnMessage != nil || cfg.OnState != nil || cfg.OnPeers != nil || cfg.OnError != nil {
 		p.events = newQueue[callback]()
 		go p.dispatch()
 	} else {
@@ -208,8 +212,13 @@ func (p *Peer) Err() error {
 // (over 1 MiB), until it drains or ctx ends; it returns ErrNotConnected
 // while the client has no open DataChannel. On the host, Send never waits:
 // it queues the message for the relay, which drops a client whose own queue
-// passes 16 MiB (or 4096 messages held while it negotiates) rather than
-// buffer without bound.
+// passes 16 MiB (or 4096 messages held while it negotiates or heals) rather
+// than buffer without bound.
+//
+// While a client's link heals (see Config.HealTimeout), Send queues the
+// message (up to 4096, then ErrQueueFull) and returns nil: queued messages
+// go out in order once the link is healed, or are reported to OnError as
+// ErrMessagesLost if it is lost instead.
 func (p *Peer) Send(ctx context.Context, data any) error {
 	raw, err := marshalData(data)
 	if err != nil {
@@ -229,10 +238,14 @@ func (p *Peer) Send(ctx context.Context, data any) error {
 	case l == nil:
 		return ErrNotConnected
 	}
+	msg := encodeData(raw)
+	if held, err := l.hold(msg); held {
+		return err
+	}
 	if err := l.waitRoom(ctx); err != nil {
 		return err
 	}
-	if err := l.dc.SendText(encodeData(raw)); err != nil {
+	if err := l.dc.SendText(msg); err != nil {
 		if l.dc.ReadyState() != webrtc.DataChannelStateOpen {
 			return fmt.Errorf("%w: %v", ErrNotConnected, err)
 		}
@@ -290,6 +303,8 @@ func (p *Peer) dispatch() {
 				p.cfg.OnState(c.state)
 			case cbPeers:
 				p.cfg.OnPeers(c.peers)
+			case cbError:
+				p.cfg.OnError(c.err)
 			}
 			p.inCallback.Store(false)
 		}
@@ -299,6 +314,13 @@ func (p *Peer) dispatch() {
 func (p *Peer) emitMessage(from protocol.PeerID, data json.RawMessage) {
 	if p.events != nil && p.cfg.OnMessage != nil {
 		p.events.push(callback{kind: cbMessage, msg: &Message{From: from, Data: data}})
+	}
+}
+
+func (p *Peer) emitError(err error) {
+	p.log.Warn("p2pstreams: "+err.Error(), "peer", p.id)
+	if p.events != nil && p.cfg.OnError != nil {
+		p.events.push(callback{kind: cbError, err: err})
 	}
 }
 
