@@ -6,8 +6,31 @@
 // passed through), then end in one of
 // disconnected / closed / failed (isFinal). A final state is never left: a
 // peer that comes back gets a new Connection. Each change calls onstate once.
+//
+// Renegotiation: the first offer and answer go through the server; once the
+// channel is open, every later change (an ICE restart, tracks) is
+// negotiated over the channel itself (Negotiation.Description and
+// Negotiation.Candidate messages, never given to the app) with the
+// perfect-negotiation pattern: the client is polite (its crossing offer is
+// rolled back), the host impolite (it ignores the client's crossing offer).
+//
+// Healing: a connected link whose path breaks (ICE disconnected or failed,
+// or the remote silent while ICE is not connected) stays connected and
+// heals: a browser client restarts ICE over the channel when its host is a
+// browser too (SCTP delivers the offer when a path comes back; with a Go
+// peer, ICE recovers by itself) and both sides hold what is sent meanwhile (at most MAX_HELD
+// messages), sending it in order once healed: ICE connected again and the
+// remote heard since the break. A link not healed within heal_timeout_mls
+// ends disconnected, and what it held is reported to onlost. A remote
+// silent for twice the idle timeout while ICE still says connected is
+// frozen (its page, not its path): disconnected.
 
 import { CHANNEL_LABEL, Message, Signal, State, isFinal } from "./protocol.js"
+
+/** Messages a healing link holds at most; send returns false beyond. */
+export const MAX_HELD = 4096
+/** How long a renegotiation waits for ICE gathering, so that its description carries the candidates. */
+const GATHER_WAIT_MLS = 1000
 
 export class Connection {
   /**
@@ -33,13 +56,28 @@ export class Connection {
     this.timer = null
     this.onstate = () => {}
     this.onmessage = () => {}
+    this.onlost = (n) => {} // n held messages were lost with the link
+    this.onerror = (e) => {} // a renegotiation failed
+    // perfect negotiation
+    this.polite = !offerer
+    this.makingOffer = false
+    this.ignoreOffer = false
+    this.settingAnswer = false
+    // healing
+    this.healing = false
+    this.healSince = 0
+    this.held = []
+    this.remoteRestarts = false // the remote said it takes ICE restarts over the channel (Negotiation.Features)
+    this.heals = 0 // links healed (for tests)
+    this.glares = 0 // renegotiation offers that crossed (for tests)
 
     const pc = new RTCPeerConnection({ iceServers: config.ice_servers })
     this.pc = pc
     pc.onicecandidate = (e) => {
       if (!e.candidate) return
       const c = e.candidate.toJSON()
-      if (this.described) this.signal(Signal.IceCandidate, remoteId, c)
+      if (this.inBand) this.sendRaw({ type: Message.Candidate, data: c })
+      else if (this.described) this.signal(Signal.IceCandidate, remoteId, c)
       else this.outgoing.push(c)
     }
     pc.onconnectionstatechange = () => {
@@ -47,13 +85,19 @@ export class Connection {
         case "connecting":
           if (this.state === State.Negotiating) this.setState(State.Connecting)
           break
+        case "connected":
+          this.checkHealed()
+          break
+        case "disconnected":
+          if (this.state === State.Connected) this.startHeal()
+          break
         case "failed":
-          this.setState(State.Failed)
+          if (this.state === State.Connected) this.startHeal()
+          else this.setState(State.Failed)
           break
         case "closed":
           this.setState(State.Closed)
           break
-        // "disconnected" may heal by itself: the heartbeat decides.
       }
     }
     if (!offerer) {
@@ -102,8 +146,20 @@ export class Connection {
     else this.pc.addIceCandidate(c).catch(() => {}) // a stale candidate is harmless
   }
 
-  /** send sends a peer message if the channel is open; it reports whether it did. */
+  /**
+   * send sends a peer message if the channel is open, or holds it while the
+   * link heals; it reports whether it did.
+   */
   send(msg) {
+    if (this.healing && !isFinal(this.state)) {
+      if (this.held.length >= MAX_HELD) return false
+      this.held.push(msg)
+      return true
+    }
+    return this.sendRaw(msg)
+  }
+
+  sendRaw(msg) {
     if (!this.channel || this.channel.readyState !== "open") return false
     try {
       this.channel.send(JSON.stringify(msg))
@@ -141,11 +197,18 @@ export class Connection {
     for (const c of out) this.signal(Signal.IceCandidate, this.remoteId, c)
   }
 
+  // inBand: the channel is open, so negotiation goes over it.
+  get inBand() {
+    return !!this.channel && this.channel.readyState === "open"
+  }
+
   attach(channel) {
     this.channel = channel
     channel.onopen = () => {
       this.lastHeard = Date.now()
       this.startHeartbeat()
+      this.pc.onnegotiationneeded = () => this.negotiate()
+      this.sendRaw({ type: Message.Features, data: { iceRestart: true } })
       this.setState(State.Connected)
     }
     channel.onclose = () => this.setState(State.Disconnected)
@@ -157,20 +220,128 @@ export class Connection {
       } catch {
         return // not ours: ignore
       }
+      this.checkHealed()
       if (!msg || typeof msg !== "object" || msg.type === Message.Heartbeat) return
-      this.onmessage(msg)
+      if (msg.type === Message.Description) this.onDescription(msg.data)
+      else if (msg.type === Message.Candidate) this.onCandidate(msg.data)
+      else if (msg.type === Message.Features) this.remoteRestarts = msg.data?.iceRestart === true
+      else this.onmessage(msg)
     }
   }
 
   startHeartbeat() {
     const { interval_mls, idle_timeout_mls } = this.config.heartbeat
     this.timer = setInterval(() => {
-      if (Date.now() - this.lastHeard > idle_timeout_mls) {
-        this.setState(State.Disconnected)
+      const now = Date.now()
+      const idle = now - this.lastHeard
+      if (this.healing) {
+        if (now - this.healSince > this.config.heal_timeout_mls) {
+          this.setState(State.Disconnected)
+          return
+        }
+        this.checkHealed()
+      } else if (idle > idle_timeout_mls && this.pc.connectionState !== "connected") {
+        this.startHeal()
+      } else if (idle > 2 * idle_timeout_mls) {
+        this.setState(State.Disconnected) // frozen: ICE answers, the page does not
         return
       }
-      this.send({ type: Message.Heartbeat })
+      this.sendRaw({ type: Message.Heartbeat })
     }, interval_mls)
+  }
+
+  // ---- renegotiation over the channel (perfect negotiation)
+
+  async negotiate() {
+    if (!this.inBand || isFinal(this.state)) return
+    try {
+      this.makingOffer = true
+      await this.pc.setLocalDescription()
+    } catch {
+      return // another description won; negotiationneeded fires again when stable
+    } finally {
+      this.makingOffer = false
+    }
+    await this.gathered()
+    const d = this.pc.localDescription
+    if (d && d.type === "offer" && this.pc.signalingState === "have-local-offer") this.sendInBand(d)
+  }
+
+  async onDescription(desc) {
+    if (isFinal(this.state) || !desc || typeof desc !== "object") return
+    const pc = this.pc
+    try {
+      const ready = !this.makingOffer && (pc.signalingState === "stable" || this.settingAnswer)
+      const collision = desc.type === "offer" && !ready
+      this.ignoreOffer = !this.polite && collision
+      if (collision) this.glares++
+      if (this.ignoreOffer) return
+      this.settingAnswer = desc.type === "answer"
+      await pc.setRemoteDescription(desc) // a polite side's crossing offer rolls back here
+      this.settingAnswer = false
+      if (desc.type === "offer") {
+        await pc.setLocalDescription()
+        await this.gathered()
+        this.sendInBand(pc.localDescription)
+      }
+    } catch (e) {
+      this.settingAnswer = false
+      if (!isFinal(this.state)) this.onerror(e)
+    }
+  }
+
+  async onCandidate(c) {
+    if (isFinal(this.state) || !c || typeof c !== "object") return
+    try {
+      await this.pc.addIceCandidate(c)
+    } catch {
+      // a candidate of an offer we ignored, or of a past ICE generation
+    }
+  }
+
+  sendInBand(d) {
+    this.sendRaw({ type: Message.Description, data: { type: d.type, sdp: d.sdp } })
+  }
+
+  // gathered waits (a little) for ICE gathering, so that a restart's
+  // description carries its candidates: the remote may not be able to
+  // receive trickled ones until the new path works.
+  gathered() {
+    const pc = this.pc
+    if (pc.iceGatheringState === "complete") return Promise.resolve()
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t)
+        pc.removeEventListener("icegatheringstatechange", check)
+        resolve()
+      }
+      const check = () => pc.iceGatheringState === "complete" && done()
+      const t = setTimeout(done, GATHER_WAIT_MLS)
+      pc.addEventListener("icegatheringstatechange", check)
+    })
+  }
+
+  // ---- healing
+
+  startHeal() {
+    if (this.healing || isFinal(this.state)) return
+    this.healing = true
+    this.healSince = Date.now()
+    // The client restarts ICE (the host's side restarts as it answers):
+    // one side only, so restarts do not cross; and only with a peer that
+    // says it can take a restart over the channel (a browser: Go peers on
+    // pion drop their candidate pairs on a restart, so the answer could not
+    // leave; they heal as ICE recovers by itself).
+    if (this.polite && this.remoteRestarts) this.pc.restartIce() // negotiationneeded: the offer goes over the channel
+  }
+
+  checkHealed() {
+    if (!this.healing || this.pc.connectionState !== "connected" || this.lastHeard <= this.healSince) return
+    this.healing = false
+    this.heals++
+    const held = this.held
+    this.held = []
+    for (const m of held) this.sendRaw(m)
   }
 
   setState(s) {
@@ -178,9 +349,12 @@ export class Connection {
     this.state = s
     if (isFinal(s)) {
       clearInterval(this.timer)
+      const lost = this.held.length
+      this.held = []
+      if (lost) this.onlost(lost)
       this.pending = this.outgoing = []
       if (this.channel) this.channel.onopen = this.channel.onclose = this.channel.onmessage = null
-      this.pc.onicecandidate = this.pc.onconnectionstatechange = this.pc.ondatachannel = null
+      this.pc.onicecandidate = this.pc.onconnectionstatechange = this.pc.ondatachannel = this.pc.onnegotiationneeded = null
       try {
         this.channel?.close()
         this.pc.close()

@@ -338,13 +338,17 @@ export class Peer {
   // ---- shared
 
   newConnection(remoteId, offerer) {
-    return new Connection({
+    const conn = new Connection({
       remoteId,
       offerer,
       config: this.config,
       RTCPeerConnection: this.RTCPeerConnection,
       signal: (state, to, data) => this.signal({ state, to, data }),
     })
+    conn.onlost = (n) =>
+      this.events.error({ code: "messages_lost", message: `${n} messages for ${remoteId}, sent while the link was healing, were lost with it` })
+    conn.onerror = (e) => this.events.error({ code: "webrtc", message: `renegotiation with ${remoteId}: ${e && e.message ? e.message : e}` })
+    return conn
   }
 
   connectionOf(id) {

@@ -23,6 +23,10 @@ export const Message = Object.freeze({
   Data: "Data",
   ConnectionState: "Data.Connection.State",
   Heartbeat: "Heartbeat",
+  // Renegotiation over the channel, peer to peer, never given to the app.
+  Description: "Negotiation.Description",
+  Candidate: "Negotiation.Candidate",
+  Features: "Negotiation.Features",
 })
 
 /** The label of the DataChannel the host opens for each client. */
@@ -50,6 +54,7 @@ export const DEFAULT_CONFIG = Object.freeze({
   heartbeat: Object.freeze({ interval_mls: 1000, idle_timeout_mls: 4000 }),
   keepCableConnection: false,
   autoFailover: true,
+  heal_timeout_mls: 20000,
 })
 
 /**
@@ -69,6 +74,7 @@ export function normalizeConfig(c) {
       // An idle timeout below two intervals would drop live peers.
       idle_timeout_mls: Math.max(positive(hb.idle_timeout_mls, DEFAULT_CONFIG.heartbeat.idle_timeout_mls), 2 * interval),
     },
+    heal_timeout_mls: positive(c.heal_timeout_mls, DEFAULT_CONFIG.heal_timeout_mls),
     keepCableConnection: c.keepCableConnection === true,
     autoFailover: c.autoFailover !== false,
   }

@@ -85,6 +85,7 @@ func (p *Peer) negotiationMessage(l *link, w wire) bool {
 // here: a crossing offer is one that finds us in have-local-offer.
 func (p *Peer) remoteDescription(l *link, d webrtc.SessionDescription) error {
 	collision := d.Type == webrtc.SDPTypeOffer && l.pc.SignalingState() != webrtc.SignalingStateStable
+	p.log.Debug("p2pstreams: description over the channel", "peer", l.remote, "type", d.Type, "collision", collision)
 	l.ignoreOffer = collision && !l.polite
 	if collision {
 		p.glares.Add(1)

@@ -9,4 +9,9 @@ const (
 	PeerDescription = "Negotiation.Description"
 	// PeerCandidate: "data" is an RTCIceCandidateInit.
 	PeerCandidate = "Negotiation.Candidate"
+	// PeerFeatures: "data" is {"iceRestart": bool}, sent once by each
+	// browser peer when the channel opens: whether it can take an ICE
+	// restart over the channel. Go peers (pion drops its candidate pairs
+	// on a restart) send none, which means no.
+	PeerFeatures = "Negotiation.Features"
 )

@@ -3,11 +3,14 @@
 // signaling server's) reachable: the way tests take a WebRTC link down and
 // bring it back, for Go peers and Chromium alike.
 //
-// It uses policy routing (iproute2, root in the namespace): a "blackhole"
-// rule placed before the local table, so every packet but the kept port's
-// TCP is refused at routing, sockets and interfaces untouched. (No
-// iptables or nft here, tc has no drop action, and taking a veth down
-// makes Chromium drop the network and its candidates with it.)
+// It uses policy routing (iproute2, root in the namespace): an
+// "unreachable" rule placed before the local table, so every packet but
+// the kept port's TCP is refused at routing (sendto fails with
+// ENETUNREACH, as on a machine that lost its network), sockets and
+// interfaces untouched. (No iptables or nft here, tc has no drop action,
+// taking a veth down makes Chromium drop the network and its candidates
+// with it, and a "blackhole" rule's EINVAL makes Chromium close its UDP
+// sockets for good: it takes only unreachable-like errors as transient.)
 //
 // Run the tests inside a namespace they own:
 //
@@ -46,7 +49,7 @@ func Check() error {
 	return nil
 }
 
-// Rule preferences: the kept port's TCP, then the blackhole, then the
+// Rule preferences: the kept port's TCP, then the cut, then the
 // local table moved behind them (it is rule 0 by default, before any rule).
 const (
 	prefKeepDst = "5"
@@ -68,7 +71,7 @@ func Cut(keepPort int) (restore func() error, err error) {
 		{"rule", "del", "pref", "0"},
 		{"rule", "add", "pref", prefKeepDst, "ipproto", "tcp", "dport", port, "table", "local"},
 		{"rule", "add", "pref", prefKeepSrc, "ipproto", "tcp", "sport", port, "table", "local"},
-		{"rule", "add", "pref", prefCut, "blackhole"},
+		{"rule", "add", "pref", prefCut, "unreachable"},
 	}
 	undo := [][]string{
 		{"rule", "del", "pref", prefCut},
