@@ -30,6 +30,11 @@ type FrameConfig struct {
 	// (false) they rejoin by themselves and the first one back hosts. On
 	// the wire it is "autoFailover": false.
 	ManualFailover bool `json:"-"`
+	// HealTimeout bounds how long a link whose path broke while its
+	// DataChannel was open may take to heal (keeping its connection, over
+	// the channel) before it counts as lost; default 20s. On the wire it
+	// is "heal_timeout_mls".
+	HealTimeout time.Duration `json:"-"`
 }
 
 // ICEServer is one entry of RTCConfiguration.iceServers.
@@ -70,14 +75,15 @@ func (h *Heartbeat) UnmarshalJSON(b []byte) error {
 
 type frameConfigJSON struct {
 	plainFrameConfig
-	AutoFailover *bool `json:"autoFailover,omitempty"`
+	AutoFailover   *bool `json:"autoFailover,omitempty"`
+	HealTimeoutMls int64 `json:"heal_timeout_mls,omitempty"`
 }
 
 type plainFrameConfig FrameConfig // FrameConfig without its methods
 
 // MarshalJSON writes the config as the browser client reads it.
 func (c FrameConfig) MarshalJSON() ([]byte, error) {
-	j := frameConfigJSON{plainFrameConfig: plainFrameConfig(c)}
+	j := frameConfigJSON{plainFrameConfig: plainFrameConfig(c), HealTimeoutMls: c.HealTimeout.Milliseconds()}
 	if c.ManualFailover {
 		j.AutoFailover = new(bool)
 	}
@@ -92,6 +98,7 @@ func (c *FrameConfig) UnmarshalJSON(b []byte) error {
 	}
 	*c = FrameConfig(j.plainFrameConfig)
 	c.ManualFailover = j.AutoFailover != nil && !*j.AutoFailover
+	c.HealTimeout = time.Duration(j.HealTimeoutMls) * time.Millisecond
 	return nil
 }
 

@@ -126,6 +126,7 @@ func TestFrameConfigJSON(t *testing.T) {
 	}{
 		{p2pstreams.FrameConfig{}, `{}`},
 		{p2pstreams.FrameConfig{ManualFailover: true}, `{"autoFailover":false}`},
+		{p2pstreams.FrameConfig{HealTimeout: 5 * time.Second}, `{"heal_timeout_mls":5000}`},
 		{p2pstreams.FrameConfig{Heartbeat: p2pstreams.Heartbeat{Interval: 100 * time.Millisecond, IdleTimeout: 200 * time.Millisecond}},
 			`{"heartbeat":{"interval_mls":100,"idle_timeout_mls":200}}`},
 		{p2pstreams.FrameConfig{ICEServers: []p2pstreams.ICEServer{{URLs: []string{"stun:127.0.0.1:3478"}}}, KeepCableConnection: true},

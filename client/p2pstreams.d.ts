@@ -25,9 +25,11 @@ export interface P2pConfig {
   keepCableConnection?: boolean
   /** When the host goes, rejoin and elect a new host by itself; default true. */
   autoFailover?: boolean
+  /** How long a link whose path broke may take to heal over its DataChannel before it counts as lost; default 20000 ms. */
+  heal_timeout_mls?: number
   [key: string]: unknown
 }
-export declare const DEFAULT_CONFIG: Readonly<Required<Pick<P2pConfig, "ice_servers" | "keepCableConnection" | "autoFailover">> & { heartbeat: { interval_mls: number; idle_timeout_mls: number } }>
+export declare const DEFAULT_CONFIG: Readonly<Required<Pick<P2pConfig, "ice_servers" | "keepCableConnection" | "autoFailover" | "heal_timeout_mls">> & { heartbeat: { interval_mls: number; idle_timeout_mls: number } }>
 export declare function normalizeConfig(c?: P2pConfig): Required<P2pConfig>
 /** The claims of a token, read without checking its signature. */
 export declare function readToken(token: string): { sessionId: string; peerId: string; expires: number; config: P2pConfig }
@@ -37,7 +39,7 @@ export type P2pMessage =
   | { type: "Data"; senderId: string; data: unknown }
   | { type: "Data.Connection.State"; data: Record<string, P2pState> }
 
-/** An error from the server (PROTOCOL.md codes) or from the client ("webrtc", "bad_frame"). */
+/** An error from the server (PROTOCOL.md codes) or from the client ("webrtc", "bad_frame", "messages_lost": sent while a link healed, lost with it). */
 export interface P2pError { code: string; message: string }
 
 /** Detail of a state change; `reconnecting` tells whether a disconnected client rejoins by itself. */
