@@ -2,8 +2,10 @@ package p2pstreams
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"sync"
@@ -23,12 +25,17 @@ import (
 // publish to the broker, and JSON never starts with it.
 const resetMark = 0x01
 
+// readyMark starts a broker message that is a joiner's SessionReady for its
+// host: the host's connection adds the host's own iceServers before
+// passing it on (see conn.withICEServers).
+const readyMark = 0x02
+
 // closeWait is how long a closing connection waits for the peer's close frame.
 const closeWait = 2 * time.Second
 
 // conn is one signaling connection. Its invariants (ARCHITECTURE.md):
-//   - one reader goroutine per connection, for the connection's whole life;
-//     it alone handles messages, joins and leaves;
+//   - at most one reader goroutine at a time, none while parked (idle, on
+//     Linux: park_linux.go); it alone handles messages, joins and leaves;
 //   - at most one writer goroutine, started when a frame is queued and ended
 //     when the queue is empty, so an idle connection holds no writer;
 //   - enqueueing never blocks: a full queue closes the connection
@@ -38,6 +45,9 @@ type conn struct {
 	srv *Server
 	nc  net.Conn
 	rd  lazyread.Reader // reads nc; holds a buffer only while bytes are buffered
+	// parked: the connection is idle with no reader goroutine (park_linux.go).
+	parked atomic.Bool
+	fd     int32 // the socket's descriptor for parking; -1: cannot park; 0: not known yet
 
 	m     atomic.Pointer[membership] // nil when not joined; set by the reader
 	reset atomic.Bool                // the session was reset elsewhere; the reader drops m
@@ -48,6 +58,7 @@ type conn struct {
 	// which a remote broker may briefly leave unsubscribed in between.
 	stale     *membership
 	joinTimer *time.Timer
+	probe     prober // host liveness (probe.go)
 
 	// Rate limiter (token bucket); the reader's own.
 	tokens float64
@@ -77,6 +88,8 @@ type membership struct {
 	host        PeerID // the host when this peer joined
 	unsubscribe func()
 	expiry      *time.Timer
+	expires     int64           // the token's expiry, Unix seconds (for ICE credentials)
+	configICE   json.RawMessage // the frame config's ice_servers, a JSON array, or nil
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -96,7 +109,9 @@ func (c *conn) readLoop() {
 	moved := false // the connection moved to a fresh goroutine
 	defer func() {
 		if moved {
-			go c.readLoop()
+			if !c.park() {
+				go c.readLoop()
+			}
 			return
 		}
 		c.rd.Release()
@@ -111,7 +126,9 @@ func (c *conn) readLoop() {
 		// idleMove; then the connection moves to a fresh goroutine, which
 		// waits on a 2 KiB stack as long as it takes (handling a join grows
 		// a stack to 8 KiB, and GC shrinks a parked one only to 4 KiB).
-		c.rd.Boundary = msgOp == 0 && handled
+		// A connection that can park (no goroutine at all while idle)
+		// waits idleMove at every boundary.
+		c.rd.Boundary = msgOp == 0 && (handled || c.canPark())
 		h, err := ws.ReadHeader(&c.rd)
 		if errors.Is(err, lazyread.ErrIdle) {
 			moved = true
@@ -187,6 +204,7 @@ func (c *conn) drain() {
 func (c *conn) handle(op ws.OpCode, p []byte) {
 	if c.reset.Swap(false) {
 		if mb := c.m.Swap(nil); mb != nil {
+			c.srv.stats.member(mb, -1)
 			mb.expiry.Stop()
 			c.dropStale()
 			c.stale = mb
@@ -202,7 +220,7 @@ func (c *conn) handle(op ws.OpCode, p []byte) {
 	}
 	m, err := protocol.DecodeClient(p)
 	if err != nil {
-		var de *protocol.DecodeError
+		var de *protocol.CodeError
 		if errors.As(err, &de) {
 			c.fail(de.Code, de.Text)
 		}
@@ -222,13 +240,22 @@ func (c *conn) handle(op ws.OpCode, p []byte) {
 			c.fail(protocol.CodeNotJoined, "join a session first")
 			return
 		}
+		c.srv.stats.member(mb, -1)
 		c.leave(mb, true)
 	case protocol.PeerLeft:
 		c.forget(m.PeerID)
+	case protocol.HostUnreachable:
+		c.reportUnreachable(m.HostPeerID)
+	case protocol.HostAlive:
+		c.hostAlive()
 	}
 }
 
-func (c *conn) join(tok string) {
+func (c *conn) join(tok string) { c.joinToken(tok, true) }
+
+// joinToken joins with tok; mayRetry allows one more try after a stale
+// presence of the same peer was released (see releaseStale).
+func (c *conn) joinToken(tok string, mayRetry bool) {
 	s := c.srv
 	if c.m.Load() != nil {
 		c.fail(protocol.CodeAlreadyJoined, "this connection has joined a session already")
@@ -237,9 +264,11 @@ func (c *conn) join(tok string) {
 	cl, err := token.Verify(s.o.Secret, tok, time.Now())
 	switch {
 	case errors.Is(err, token.ErrExpired):
+		s.log.Info("join refused", "code", protocol.CodeTokenExpired)
 		c.fail(protocol.CodeTokenExpired, "the token has expired")
 		return
 	case err != nil:
+		s.log.Info("join refused", "code", protocol.CodeBadToken) // never the token
 		c.fail(protocol.CodeBadToken, "the token is not valid")
 		return
 	}
@@ -273,9 +302,15 @@ func (c *conn) join(tok string) {
 	}
 	switch {
 	case errors.Is(err, ErrPeerConnected):
+		s.log.Info("join refused", "session", cl.Session, "peer", cl.Peer, "code", protocol.CodePeerConnected)
+		if mayRetry && s.releaseStale(ctx, cl.Session, cl.Peer) {
+			c.joinToken(tok, false)
+			return
+		}
 		c.fail(protocol.CodePeerConnected, "peer "+string(protocol.Quote(string(cl.Peer)))+" is connected already")
 		return
 	case errors.Is(err, ErrSessionFull):
+		s.log.Info("join refused", "session", cl.Session, "peer", cl.Peer, "code", protocol.CodeSessionFull)
 		c.fail(protocol.CodeSessionFull, "the session is full")
 		return
 	case err != nil:
@@ -285,30 +320,37 @@ func (c *conn) join(tok string) {
 	}
 	mb := &membership{
 		session: cl.Session, peer: cl.Peer, quotedPeer: protocol.Quote(string(cl.Peer)),
-		host: host, unsubscribe: unsubscribe,
+		host: host, unsubscribe: unsubscribe, expires: cl.Expires, configICE: configICE(cl.Config),
 	}
 	mb.expiry = time.AfterFunc(time.Until(cl.ExpiresAt()), func() {
 		c.closeWith(ws.StatusNormalClosure, protocol.CodeSessionExpired, "the session has expired")
 	})
 	c.m.Store(mb)
+	s.stats.member(mb, 1)
 	if c.joinTimer != nil {
 		c.joinTimer.Stop()
 		c.joinTimer = nil // an idle joined connection keeps one timer only
 	}
 	s.stats.joins.Add(1)
+	s.log.Info("peer joined", "session", cl.Session, "peer", cl.Peer, "host", host)
 	if host == cl.Peer {
 		s.stats.hosts.Add(1)
 	}
 	c.send(protocol.Encode(&protocol.Message{
 		State: protocol.SessionReady, SessionID: cl.Session, PeerID: cl.Peer, HostPeerID: host, Config: cl.Config,
+		ICEServers: s.iceServers(mb),
 	}))
 	g.open(c)
 	if host != cl.Peer {
-		ready := protocol.Encode(&protocol.Message{
+		ready := append([]byte{readyMark}, protocol.Encode(&protocol.Message{
 			State: protocol.SessionReady, SessionID: cl.Session, PeerID: cl.Peer, HostPeerID: host,
-		})
-		if _, err := s.broker.Publish(ctx, PeerTopic(cl.Session, host), ready); err != nil {
+		})...)
+		n, err := s.broker.Publish(ctx, PeerTopic(cl.Session, host), ready)
+		switch {
+		case err != nil:
 			s.log.Error("broker publish", "session", cl.Session, "err", err)
+		case n == 0: // the store has a host that no node serves: its node died
+			s.resetHost(ctx, cl.Session, host, "no node serves it")
 		}
 	}
 }
@@ -336,6 +378,7 @@ func (c *conn) route(m *protocol.Message) {
 		c.fail(protocol.CodePeerNotFound, "no peer "+string(protocol.Quote(string(m.To)))+" is connected in this session")
 	default:
 		c.srv.stats.relayed.Add(1)
+		c.srv.stats.relayedBytes.Add(int64(len(out)))
 	}
 }
 
@@ -373,15 +416,10 @@ func (c *conn) leave(mb *membership, forget bool) {
 		s.log.Error("store leave", "session", mb.session, "peer", mb.peer, "err", err)
 		return
 	}
+	s.log.Info("peer left", "session", mb.session, "peer", mb.peer, "was_host", d.WasHost, "for_good", forget)
 	switch {
 	case d.WasHost:
-		left := protocol.Encode(&protocol.Message{State: protocol.HostLeft, SessionID: mb.session, HostPeerID: mb.peer})
-		msg := append([]byte{resetMark}, left...)
-		for _, p := range d.Connected {
-			if _, err := s.broker.Publish(ctx, PeerTopic(mb.session, p), msg); err != nil {
-				s.log.Error("broker publish", "session", mb.session, "err", err)
-			}
-		}
+		s.hostLeft(ctx, mb.session, mb.peer, d.Connected)
 	case forget:
 		left := protocol.Encode(&protocol.Message{State: protocol.PeerLeft, SessionID: mb.session, PeerID: mb.peer})
 		if _, err := s.broker.Publish(ctx, PeerTopic(mb.session, mb.host), left); err != nil {
@@ -409,13 +447,27 @@ func (mb *membership) release() {
 // refresher). A lost membership means the session was reset without this
 // connection being told (its host's node died): tell it now.
 func (c *conn) refresh() {
-	mb := c.m.Load()
-	if mb == nil || c.reset.Load() {
-		return // not joined, or told already that the session was reset
+	mb := c.leased()
+	if mb == nil {
+		return
 	}
 	ctx, cancel := c.srv.storeContext()
 	defer cancel()
-	err := c.srv.store.Refresh(ctx, mb.session, mb.peer, c.srv.o.Lease)
+	c.refreshed(mb, c.srv.store.Refresh(ctx, mb.session, mb.peer, c.srv.o.Lease))
+}
+
+// leased returns the membership whose lease the refresher renews, or nil:
+// not joined, or told already that the session was reset.
+func (c *conn) leased() *membership {
+	mb := c.m.Load()
+	if mb == nil || c.reset.Load() {
+		return nil
+	}
+	return mb
+}
+
+// refreshed acts on the outcome of renewing mb's lease.
+func (c *conn) refreshed(mb *membership, err error) {
 	if errors.Is(err, ErrNotMember) && c.m.Load() == mb {
 		c.reset.Store(true)
 		c.send(protocol.Encode(&protocol.Message{State: protocol.HostLeft, SessionID: mb.session, HostPeerID: mb.host}))
@@ -434,11 +486,35 @@ func (c *conn) deliver(msg []byte) {
 
 // accept passes on a delivered message.
 func (c *conn) accept(msg []byte) {
+	if len(msg) == 1 { // a mark alone is for the connection, not its peer (probe.go)
+		if msg[0] == probeMark {
+			c.probeHost()
+		}
+		return
+	}
 	if len(msg) > 0 && msg[0] == resetMark {
 		c.reset.Store(true)
 		msg = msg[1:]
 	}
+	if len(msg) > 0 && msg[0] == readyMark {
+		msg = c.withICEServers(msg[1:])
+	}
 	c.send(msg)
+}
+
+// withICEServers adds the host's own iceServers to a joiner's SessionReady
+// (a JSON object): fresh credentials for the host's link to that joiner.
+func (c *conn) withICEServers(msg []byte) []byte {
+	mb := c.m.Load()
+	if mb == nil || len(msg) < 2 || msg[len(msg)-1] != '}' {
+		return msg
+	}
+	ice := c.srv.iceServers(mb)
+	out := make([]byte, 0, len(msg)+len(ice)+16)
+	out = append(out, msg[:len(msg)-1]...)
+	out = append(out, `,"iceServers":`...)
+	out = append(out, ice...)
+	return append(out, '}')
 }
 
 // allow takes a token from the connection's rate limiter.
@@ -509,6 +585,7 @@ func (c *conn) startClose(status ws.StatusCode, code protocol.Code) {
 	c.closing = true
 	c.closeBody = ws.NewCloseFrameBody(status, string(code))
 	c.kick()
+	c.unpark() // the reader waits for the peer's close frame
 }
 
 // kick starts the writer if it is not running; c.mu is held.
@@ -557,6 +634,7 @@ func (c *conn) writeLoop() {
 			c.mu.Lock()
 			c.closing, c.closeSent, c.queue = true, true, nil
 			c.stopWriting(true)
+			c.unpark()
 			c.mu.Unlock()
 			c.nc.Close() // unblocks the reader, which then finishes
 			return
@@ -610,7 +688,10 @@ func (c *conn) finish() {
 		c.joinTimer.Stop()
 	}
 	c.dropStale()
-	if mb := c.m.Swap(nil); mb != nil {
+	c.hostAlive() // stops a waiting probe
+	mb := c.m.Swap(nil)
+	if mb != nil {
+		c.srv.stats.member(mb, -1)
 		if c.reset.Load() {
 			mb.release() // the session is gone already
 		} else {
@@ -628,9 +709,34 @@ func (c *conn) finish() {
 	if idle != nil {
 		<-idle // bounded by WriteTimeout
 	}
+	c.unregister()
 	c.nc.Close()
 	c.srv.remove(c)
+	c.logClosed(mb)
 	c.srv.wg.Done()
+}
+
+// logClosed logs the connection's end: at info level when it was closed
+// with an error code (slow_reader, rate limits, timeouts...), else debug.
+func (c *conn) logClosed(mb *membership) {
+	c.mu.Lock()
+	var code string
+	if len(c.closeBody) > 2 {
+		code = string(c.closeBody[2:]) // after the status: the protocol code
+	}
+	c.mu.Unlock()
+	level := slog.LevelDebug
+	if code != "" {
+		level = slog.LevelInfo
+	}
+	if !c.srv.log.Enabled(context.Background(), level) {
+		return
+	}
+	attrs := []any{"code", code}
+	if mb != nil {
+		attrs = append(attrs, "session", mb.session, "peer", mb.peer)
+	}
+	c.srv.log.Log(context.Background(), level, "connection closed", attrs...)
 }
 
 func (s *Server) storeContext() (context.Context, context.CancelFunc) {

@@ -38,5 +38,5 @@ func Example() {
 	wsutil.WriteClientText(conn, []byte(`{"type":"Connection","state":"SessionJoin","token":"`+tok+`"}`))
 	msg, _ := wsutil.ReadServerText(conn)
 	fmt.Println(string(msg))
-	// Output: {"type":"Connection","state":"SessionReady","sessionId":"lobby","peerId":"alice","hostPeerId":"alice"}
+	// Output: {"type":"Connection","state":"SessionReady","sessionId":"lobby","peerId":"alice","hostPeerId":"alice","iceServers":[]}
 }

@@ -13,94 +13,15 @@ import (
 	"github.com/p2pstreams/p2pstreams/protocol"
 )
 
-// FrameConfig is the config of a <p2p-frame>: the seed's keys, plus
-// automatic failover. Its zero value means the defaults of each field. It is
-// signed into the peer's token and handed back by the server on join.
-type FrameConfig struct {
-	// ICEServers for the peers' RTCPeerConnections; default none (peers on
-	// one network, or loopback, need none).
-	ICEServers []ICEServer `json:"ice_servers,omitempty"`
-	// Heartbeat over the DataChannel; zero fields mean 1s and 4s.
-	Heartbeat Heartbeat `json:"heartbeat,omitzero"`
-	// KeepCableConnection keeps a client's signaling WebSocket open once it
-	// is connected to its host; default false: only hosts stay connected.
-	KeepCableConnection bool `json:"keepCableConnection,omitempty"`
-	// ManualFailover is the seed's mode: when the host goes, clients report
-	// p2pDisconnected and stay down until the page is reloaded. By default
-	// (false) they rejoin by themselves and the first one back hosts. On
-	// the wire it is "autoFailover": false.
-	ManualFailover bool `json:"-"`
-	// HealTimeout bounds how long a link whose path broke while its
-	// DataChannel was open may take to heal (keeping its connection, over
-	// the channel) before it counts as lost; default 20s. On the wire it
-	// is "heal_timeout_mls".
-	HealTimeout time.Duration `json:"-"`
-}
+// FrameConfig is the config of a <p2p-frame>, defined in package protocol
+// (the one source both peers read it from); see protocol.FrameConfig.
+type FrameConfig = protocol.FrameConfig
 
 // ICEServer is one entry of RTCConfiguration.iceServers.
-type ICEServer struct {
-	URLs       []string `json:"urls"`
-	Username   string   `json:"username,omitempty"`
-	Credential string   `json:"credential,omitempty"`
-}
+type ICEServer = protocol.ICEServer
 
-// Heartbeat says how often peers send a heartbeat over the DataChannel, and
-// how long a silence means the other side is gone. On the wire both are
-// milliseconds ("interval_mls", "idle_timeout_mls").
-type Heartbeat struct {
-	Interval    time.Duration // default 1s
-	IdleTimeout time.Duration // default 4s; at least two intervals
-}
-
-type heartbeatJSON struct {
-	IntervalMls    int64 `json:"interval_mls,omitempty"`
-	IdleTimeoutMls int64 `json:"idle_timeout_mls,omitempty"`
-}
-
-// MarshalJSON writes the seed's millisecond keys.
-func (h Heartbeat) MarshalJSON() ([]byte, error) {
-	return json.Marshal(heartbeatJSON{h.Interval.Milliseconds(), h.IdleTimeout.Milliseconds()})
-}
-
-// UnmarshalJSON reads the seed's millisecond keys.
-func (h *Heartbeat) UnmarshalJSON(b []byte) error {
-	var j heartbeatJSON
-	if err := json.Unmarshal(b, &j); err != nil {
-		return err
-	}
-	h.Interval = time.Duration(j.IntervalMls) * time.Millisecond
-	h.IdleTimeout = time.Duration(j.IdleTimeoutMls) * time.Millisecond
-	return nil
-}
-
-type frameConfigJSON struct {
-	plainFrameConfig
-	AutoFailover   *bool `json:"autoFailover,omitempty"`
-	HealTimeoutMls int64 `json:"heal_timeout_mls,omitempty"`
-}
-
-type plainFrameConfig FrameConfig // FrameConfig without its methods
-
-// MarshalJSON writes the config as the browser client reads it.
-func (c FrameConfig) MarshalJSON() ([]byte, error) {
-	j := frameConfigJSON{plainFrameConfig: plainFrameConfig(c), HealTimeoutMls: c.HealTimeout.Milliseconds()}
-	if c.ManualFailover {
-		j.AutoFailover = new(bool)
-	}
-	return json.Marshal(j)
-}
-
-// UnmarshalJSON reads a config as the browser client writes it.
-func (c *FrameConfig) UnmarshalJSON(b []byte) error {
-	var j frameConfigJSON
-	if err := json.Unmarshal(b, &j); err != nil {
-		return err
-	}
-	*c = FrameConfig(j.plainFrameConfig)
-	c.ManualFailover = j.AutoFailover != nil && !*j.AutoFailover
-	c.HealTimeout = time.Duration(j.HealTimeoutMls) * time.Millisecond
-	return nil
-}
+// Heartbeat is the DataChannel heartbeat of a FrameConfig.
+type Heartbeat = protocol.Heartbeat
 
 // FrameOptions say what FrameTag renders: the Go form of the seed's
 // p2p_frame_tag(session_id:, peer_id:, expires_in:, config:).
@@ -113,8 +34,9 @@ type FrameOptions struct {
 	// Config is the frame config; nil means the defaults.
 	Config *FrameConfig
 	// URL is the signaling endpoint (ws:, wss:, http:, https:, or a path
-	// starting with "/"); empty means the directory p2pstreams.js was loaded
-	// from, which is right when the script comes from this Server.
+	// starting with "/"); empty means the client's default, "/p2p/" on the
+	// page's origin (setDefaultURL in the client changes it): set it when
+	// the Server is mounted elsewhere.
 	URL string
 	// Content is markup placed inside the element (FrameTag only), for
 	// example the element of the controller that uses the frame.

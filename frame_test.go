@@ -119,37 +119,6 @@ func TestFrameTagEscapesHostileInput(t *testing.T) {
 	}
 }
 
-func TestFrameConfigJSON(t *testing.T) {
-	for _, tc := range []struct {
-		cfg  p2pstreams.FrameConfig
-		want string
-	}{
-		{p2pstreams.FrameConfig{}, `{}`},
-		{p2pstreams.FrameConfig{ManualFailover: true}, `{"autoFailover":false}`},
-		{p2pstreams.FrameConfig{HealTimeout: 5 * time.Second}, `{"heal_timeout_mls":5000}`},
-		{p2pstreams.FrameConfig{Heartbeat: p2pstreams.Heartbeat{Interval: 100 * time.Millisecond, IdleTimeout: 200 * time.Millisecond}},
-			`{"heartbeat":{"interval_mls":100,"idle_timeout_mls":200}}`},
-		{p2pstreams.FrameConfig{ICEServers: []p2pstreams.ICEServer{{URLs: []string{"stun:127.0.0.1:3478"}}}, KeepCableConnection: true},
-			`{"ice_servers":[{"urls":["stun:127.0.0.1:3478"]}],"keepCableConnection":true}`},
-	} {
-		b, err := json.Marshal(tc.cfg)
-		if err != nil || string(b) != tc.want {
-			t.Errorf("Marshal(%+v) = %s, %v; want %s", tc.cfg, b, err, tc.want)
-		}
-		var back p2pstreams.FrameConfig
-		if err := json.Unmarshal(b, &back); err != nil {
-			t.Fatal(err)
-		}
-		if b2, _ := json.Marshal(back); string(b2) != tc.want {
-			t.Errorf("round trip of %s gave %s", tc.want, b2)
-		}
-	}
-	var c p2pstreams.FrameConfig
-	if err := json.Unmarshal([]byte(`{"autoFailover":true}`), &c); err != nil || c.ManualFailover {
-		t.Errorf(`autoFailover:true read as ManualFailover=%v (%v)`, c.ManualFailover, err)
-	}
-}
-
 func TestFrameTagRefusesBadInput(t *testing.T) {
 	srv := frameServer(t)
 	for name, o := range map[string]p2pstreams.FrameOptions{

@@ -170,6 +170,11 @@ func TestShutdownTellsClients(t *testing.T) {
 	url := "ws" + strings.TrimPrefix(hs, "http") + "/"
 	a, _ := join(t, srv, url, "room", "alice")
 	b := dial(t, url) // not joined
+	// The client sees the upgrade answer before the server has added the
+	// connection: a Shutdown in between refuses it (and the client reads EOF).
+	for srv.Stats().Connections < 2 {
+		time.Sleep(time.Millisecond)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4500*time.Millisecond)
 	defer cancel()
 	done := make(chan error, 1)

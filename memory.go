@@ -80,6 +80,11 @@ func (m *MemoryStore) Refresh(ctx context.Context, s SessionID, p PeerID, lease 
 	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.refresh(s, p, lease, now)
+}
+
+// refresh renews p's lease; m.mu is held.
+func (m *MemoryStore) refresh(s SessionID, p PeerID, lease time.Duration, now time.Time) error {
 	ss := m.session(s, now)
 	if ss == nil {
 		return ErrNotMember
@@ -90,6 +95,27 @@ func (m *MemoryStore) Refresh(ctx context.Context, s SessionID, p PeerID, lease 
 	}
 	mb.leaseUntil = leaseEnd(now, lease)
 	return nil
+}
+
+var _ BatchRefresher = (*MemoryStore)(nil)
+
+// RefreshBatch implements BatchRefresher: Refresh for each member, under
+// one lock.
+func (m *MemoryStore) RefreshBatch(ctx context.Context, members []Member, lease time.Duration) []error {
+	errs := make([]error, len(members))
+	if err := ctx.Err(); err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, mb := range members {
+		errs[i] = m.refresh(mb.Session, mb.Peer, lease, now)
+	}
+	return errs
 }
 
 // Leave implements Store.

@@ -45,6 +45,17 @@ type Options struct {
 	// Logger receives the server's logs; nil means none.
 	Logger *slog.Logger
 
+	// ICEServers, if set, returns the STUN and TURN servers, with fresh
+	// credentials, that a peer joining session as peer with a token expiring
+	// at tokenExpires may use (turnserver.Server.ICEServers and
+	// turncred.Provider.ICEServers have this shape). Every SessionReady
+	// carries them in "iceServers", before the frame config's ice_servers:
+	// the joiner's own, and the host's when it hears of a joiner, so that
+	// each new link gets credentials as fresh as the join. It is called
+	// concurrently and must not block. Default: none, only the frame
+	// config's ice_servers.
+	ICEServers func(session SessionID, peer PeerID, tokenExpires time.Time) []ICEServer
+
 	// AllowedOrigins lists the page origins ("https://example.com") that may
 	// open a WebSocket; "*" allows any. Nil allows the server's own origin
 	// and clients that send no Origin (non-browsers).
@@ -68,10 +79,18 @@ type Options struct {
 	WriteTimeout time.Duration
 	// StoreTimeout bounds each Store and Broker call; default 5s.
 	StoreTimeout time.Duration
+	// ProbeTimeout is how long a host has to answer HostProbe when a client
+	// reported it unreachable (PROTOCOL.md, "Liveness") before its session
+	// is reset; also the least time between two probes of one host and two
+	// reports of one client. Default 2s.
+	ProbeTimeout time.Duration
 	// Lease is how long a peer's presence outlives its node without renewal:
 	// a node that dies releases its hosts after at most Lease. The server
 	// renews every Lease/3. Default 15s, or no leases (negative) when Store
-	// is nil: a memory store dies with the process that renews it.
+	// is nil: a memory store dies with the process that renews it. The
+	// lease is the backstop: a dead node's session heals as soon as one of
+	// its clients reports the host unreachable or a peer joins it (see
+	// ProbeTimeout). `p2pstreams serve --lease` sets it.
 	Lease time.Duration
 }
 
@@ -131,6 +150,7 @@ func NewServer(o *Options) (*Server, error) {
 	defDur(&s.o.JoinTimeout, 10*time.Second)
 	defDur(&s.o.WriteTimeout, 10*time.Second)
 	defDur(&s.o.StoreTimeout, 5*time.Second)
+	defDur(&s.o.ProbeTimeout, 2*time.Second)
 	s.store, s.broker = o.Store, o.Broker
 	if s.store == nil {
 		s.store = NewMemoryStore()
@@ -209,6 +229,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		nc.Close()
 		return
 	}
+	s.log.Debug("connection opened", "remote", r.RemoteAddr)
 	// A fresh goroutine, not this one: its stack starts small, and the
 	// HTTP server's goroutine and buffers are released as we return.
 	go c.readLoop()
@@ -230,7 +251,7 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 		if st, err := fs.Stat(client.FS, p); err == nil && !st.IsDir() {
 			r2 := r.Clone(r.Context())
 			r2.URL.Path = "/" + p
-			w.Header().Set("Cache-Control", "no-cache")
+			setClientFileHeaders(w.Header(), p)
 			s.files.ServeHTTP(w, r2)
 			return
 		}
@@ -303,9 +324,7 @@ func (s *Server) refreshLoop() {
 			return
 		case <-t.C:
 		}
-		for _, c := range s.snapshot() {
-			c.refresh()
-		}
+		s.refreshRound()
 	}
 }
 
@@ -349,19 +368,32 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Stats are counters since the server started.
 type Stats struct {
-	Connections int64            // open WebSocket connections now
-	Accepted    int64            // WebSocket connections accepted
-	Joins       int64            // successful SessionJoins
-	Hosts       int64            // joins that made the joiner host
-	Relayed     int64            // routed messages delivered
-	SlowClosed  int64            // connections closed as slow readers
-	Errors      map[string]int64 // refused inputs, by protocol code
+	Connections  int64            // open WebSocket connections now
+	Accepted     int64            // WebSocket connections accepted
+	Joins        int64            // successful SessionJoins
+	Hosts        int64            // joins that made the joiner host
+	Relayed      int64            // routed messages delivered
+	RelayedBytes int64            // bytes of the routed messages delivered, as sent on
+	Peers        int64            // connections joined to a session now
+	Sessions     int64            // sessions whose host is connected to this server now
+	SlowClosed   int64            // connections closed as slow readers
+	HostResets   int64            // sessions reset because their host was unreachable
+	Errors       map[string]int64 // refused inputs, by protocol code
 }
 
 type stats struct {
 	connections, accepted, joins, hosts, relayed, slow atomic.Int64
+	relayedBytes, peers, hosting, hostResets           atomic.Int64
 	mu                                                 sync.Mutex
 	errors                                             map[protocol.Code]int64
+}
+
+// member counts mb joining (d = 1) or ending (d = -1) on this server.
+func (st *stats) member(mb *membership, d int64) {
+	st.peers.Add(d)
+	if mb.host == mb.peer {
+		st.hosting.Add(d)
+	}
 }
 
 func (st *stats) refused(code protocol.Code) {
@@ -379,7 +411,8 @@ func (s *Server) Stats() Stats {
 	out := Stats{
 		Connections: st.connections.Load(), Accepted: st.accepted.Load(),
 		Joins: st.joins.Load(), Hosts: st.hosts.Load(), Relayed: st.relayed.Load(),
-		SlowClosed: st.slow.Load(), Errors: make(map[string]int64),
+		SlowClosed: st.slow.Load(), HostResets: st.hostResets.Load(), Errors: make(map[string]int64),
+		RelayedBytes: st.relayedBytes.Load(), Peers: st.peers.Load(), Sessions: st.hosting.Load(),
 	}
 	st.mu.Lock()
 	for k, v := range st.errors {

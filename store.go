@@ -74,3 +74,22 @@ type Departure struct {
 	// Connected lists, when WasHost, the other members that were connected.
 	Connected []PeerID
 }
+
+// BatchRefresher is an optional interface of a Store: it renews many
+// presence leases in one round trip. A node's lease refresher renews every
+// connected peer every Lease/3; with one call per peer, a round over 100k
+// peers of a remote store takes seconds. The server uses RefreshBatch when
+// its Store has it, Refresh otherwise.
+type BatchRefresher interface {
+	// RefreshBatch renews the lease of every member for another lease, as
+	// Refresh would each, and returns one error per member, in order: nil,
+	// ErrNotMember, or what failed (the same error for every member when
+	// the whole batch failed).
+	RefreshBatch(ctx context.Context, members []Member, lease time.Duration) []error
+}
+
+// Member names a peer of a session.
+type Member struct {
+	Session SessionID
+	Peer    PeerID
+}

@@ -18,17 +18,14 @@
 // or the remote silent while ICE is not connected) stays connected and
 // heals: a browser client restarts ICE over the channel when its host is a
 // browser too (SCTP delivers the offer when a path comes back; with a Go
-// peer, ICE recovers by itself) and both sides hold what is sent meanwhile (at most MAX_HELD
+// peer, ICE recovers by itself) and both sides hold what is sent meanwhile (at most HEAL_MAX_HELD
 // messages), sending it in order once healed: ICE connected again and the
 // remote heard since the break. A link not healed within heal_timeout_mls
 // ends disconnected, and what it held is reported to onlost. A remote
 // silent for twice the idle timeout while ICE still says connected is
 // frozen (its page, not its path): disconnected.
 
-import { CHANNEL_LABEL, Message, Signal, State, isFinal } from "./protocol.js"
-
-/** Messages a healing link holds at most; send returns false beyond. */
-export const MAX_HELD = 4096
+import { CHANNEL_LABEL, HEAL_MAX_HELD, Message, Signal, State, isFinal, rtcConfiguration } from "./protocol.js"
 /** How long a renegotiation waits for ICE gathering, so that its description carries the candidates. */
 const GATHER_WAIT_MLS = 1000
 
@@ -38,10 +35,11 @@ export class Connection {
    * @param {string} o.remoteId the peer at the other end
    * @param {boolean} o.offerer true on the host, which makes the channel and the offer
    * @param {object} o.config a normalized frame config
+   * @param {RTCIceServer[]} [o.iceServers] from SessionReady; default the config's ice_servers
    * @param {(state: string, to: string, data: object) => void} o.signal sends a routed signaling message
    * @param {typeof RTCPeerConnection} [o.RTCPeerConnection]
    */
-  constructor({ remoteId, offerer, config, signal, RTCPeerConnection = globalThis.RTCPeerConnection }) {
+  constructor({ remoteId, offerer, config, iceServers, signal, RTCPeerConnection = globalThis.RTCPeerConnection }) {
     this.remoteId = remoteId
     this.offerer = offerer
     this.config = config
@@ -54,6 +52,10 @@ export class Connection {
     this.described = false
     this.lastHeard = 0
     this.timer = null
+    // A link that is not connected in time has failed (ice_failed): the
+    // ICE path cannot connect, or the other end stopped answering.
+    this.failure = null // the code of a failed state
+    this.connectTimer = setTimeout(() => this.fail("ice_failed"), config.connect_timeout_mls)
     this.onstate = () => {}
     this.onmessage = () => {}
     this.onlost = (n) => {} // n held messages were lost with the link
@@ -71,7 +73,7 @@ export class Connection {
     this.heals = 0 // links healed (for tests)
     this.glares = 0 // renegotiation offers that crossed (for tests)
 
-    const pc = new RTCPeerConnection({ iceServers: config.ice_servers })
+    const pc = new RTCPeerConnection(rtcConfiguration(config, iceServers))
     this.pc = pc
     pc.onicecandidate = (e) => {
       if (!e.candidate) return
@@ -93,7 +95,7 @@ export class Connection {
           break
         case "failed":
           if (this.state === State.Connected) this.startHeal()
-          else this.setState(State.Failed)
+          else this.fail("ice_failed")
           break
         case "closed":
           this.setState(State.Closed)
@@ -152,7 +154,7 @@ export class Connection {
    */
   send(msg) {
     if (this.healing && !isFinal(this.state)) {
-      if (this.held.length >= MAX_HELD) return false
+      if (this.held.length >= HEAL_MAX_HELD) return false
       this.held.push(msg)
       return true
     }
@@ -344,9 +346,17 @@ export class Connection {
     for (const m of held) this.sendRaw(m)
   }
 
+  /** fail ends a connection that is not connected yet in state failed, with code. */
+  fail(code) {
+    if (this.state === State.Connected || isFinal(this.state)) return
+    this.failure = code
+    this.setState(State.Failed)
+  }
+
   setState(s) {
     if (s === this.state || isFinal(this.state)) return
     this.state = s
+    if (s === State.Connected || isFinal(s)) clearTimeout(this.connectTimer)
     if (isFinal(s)) {
       clearInterval(this.timer)
       const lost = this.held.length

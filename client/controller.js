@@ -1,4 +1,4 @@
-// P2pController: the seed's controller API, without a framework.
+// P2pController: the controller API of the Rails gem p2p_streams_channel, without a framework.
 //
 //   class Chat extends P2pController {
 //     p2pConnected() { … }

@@ -1,14 +1,20 @@
 // <p2p-frame token="…" config="{…}" [url="ws://…"]>: joins the session named
 // by its signed token while it is in the document, and leaves when removed.
+// The signaling endpoint is the url attribute, else the default set by
+// setDefaultURL, else /p2p/ on the page's origin (where apps mount the
+// Server): nothing depends on where the script itself was loaded from, so
+// the client works the same bundled (ESM or IIFE) or not.
 //
 // It tells what happens in two ways:
 // - DOM events on the element (they bubble): "p2p:state" ({state, ...detail}),
 //   one per state as well ("p2p:negotiating", "p2p:connecting",
 //   "p2p:connected", "p2p:disconnected", "p2p:closed", "p2p:failed"),
 //   "p2p:message" (detail: the message) and "p2p:error" (detail: {code, message});
-// - the callbacks of registered listeners (P2pController), which it calls as
-//   the seed does: p2pNegotiating, p2pConnecting, p2pConnected,
-//   p2pDisconnected, p2pClosed, p2pError, p2pReceivedMessage.
+// - the callbacks of registered listeners (P2pController), as the Rails gem
+//   p2p_streams_channel calls them: p2pNegotiating, p2pConnecting,
+//   p2pConnected, p2pDisconnected, p2pClosed, p2pError ({code, message}, for
+//   every error, the one that made the state "failed" included),
+//   p2pReceivedMessage.
 //
 // A listener registered late is told the current state and the last state map
 // at once (in a microtask, after its constructor has finished).
@@ -23,18 +29,25 @@ const CALLBACKS = {
   [State.Connected]: "p2pConnected",
   [State.Disconnected]: "p2pDisconnected",
   [State.Closed]: "p2pClosed",
-  [State.Failed]: "p2pError",
+  // Failed: the error that caused it went to p2pError just before.
 }
 
-/** defaultURL is the signaling endpoint: the directory this script came from, as ws(s):. */
+let defaultEndpoint = "/p2p/"
+
+/** setDefaultURL sets the endpoint of frames without a url attribute (absolute, or relative to the page). */
+export function setDefaultURL(url) {
+  defaultEndpoint = String(url)
+}
+
+/** defaultURL is the signaling endpoint of frames without a url attribute, as ws(s):. */
 export function defaultURL() {
   return signalingURL("")
 }
 
-// signalingURL resolves the frame's url attribute (absolute, or relative to
-// the page; http(s) becomes ws(s)), or gives the default when it is empty.
+// signalingURL resolves the frame's url attribute, or the default when it is
+// empty (absolute, or relative to the page; http(s) becomes ws(s)).
 function signalingURL(attr) {
-  const u = attr ? new URL(attr, location.href) : new URL(".", import.meta.url)
+  const u = new URL(attr || defaultEndpoint, location.href)
   if (u.protocol === "https:") u.protocol = "wss:"
   else if (u.protocol === "http:") u.protocol = "ws:"
   return u.href
@@ -46,6 +59,7 @@ export class P2pFrameElement extends (globalThis.HTMLElement ?? class {}) {
     this.listeners = new Set()
     this.peer = null
     this.lastStates = null
+    this.lastError = null
     this.stateDetail = {}
     // A closing page closes its connections itself, so that the other peers
     // see it go at once rather than after the heartbeat's idle timeout.
@@ -114,6 +128,10 @@ export class P2pFrameElement extends (globalThis.HTMLElement ?? class {}) {
   get config() {
     return this.peer?.config
   }
+  /** Per live link: direct or relayed (TURN), and its RTT. */
+  linkStats() {
+    return this.peer ? this.peer.linkStats() : Promise.resolve([])
+  }
 
   addP2pListener(listener) {
     this.listeners.add(listener)
@@ -121,6 +139,7 @@ export class P2pFrameElement extends (globalThis.HTMLElement ?? class {}) {
       if (!this.listeners.has(listener)) return
       const cb = CALLBACKS[this.state]
       if (cb) call(listener, cb, this.stateDetail)
+      if (this.state === State.Failed && this.lastError) call(listener, "p2pError", this.lastError)
       if (this.lastStates) call(listener, "p2pReceivedMessage", this.lastStates)
     })
   }
@@ -129,7 +148,7 @@ export class P2pFrameElement extends (globalThis.HTMLElement ?? class {}) {
     this.listeners.delete(listener)
   }
 
-  /** The seed's name for addP2pListener. */
+  /** The Rails gem's name for addP2pListener. */
   setP2pListener(listener) {
     this.addP2pListener(listener)
   }
@@ -144,7 +163,7 @@ export class P2pFrameElement extends (globalThis.HTMLElement ?? class {}) {
         this.emit("p2p:state", { state, ...detail })
         this.emit("p2p:" + state, detail)
         const cb = CALLBACKS[state]
-        for (const l of [...this.listeners]) call(l, cb, detail)
+        if (cb) for (const l of [...this.listeners]) call(l, cb, detail)
       },
       message: (msg) => {
         if (msg.type === Message.ConnectionState) this.lastStates = msg
@@ -156,6 +175,7 @@ export class P2pFrameElement extends (globalThis.HTMLElement ?? class {}) {
   }
 
   emitError(err) {
+    this.lastError = err
     this.emit("p2p:error", err)
     for (const l of [...this.listeners]) call(l, "p2pError", err)
   }

@@ -9,28 +9,41 @@ export declare const State: Readonly<{
 }>
 export declare const Message: Readonly<{ Data: "Data"; ConnectionState: "Data.Connection.State"; Heartbeat: "Heartbeat" }>
 export declare const Signal: Readonly<Record<
-  "SessionJoin" | "SessionReady" | "SdpOffer" | "SdpAnswer" | "IceCandidate" | "SessionLeave" | "PeerLeft" | "HostLeft" | "ServerShutdown" | "Error",
+  "SessionJoin" | "SessionReady" | "SdpOffer" | "SdpAnswer" | "IceCandidate" | "SessionLeave" | "PeerLeft" | "HostLeft" | "ServerShutdown" | "Error"
+  | "HostUnreachable" | "HostProbe" | "HostAlive",
   string
 >>
 /** The label of the DataChannel the host opens for each client: "p2pstreams". */
 export declare const CHANNEL_LABEL: "p2pstreams"
 
-/** The frame config: the seed's keys, plus autoFailover. */
+/** The frame config: the keys of the Rails gem p2p_streams_channel, plus manualFailover and maxMessageSize. */
 export interface P2pConfig {
   /** ICE servers for RTCPeerConnection; default none. */
   ice_servers?: RTCIceServer[]
   /** Heartbeat over the DataChannel; defaults 1000 and 4000 ms (at least two intervals). */
   heartbeat?: { interval_mls?: number; idle_timeout_mls?: number }
+  /** A link not connected this long after its negotiation began fails with code "ice_failed"; default 15000 ms. */
+  connect_timeout_mls?: number
   /** Keep a client's signaling WebSocket open once connected; default false. */
   keepCableConnection?: boolean
-  /** When the host goes, rejoin and elect a new host by itself; default true. */
+  /** The Rails gem's mode: when the host goes, stay down until reload; default false (rejoin and elect a new host). */
+  manualFailover?: boolean
+  /** @deprecated the old name: autoFailover: false is manualFailover: true. */
   autoFailover?: boolean
-  /** How long a link whose path broke may take to heal over its DataChannel before it counts as lost; default 20000 ms. */
+  /** Largest Data payload in bytes (JSON text or binary); default 16 MiB. A bigger send fails with message_too_large. */
+  maxMessageSize?: number
+  /** "relay": connect through TURN only (hides the peers' addresses); default "all". */
+  iceTransportPolicy?: RTCIceTransportPolicy
+  /** How long a link whose path broke may take to heal over its DataChannel (same connection, no server) before it counts as lost; default 20000 ms. */
   heal_timeout_mls?: number
   [key: string]: unknown
 }
-export declare const DEFAULT_CONFIG: Readonly<Required<Pick<P2pConfig, "ice_servers" | "keepCableConnection" | "autoFailover" | "heal_timeout_mls">> & { heartbeat: { interval_mls: number; idle_timeout_mls: number } }>
-export declare function normalizeConfig(c?: P2pConfig): Required<P2pConfig>
+export declare const DEFAULT_CONFIG: Readonly<Required<Pick<P2pConfig, "ice_servers" | "keepCableConnection" | "manualFailover" | "maxMessageSize" | "iceTransportPolicy" | "connect_timeout_mls" | "heal_timeout_mls">> & { heartbeat: { interval_mls: number; idle_timeout_mls: number } }>
+export declare function normalizeConfig(c?: P2pConfig): Required<Omit<P2pConfig, "autoFailover">>
+/** Error codes by name (generated from Go's package protocol). */
+export declare const Code: Readonly<Record<string, string>>
+/** The class of each error code: what a peer does after it. */
+export declare const CODE_CLASS: Readonly<Record<string, "fatal" | "retry" | "info">>
 /** The claims of a token, read without checking its signature. */
 export declare function readToken(token: string): { sessionId: string; peerId: string; expires: number; config: P2pConfig }
 
@@ -39,11 +52,17 @@ export type P2pMessage =
   | { type: "Data"; senderId: string; data: unknown }
   | { type: "Data.Connection.State"; data: Record<string, P2pState> }
 
-/** An error from the server (PROTOCOL.md codes) or from the client ("webrtc", "bad_frame", "messages_lost": sent while a link healed, lost with it). */
+/** An error from the server (PROTOCOL.md codes) or from the client ("webrtc", "bad_frame", "signaling_unreachable", "messages_lost": sent while a link healed, and lost with it); the one shape p2pError gets. */
 export interface P2pError { code: string; message: string }
 
 /** Detail of a state change; `reconnecting` tells whether a disconnected client rejoins by itself. */
-export interface P2pStateDetail { reason?: string; reconnecting?: boolean }
+export interface P2pStateDetail {
+  reason?: string
+  reconnecting?: boolean
+  /** With state "failed": the code ("ice_failed": the link did not connect within connect_timeout_mls) and words for people. */
+  code?: string
+  message?: string
+}
 
 /** The callbacks a <p2p-frame> calls on its listeners. */
 export interface P2pListener {
@@ -52,7 +71,7 @@ export interface P2pListener {
   p2pConnected?(detail: P2pStateDetail): void
   p2pDisconnected?(detail: P2pStateDetail): void
   p2pClosed?(detail: P2pStateDetail): void
-  p2pError?(error: P2pError | P2pStateDetail): void
+  p2pError?(error: P2pError): void
   p2pReceivedMessage?(message: P2pMessage): void
 }
 
@@ -68,6 +87,17 @@ export interface P2pFrameEventMap extends HTMLElementEventMap {
   "p2p:error": CustomEvent<P2pError>
 }
 
+/** One live link's selected ICE candidate pair: candidate types "host", "srflx", "prflx", "relay". */
+export interface P2pLinkStats {
+  peerId: string
+  local: string
+  remote: string
+  /** Either end is a TURN relay. */
+  relayed: boolean
+  /** The last round-trip time in ms; 0 when unknown. */
+  rttMls: number
+}
+
 /** <p2p-frame token="…" config="{…}" url="ws://…">. */
 export declare class P2pFrameElement extends HTMLElement {
   /** Sends data to every peer, this one included; false when not connected. */
@@ -78,15 +108,19 @@ export declare class P2pFrameElement extends HTMLElement {
   readonly iamHost: boolean
   readonly state: P2pState
   readonly config: Required<P2pConfig> | undefined
+  /** Per live link: direct or relayed (TURN), and its RTT (from getStats). */
+  linkStats(): Promise<P2pLinkStats[]>
   addP2pListener(listener: P2pListener): void
   removeP2pListener(listener: P2pListener): void
-  /** The seed's name for addP2pListener. */
+  /** The Rails gem's name for addP2pListener. */
   setP2pListener(listener: P2pListener): void
   addEventListener<K extends keyof P2pFrameEventMap>(type: K, listener: (this: P2pFrameElement, ev: P2pFrameEventMap[K]) => any, options?: boolean | AddEventListenerOptions): void
   addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions): void
 }
-/** The signaling endpoint next to the script: the directory of p2pstreams.js, as ws(s):. */
+/** The signaling endpoint of frames without a url attribute, as ws(s): "/p2p/" on the page's origin unless setDefaultURL changed it. */
 export declare function defaultURL(): string
+/** Sets the endpoint of frames without a url attribute (absolute, or relative to the page), before they connect. */
+export declare function setDefaultURL(url: string): void
 
 /** The controller API, on any base class. */
 export interface P2pControllerAPI extends Required<P2pListener> {
@@ -117,7 +151,7 @@ export declare class P2pController implements P2pControllerAPI {
   p2pConnected(detail: P2pStateDetail): void
   p2pDisconnected(detail: P2pStateDetail): void
   p2pClosed(detail: P2pStateDetail): void
-  p2pError(error: P2pError | P2pStateDetail): void
+  p2pError(error: P2pError): void
   p2pReceivedMessage(message: P2pMessage): void
 }
 
@@ -155,6 +189,8 @@ export declare class Peer {
   readonly iamHost: boolean
   readonly state: P2pState
   readonly config: Required<P2pConfig>
+  /** Per live link: direct or relayed (TURN), and its RTT (from getStats). */
+  linkStats(): Promise<P2pLinkStats[]>
   start(): void
   /** leave: false when the page is only closing or reloading (the default true also frees the place). */
   stop(options?: { leave?: boolean }): void

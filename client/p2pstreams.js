@@ -5,9 +5,9 @@
 //
 // Stimulus users import "./stimulus.js" (P2pController on Stimulus) instead.
 
-export { P2pFrameElement, defaultURL } from "./frame.js"
+export { P2pFrameElement, defaultURL, setDefaultURL } from "./frame.js"
 export { P2pController, P2pMixin } from "./controller.js"
 export { Peer } from "./peer.js"
 export { Connection } from "./connection.js"
 export { Signaling } from "./signaling.js"
-export { State, Message, Signal, CHANNEL_LABEL, DEFAULT_CONFIG, normalizeConfig, readToken } from "./protocol.js"
+export { State, Message, Signal, Code, CODE_CLASS, CHANNEL_LABEL, DEFAULT_CONFIG, normalizeConfig, readToken } from "./protocol.js"

@@ -17,22 +17,17 @@
 //   reopen it only when they need the server again (reconnect, failover).
 
 import { Connection } from "./connection.js"
-import { Message, SIGNAL, Signal, State, isFinal, normalizeConfig, readToken } from "./protocol.js"
+import { linkStats } from "./stats.js"
+import { Code, FATAL, FORGET_AFTER_MLS, Message, OFFER_TIMEOUT_MLS, RETRY, SIGNAL, Signal, State, backoff, isFinal, normalizeConfig, readToken } from "./protocol.js"
 
-// Server errors after which joining again cannot help.
-const FATAL = new Set(["bad_token", "token_expired", "session_full", "session_expired", "origin_forbidden"])
-// Server errors after which joining again, a little later, may work.
-const RETRY = new Set(["peer_connected", "unavailable", "rate_limited", "join_timeout"])
+export { OFFER_TIMEOUT_MLS, FORGET_AFTER_MLS }
 
-/** Time a client waits for the host's offer after joining before it tries again. */
-export const OFFER_TIMEOUT_MLS = 10000
-
-/**
- * Time the host waits for a client whose connection ended to come back
- * before it forgets it: it drops it from the state map and tells the server
- * (PeerLeft), which frees its place in the session.
- */
-export const FORGET_AFTER_MLS = 30000
+// A second page of the same peer in one browser (another tab of the same
+// room and user) is refused with code already_open, and the first page
+// keeps working: one page per peer per browser, kept by a Web Lock that a
+// page holds while it is started. A reload is not a second page: the old
+// page stops (pagehide) and its lock goes with it.
+export const ALREADY_OPEN = Code.AlreadyOpen
 
 export class Peer {
   /**
@@ -67,23 +62,42 @@ export class Peer {
     this.forgetTimers = new Map() // host: peer id -> timer, for clients that went
     this.states = new Map() // host: peer id -> state, itself included
     this.upstream = null // client: the Connection to the host
+    this.suspect = null // client: the host it lost; reported if the server names it again
 
     signaling.onmessage = (m) => this.onSignal(m)
-    signaling.onclose = () => this.onSignalingClosed()
+    signaling.onclose = (info) => this.onSignalingClosed(info)
   }
 
   /** start joins the session. */
   start() {
     if (!this.stopped) return
     this.stopped = false
-    this.join()
+    const locks = globalThis.navigator?.locks
+    if (!locks) {
+      this.join() // no Web Locks (not a secure context): no one-page rule
+      return
+    }
+    locks.request(`p2pstreams:${this.sessionId}:${this.peerId}`, { ifAvailable: true }, (lock) => {
+      if (this.stopped) return
+      if (!lock) return this.refuse()
+      this.join()
+      return new Promise((release) => (this.releaseLock = release)) // held until stop
+    })
+  }
+
+  // refuse ends a page of a peer that is open in another page already.
+  refuse() {
+    const err = { code: ALREADY_OPEN, message: "you are already in this room in another tab" }
+    this.events.error(err)
+    this.stopped = true
+    this.setState(State.Failed, { reason: err.code, ...err })
   }
 
   /**
    * stop closes every connection (the other peers see it at once) and the
    * WebSocket. With leave (the default) a client also gives up its place in
    * the session when it can still tell the server; a page being closed or
-   * reloaded passes leave: false and is seen as disconnected, as in the seed.
+   * reloaded passes leave: false and is seen as disconnected, as in the Rails gem.
    */
   stop({ leave = true } = {}) {
     if (this.stopped) return
@@ -99,6 +113,7 @@ export class Peer {
     this.upstream = null
     this.signaling.close()
     this.joined = false
+    this.releaseLock?.()
     this.setState(State.Closed)
   }
 
@@ -134,9 +149,7 @@ export class Peer {
   retry() {
     if (this.stopped) return
     clearTimeout(this.retryTimer)
-    const base = Math.min(200 * 2 ** this.attempt, 8000)
-    this.attempt++
-    this.retryTimer = setTimeout(() => this.join(), base * (0.5 + Math.random()))
+    this.retryTimer = setTimeout(() => this.join(), backoff(this.attempt++))
   }
 
   onSignal(m) {
@@ -144,7 +157,7 @@ export class Peer {
     switch (m.state) {
       case Signal.SessionReady:
         if (m.peerId === this.peerId) this.onJoined(m)
-        else if (this.iamHost && this.joined) this.addClient(m.peerId)
+        else if (this.iamHost && this.joined) this.addClient(m.peerId, m.iceServers)
         break
       case Signal.SdpOffer:
         if (!this.iamHost && m.from === this.hostPeerId) this.onOffer(m.from, m.data)
@@ -165,6 +178,10 @@ export class Peer {
         if (this.iamHost) this.retry()
         else this.hostLost("host_left")
         break
+      case Signal.HostProbe:
+        // The server asks whether this host's code runs: answering proves it.
+        this.signal({ state: Signal.HostAlive })
+        break
       case Signal.Error:
         this.onError(m)
         break
@@ -174,6 +191,8 @@ export class Peer {
 
   onJoined(m) {
     this.joined = true
+    this.unreachable = false
+    this.iceServers = m.iceServers // fresh TURN credentials for the link to the host
     if (m.config && typeof m.config === "object") this.config = normalizeConfig({ ...this.config, ...m.config })
     this.hostPeerId = m.hostPeerId
     if (m.hostPeerId === this.peerId) {
@@ -181,6 +200,10 @@ export class Peer {
       return
     }
     if (this.iamHost) this.dropHostRole()
+    // The host this client lost is host still: tell the server, which asks
+    // it to answer and resets the session when it does not (a frozen tab).
+    if (this.suspect === m.hostPeerId) this.signal({ state: Signal.HostUnreachable, hostPeerId: m.hostPeerId })
+    this.suspect = null
     clearTimeout(this.offerTimer)
     this.offerTimer = setTimeout(() => {
       if (!this.upstream) this.hostLost("offer_timeout")
@@ -192,6 +215,17 @@ export class Peer {
     // A client that closed its WebSocket still gets the host's late ICE
     // candidates addressed to it: that refusal is expected and harmless.
     if (err.code === "peer_not_found") return
+    if (err.code === "host_unresponsive") {
+      // This host did not answer the server's probe (its page was frozen):
+      // the session was reset without it and the server closes the socket.
+      // Its clients have moved on: find the session's host again.
+      this.events.error(err)
+      this.signaling.close()
+      this.joined = false
+      if (this.iamHost) this.dropHostRole()
+      this.hostLost("host_unresponsive")
+      return
+    }
     if (this.state === State.Negotiating && FATAL.has(err.code)) {
       this.events.error(err)
       this.stopped = true
@@ -205,9 +239,15 @@ export class Peer {
     if (this.state === State.Negotiating && !this.joined && RETRY.has(err.code)) this.retry()
   }
 
-  onSignalingClosed() {
+  onSignalingClosed(info) {
     this.joined = false
     if (this.stopped) return
+    // A socket that never opened: wrong URL, server down or refusing. Say so
+    // once (the app shows it), and keep trying: a server may come back.
+    if (info && info.opened === false && this.state === State.Negotiating && !this.unreachable) {
+      this.unreachable = true
+      this.events.error({ code: "signaling_unreachable", message: `cannot open the signaling WebSocket ${this.signaling.url ?? ""}`.trim() })
+    }
     // A host keeps its clients over WebRTC and joins again to stay host; a
     // client still negotiating tries again; a connected client needs nothing.
     if (this.iamHost || this.state === State.Negotiating) this.retry()
@@ -238,11 +278,11 @@ export class Peer {
     this.states = new Map()
   }
 
-  addClient(id) {
+  addClient(id, iceServers) {
     clearTimeout(this.forgetTimers.get(id))
     this.forgetTimers.delete(id)
     retire(this.clients.get(id)) // a reload: the old connection is over
-    const conn = this.newConnection(id, true)
+    const conn = this.newConnection(id, true, iceServers)
     this.clients.set(id, conn)
     const current = () => this.clients.get(id) === conn
     conn.onstate = (s) => {
@@ -297,7 +337,7 @@ export class Peer {
   onOffer(from, offer) {
     clearTimeout(this.offerTimer)
     retire(this.upstream)
-    const conn = this.newConnection(from, false)
+    const conn = this.newConnection(from, false, this.iceServers)
     this.upstream = conn
     conn.onstate = (s) => {
       if (this.upstream !== conn) return
@@ -308,7 +348,8 @@ export class Peer {
           this.joined = false
         }
       }
-      if (isFinal(s)) this.hostLost(s)
+      if (s === State.Failed && conn.failure) this.linkFailed(conn)
+      if (isFinal(s)) this.hostLost(conn.failure || s)
       else this.setState(s)
     }
     conn.onmessage = (msg) => {
@@ -318,14 +359,15 @@ export class Peer {
   }
 
   // hostLost: the client's way to its host is gone (its connection ended, the
-  // server said HostLeft, or no offer came). With autoFailover it joins again,
-  // and the first client back becomes the new host; without, it stays down.
+  // server said HostLeft, or no offer came). Unless manualFailover it joins
+  // again, and the first client back becomes the new host; with, it stays down.
   hostLost(reason) {
     clearTimeout(this.offerTimer)
+    if (reason !== "host_left" && this.hostPeerId !== this.peerId) this.suspect = this.hostPeerId
     const up = this.upstream
     this.upstream = null
     retire(up)
-    const reconnecting = this.config.autoFailover
+    const reconnecting = !this.config.manualFailover
     this.setState(State.Disconnected, { reason, reconnecting })
     if (reconnecting) this.retry()
     else {
@@ -335,13 +377,30 @@ export class Peer {
     }
   }
 
+  // linkFailed reports a link to the host that could not connect: state
+  // failed with its code (p2pError), before hostLost retries with backoff.
+  linkFailed(conn) {
+    const secs = Math.round(this.config.connect_timeout_mls / 1000)
+    const detail = { reason: conn.failure, code: conn.failure, message: `no connection to the host within ${secs} s; trying again` }
+    this.setState(State.Failed, detail)
+  }
+
   // ---- shared
 
-  newConnection(remoteId, offerer) {
+  /** linkStats: per live link, direct or relayed and its RTT (from getStats). */
+  linkStats() {
+    const links = this.iamHost ? [...this.clients.values()] : this.upstream ? [this.upstream] : []
+    return Promise.all(links.map((c) => linkStats(c.remoteId, c.pc)))
+  }
+
+  // iceServers: those of the SessionReady that announced the link (the
+  // server's, with fresh credentials, then the config's), else the config's.
+  newConnection(remoteId, offerer, iceServers) {
     const conn = new Connection({
       remoteId,
       offerer,
       config: this.config,
+      iceServers,
       RTCPeerConnection: this.RTCPeerConnection,
       signal: (state, to, data) => this.signal({ state, to, data }),
     })

@@ -1,61 +1,28 @@
 // The names of the p2pstreams wire protocol (PROTOCOL.md), shared by the
-// other modules, and the reading of tokens and frame configs.
+// other modules, and the reading of tokens and frame configs. The names and
+// rules themselves come from constants.js, generated from Go's package
+// protocol (`go generate ./protocol`): edit them there.
 
-/** "type" of every signaling message. */
-export const SIGNAL = "Connection"
-
-/** Signaling states (PROTOCOL.md, "Signaling"). */
-export const Signal = Object.freeze({
-  SessionJoin: "SessionJoin",
-  SessionReady: "SessionReady",
-  SdpOffer: "SdpOffer",
-  SdpAnswer: "SdpAnswer",
-  IceCandidate: "IceCandidate",
-  SessionLeave: "SessionLeave",
-  PeerLeft: "PeerLeft",
-  HostLeft: "HostLeft",
-  ServerShutdown: "ServerShutdown",
-  Error: "Error",
-})
-
-/** Peer message types over the DataChannel (PROTOCOL.md, "Peer messages"). */
-export const Message = Object.freeze({
-  Data: "Data",
-  ConnectionState: "Data.Connection.State",
-  Heartbeat: "Heartbeat",
-  // Renegotiation over the channel, peer to peer, never given to the app.
-  Description: "Negotiation.Description",
-  Candidate: "Negotiation.Candidate",
-  Features: "Negotiation.Features",
-})
-
-/** The label of the DataChannel the host opens for each client. */
-export const CHANNEL_LABEL = "p2pstreams"
-
-/** Connection states, of this peer and in Data.Connection.State. */
-export const State = Object.freeze({
-  New: "new",
-  Negotiating: "negotiating",
-  Connecting: "connecting",
-  Connected: "connected",
-  Disconnected: "disconnected",
-  Closed: "closed",
-  Failed: "failed",
-})
+export {
+  SIGNAL, Signal, Code, CODE_CLASS, FATAL, RETRY, CHANNEL_LABEL, Message, State, DEFAULT_CONFIG, CLAIMS,
+  OFFER_TIMEOUT_MLS, NEGOTIATION_TIMEOUT_MLS, FORGET_AFTER_MLS, BACKOFF_BASE_MLS, BACKOFF_MAX_MLS,
+  SEND_HIGH_WATER, SEND_LOW_WATER, RELAY_MAX_QUEUED, RELAY_MAX_HELD, CHUNK_SIZE, MAX_MAX_MESSAGE_SIZE,
+  HEAL_MAX_HELD,
+} from "./constants.js"
+import { BACKOFF_BASE_MLS, BACKOFF_MAX_MLS, CLAIMS, DEFAULT_CONFIG, MAX_MAX_MESSAGE_SIZE, State } from "./constants.js"
 
 /** isFinal reports whether a connection in state s is over for good. */
 export function isFinal(s) {
   return s === State.Disconnected || s === State.Closed || s === State.Failed
 }
 
-/** Defaults of the frame config (the seed's keys, plus autoFailover). */
-export const DEFAULT_CONFIG = Object.freeze({
-  ice_servers: [],
-  heartbeat: Object.freeze({ interval_mls: 1000, idle_timeout_mls: 4000 }),
-  keepCableConnection: false,
-  autoFailover: true,
-  heal_timeout_mls: 20000,
-})
+/**
+ * backoff is the wait before join retry n (0, 1, ...), as in Go
+ * (protocol.Backoff): min(base·2ⁿ, max) times a random factor in [0.5, 1.5).
+ */
+export function backoff(n, r = Math.random()) {
+  return Math.min(BACKOFF_BASE_MLS * 2 ** n, BACKOFF_MAX_MLS) * (0.5 + r)
+}
 
 /**
  * normalizeConfig fills a frame config with the defaults and coerces its
@@ -74,9 +41,28 @@ export function normalizeConfig(c) {
       // An idle timeout below two intervals would drop live peers.
       idle_timeout_mls: Math.max(positive(hb.idle_timeout_mls, DEFAULT_CONFIG.heartbeat.idle_timeout_mls), 2 * interval),
     },
-    heal_timeout_mls: positive(c.heal_timeout_mls, DEFAULT_CONFIG.heal_timeout_mls),
     keepCableConnection: c.keepCableConnection === true,
-    autoFailover: c.autoFailover !== false,
+    // The old key autoFailover: false is read as manualFailover: true.
+    manualFailover: c.manualFailover === true || c.autoFailover === false,
+    maxMessageSize: Math.min(positive(c.maxMessageSize, DEFAULT_CONFIG.maxMessageSize), MAX_MAX_MESSAGE_SIZE),
+    // A link not connected this long after its negotiation began fails (ice_failed).
+    connect_timeout_mls: positive(c.connect_timeout_mls, DEFAULT_CONFIG.connect_timeout_mls),
+    // A link whose path broke heals this long at most before it counts as lost.
+    heal_timeout_mls: positive(c.heal_timeout_mls, DEFAULT_CONFIG.heal_timeout_mls),
+    iceTransportPolicy: c.iceTransportPolicy === "relay" ? "relay" : "all",
+  }
+}
+
+/**
+ * rtcConfiguration is the RTCConfiguration of a link: the iceServers of the
+ * SessionReady that announced it (the server's, with fresh credentials,
+ * then the config's ice_servers) or else the config's, and the config's
+ * iceTransportPolicy ("relay": TURN only, no host or STUN candidates).
+ */
+export function rtcConfiguration(config, iceServers) {
+  return {
+    iceServers: Array.isArray(iceServers) ? iceServers : config.ice_servers,
+    iceTransportPolicy: config.iceTransportPolicy === "relay" ? "relay" : "all",
   }
 }
 
@@ -91,5 +77,5 @@ export function readToken(token) {
   const b64 = body.replace(/-/g, "+").replace(/_/g, "/")
   const bytes = Uint8Array.from(atob(b64 + "===".slice((b64.length + 3) % 4)), (ch) => ch.charCodeAt(0))
   const claims = JSON.parse(new TextDecoder().decode(bytes))
-  return { sessionId: claims.s, peerId: claims.p, expires: claims.e, config: claims.c || {} }
+  return { sessionId: claims[CLAIMS.session], peerId: claims[CLAIMS.peer], expires: claims[CLAIMS.expires], config: claims[CLAIMS.config] || {} }
 }

@@ -6,7 +6,9 @@
 //   close()     close on purpose (no onclose callback for it)
 //   isOpen      whether a socket is open or opening
 //   onmessage   (msg) => void, for every message from the server
-//   onclose     ({code, reason}) => void, when the socket ends by itself
+//   onclose     ({code, reason, opened}) => void, when the socket ends by
+//               itself; opened is false when it never opened (wrong URL,
+//               server down, refused upgrade)
 //
 // Invariant: at most one socket at a time; messages queued while it opens are
 // sent in order once it is open, and dropped if it fails to open.
@@ -48,7 +50,9 @@ export class Signaling {
   open() {
     const ws = new this.WebSocket(this.url)
     this.ws = ws
+    let opened = false
     ws.onopen = () => {
+      opened = true
       const queued = this.queue
       this.queue = []
       for (const m of queued) ws.send(JSON.stringify(m))
@@ -66,7 +70,7 @@ export class Signaling {
       if (this.ws !== ws) return
       this.ws = null
       this.queue = []
-      this.onclose({ code: e.code, reason: e.reason })
+      this.onclose({ code: e.code, reason: e.reason, opened })
     }
   }
 }

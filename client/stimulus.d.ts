@@ -1,6 +1,6 @@
 // Types of the Stimulus adapter (stimulus.js).
 import { Controller } from "@hotwired/stimulus"
-import type { P2pFrameElement, P2pError, P2pMessage, P2pStateDetail } from "./p2pstreams"
+import type { P2pFrameElement, P2pError, P2pMessage, P2pStateDetail } from "./p2pstreams.js"
 
 /** A Stimulus controller with the P2pController API; its element is inside or around a <p2p-frame>. */
 export declare class P2pController<E extends Element = Element> extends Controller<E> {
@@ -16,7 +16,7 @@ export declare class P2pController<E extends Element = Element> extends Controll
   p2pConnected(detail: P2pStateDetail): void
   p2pDisconnected(detail: P2pStateDetail): void
   p2pClosed(detail: P2pStateDetail): void
-  p2pError(error: P2pError | P2pStateDetail): void
+  p2pError(error: P2pError): void
   p2pReceivedMessage(message: P2pMessage): void
 }
 export default P2pController

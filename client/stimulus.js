@@ -1,6 +1,9 @@
 // The Stimulus adapter: controllers extend Stimulus's Controller, which the
-// app provides ("@hotwired/stimulus" in its import map). The seed's
-// chat_controller.js works with it as is, given targets it declares.
+// app provides ("@hotwired/stimulus" in its import map or bundle). The Rails
+// gem p2p_streams_channel's chat_controller.js works with it as is, given
+// the targets it declares and this import (an import map maps
+// "p2pstreams/stimulus" to <mount>/stimulus.js; bundlers find it in the npm
+// package):
 //
 //   import { P2pController } from "p2pstreams/stimulus"
 //   export default class extends P2pController { p2pReceivedMessage(m) { … } }

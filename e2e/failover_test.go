@@ -27,6 +27,11 @@ func TestHostLeavesManualFailover(t *testing.T) {
 	}
 }
 
+// healed is true on a page that shows the room healed after its host
+// "host" went: peer1 and peer2 connected, the old host gone.
+const healed = `(() => { const t = document.getElementById("peers").innerText
+	return t.includes("peer1: connected") && t.includes("peer2: connected") && !t.includes("host:") })()`
+
 // With automatic failover (the default) the room heals by itself: the
 // clients rejoin, one becomes the host, the other connects to it, and
 // messages flow again, with no reload.
@@ -39,8 +44,6 @@ func TestHostLeavesAutoFailover(t *testing.T) {
 	peer2.WaitText("peer1: connected")
 	host.Close()
 
-	healed := `(() => { const t = document.getElementById("peers").innerText
-		return t.includes("peer1: connected") && t.includes("peer2: connected") && !t.includes("host:") })()`
 	peer1.WaitTrue(healed, "peer1 to show the healed room (peer1 and peer2 connected, the old host gone)")
 	peer2.WaitTrue(healed, "peer2 to show the healed room")
 	var roles []string

@@ -1,12 +1,9 @@
 package e2e
 
 import (
-	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -14,56 +11,30 @@ import (
 	"github.com/p2pstreams/p2pstreams"
 	"github.com/p2pstreams/p2pstreams/internal/browsertest"
 	"github.com/p2pstreams/p2pstreams/internal/demo/demotest"
-	"github.com/p2pstreams/p2pstreams/internal/testenv"
 )
 
-// stimulusJS finds Stimulus's ESM build: $P2PSTREAMS_STIMULUS_JS, or the npm
-// package that .ci/run installs into testdata/node_modules (not committed).
-// Without it the test skips loudly, or fails when P2PSTREAMS_STRICT=1.
-func stimulusJS(t *testing.T) string {
-	t.Helper()
-	p := os.Getenv("P2PSTREAMS_STIMULUS_JS")
-	if p == "" {
-		p = filepath.Join("testdata", "node_modules", "@hotwired", "stimulus", "dist", "stimulus.js")
-	}
-	if _, err := os.Stat(p); err != nil {
-		msg := fmt.Sprintf("SKIPPED: Stimulus not found at %s; install it with: "+
-			"npm install --prefix e2e/testdata --no-save --no-package-lock @hotwired/stimulus@3.2.2 (.ci/run does)", p)
-		if testenv.Strict() {
-			t.Fatal(msg + " [P2PSTREAMS_STRICT=1 makes this a failure]")
-		}
-		fmt.Fprintln(os.Stderr, "e2e: "+msg)
-		t.Skip(msg)
-	}
-	return p
-}
-
 // stimulusPages serves the Stimulus test page: the seed's chat controller,
-// nearly unchanged, on the Stimulus adapter, with Stimulus from npm.
-func stimulusPages(stimulus string) func(*p2pstreams.Server, *http.ServeMux) {
-	return func(srv *p2pstreams.Server, mux *http.ServeMux) {
-		tmpl := template.Must(template.New("room.html").Funcs(srv.TemplateFuncs()).ParseFiles("testdata/stimulus/room.html"))
-		mux.HandleFunc("GET /stimulus/room", func(w http.ResponseWriter, r *http.Request) {
-			name := r.URL.Query().Get("name")
-			err := tmpl.Execute(w, map[string]any{
-				"Name":  name,
-				"Frame": p2pstreams.FrameOptions{Session: "stimulus", Peer: p2pstreams.PeerID(name)},
-			})
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
-			}
+// nearly unchanged, on the Stimulus adapter, with Stimulus vendored by browsertest.
+func stimulusPages(srv *p2pstreams.Server, mux *http.ServeMux) {
+	tmpl := template.Must(template.New("room.html").Funcs(srv.TemplateFuncs()).ParseFiles("testdata/stimulus/room.html"))
+	mux.HandleFunc("GET /stimulus/room", func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Query().Get("name")
+		err := tmpl.Execute(w, map[string]any{
+			"Name":  name,
+			"Frame": p2pstreams.FrameOptions{Session: "stimulus", Peer: p2pstreams.PeerID(name)},
 		})
-		mux.HandleFunc("GET /stimulus/chat_controller.js", func(w http.ResponseWriter, r *http.Request) {
-			http.ServeFile(w, r, "testdata/stimulus/chat_controller.js")
-		})
-		mux.HandleFunc("GET /stimulus/vendor/stimulus.js", func(w http.ResponseWriter, r *http.Request) {
-			http.ServeFile(w, r, stimulus)
-		})
-	}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		}
+	})
+	mux.HandleFunc("GET /stimulus/chat_controller.js", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, "testdata/stimulus/chat_controller.js")
+	})
+	mux.Handle("GET /stimulus/vendor/stimulus.js", browsertest.Stimulus)
 }
 
 func TestStimulusChatController(t *testing.T) {
-	a := startApp(t, stimulusPages(stimulusJS(t)))
+	a := startApp(t, stimulusPages)
 	open := func(name string) *browsertest.Page {
 		p := a.b.NewPage(t)
 		p.Navigate(a.url + "/stimulus/room?name=" + url.QueryEscape(name))

@@ -26,7 +26,7 @@ func (p *Peer) clientOffer(data json.RawMessage) error {
 	if err := json.Unmarshal(data, &offer); err != nil {
 		return fmt.Errorf("peer: bad offer from the host: %w", err)
 	}
-	l, err := p.newLink(p.hostIDNow(), false)
+	l, err := p.newLink(p.hostIDNow(), false, p.set.iceServers)
 	if err != nil {
 		return fmt.Errorf("peer: new peer connection: %w", err)
 	}
@@ -71,7 +71,9 @@ func (p *Peer) clientLinkEvent(l *link, ev event) error {
 			}
 		case webrtc.PeerConnectionStateConnected:
 			p.checkHealed(l)
-		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+		case webrtc.PeerConnectionStateFailed:
+			return p.hostLost(fmt.Errorf("%w: %w: ICE failed", ErrDisconnected, ErrICEFailed))
+		case webrtc.PeerConnectionStateClosed:
 			return p.hostLost(fmt.Errorf("%w: connection %s", ErrDisconnected, ev.pcState))
 		}
 	case evOpen:

@@ -2,17 +2,16 @@ package peer
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 
 	"github.com/p2pstreams/p2pstreams/protocol"
+	"github.com/p2pstreams/p2pstreams/token"
 )
 
 // Config configures Join. Only URL and Token are required; every other
@@ -30,10 +29,16 @@ type Config struct {
 	// webrtc.NewAPI() with pion's default settings. peertest.LoopbackAPI
 	// returns one for loopback-only tests.
 	API *webrtc.API
-	// ICEServers for every RTCPeerConnection. Default (nil): the token
-	// config's "ice_servers", as the browser client does; none if it has none.
-	// Use an empty non-nil slice to ignore the token's.
+	// ICEServers for every RTCPeerConnection. Default (nil), as the browser
+	// client does: the "iceServers" of the SessionReady that announced the
+	// link (the server's STUN/TURN servers with fresh credentials, then the
+	// token config's "ice_servers"), or the token config's from an older
+	// server; none if there are none. Use an empty non-nil slice for none.
 	ICEServers []webrtc.ICEServer
+	// ICETransportPolicy webrtc.ICETransportPolicyRelay connects through
+	// TURN only (no host or STUN candidates). Default: the token config's
+	// "iceTransportPolicy", else all candidates.
+	ICETransportPolicy webrtc.ICETransportPolicy
 
 	// Certificate is the DTLS certificate of every RTCPeerConnection of
 	// this Peer. Default: one made when the Peer starts (pion would make
@@ -43,7 +48,7 @@ type Config struct {
 
 	// Heartbeat over the DataChannel. Zero fields default to the token
 	// config's "heartbeat" {interval_mls, idle_timeout_mls}, then to
-	// 1000 ms and 4000 ms. As in the browser client, the idle timeout is at
+	// 1000 ms and 4000 ms (protocol.DefaultHeartbeat*). As in the browser client, the idle timeout is at
 	// least two intervals.
 	Heartbeat Heartbeat
 
@@ -54,15 +59,15 @@ type Config struct {
 	// always keeps it.
 	KeepSignaling bool
 
-	// NoFailover turns automatic failover off. By default (false, unless the
-	// token config says "autoFailover": false), a peer whose host goes away
+	// ManualFailover turns automatic failover off, as the frame config's
+	// manualFailover does (either one is enough). By default, a peer whose host goes away
 	// rejoins the session with a jittered backoff: the first peer back
 	// becomes the host, the others connect to it, and the Peer lives on with
-	// its new role. With NoFailover the Peer ends instead (Done, Err says
+	// its new role. With ManualFailover the Peer ends instead (Done, Err says
 	// why); join again with the same token to come back. Either way a peer
 	// still joining retries what may pass (server unreachable, unavailable,
 	// peer_connected) until Join's context ends.
-	NoFailover bool
+	ManualFailover bool
 
 	// OnMessage, OnState and OnPeers are the callbacks; nil ones are not
 	// called. The contract: they are called one at a time, in order, from
@@ -92,8 +97,11 @@ type Config struct {
 	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// NegotiationTimeout bounds a negotiation, from the offer to the
 	// DataChannel opening: the host marks the client failed, a client takes
-	// its host as lost. Default 30 s. (A client that gets no offer at all
-	// within 10 s of joining takes its host as lost, as the browser does.)
+	// its host as lost (ErrICEFailed) and tries again with backoff.
+	// Default: the token config's "connect_timeout_mls", then
+	// protocol.NegotiationTimeout (15 s), as in the browser client. (A
+	// client that gets no offer at all within protocol.OfferTimeout of
+	// joining takes its host as lost, as the browser does.)
 	NegotiationTimeout time.Duration
 	// HealTimeout bounds how long a link whose path broke while its
 	// DataChannel was open (ICE disconnected, heartbeat silence) may take
@@ -104,124 +112,92 @@ type Config struct {
 
 // Heartbeat is the DataChannel heartbeat: each side sends a Heartbeat every
 // Interval, and takes silence (no message at all) for IdleTimeout as a lost
-// link.
-type Heartbeat struct {
-	Interval    time.Duration // default 1 s
-	IdleTimeout time.Duration // default 4 s
-}
-
-// The defaults, shared with the browser client.
-const (
-	DefaultHeartbeatInterval    = 1000 * time.Millisecond
-	DefaultHeartbeatIdleTimeout = 4000 * time.Millisecond
-	defaultNegotiationTimeout   = 30 * time.Second
-	DefaultHealTimeout          = 20 * time.Second
-)
-
-// frameConfig is the part of the token's frame config a Go peer reads
-// (the same object the browser's <p2p-frame> gets).
-type frameConfig struct {
-	Heartbeat *struct {
-		IntervalMls    int64 `json:"interval_mls"`
-		IdleTimeoutMls int64 `json:"idle_timeout_mls"`
-	} `json:"heartbeat"`
-	ICEServers          []webrtc.ICEServer `json:"ice_servers"`
-	HealTimeoutMls      int64              `json:"heal_timeout_mls"`
-	KeepCableConnection bool               `json:"keepCableConnection"`
-	AutoFailover        *bool              `json:"autoFailover"`
-}
+// link. Zero fields mean the token config's, then the defaults
+// (protocol.DefaultHeartbeatInterval, protocol.DefaultHeartbeatIdleTimeout).
+type Heartbeat = protocol.Heartbeat
 
 // settings are the effective settings of one membership: Config merged with
 // the token config from SessionReady.
 type settings struct {
 	interval, idle time.Duration
-	heal           time.Duration
 	iceServers     []webrtc.ICEServer
+	policy         webrtc.ICETransportPolicy
 	keepSignaling  bool
 	failover       bool
+	maxMessage     int           // bytes of one Data payload
+	connect        time.Duration // the negotiation timeout
+	heal           time.Duration // the heal timeout
 }
 
 func (c *Config) settings(raw json.RawMessage, log *slog.Logger) settings {
-	var fc frameConfig
-	if len(raw) > 0 && string(raw) != "null" {
-		if err := json.Unmarshal(raw, &fc); err != nil {
-			log.Warn("p2pstreams: ignoring unreadable token config", "err", err)
-			fc = frameConfig{}
-		}
+	fc, err := protocol.ParseFrameConfig(raw)
+	if err != nil {
+		log.Warn("p2pstreams: ignoring unreadable token config", "err", err)
+		fc, _ = protocol.ParseFrameConfig(nil)
 	}
+	hb := fc.Heartbeat
+	if c.Heartbeat.Interval > 0 {
+		hb.Interval = c.Heartbeat.Interval
+	}
+	if c.Heartbeat.IdleTimeout > 0 {
+		hb.IdleTimeout = c.Heartbeat.IdleTimeout
+	}
+	fc.Heartbeat = hb
+	fc = fc.Normalize() // the idle timeout is at least two intervals, whoever set them
 	s := settings{
-		interval:      c.Heartbeat.Interval,
-		idle:          c.Heartbeat.IdleTimeout,
-		heal:          c.HealTimeout,
+		interval:      fc.Heartbeat.Interval,
+		idle:          fc.Heartbeat.IdleTimeout,
 		iceServers:    c.ICEServers,
+		policy:        c.ICETransportPolicy,
 		keepSignaling: c.KeepSignaling || fc.KeepCableConnection,
-		failover:      !c.NoFailover && (fc.AutoFailover == nil || *fc.AutoFailover),
+		failover:      !c.ManualFailover && !fc.ManualFailover,
+		maxMessage:    fc.MaxMessageSize,
+		connect:       c.NegotiationTimeout,
 	}
-	if h := fc.Heartbeat; h != nil {
-		if s.interval <= 0 && h.IntervalMls > 0 {
-			s.interval = time.Duration(h.IntervalMls) * time.Millisecond
-		}
-		if s.idle <= 0 && h.IdleTimeoutMls > 0 {
-			s.idle = time.Duration(h.IdleTimeoutMls) * time.Millisecond
-		}
+	if s.connect <= 0 {
+		s.connect = time.Duration(fc.ConnectTimeoutMls) * time.Millisecond // Normalize gave a default
 	}
-	if s.heal <= 0 && fc.HealTimeoutMls > 0 {
+	if s.heal = c.HealTimeout; s.heal <= 0 {
 		s.heal = time.Duration(fc.HealTimeoutMls) * time.Millisecond
 	}
-	if s.heal <= 0 {
-		s.heal = DefaultHealTimeout
-	}
-	if s.interval <= 0 {
-		s.interval = DefaultHeartbeatInterval
-	}
-	if s.idle <= 0 {
-		s.idle = DefaultHeartbeatIdleTimeout
-	}
-	// As in the browser client: an idle timeout below two intervals would
-	// drop live peers.
-	s.idle = max(s.idle, 2*s.interval)
 	if s.iceServers == nil {
-		s.iceServers = fc.ICEServers
+		for _, is := range fc.ICEServers {
+			s.iceServers = append(s.iceServers, webrtc.ICEServer{URLs: is.URLs, Username: is.Username, Credential: is.Credential})
+		}
+	}
+	if s.policy == webrtc.ICETransportPolicyAll && fc.ICETransportPolicy == protocol.ICETransportRelay {
+		s.policy = webrtc.ICETransportPolicyRelay
 	}
 	return s
+}
+
+// linkICEServers are the ICE servers of a link announced by a SessionReady
+// whose "iceServers" is raw: Config.ICEServers if set, else raw's (an
+// array), else the token config's.
+func (p *Peer) linkICEServers(raw json.RawMessage) []webrtc.ICEServer {
+	if p.cfg.ICEServers != nil || len(raw) == 0 {
+		return p.set.iceServers
+	}
+	var servers []webrtc.ICEServer
+	if err := json.Unmarshal(raw, &servers); err != nil {
+		p.log.Warn("p2pstreams: ignoring unreadable iceServers", "err", err)
+		return p.set.iceServers
+	}
+	return servers
 }
 
 // failoverBeforeJoin is the failover setting before the token config is
 // known: the Config's, and the token's own if it is readable.
 func (c *Config) failoverBeforeJoin() bool {
-	if c.NoFailover {
+	if c.ManualFailover {
 		return false
 	}
-	_, _, cfg := readToken(c.Token)
-	var fc frameConfig
-	if len(cfg) > 0 && json.Unmarshal(cfg, &fc) == nil && fc.AutoFailover != nil {
-		return *fc.AutoFailover
-	}
-	return true
-}
-
-// readToken reads the session and peer ids and the config from a token's
-// claims, which are readable by their holder (the signature is the
-// server's business). It returns zero values for a malformed token; the
-// server then refuses it with bad_token.
-func readToken(tok string) (protocol.SessionID, protocol.PeerID, json.RawMessage) {
-	payload, _, ok := strings.Cut(tok, ".")
-	if !ok {
-		return "", "", nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(payload)
+	claims, err := token.Peek(c.Token)
 	if err != nil {
-		return "", "", nil
+		return true
 	}
-	var c struct {
-		S protocol.SessionID `json:"s"`
-		P protocol.PeerID    `json:"p"`
-		C json.RawMessage    `json:"c"`
-	}
-	if json.Unmarshal(b, &c) != nil {
-		return "", "", nil
-	}
-	return c.S, c.P, c.C
+	fc, _ := protocol.ParseFrameConfig(claims.Config)
+	return !fc.ManualFailover
 }
 
 var (
@@ -229,9 +205,25 @@ var (
 	defaultAPI     *webrtc.API
 )
 
-func (c *Config) api() *webrtc.API {
+var (
+	relayAPIOnce sync.Once
+	relayAPI     *webrtc.API
+)
+
+// api is Config.API, else pion's defaults; for a relay-only link, defaults
+// that accept a relayed pair at once (pion waits 2 s for a better pair
+// first, which a relay-only link never has).
+func (c *Config) api(policy webrtc.ICETransportPolicy) *webrtc.API {
 	if c.API != nil {
 		return c.API
+	}
+	if policy == webrtc.ICETransportPolicyRelay {
+		relayAPIOnce.Do(func() {
+			var se webrtc.SettingEngine
+			se.SetRelayAcceptanceMinWait(0)
+			relayAPI = webrtc.NewAPI(webrtc.WithSettingEngine(se))
+		})
+		return relayAPI
 	}
 	defaultAPIOnce.Do(func() { defaultAPI = webrtc.NewAPI() })
 	return defaultAPI

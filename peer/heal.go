@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"github.com/p2pstreams/p2pstreams/protocol"
 )
 
 // Healing (loop goroutine, but for hold). A link whose path breaks while
@@ -13,7 +15,7 @@ import (
 // RTCPeerConnection and channel stay; ICE recovers when a path comes back
 // (a browser peer also restarts ICE over the channel, negotiate.go), and
 // SCTP delivers what was already in the channel. Meanwhile the app's
-// messages wait, bounded (relayMaxHeld): on a client in the link's held
+// messages wait, bounded (protocol.HealMaxHeld): on a client in the link's held
 // list, on the host in the client's outbox. They go out in order once the
 // link is healed: ICE connected again and the remote heard since the
 // break. A link that has not healed within the heal timeout, or whose
@@ -73,7 +75,7 @@ func (l *link) hold(s string) (bool, error) {
 		return true, ErrNotConnected
 	default:
 	}
-	if len(l.held) >= relayMaxHeld {
+	if len(l.held) >= protocol.HealMaxHeld {
 		return true, fmt.Errorf("%w: %d messages wait for the link to heal", ErrQueueFull, len(l.held))
 	}
 	l.held = append(l.held, s)

@@ -17,12 +17,12 @@ import (
 
 // hostNewPeer starts negotiating with a client that is ready for an offer.
 // A client that rejoins replaces its old link.
-func (p *Peer) hostNewPeer(id protocol.PeerID) {
+func (p *Peer) hostNewPeer(id protocol.PeerID, iceServers []webrtc.ICEServer) {
 	if old := p.links[id]; old != nil {
 		delete(p.links, id)
 		p.closeLink(old)
 	}
-	l, err := p.newLink(id, true)
+	l, err := p.newLink(id, true, iceServers)
 	if err != nil {
 		p.log.Warn("p2pstreams: new peer connection", "peer", id, "err", err)
 		p.setPeerState(id, StateFailed)
@@ -150,7 +150,7 @@ func (p *Peer) relay(from protocol.PeerID, data json.RawMessage) {
 
 // toClients sends s to every open client, and keeps it for the others when
 // hold (Data messages; a state map is only a snapshot). A client whose
-// send queue passes relayMaxBuffered, or that holds relayMaxHeld messages,
+// send queue passes relayLimit, or that holds protocol.RelayMaxHeld messages,
 // is dropped: the relay never waits for one client.
 func (p *Peer) toClients(s string, hold bool) {
 	for _, l := range p.links {
@@ -163,12 +163,12 @@ func (p *Peer) toClients(s string, hold bool) {
 		switch {
 		case l.open && !l.healing:
 			p.sendText(l, s)
-			if l.dc.BufferedAmount() > relayMaxBuffered {
+			if l.dc.BufferedAmount() > p.relayLimit() {
 				slow = append(slow, id)
 			}
 		case hold:
 			l.outbox = append(l.outbox, s)
-			if len(l.outbox) > relayMaxHeld {
+			if len(l.outbox) > protocol.RelayMaxHeld {
 				slow = append(slow, id)
 			}
 		}
@@ -187,4 +187,10 @@ func (p *Peer) setPeerState(id protocol.PeerID, s State) {
 	p.states[id] = s
 	p.toClients(encodeStates(p.states), false)
 	p.setPeers(maps.Clone(p.states))
+}
+
+// relayLimit is how many relayed bytes may wait for one client before the
+// host drops it as slow (protocol.RelayMaxQueued).
+func (p *Peer) relayLimit() uint64 {
+	return uint64(max(protocol.RelayMaxQueued, 2*p.set.maxMessage))
 }

@@ -13,15 +13,15 @@ import (
 // Without failover, clients see the host leave and end: one that kept its
 // signaling connection hears HostLeft from the server; one that dropped it
 // sees its DataChannel close.
-func TestHostLeavesNoFailover(t *testing.T) {
+func TestHostLeavesManualFailover(t *testing.T) {
 	e := newEnv(t)
 	host := e.join(e.config("room", "host", &rec{}))
 	ar, br := &rec{}, &rec{}
 	acfg := e.config("room", "alice", ar)
-	acfg.NoFailover, acfg.KeepSignaling = true, true
+	acfg.ManualFailover, acfg.KeepSignaling = true, true
 	alice := e.join(acfg)
 	bcfg := e.config("room", "bob", br)
-	bcfg.NoFailover = true
+	bcfg.ManualFailover = true
 	bob := e.join(bcfg)
 
 	closePeer(t, host)
@@ -131,7 +131,7 @@ func TestHostLeavesFailover(t *testing.T) {
 	}
 }
 
-// Join returns the server's refusal at once, as a *ServerError.
+// Join returns the server's refusal at once, as a *protocol.CodeError.
 func TestJoinRefused(t *testing.T) {
 	e := newEnv(t)
 	cfg := e.config("room", "eve", &rec{})
@@ -140,7 +140,7 @@ func TestJoinRefused(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	p, err := peer.Join(ctx, cfg)
-	if p != nil || peer.CodeOf(err) != protocol.CodeBadToken || !errors.Is(err, &peer.ServerError{Code: protocol.CodeBadToken}) {
+	if p != nil || protocol.CodeOf(err) != protocol.CodeBadToken || !errors.Is(err, &protocol.CodeError{Code: protocol.CodeBadToken}) {
 		t.Fatalf("Join with a forged token: %v, %v", p, err)
 	}
 	if d := time.Since(start); d > 5*time.Second {
@@ -151,7 +151,7 @@ func TestJoinRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Token = expired
-	if _, err := peer.Join(ctx, cfg); peer.CodeOf(err) != protocol.CodeTokenExpired {
+	if _, err := peer.Join(ctx, cfg); protocol.CodeOf(err) != protocol.CodeTokenExpired {
 		t.Fatalf("Join with an expired token: %v", err)
 	}
 }

@@ -15,20 +15,6 @@ import (
 	"github.com/p2pstreams/p2pstreams/protocol"
 )
 
-// Flow control on a DataChannel (bytes queued in pion, not yet sent).
-const (
-	// sendHighWater: Send on a client waits while more than this is queued.
-	sendHighWater = 1 << 20
-	// sendLowWater: the level at which a waiting Send resumes.
-	sendLowWater = 256 << 10
-	// relayMaxBuffered: a host drops a client whose queue exceeds this (a
-	// slow reader must not make the host buffer without bound).
-	relayMaxBuffered = 16 << 20
-	// relayMaxHeld: a host drops a client that has this many messages
-	// waiting for its channel to open.
-	relayMaxHeld = 4096
-)
-
 // link is one RTCPeerConnection and its p2pstreams DataChannel: on the host,
 // one per client; on a client, the one to its host.
 //
@@ -58,7 +44,7 @@ type link struct {
 	healSince time.Time // loop only
 
 	lastSeen atomic.Int64  // UnixNano of the last message received
-	low      chan struct{} // capacity 1: the send buffer went below sendLowWater
+	low      chan struct{} // capacity 1: the send buffer went below protocol.SendLowWater
 	gone     chan struct{} // closed when the link is closed
 }
 
@@ -98,7 +84,7 @@ type certResult struct {
 
 // newLink makes the RTCPeerConnection to remote. The offerer (the host)
 // creates the DataChannel; the answerer takes it from OnDataChannel.
-func (p *Peer) newLink(remote protocol.PeerID, offerer bool) (*link, error) {
+func (p *Peer) newLink(remote protocol.PeerID, offerer bool, iceServers []webrtc.ICEServer) (*link, error) {
 	if p.cert == nil {
 		r := <-p.certc
 		if r.err != nil {
@@ -106,8 +92,8 @@ func (p *Peer) newLink(remote protocol.PeerID, offerer bool) (*link, error) {
 		}
 		p.cert = r.cert
 	}
-	pc, err := p.cfg.api().NewPeerConnection(webrtc.Configuration{
-		ICEServers: p.set.iceServers, Certificates: []webrtc.Certificate{*p.cert},
+	pc, err := p.cfg.api(p.set.policy).NewPeerConnection(webrtc.Configuration{
+		ICEServers: iceServers, ICETransportPolicy: p.set.policy, Certificates: []webrtc.Certificate{*p.cert},
 	})
 	if err != nil {
 		return nil, err
@@ -117,6 +103,7 @@ func (p *Peer) newLink(remote protocol.PeerID, offerer bool) (*link, error) {
 		low: make(chan struct{}, 1), gone: make(chan struct{}),
 	}
 	pc.OnNegotiationNeeded(func() { p.inbox.push(event{kind: evNegotiate, link: l}) })
+	p.live.Store(remote, l)
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil { // end of gathering: the browser client sends nothing for it either
 			return
@@ -146,7 +133,7 @@ func (p *Peer) newLink(remote protocol.PeerID, offerer bool) (*link, error) {
 }
 
 func (p *Peer) watch(l *link, dc *webrtc.DataChannel) {
-	dc.SetBufferedAmountLowThreshold(sendLowWater)
+	dc.SetBufferedAmountLowThreshold(protocol.SendLowWater)
 	dc.OnBufferedAmountLow(func() {
 		select {
 		case l.low <- struct{}{}:
@@ -208,6 +195,7 @@ func (p *Peer) closeLink(l *link) {
 	l.closed = true
 	close(l.gone)
 	p.reportLost(l)
+	p.live.CompareAndDelete(l.remote, l)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -217,9 +205,9 @@ func (p *Peer) closeLink(l *link) {
 	}()
 }
 
-// waitRoom blocks while the DataChannel's queue is over sendHighWater.
+// waitRoom blocks while the DataChannel's queue is over protocol.SendHighWater.
 func (l *link) waitRoom(ctx context.Context) error {
-	for l.dc.BufferedAmount() > sendHighWater {
+	for l.dc.BufferedAmount() > protocol.SendHighWater {
 		select {
 		case <-l.low:
 		case <-l.gone:

@@ -63,9 +63,6 @@ type event struct {
 const (
 	dialTimeout = 10 * time.Second
 	joinTimeout = 15 * time.Second
-	// offerTimeout: a client that got no offer this long after joining
-	// takes its host as lost (the browser client's OFFER_TIMEOUT_MLS).
-	offerTimeout = 10 * time.Second
 )
 
 // roundEnd is why a round ended; run decides what follows.
@@ -87,10 +84,9 @@ func (p *Peer) run() {
 		p.mu.Lock()
 		p.lastErr = end.err
 		p.mu.Unlock()
-		var se *ServerError
 		hostLost := errors.Is(end.err, ErrHostLeft) || errors.Is(end.err, ErrDisconnected)
 		switch {
-		case errors.As(end.err, &se) && fatal(se.Code):
+		case protocol.CodeOf(end.err).Fatal():
 			p.finish(StateFailed, end.err)
 			return
 		case hostLost && !p.failoverOn:
@@ -110,16 +106,8 @@ func (p *Peer) run() {
 	}
 }
 
-// backoff is the wait before retry n (0, 1, ...), the browser client's:
-// min(200 ms * 2^n, 8 s) times a random factor in [0.5, 1.5). Peers that
-// lost their host together come back one by one; the first one hosts.
-func backoff(n int) time.Duration {
-	base := 8 * time.Second
-	if n < 6 {
-		base = min(200*time.Millisecond<<n, base)
-	}
-	return base/2 + time.Duration(rand.Int64N(int64(base)))
-}
+// backoff is the wait before retry n (0, 1, ...): protocol.Backoff.
+func backoff(n int) time.Duration { return protocol.Backoff(n, rand.Float64()) }
 
 func (p *Peer) sleep(d time.Duration) bool {
 	t := time.NewTimer(d)
@@ -183,6 +171,8 @@ func (p *Peer) round() (end roundEnd) {
 	}
 	p.setState(StateNegotiating)
 	if err := p.sig.send(&protocol.Message{State: protocol.SessionJoin, Token: p.cfg.Token}); err != nil {
+		p.sig.close() // broken: the next round dials again
+		p.sig = nil
 		return roundEnd{err: fmt.Errorf("%w: send SessionJoin: %v", ErrSignalingLost, err)}
 	}
 	joinTimer := time.NewTimer(joinTimeout)
@@ -304,6 +294,10 @@ func (p *Peer) endRound(reason error) {
 		p.lostTimer = nil
 	}
 	closing := errors.Is(reason, ErrClosed)
+	p.suspect = ""
+	if errors.Is(reason, ErrDisconnected) && !p.isHostNow() {
+		p.suspect = p.hostIDNow()
+	}
 	if p.sig != nil && p.joined && !errors.Is(reason, ErrHostLeft) {
 		// Leave for good on Close (first, so that a host's clients hear
 		// HostLeft as their links close); otherwise so that this
@@ -397,7 +391,7 @@ func (p *Peer) handleSignal(m *protocol.Message) error {
 			return p.joinedAs(m)
 		}
 		if p.joined && p.isHostNow() {
-			p.hostNewPeer(m.PeerID)
+			p.hostNewPeer(m.PeerID, p.linkICEServers(m.ICEServers))
 		}
 	case protocol.SdpOffer:
 		if p.joined && !p.isHostNow() && m.From == p.hostIDNow() {
@@ -418,6 +412,12 @@ func (p *Peer) handleSignal(m *protocol.Message) error {
 		if !p.isHostNow() {
 			return ErrHostLeft
 		}
+	case protocol.HostProbe:
+		// The server asks whether this host's code runs; the loop's answer
+		// says it does (a frozen peer would not answer).
+		if !p.mute.Load() {
+			p.signal(&protocol.Message{State: protocol.HostAlive})
+		}
 	case protocol.ServerShutdown:
 		p.log.Info("p2pstreams: the signaling server is shutting down", "peer", p.id, "seconds", m.Seconds)
 	case protocol.Error:
@@ -436,6 +436,7 @@ func (p *Peer) joinedAs(m *protocol.Message) error {
 	p.joinAt = time.Now()
 	p.redials = 0
 	p.set = p.cfg.settings(m.Config, p.log)
+	p.set.iceServers = p.linkICEServers(m.ICEServers) // for the link to the host
 	p.failoverOn = p.set.failover
 	host := m.HostPeerID == m.PeerID
 	p.mu.Lock()
@@ -459,29 +460,32 @@ func (p *Peer) joinedAs(m *protocol.Message) error {
 		clear(p.links)
 		p.states = nil
 	}
+	if m.HostPeerID == p.suspect {
+		// The host that the last round lost is host still: tell the server,
+		// which probes it and resets the session if it does not answer.
+		p.signal(&protocol.Message{State: protocol.HostUnreachable, HostPeerID: m.HostPeerID})
+	}
+	p.suspect = ""
 	p.setState(StateNegotiating)
 	return nil
 }
 
-// The server's refusals, as the browser client sorts them: after fatal
-// ones joining again cannot help (see fatal); after retry ones, while
-// joining, it may, a little later; the rest are only logged.
-func retryCode(c protocol.Code) bool {
-	switch c {
-	case protocol.CodePeerConnected, protocol.CodeUnavailable, protocol.CodeRateLimited, protocol.CodeJoinTimeout:
-		return true
-	}
-	return false
-}
-
 func (p *Peer) serverError(m *protocol.Message) error {
-	err := &ServerError{Code: m.Code, Message: m.Text}
+	err := &protocol.CodeError{Code: m.Code, Text: m.Text}
 	joining := !p.joined && !p.isHostNow()
 	switch {
 	case m.Code == protocol.CodePeerNotFound:
 		// Late candidates for a client that closed its WebSocket: expected.
 		return nil
-	case m.Code == protocol.CodeSessionExpired, joining && (fatal(m.Code) || retryCode(m.Code)):
+	case m.Code == protocol.CodeSessionExpired, joining && m.Code.Class() != protocol.ClassInfo:
+		return err
+	case m.Code == protocol.CodeHostUnresponsive:
+		// This host did not answer the server's probe in time (it was
+		// frozen): the session was reset without it, and the server
+		// closes this connection. Join again on a new one.
+		p.joined = false
+		p.sig.close()
+		p.sig = nil
 		return err
 	}
 	p.log.Warn("p2pstreams: server error", "peer", p.id, "code", m.Code, "message", m.Text)
@@ -495,9 +499,8 @@ func (p *Peer) signalDown(err error) error {
 	p.sig.close()
 	p.sig = nil
 	p.joined = false
-	var ce *CloseError
-	if errors.As(err, &ce) && ce.Reason == string(protocol.CodeSessionExpired) {
-		return &ServerError{Code: protocol.CodeSessionExpired, Message: "the session has expired"}
+	if protocol.CodeOf(err) == protocol.CodeSessionExpired {
+		return err
 	}
 	switch {
 	case p.isHostNow():
@@ -555,7 +558,7 @@ func (p *Peer) tick(now time.Time) error {
 					p.log.Info("p2pstreams: dropping a client", "peer", id, "err", err)
 					p.hostDrop(id, StateDisconnected)
 				}
-			case now.Sub(l.started) > p.cfg.NegotiationTimeout:
+			case now.Sub(l.started) > p.set.connect:
 				p.log.Info("p2pstreams: negotiation timed out", "peer", id)
 				p.hostDrop(id, StateFailed)
 			}
@@ -568,10 +571,10 @@ func (p *Peer) tick(now time.Time) error {
 		if err := p.tickOpen(l, now); err != nil {
 			return p.hostLost(err)
 		}
-	case l == nil && p.joined && now.Sub(p.joinAt) > offerTimeout:
-		return fmt.Errorf("%w: no offer from the host within %v", ErrDisconnected, offerTimeout)
-	case l != nil && now.Sub(l.started) > p.cfg.NegotiationTimeout:
-		return fmt.Errorf("%w: not connected to the host within %v", ErrDisconnected, p.cfg.NegotiationTimeout)
+	case l == nil && p.joined && now.Sub(p.joinAt) > protocol.OfferTimeout:
+		return fmt.Errorf("%w: no offer from the host within %v", ErrDisconnected, protocol.OfferTimeout)
+	case l != nil && now.Sub(l.started) > p.set.connect:
+		return fmt.Errorf("%w: %w within %v", ErrDisconnected, ErrICEFailed, p.set.connect)
 	}
 	return nil
 }

@@ -33,14 +33,15 @@ func (m Message) String() string { return fmt.Sprintf("%s: %s", m.From, m.Data) 
 
 // The peer message types (PROTOCOL.md, "Peer messages").
 const (
-	typeData      = "Data"
-	typeState     = "Data.Connection.State"
-	typeHeartbeat = "Heartbeat"
+	typeData      = protocol.MsgData
+	typeState     = protocol.MsgStates
+	typeHeartbeat = protocol.MsgHeartbeat
+	typeError     = protocol.MsgError
 )
 
 // DataChannelLabel is the label of the DataChannel the host opens for each
 // client.
-const DataChannelLabel = "p2pstreams"
+const DataChannelLabel = protocol.DataChannelLabel
 
 // wire is one peer message on the DataChannel, either direction.
 type wire struct {

@@ -17,18 +17,21 @@ import (
 // the client rolls back). Local ICE candidates go the same way once the
 // channel is open.
 //
-// The Go peer never starts an ICE restart itself: pion drops the selected
-// candidate pair the moment it makes a restart offer, so the offer could
-// not leave over the channel. It answers the browser's restarts (its
-// answer leaves over the first pair that the browser's new candidates make
-// valid), and otherwise lets ICE recover from "disconnected" on its own
-// while the link heals (heal.go).
+// The Go peer never takes part in an ICE restart over the channel: pion
+// drops its candidate pairs the moment it makes or takes a restart offer,
+// so its offer or answer could not leave (tried: answering a browser's
+// restart worked only when the answer won a race with pion's restart). It
+// sends no Negotiation.Features, so browsers do not restart toward it, and
+// lets ICE recover from "disconnected" on its own while the link heals
+// (heal.go). It does start and answer other renegotiations (tracks). As
+// the polite side it cannot resolve glare yet: pion v4.2.20 refuses to
+// roll back a local offer (have-local-offer -> rollback), so it logs it.
 
 // localCandidate sends one of l's local ICE candidates to the remote peer:
 // over the channel once it is open, through the server before.
 func (p *Peer) localCandidate(l *link, c *webrtc.ICECandidateInit) {
 	if l.open {
-		p.sendNegotiation(l, protocol.PeerCandidate, c)
+		p.sendNegotiation(l, protocol.MsgCandidate, c)
 		return
 	}
 	data, _ := json.Marshal(c)
@@ -49,14 +52,14 @@ func (p *Peer) negotiationNeeded(l *link) {
 		p.log.Warn("p2pstreams: renegotiation offer", "peer", l.remote, "err", err)
 		return
 	}
-	p.sendNegotiation(l, protocol.PeerDescription, l.pc.LocalDescription())
+	p.sendNegotiation(l, protocol.MsgDescription, l.pc.LocalDescription())
 }
 
 // negotiationMessage handles w if it is a renegotiation message, and
 // reports whether it was one.
 func (p *Peer) negotiationMessage(l *link, w wire) bool {
 	switch w.Type {
-	case protocol.PeerDescription:
+	case protocol.MsgDescription:
 		var d webrtc.SessionDescription
 		if err := json.Unmarshal(w.Data, &d); err != nil {
 			p.log.Warn("p2pstreams: bad description over the channel", "peer", l.remote, "err", err)
@@ -66,7 +69,7 @@ func (p *Peer) negotiationMessage(l *link, w wire) bool {
 			p.log.Warn("p2pstreams: renegotiation", "peer", l.remote, "type", d.Type, "err", err)
 		}
 		return true
-	case protocol.PeerCandidate:
+	case protocol.MsgCandidate:
 		var c webrtc.ICECandidateInit
 		if err := json.Unmarshal(w.Data, &c); err != nil {
 			p.log.Warn("p2pstreams: bad candidate over the channel", "peer", l.remote, "err", err)
@@ -113,7 +116,7 @@ func (p *Peer) remoteDescription(l *link, d webrtc.SessionDescription) error {
 	if err != nil {
 		return err
 	}
-	p.sendNegotiation(l, protocol.PeerDescription, l.pc.LocalDescription())
+	p.sendNegotiation(l, protocol.MsgDescription, l.pc.LocalDescription())
 	return nil
 }
 

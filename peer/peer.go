@@ -14,6 +14,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/p2pstreams/p2pstreams/protocol"
+	"github.com/p2pstreams/p2pstreams/token"
 )
 
 // Peer is a member of a p2pstreams session: its host, or a client of the
@@ -34,10 +35,11 @@ type Peer struct {
 	dispatchDone chan struct{} // closed when the dispatcher returned
 	stopDispatch atomic.Bool   // Close: deliver nothing more
 	inCallback   atomic.Bool
-	mute         atomic.Bool    // tests: send no heartbeat, as a frozen peer
+	mute         atomic.Bool    // tests: send no heartbeat and answer no HostProbe, as a frozen peer
 	glares       atomic.Int64   // tests: renegotiation offers that crossed
 	heals        atomic.Int64   // tests: links healed
 	wg           sync.WaitGroup // signal readers and link closers
+	live         sync.Map       // PeerID → *link: the live links, for Stats
 
 	mu       sync.Mutex // guards the snapshot below, read by the methods
 	id       protocol.PeerID
@@ -66,6 +68,7 @@ type Peer struct {
 	lostErr      error
 	redialTimer  *time.Timer // host: when to reopen its signaling connection
 	redials      int
+	suspect      protocol.PeerID     // the host the last round lost: report it if the server names it again
 	cert         *webrtc.Certificate // DTLS, shared by this Peer's links
 	certc        chan certResult     // makeCert's result, taken by the first link
 }
@@ -94,7 +97,7 @@ const (
 // returns ctx's error with the last failure. With failover on (the
 // default), Join keeps trying through failures that may pass (server not
 // up yet, host leaving while negotiating); it returns at once when the
-// server refuses the token (a *ServerError).
+// server refuses the token (a *protocol.CodeError).
 func Join(ctx context.Context, cfg Config) (*Peer, error) {
 	if cfg.URL == "" || cfg.Token == "" {
 		return nil, errors.New("peer: Config.URL and Config.Token are required")
@@ -115,7 +118,7 @@ func Join(ctx context.Context, cfg Config) (*Peer, error) {
 	last := p.lastErr
 	p.mu.Unlock()
 	if last != nil {
-		return nil, fmt.Errorf("peer: join: %w (last failure: %v)", ctx.Err(), last)
+		return nil, fmt.Errorf("peer: join: %w (last failure: %w)", ctx.Err(), last)
 	}
 	return nil, fmt.Errorf("peer: join: %w", ctx.Err())
 }
@@ -129,10 +132,9 @@ func newPeer(cfg Config) *Peer {
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
-	if p.cfg.NegotiationTimeout <= 0 {
-		p.cfg.NegotiationTimeout = defaultNegotiationTimeout
+	if c, err := token.Peek(cfg.Token); err == nil { // else the server refuses it with bad_token
+		p.session, p.id = c.Session, c.Peer
 	}
-	p.session, p.id, _ = readToken(cfg.Token)
 	p.failoverOn = p.cfg.failoverBeforeJoin()
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	if cfg.OnMessage != nil || cfg.OnState != nil || cfg.OnPeers != nil || cfg.OnError != nil {
@@ -195,7 +197,7 @@ func (p *Peer) Done() <-chan struct{} { return p.done }
 
 // Err returns why the Peer ended: nil while it runs, ErrClosed after Close,
 // ErrHostLeft or ErrDisconnected when it lost its host without failover, or
-// the *ServerError that refused it for good (bad_token, token_expired,
+// the *protocol.CodeError that refused it for good (bad_token, token_expired,
 // session_full, session_expired, origin_forbidden).
 func (p *Peer) Err() error {
 	p.mu.Lock()

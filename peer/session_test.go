@@ -151,7 +151,7 @@ func TestHeartbeatTimeout(t *testing.T) {
 	host := e.join(e.config("room", "host", hr))
 	e.join(e.config("room", "alice", ar))
 	bcfg := e.config("room", "bob", br)
-	bcfg.NoFailover = true
+	bcfg.ManualFailover = true
 	bob := e.join(bcfg)
 	eventually(t, 10*time.Second, "alice sees bob", func() bool { return ar.peerMap()["bob"] == peer.StateConnected })
 	start := time.Now()

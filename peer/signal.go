@@ -74,7 +74,7 @@ func (w controlWriter) Write(p []byte) (int, error) {
 }
 
 // read returns the next server message. A close from the server is
-// returned as a *CloseError.
+// returned as a *protocol.CodeError when it gives a reason.
 func (s *signal) read() (*protocol.Message, error) {
 	ctl := wsutil.ControlFrameHandler(controlWriter{s}, ws.StateClientSide)
 	rd := &wsutil.Reader{
@@ -111,22 +111,13 @@ func (s *signal) read() (*protocol.Message, error) {
 	}
 }
 
-// CloseError is how a signaling connection ended when the server closed it
-// with a close frame: its status and reason (a protocol code such as
-// "server_shutdown").
-type CloseError struct {
-	Status int
-	Reason string
-}
-
-func (e *CloseError) Error() string {
-	return fmt.Sprintf("peer: signaling closed by the server: %d %s", e.Status, e.Reason)
-}
-
 func closeErr(err error) error {
 	var ce wsutil.ClosedError
 	if errors.As(err, &ce) {
-		return &CloseError{Status: int(ce.Code), Reason: ce.Reason}
+		if ce.Reason == "" {
+			return fmt.Errorf("peer: signaling closed by the server: %d", ce.Code)
+		}
+		return &protocol.CodeError{Code: protocol.Code(ce.Reason), Text: "signaling closed by the server", Close: int(ce.Code)}
 	}
 	return err
 }

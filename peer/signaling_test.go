@@ -55,7 +55,7 @@ func TestSessionExpires(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the host did not end when its session expired")
 	}
-	if peer.CodeOf(host.Err()) != protocol.CodeSessionExpired || host.State() != peer.StateFailed {
+	if protocol.CodeOf(host.Err()) != protocol.CodeSessionExpired || host.State() != peer.StateFailed {
 		t.Fatalf("Err() = %v, State() = %v; want session_expired, failed", host.Err(), host.State())
 	}
 	if err := host.Send(context.Background(), "x"); !errors.Is(err, peer.ErrClosed) {

@@ -1,6 +1,10 @@
 package peer
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/p2pstreams/p2pstreams/protocol"
+)
 
 // State is the state of a WebRTC connection between two peers: a peer's own
 // connection to the session (Peer.State), and each entry of the host's map
@@ -19,15 +23,8 @@ const (
 	StateFailed                    // failed for good: a fatal error (see Peer.Err)
 )
 
-var stateNames = [...]string{
-	StateNew:          "new",
-	StateNegotiating:  "negotiating",
-	StateConnecting:   "connecting",
-	StateConnected:    "connected",
-	StateDisconnected: "disconnected",
-	StateClosed:       "closed",
-	StateFailed:       "failed",
-}
+// stateNames are the wire names, in the order of the constants above.
+var stateNames = protocol.ConnStates
 
 // String returns the wire name of s ("connected").
 func (s State) String() string {

@@ -46,6 +46,14 @@ const (
 	Error          State = "Error"          // server → peer: a refused input, with a code
 )
 
+// Liveness: a client whose link to its host failed reports it, and the
+// server asks the host's own code (not its WebSocket stack) to answer.
+const (
+	HostUnreachable State = "HostUnreachable" // client → server: my link to host "hostPeerId" failed
+	HostProbe       State = "HostProbe"       // server → host: answer HostAlive now
+	HostAlive       State = "HostAlive"       // host → server: the answer to HostProbe
+)
+
 // Routed reports whether messages in state s go from one peer to another.
 func (s State) Routed() bool {
 	return s == SdpOffer || s == SdpAnswer || s == IceCandidate
@@ -77,6 +85,17 @@ const (
 	CodeOriginForbidden Code = "origin_forbidden"  // refused at the HTTP upgrade (HTTP 403)
 )
 
+// Liveness codes (PROTOCOL.md, "Liveness").
+const (
+	CodeHostUnresponsive Code = "host_unresponsive" // the host did not answer HostProbe in time (closes, 1008)
+	// CodeICEFailed is the clients' own (never sent by the server): a link
+	// that did not connect within the frame config's connect_timeout_mls.
+	CodeICEFailed Code = "ice_failed"
+	// CodeAlreadyOpen is the browser client's own: this peer is open in
+	// another page of the same browser already (PROTOCOL.md, "One page per peer").
+	CodeAlreadyOpen Code = "already_open"
+)
+
 // Message is one signaling message. Fields not used by a state are empty.
 type Message struct {
 	Type  string `json:"type"`
@@ -85,7 +104,7 @@ type Message struct {
 	Token      string    `json:"token,omitempty"`      // SessionJoin
 	SessionID  SessionID `json:"sessionId,omitempty"`  // SessionReady
 	PeerID     PeerID    `json:"peerId,omitempty"`     // SessionReady, PeerLeft
-	HostPeerID PeerID    `json:"hostPeerId,omitempty"` // SessionReady, HostLeft
+	HostPeerID PeerID    `json:"hostPeerId,omitempty"` // SessionReady, HostLeft, HostUnreachable
 
 	To   PeerID          `json:"to,omitempty"`   // routed: the target, set by the sender
 	From PeerID          `json:"from,omitempty"` // routed: the sender, set by the server only
@@ -95,27 +114,16 @@ type Message struct {
 	Code    Code            `json:"code,omitempty"`    // Error
 	Text    string          `json:"message,omitempty"` // Error: for people
 	Seconds int             `json:"seconds,omitempty"` // ServerShutdown
-}
 
-// DecodeError is a refused input, carrying the code to answer with.
-type DecodeError struct {
-	Code Code
-	Text string
+	// ICEServers (SessionReady) are the STUN/TURN servers, RTCIceServer
+	// objects (urls, username, credential), for the receiver's next
+	// RTCPeerConnection: the server's, with fresh credentials, then the
+	// frame config's ice_servers.
+	ICEServers json.RawMessage `json:"iceServers,omitempty"`
 }
-
-func (e *DecodeError) Error() string { return string(e.Code) + ": " + e.Text }
 
 func bad(code Code, format string, args ...any) error {
-	return &DecodeError{Code: code, Text: fmt.Sprintf(format, args...)}
-}
-
-// CodeOf returns the protocol code carried by err, or "" if it carries none.
-func CodeOf(err error) Code {
-	var de *DecodeError
-	if errors.As(err, &de) {
-		return de.Code
-	}
-	return ""
+	return &CodeError{Code: code, Text: fmt.Sprintf(format, args...)}
 }
 
 // DecodeClient parses and validates a message sent by a peer to the server.
@@ -126,9 +134,12 @@ func DecodeClient(b []byte) (*Message, error) {
 	if len(b) == 0 || b[0] != '{' {
 		return nil, bad(CodeBadMessage, "a message is one JSON object")
 	}
-	m := new(Message)
-	if err := json.Unmarshal(b, m); err != nil {
-		return nil, bad(CodeBadMessage, "invalid JSON: %v", err)
+	m, ok := decodeRouted(b)
+	if !ok {
+		m = new(Message)
+		if err := json.Unmarshal(b, m); err != nil {
+			return nil, bad(CodeBadMessage, "invalid JSON: %v", err)
+		}
 	}
 	if m.Type != Type {
 		return nil, bad(CodeUnknownState, "type must be %q", Type)
@@ -148,7 +159,11 @@ func DecodeClient(b []byte) (*Message, error) {
 		if len(m.Data) == 0 || m.Data[0] != '{' {
 			return nil, bad(CodeBadMessage, "%s needs data, a JSON object", m.State)
 		}
-	case SessionLeave:
+	case SessionLeave, HostAlive:
+	case HostUnreachable:
+		if err := CheckID(string(m.HostPeerID)); err != nil {
+			return nil, bad(CodeBadMessage, "hostPeerId: %v", err)
+		}
 	case PeerLeft:
 		if err := CheckID(string(m.PeerID)); err != nil {
 			return nil, bad(CodeBadMessage, "peerId: %v", err)

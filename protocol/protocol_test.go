@@ -1,7 +1,9 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -16,6 +18,8 @@ func TestDecodeClient(t *testing.T) {
 		{`{"type":"Connection","state":"IceCandidate","to":"b","data":{}}`, ""},
 		{`{"type":"Connection","state":"SessionLeave"}`, ""},
 		{`{"type":"Connection","state":"PeerLeft","peerId":"b"}`, ""},
+		{`{"type":"Connection","state":"HostUnreachable","hostPeerId":"h"}`, ""},
+		{`{"type":"Connection","state":"HostAlive"}`, ""},
 		{`{"type":"Connection","state":"SessionLeave","extra":1}`, ""},
 		{``, CodeBadMessage},
 		{`null`, CodeBadMessage},
@@ -33,6 +37,9 @@ func TestDecodeClient(t *testing.T) {
 		{`{"type":"Connection","state":"SdpOffer","to":"b\n","data":{}}`, CodeBadMessage},
 		{`{"type":"Connection","state":"SdpOffer","to":"b","from":"c","data":{}}`, CodeBadMessage},
 		{`{"type":"Connection","state":"PeerLeft"}`, CodeBadMessage},
+		{`{"type":"Connection","state":"HostUnreachable"}`, CodeBadMessage},
+		{`{"type":"Connection","state":"HostUnreachable","hostPeerId":"h\u0000"}`, CodeBadMessage},
+		{`{"type":"Connection","state":"HostProbe"}`, CodeUnknownState},
 	}
 	for _, c := range cases {
 		_, err := DecodeClient([]byte(c.in))
@@ -98,6 +105,42 @@ func FuzzDecodeClient(f *testing.F) {
 		}
 		if back.From != "sender" || back.To != m.To || back.State != m.State {
 			t.Fatalf("forwarded %+v from %+v", back, m)
+		}
+	})
+}
+
+// FuzzDecodeRouted: whenever DecodeClient's fast path takes a message, it
+// reads what encoding/json reads.
+func FuzzDecodeRouted(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"Connection","state":"SdpOffer","to":"b","data":{"sdp":"v=0"}}`,
+		` { "data" : {"a":"}\"]"} , "to":"b","state":"IceCandidate","type":"Connection" } `,
+		`{"type":"Connection","state":"SdpAnswer","to":"b","data":null}`,
+		`{"type":"Connection","state":"SdpAnswer","to":"b","data":12}`,
+		`{"type":"Connection","state":"SdpAnswer","to":"b","data":"x"}`,
+		`{"type":"Connection","state":"SdpAnswer","to":"b","data":[1,{"x":[]}]}`,
+		`{"type":"Connection","state":"SdpAnswer","to":"b","to":"c","data":{}}`,
+		`{"type":"X","state":"SdpOffer","to":"b","data":{}}`,
+		`{"Type":"Connection","state":"SdpOffer","to":"b","data":{}}`,
+		"{\"type\":\"Connection\",\"state\":\"SdpOffer\",\"to\":\"\xff\",\"data\":{}}",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		b = bytes.TrimSpace(b)
+		if len(b) == 0 || b[0] != '{' {
+			return
+		}
+		m, ok := decodeRouted(b)
+		if !ok {
+			return
+		}
+		var want Message
+		if err := json.Unmarshal(b, &want); err != nil {
+			t.Fatalf("fast path took %q, which encoding/json refuses: %v", b, err)
+		}
+		if !reflect.DeepEqual(*m, want) {
+			t.Fatalf("fast path read %q as %+v, encoding/json as %+v", b, *m, want)
 		}
 	})
 }

@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/p2pstreams/p2pstreams"
 	p2predis "github.com/p2pstreams/p2pstreams/redis"
+	"github.com/redis/go-redis/v9"
 )
 
 // BenchmarkBrokerHop measures one 256-byte message from a publisher on one
@@ -71,4 +74,110 @@ func BenchmarkStoreRefresh(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkRefreshRound measures one lease-renewal round of a node with
+// 20k connected peers: Refresh one at a time (as the server did before
+// BatchRefresher) against RefreshBatch (pipelined). One op is one round.
+//
+//	go test -run '^$' -bench RefreshRound -benchtime 5x ./redis
+func BenchmarkRefreshRound(b *testing.B) {
+	const n = 20000
+	_, rdb := newRedis(b)
+	st := p2predis.NewStore(rdb, nil)
+	ctx := context.Background()
+	o := p2pstreams.JoinOptions{Lease: time.Minute, Expires: time.Now().Add(time.Hour)}
+	mem0 := redisInfo(b, rdb, "memory", "used_memory")
+	ms := make([]p2pstreams.Member, n)
+	for i := range ms {
+		ms[i] = p2pstreams.Member{Session: p2pstreams.SessionID(fmt.Sprint("round-", i/2)), Peer: p2pstreams.PeerID(fmt.Sprint("p", i%2))}
+		if _, err := st.Join(ctx, ms[i].Session, ms[i].Peer, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+	memPerMember := (redisInfo(b, rdb, "memory", "used_memory") - mem0) / n
+	report := func(b *testing.B, cpu0 float64) {
+		b.ReportMetric(memPerMember, "redis-bytes/member")
+		per := float64(b.N) * n
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/per, "µs/lease")
+		b.ReportMetric((redisCPU(b, rdb)-cpu0)*1e6/per, "redis-cpu-µs/lease")
+	}
+	b.Run("one-by-one", func(b *testing.B) {
+		cpu0 := redisCPU(b, rdb)
+		for b.Loop() {
+			for _, m := range ms {
+				if err := st.Refresh(ctx, m.Session, m.Peer, time.Minute); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		report(b, cpu0)
+	})
+	b.Run("batch", func(b *testing.B) {
+		cpu0 := redisCPU(b, rdb)
+		for b.Loop() {
+			for i, err := range st.RefreshBatch(ctx, ms, time.Minute) {
+				if err != nil {
+					b.Fatal(i, err)
+				}
+			}
+		}
+		report(b, cpu0)
+	})
+}
+
+// BenchmarkSubscriptions measures what a node's peers cost in Redis pub/sub:
+// 20k peer topics subscribed through one Broker (one per connected peer, as
+// the server subscribes), Redis memory per subscription; one op is one
+// message published to one of them and delivered.
+//
+//	go test -run '^$' -bench Subscriptions ./redis
+func BenchmarkSubscriptions(b *testing.B) {
+	const n = 20000
+	_, rdb := newRedis(b)
+	br := newBroker(b, rdb)
+	ctx := context.Background()
+	mem0 := redisInfo(b, rdb, "memory", "used_memory")
+	got := make(chan struct{}, 1)
+	for i := range n {
+		topic := p2pstreams.PeerTopic(p2pstreams.SessionID(fmt.Sprint("sub-", i)), "p")
+		if _, err := br.Subscribe(ctx, topic, func([]byte) { got <- struct{}{} }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	perSub := (redisInfo(b, rdb, "memory", "used_memory") - mem0) / n
+	msg := make([]byte, 256)
+	for i := 0; b.Loop(); i++ {
+		topic := p2pstreams.PeerTopic(p2pstreams.SessionID(fmt.Sprint("sub-", i%n)), "p")
+		if _, err := br.Publish(ctx, topic, msg); err != nil {
+			b.Fatal(err)
+		}
+		<-got
+	}
+	b.ReportMetric(perSub, "redis-bytes/subscription")
+}
+
+// redisCPU is the CPU seconds (user + system) the Redis server has used.
+func redisCPU(b *testing.B, rdb *redis.Client) float64 {
+	return redisInfo(b, rdb, "cpu", "used_cpu_sys") + redisInfo(b, rdb, "cpu", "used_cpu_user")
+}
+
+// redisInfo reads one number from INFO section.
+func redisInfo(b *testing.B, rdb *redis.Client, section, key string) float64 {
+	info, err := rdb.Info(context.Background(), section).Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+		if k == key {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatalf("INFO %s: %s=%q", section, k, v)
+			}
+			return f
+		}
+	}
+	b.Fatalf("INFO %s: no %s", section, key)
+	return 0
 }

@@ -151,3 +151,95 @@ func waitSubscribed(t *testing.T, rdb *redis.Client, topics ...string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A node dies, and its sessions heal in seconds, long before the lease
+// (kept at its 15 s default here) runs out: a client that finds its host
+// unreachable reports it, its node finds that no node serves the host
+// any more (nobody subscribes its topic), and resets the session; a peer
+// that joins meanwhile does the same. The lease stays as the backstop for
+// sessions nobody reports.
+func TestNodeKilledSessionsHealFast(t *testing.T) {
+	srv, rdb := newRedis(t)
+	const lease = 15 * time.Second
+	doomed := startNodeProcess(t, srv.Addr, lease)
+	b, c := startNode(t, rdb, lease), startNode(t, rdb, lease)
+
+	alice, _ := join(t, doomed, "reported", "alice")
+	bob, _ := join(t, b, "reported", "bob")
+	carol, _ := join(t, c, "reported", "carol")
+	alice.expect(protocol.SessionReady)
+	alice.expect(protocol.SessionReady)
+	join(t, doomed, "joined", "dave")
+
+	killed := time.Now()
+	doomed.kill()
+
+	// bob's link to alice failed (a real client notices by its heartbeat).
+	bob.send(protocol.Message{State: protocol.HostUnreachable, HostPeerID: "alice"})
+	for _, p := range []*peer{bob, carol} {
+		if m := p.expect(protocol.HostLeft); m.HostPeerID != "alice" || m.SessionID != "reported" {
+			t.Fatalf("%s got HostLeft %+v", p.id, m)
+		}
+	}
+	if h := carol.join("reported"); h != "carol" {
+		t.Fatalf("carol rejoined with host %q, want carol", h)
+	}
+	if h := bob.join("reported"); h != "carol" {
+		t.Fatalf("bob rejoined with host %q, want carol", h)
+	}
+	carol.expect(protocol.SessionReady)
+	carol.route(protocol.SdpOffer, "bob", `{"n":1}`)
+	bob.expectRouted(protocol.SdpOffer, "carol", `{"n":1}`)
+	t.Logf("reported: a new host and its client negotiating %v after the kill (lease %v)", time.Since(killed).Round(time.Millisecond), lease)
+
+	// A newcomer to a session whose host died with the node: told the dead
+	// host at first (the store still has it), then HostLeft at once.
+	erin, host := join(t, c, "joined", "erin")
+	if host != "dave" {
+		t.Fatalf("erin joined with host %q, want dave", host)
+	}
+	if m := erin.expect(protocol.HostLeft); m.HostPeerID != "dave" {
+		t.Fatalf("erin got HostLeft %+v", m)
+	}
+	if h := erin.join("joined"); h != "erin" {
+		t.Fatalf("erin rejoined with host %q, want erin", h)
+	}
+	t.Logf("joined: the newcomer hosts %v after the kill", time.Since(killed).Round(time.Millisecond))
+	if took := time.Since(killed); took > lease/2 {
+		t.Errorf("healing took %v: the lease (%v) did it, not the probe", took, lease)
+	}
+}
+
+// A host whose node died comes back through another node at once: its old
+// presence (held by the lease) is served by no node, so it is released
+// rather than refused as peer_connected, and the host hosts again. A peer
+// that is really connected elsewhere is still refused.
+func TestHostOfKilledNodeRejoinsAtOnce(t *testing.T) {
+	srv, rdb := newRedis(t)
+	const lease = 15 * time.Second
+	doomed := startNodeProcess(t, srv.Addr, lease)
+	b := startNode(t, rdb, lease)
+	join(t, doomed, "room", "alice")
+	bob, _ := join(t, b, "room", "bob")
+	twin := dial(t, b, "bob")
+	twin.sendJoin("room")
+	twin.expectError(protocol.CodePeerConnected)
+
+	killed := time.Now()
+	doomed.kill()
+	alice2, host := join(t, b, "room", "alice")
+	if host != "alice" {
+		t.Fatalf("alice came back under host %q, want to host again", host)
+	}
+	t.Logf("the host hosts again %v after its node was killed (lease %v)", time.Since(killed).Round(time.Millisecond), lease)
+	// Its old session was reset on the way: bob was told, and joins again.
+	if m := bob.expect(protocol.HostLeft); m.HostPeerID != "alice" {
+		t.Fatalf("bob got HostLeft %+v", m)
+	}
+	if h := bob.join("room"); h != "alice" {
+		t.Fatalf("bob rejoined under %q, want alice", h)
+	}
+	if m := alice2.expect(protocol.SessionReady); m.PeerID != "bob" {
+		t.Fatalf("alice got %+v, want SessionReady for bob", m)
+	}
+}

@@ -37,6 +37,9 @@ var secret = []byte("multi-node test secret, shared by every node")
 const (
 	nodeEnv      = "P2PREDIS_TEST_NODE_REDIS"
 	nodeLeaseEnv = "P2PREDIS_TEST_NODE_LEASE"
+	// nodeHostEnv ("session/peer") makes the node process also run a Go
+	// peer that joins through it: a host that dies with its node.
+	nodeHostEnv = "P2PREDIS_TEST_NODE_HOST"
 )
 
 func TestMain(m *testing.M) {
@@ -71,8 +74,13 @@ func runNode(redisAddr, lease string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("listening %s\n", ln.Addr())
 	go http.Serve(ln, srv)
+	if h := os.Getenv(nodeHostEnv); h != "" {
+		if err := runHostPeer("ws://"+ln.Addr().String()+"/p2p/", h); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("listening %s\n", ln.Addr())
 	io.Copy(io.Discard, os.Stdin)
 	return nil
 }
@@ -109,10 +117,11 @@ func startNode(t *testing.T, rdb redis.UniversalClient, lease time.Duration) *no
 
 // startNodeProcess runs a node as a child process (this test binary), which
 // kill ends without any goodbye.
-func startNodeProcess(t *testing.T, redisAddr string, lease time.Duration) *node {
+func startNodeProcess(t *testing.T, redisAddr string, lease time.Duration, env ...string) *node {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), nodeEnv+"="+redisAddr, nodeLeaseEnv+"="+lease.String())
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

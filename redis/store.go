@@ -87,7 +87,82 @@ func (st *Store) Refresh(ctx context.Context, s p2pstreams.SessionID, p p2pstrea
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	code, err := refreshScript.Run(ctx, st.rdb, st.keys(s), string(p), leaseMS(lease)).Int()
+	return refreshResult(refreshScript.Run(ctx, st.rdb, st.keys(s), string(p), leaseMS(lease)))
+}
+
+var _ p2pstreams.BatchRefresher = (*Store)(nil)
+
+// batchSize bounds the refreshes of one pipeline: a round trip carries at
+// most this many scripts, so that one batch never holds Redis for long.
+const batchSize = 1000
+
+// pipeliner is what a client needs for RefreshBatch to pipeline: every
+// go-redis client (Client, Ring, ClusterClient) has it.
+type pipeliner interface {
+	Pipeline() redis.Pipeliner
+}
+
+// RefreshBatch implements p2pstreams.BatchRefresher: the refresh script
+// for every member, pipelined batchSize at a time (a round of 20k leases is
+// 20 round trips instead of 20k). A client that cannot pipeline refreshes
+// one at a time.
+func (st *Store) RefreshBatch(ctx context.Context, members []p2pstreams.Member, lease time.Duration) []error {
+	errs := make([]error, len(members))
+	pl, ok := st.rdb.(pipeliner)
+	for at := 0; at < len(members); at += batchSize {
+		chunk := members[at:min(at+batchSize, len(members))]
+		if !ok {
+			for i, m := range chunk {
+				errs[at+i] = st.Refresh(ctx, m.Session, m.Peer, lease)
+			}
+			continue
+		}
+		st.refreshPipelined(ctx, pl, chunk, lease, errs[at:])
+	}
+	return errs
+}
+
+// refreshPipelined refreshes members in one pipeline, by the script's hash;
+// if Redis does not know the script yet (a restart, a new node), those
+// refreshes are sent again with the script's text, which loads it.
+func (st *Store) refreshPipelined(ctx context.Context, pl pipeliner, members []p2pstreams.Member, lease time.Duration, errs []error) {
+	ms := leaseMS(lease)
+	run := func(idx []int, byHash bool) []*redis.Cmd {
+		pipe := pl.Pipeline()
+		cmds := make([]*redis.Cmd, len(idx))
+		for j, i := range idx {
+			m := members[i]
+			if byHash {
+				cmds[j] = refreshScript.EvalSha(ctx, pipe, st.keys(m.Session), string(m.Peer), ms)
+			} else {
+				cmds[j] = refreshScript.Eval(ctx, pipe, st.keys(m.Session), string(m.Peer), ms)
+			}
+		}
+		pipe.Exec(ctx) // each command carries its own error
+		return cmds
+	}
+	all := make([]int, len(members))
+	for i := range all {
+		all[i] = i
+	}
+	var again []int
+	for j, cmd := range run(all, true) {
+		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+			again = append(again, all[j])
+			continue
+		}
+		errs[all[j]] = refreshResult(cmd)
+	}
+	if len(again) > 0 {
+		for j, cmd := range run(again, false) {
+			errs[again[j]] = refreshResult(cmd)
+		}
+	}
+}
+
+// refreshResult is the error of one refresh script's reply.
+func refreshResult(cmd *redis.Cmd) error {
+	code, err := cmd.Int()
 	switch {
 	case err != nil:
 		return fmt.Errorf("p2predis: refresh: %w", err)

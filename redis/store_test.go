@@ -2,6 +2,8 @@ package p2predis_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -85,4 +87,37 @@ func newBroker(t testing.TB, rdb redis.UniversalClient) *p2predis.Broker {
 		}
 	})
 	return b
+}
+
+// TestRefreshBatchLoadsScript: a Redis that lost its scripts (a restart, a
+// SCRIPT FLUSH) still renews a whole batch, more members than one pipeline
+// holds, and says which members are gone.
+func TestRefreshBatchLoadsScript(t *testing.T) {
+	_, rdb := newRedis(t)
+	ctx := context.Background()
+	st := p2predis.NewStore(rdb, nil)
+	o := p2pstreams.JoinOptions{Lease: time.Minute, Expires: time.Now().Add(time.Hour)}
+	var ms []p2pstreams.Member
+	for i := range 2500 {
+		m := p2pstreams.Member{Session: p2pstreams.SessionID(fmt.Sprint("batch-", i)), Peer: "p"}
+		if i%1000 != 7 { // every thousandth (from the 8th) never joined
+			if _, err := st.Join(ctx, m.Session, m.Peer, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ms = append(ms, m)
+	}
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	errs := st.RefreshBatch(ctx, ms, time.Minute)
+	for i, err := range errs {
+		want := error(nil)
+		if i%1000 == 7 {
+			want = p2pstreams.ErrNotMember
+		}
+		if !errors.Is(err, want) {
+			t.Fatalf("member %d: %v, want %v", i, err, want)
+		}
+	}
 }

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -107,4 +109,67 @@ func testHostLapse(t *testing.T, s *suite) {
 	})
 	waitPast(done.Add(lease))
 	s.mustHost(sid2, "bob", longOpts(0), "bob")
+}
+
+// testRefreshBatch: a store with RefreshBatch renews what Refresh would and
+// refuses what Refresh would, member by member, in order.
+func testRefreshBatch(t *testing.T, s *suite) {
+	br, ok := s.st.(p2pstreams.BatchRefresher)
+	if !ok {
+		t.Skip("the store has no RefreshBatch (optional)")
+	}
+	reset := s.session("reset")
+	s.mustHost(reset, "alice", longOpts(0), "alice")
+	s.mustHost(reset, "bob", longOpts(0), "alice")
+	s.leave(reset, "alice", false, p2pstreams.Departure{WasHost: true, Connected: []p2pstreams.PeerID{"bob"}})
+	var batch []p2pstreams.Member
+	var other p2pstreams.SessionID
+	sid, lease, done := s.withinLease("batch", func(sid p2pstreams.SessionID, lease time.Duration) error {
+		far := time.Now().Add(long)
+		other = sid + "-other"
+		if err := s.joinStep(sid, "alice", opts(lease, far, 0), "alice"); err != nil {
+			return err
+		}
+		if err := s.joinStep(sid, "bob", opts(lease, far, 0), "alice"); err != nil {
+			return err
+		}
+		if err := s.joinStep(other, "carol", opts(lease, far, 0), "carol"); err != nil {
+			return err
+		}
+		batch = []p2pstreams.Member{
+			{Session: sid, Peer: "alice"},
+			{Session: reset, Peer: "bob"}, // reset: not a member any more
+			{Session: sid, Peer: "bob"},
+			{Session: sid, Peer: "nobody"},
+			{Session: other, Peer: "carol"},
+		}
+		errs := br.RefreshBatch(ctxT(t), batch, long)
+		want := []error{nil, p2pstreams.ErrNotMember, nil, p2pstreams.ErrNotMember, nil}
+		if len(errs) != len(want) {
+			return fmt.Errorf("RefreshBatch returned %d errors for %d members", len(errs), len(batch))
+		}
+		for i := range want {
+			if want[i] == nil && errs[i] != nil || want[i] != nil && !errors.Is(errs[i], want[i]) {
+				return fmt.Errorf("RefreshBatch: member %d (%v): %v, want %v", i, batch[i], errs[i], want[i])
+			}
+		}
+		return nil
+	})
+	waitPast(done.Add(lease))
+	// The batch renewed the three leases past their first lease.
+	s.refresh(sid, "alice", long, nil)
+	s.refresh(sid, "bob", long, nil)
+	s.refresh(other, "carol", long, nil)
+
+	// A done context fails every member.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i, err := range br.RefreshBatch(ctx, batch, long) {
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("RefreshBatch with a canceled context: member %d: %v, want context.Canceled", i, err)
+		}
+	}
+	if errs := br.RefreshBatch(ctxT(t), nil, long); len(errs) != 0 {
+		t.Fatalf("RefreshBatch(nil) = %v, want no errors", errs)
+	}
 }

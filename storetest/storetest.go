@@ -12,6 +12,8 @@
 //   - presence is a lease renewed by Refresh: a lapsed lease disconnects a
 //     member, and a lapsed host lease resets the session (ErrNotMember for
 //     the others), so that a dead node cannot keep a host forever;
+//   - a store with the optional RefreshBatch renews and refuses as Refresh
+//     does, member by member;
 //   - memberships expire at JoinOptions.Expires, and so do sessions;
 //   - every method returns the context's error when the context is done.
 //
@@ -60,6 +62,7 @@ func Run(t *testing.T, newStore func(t *testing.T) p2pstreams.Store) {
 		{"SessionsAreSeparate", testSeparate},
 		{"RefreshRenews", testRefreshRenews},
 		{"RefreshAfterReset", testRefreshAfterReset},
+		{"RefreshBatch", testRefreshBatch},
 		{"MemberLeaseLapses", testMemberLapse},
 		{"HostLeaseLapseResets", testHostLapse},
 		{"MemberExpires", testMemberExpires},

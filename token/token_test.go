@@ -84,3 +84,34 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+func TestPeek(t *testing.T) {
+	c := Claims{Session: "lobby", Peer: "bob", Expires: 1, Config: []byte(`{"manualFailover":true}`)}
+	tok, err := Issue(secret, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Unverified: another secret and a past expiry do not matter.
+	got, err := Peek(tok[:strings.Index(tok, ".")] + ".forged")
+	if err != nil || got.Session != "lobby" || got.Peer != "bob" || string(got.Config) != string(c.Config) {
+		t.Fatalf("Peek = %+v, %v", got, err)
+	}
+	for _, bad := range []string{"", "garbage", ".", "!!.x", strings.Repeat("a", MaxLength+1) + ".x"} {
+		if _, err := Peek(bad); !errors.Is(err, ErrMalformed) {
+			t.Errorf("Peek(%q) = %v, want ErrMalformed", bad, err)
+		}
+	}
+}
+
+// FuzzPeek: no input panics the reader, and what it accepts has valid ids.
+func FuzzPeek(f *testing.F) {
+	tok, _ := Issue(secret, Claims{Session: "s", Peer: "p", Expires: 2_000_000_000, Config: []byte(`{}`)})
+	f.Add(tok)
+	f.Add("eyJzIjoicyJ9.")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := Peek(s)
+		if err == nil && c.check() != nil {
+			t.Fatalf("Peek accepted invalid claims %+v", c)
+		}
+	})
+}

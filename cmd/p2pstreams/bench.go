@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/p2pstreams/p2pstreams/internal/bench"
@@ -30,6 +31,8 @@ Scenarios (each prints one JSON line):
   relay   pairs exchanging routed messages: messages/s, one-way latency, lost messages
   storm   N clients joining at once: joins/s, latency percentiles, failures
   webrtc  Go peers opening DataChannels through the server: join to DataChannel open
+          (-turn: also through the embedded TURN server, and DataChannel MB/s
+          direct and relayed, with the TURN server's CPU per MB)
   hop     relay pairs split over two nodes sharing a Redis, against one node:
           the latency a Redis hop adds (starts its own redis-server unless -redis)
 
@@ -37,13 +40,17 @@ Flags:`)
 		fs.PrintDefaults()
 	}
 	var (
-		cfg    bench.Config
-		secret string
+		cfg       bench.Config
+		secret    string
+		noShipped bool
+		everyday  string
 	)
 	fs.StringVar(&cfg.Target, "target", bench.TargetSpawn, "spawn (servers in child processes), inprocess, or the ws:// URL of a running server on loopback")
 	fs.StringVar(&secret, "secret", "", "token secret of the server at -target URL (default $P2PSTREAMS_SECRET)")
 	fs.IntVar(&cfg.PID, "pid", 0, "PID of the server at -target URL, to read its memory and CPU")
 	fs.BoolVar(&cfg.NoFloor, "no-floor", false, "skip the side-by-side bare relay (floor)")
+	fs.BoolVar(&noShipped, "no-shipped", false, "idle, relay: skip `p2pstreams serve` as shipped (measured first, with its defaults, no forced GC)")
+	fs.StringVar(&everyday, "everyday", "1000,2000,10000", "relay: paced rates (msgs/s in all) measured for server CPU per message on every server; 0 for none")
 	fs.IntVar(&cfg.ServerProcs, "server-procs", 1, "GOMAXPROCS of spawned servers (-1: runtime default)")
 	fs.IntVar(&cfg.N, "n", 0, "connections (idle, storm; default 10000) or sessions (webrtc; default 200)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 0, "connections opened at once (default 256)")
@@ -56,6 +63,9 @@ Flags:`)
 	fs.IntVar(&cfg.Sources, "sources", 0, "loopback source addresses to bind (default one per 2000 connections, at least 8)")
 	fs.DurationVar(&cfg.Timeout, "timeout", 0, "bound of each scenario against each server (default 2m)")
 	fs.StringVar(&cfg.Profile, "profile", "", "directory for pprof profiles of spawned servers")
+	fs.BoolVar(&cfg.TURN, "turn", false, "webrtc: also through the embedded TURN server (relay only), and DataChannel throughput direct and relayed")
+	fs.IntVar(&cfg.TURNMB, "turn-mb", 0, "webrtc -turn: MiB each throughput run sends (default 32)")
+	fs.BoolVar(&cfg.Metrics, "metrics", false, "also run against the server with Prometheus metrics on (server_metrics, metrics_ratio in the report)")
 	fs.StringVar(&cfg.Redis, "redis", "", "hop: host:port of a Redis to use (default: start redis-server on a free loopback port)")
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fs.Usage()
@@ -80,6 +90,17 @@ Flags:`)
 		return err
 	}
 	cfg.Command = []string{exe, "bench"}
+	if !noShipped {
+		cfg.Shipped = []string{exe, "serve"}
+	}
+	for _, f := range strings.Split(everyday, ",") {
+		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || r < 0 {
+			fmt.Fprintf(stderr, "bench: -everyday: %q is not a rate\n", f)
+			return errUsage
+		}
+		cfg.Everyday = append(cfg.Everyday, r)
+	}
 	_, err = bench.Run(ctx, cfg, stdout)
 	return err
 }

@@ -61,11 +61,11 @@ func helpOK(err error) error {
 // runController writes NAME_controller.js. The default flavour is the
 // framework-free one: it runs with nothing but the Server (which serves the
 // client), while a Stimulus controller also needs Stimulus in the app's
-// import map; --stimulus writes the gem's flavour.
+// import map; --stimulus writes a Stimulus controller.
 func runController(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("controller", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	stimulus := fs.Bool("stimulus", false, "a Stimulus controller (imports P2pController from \"p2p\", the adapter in your import map)")
+	stimulus := fs.Bool("stimulus", false, "a Stimulus controller (imports P2pController from \"p2pstreams/stimulus\": your import map or bundler)")
 	plain := fs.Bool("plain", false, "a framework-free controller (imports /p2p/p2pstreams.js); the default")
 	dir := fs.String("dir", ".", "directory to write NAME_controller.js in")
 	fs.Usage = func() {

@@ -16,8 +16,16 @@ import (
 	"github.com/p2pstreams/p2pstreams/internal/browsertest"
 )
 
-// TestMain stops the shared Chromium after the tests.
-func TestMain(m *testing.M) { os.Exit(browsertest.Main(m)) }
+// TestMain stops the shared Chromium after the tests. With asCLI set, the
+// test binary is the command itself (for tests that spawn it, see
+// bench_test.go).
+func TestMain(m *testing.M) {
+	if os.Getenv(asCLI) == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(browsertest.Main(m))
+}
 
 // TestNewAppChat is the generator's end-to-end test: `p2pstreams new` an
 // app, build it, run it, and have two headless Chromium users chat through

@@ -2,17 +2,13 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"html/template"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/p2pstreams/p2pstreams"
 	"github.com/p2pstreams/p2pstreams/internal/browsertest"
-	"github.com/p2pstreams/p2pstreams/internal/testenv"
 )
 
 // stimulusPage is a page with the import map the Stimulus controller's
@@ -21,7 +17,7 @@ import (
 const stimulusPage = `<!doctype html>
 <html><head><meta charset="utf-8">
 <script type="importmap">
-{"imports": {"@hotwired/stimulus": "/vendor/stimulus.js", "p2p": "/p2p/stimulus.js"}}
+{"imports": {"@hotwired/stimulus": "/vendor/stimulus.js", "p2pstreams/stimulus": "/p2p/stimulus.js"}}
 </script>
 <script type="module">
 import { Application } from "@hotwired/stimulus"
@@ -37,23 +33,10 @@ Application.start().register("chat-room", Probe)
 </body></html>`
 
 // TestStimulusControllerRuns loads a generated --stimulus controller in
-// Chromium with Stimulus: its import of "p2p" resolves through the import
+// Chromium with Stimulus: its import of "p2pstreams/stimulus" resolves through the import
 // map, Stimulus connects it to the frame, and its callbacks run.
 func TestStimulusControllerRuns(t *testing.T) {
 	b := browsertest.Shared(t)
-	stimulus := os.Getenv("P2PSTREAMS_STIMULUS_JS")
-	if stimulus == "" {
-		stimulus = filepath.Join("..", "..", "e2e", "testdata", "node_modules", "@hotwired", "stimulus", "dist", "stimulus.js")
-	}
-	if _, err := os.Stat(stimulus); err != nil {
-		msg := fmt.Sprintf("SKIPPED: Stimulus not found at %s; install it with: "+
-			"npm install --prefix e2e/testdata --no-save --no-package-lock @hotwired/stimulus@3.2.2 (.ci/run does)", stimulus)
-		if testenv.Strict() {
-			t.Fatal(msg + " [P2PSTREAMS_STRICT=1 makes this a failure]")
-		}
-		fmt.Fprintln(os.Stderr, "generate: "+msg)
-		t.Skip(msg)
-	}
 	static := t.TempDir()
 	if _, err := gen(t, "controller", "chat_room", "--stimulus", "--dir", static); err != nil {
 		t.Fatal(err)
@@ -67,7 +50,7 @@ func TestStimulusControllerRuns(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("/p2p/", srv)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServer(http.Dir(static))))
-	mux.HandleFunc("GET /vendor/stimulus.js", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, stimulus) })
+	mux.Handle("GET /vendor/stimulus.js", browsertest.Stimulus)
 	mux.HandleFunc("GET /room", func(w http.ResponseWriter, r *http.Request) {
 		peer := p2pstreams.PeerID(r.URL.Query().Get("name"))
 		if err := tmpl.Execute(w, p2pstreams.FrameOptions{Session: "stimulus-gen", Peer: peer}); err != nil {

@@ -86,7 +86,7 @@ func TestControllerFlavours(t *testing.T) {
 	}{
 		{nil, `import { P2pController } from "/p2p/p2pstreams.js"`, []string{"new ChatRoomController(document.getElementById(\"chat-room\"))"}},
 		{[]string{"--plain"}, `import { P2pController } from "/p2p/p2pstreams.js"`, nil},
-		{[]string{"--stimulus"}, `import { P2pController } from "p2p"`, []string{`data-controller="chat-room"`, `Stimulus.register("chat-room", ChatRoomController)`}},
+		{[]string{"--stimulus"}, `import { P2pController } from "p2pstreams/stimulus"`, []string{`data-controller="chat-room"`, `Stimulus.register("chat-room", ChatRoomController)`}},
 	} {
 		t.Run(strings.Join(append([]string{"default"}, tc.flags...), ""), func(t *testing.T) {
 			dir := t.TempDir()
@@ -119,7 +119,7 @@ func TestControllerFlagsAfterOrBeforeName(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "chat_controller.js"))
-	if err != nil || !strings.Contains(string(b), `from "p2p"`) {
+	if err != nil || !strings.Contains(string(b), `from "p2pstreams/stimulus"`) {
 		t.Fatalf("flags before the name: %v\n%s", err, b)
 	}
 }

@@ -14,55 +14,125 @@ import (
 
 	"github.com/p2pstreams/p2pstreams"
 	"github.com/p2pstreams/p2pstreams/internal/demo"
+	"github.com/p2pstreams/p2pstreams/metrics"
 )
 
-// serveConfig is what `serve` runs with. Each flag has an environment
-// variable; a flag given on the command line wins over it.
+// serveConfig is what `serve` runs with: every field is a setting (see
+// config.go), a flag, an environment variable and a config-file key.
 type serveConfig struct {
+	ConfigFile  string
+	PrintConfig bool
+
 	Addr   string
 	Secret string
 	Redis  string
+
+	RateLimit       float64
+	RateBurst       int
+	MaxPeers        int
+	MaxMessageBytes int
+	SendQueue       int
+	JoinTimeout     time.Duration
+	WriteTimeout    time.Duration
+	StoreTimeout    time.Duration
+	Lease           time.Duration
+	AllowedOrigins  []string
+
+	LogLevel  string
+	LogFormat string
+
+	Metrics     bool
+	MetricsAddr string
+
+	TURN turnConfig // serve_turn.go
 }
 
-// serveFlags declares the flags of `serve` on fs. A new flag is one line
-// here and one field in serveConfig.
-func serveFlags(fs *flag.FlagSet, c *serveConfig) {
-	fs.StringVar(&c.Addr, "addr", env("P2PSTREAMS_ADDR", ":8080"), "address to listen on (env P2PSTREAMS_ADDR)")
-	fs.StringVar(&c.Secret, "secret", env("P2PSTREAMS_SECRET", ""), "token secret, at least 16 bytes; empty means a random one per process (env P2PSTREAMS_SECRET)")
-	fs.StringVar(&c.Redis, "redis", env("P2PSTREAMS_REDIS", ""), "redis:// URL: keep sessions and route messages in Redis, so that several nodes serve together; empty means in memory (env P2PSTREAMS_REDIS)")
-}
-
-func env(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok {
-		return v
+// defaultServeConfig is serve's configuration before any source: the
+// server's own defaults, spelled out so that --print-config shows them.
+func defaultServeConfig() serveConfig {
+	return serveConfig{
+		Addr: ":8080", RateLimit: 100, RateBurst: 1000, MaxPeers: 128, MaxMessageBytes: 64 << 10,
+		SendQueue: 256, JoinTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
+		StoreTimeout: 5 * time.Second, LogLevel: "info", LogFormat: "text", Metrics: true,
+		TURN: defaultTURNConfig(),
 	}
-	return def
 }
 
-// runServe runs the signaling server at /p2p/ and the demo chat at /, until
-// ctx ends; then it shuts the server down, telling the peers.
+// settings is serve's table of settings. A new setting is one line here
+// and one field in serveConfig.
+func (c *serveConfig) settings() []*setting {
+	return append([]*setting{
+		{name: "config", usage: "read settings from this file (lines of NAME VALUE; flags and the environment win over it)", value: stringValue{&c.ConfigFile}},
+		{name: "addr", usage: "address to listen on", value: stringValue{&c.Addr}},
+		{name: "secret", usage: "token secret, at least 16 bytes; empty means a random one per process", value: stringValue{&c.Secret}, redact: redactSecret},
+		{name: "redis", usage: "redis:// URL: keep sessions and route messages in Redis, so that several nodes serve together; empty means in memory", value: stringValue{&c.Redis}, redact: redactURL},
+		{name: "rate-limit", usage: "messages per second one connection may send on average; negative means no limit", value: floatValue{&c.RateLimit}},
+		{name: "rate-burst", usage: "messages one connection may send at once", value: intValue{&c.RateBurst, 1}},
+		{name: "max-peers", usage: "members of a session, host included", value: intValue{&c.MaxPeers, 1}},
+		{name: "max-message-bytes", usage: "size of one signaling message", value: intValue{&c.MaxMessageBytes, 256}},
+		{name: "send-queue", usage: "messages waiting to be written to one connection before it is closed as a slow reader", value: intValue{&c.SendQueue, 1}},
+		{name: "join-timeout", usage: "time a new connection has to join", value: durationValue{&c.JoinTimeout, time.Millisecond}},
+		{name: "write-timeout", usage: "time to write to one connection", value: durationValue{&c.WriteTimeout, time.Millisecond}},
+		{name: "store-timeout", usage: "time each store and broker call may take", value: durationValue{&c.StoreTimeout, time.Millisecond}},
+		{name: "lease", usage: "presence lease: a dead node's peers are released after it; 0 means 15s with --redis and none in memory", value: durationValue{&c.Lease, 0}},
+		{name: "allowed-origins", usage: "comma-separated page origins that may open a WebSocket (https://example.com), or *; empty means the server's own origin", value: originsValue{listValue{&c.AllowedOrigins}}},
+		{name: "log-level", usage: "debug, info, warn or error", value: choiceValue{&c.LogLevel, []string{"debug", "info", "warn", "error"}}},
+		{name: "log-format", usage: "text or json", value: choiceValue{&c.LogFormat, []string{"text", "json"}}},
+		{name: "metrics", usage: "serve Prometheus metrics at /metrics", value: boolValue{&c.Metrics}},
+		{name: "metrics-addr", usage: "serve /metrics on this address instead of --addr (off the signaling listener)", value: stringValue{&c.MetricsAddr}},
+	}, c.TURN.settings()...)
+}
+
+// options are the server options of c, without Store and Broker.
+func (c *serveConfig) options(secret []byte, log *slog.Logger) *p2pstreams.Options {
+	return &p2pstreams.Options{
+		Secret: secret, Logger: log, AllowedOrigins: c.AllowedOrigins,
+		MaxMessageBytes: c.MaxMessageBytes, MaxPeers: c.MaxPeers, SendQueue: c.SendQueue,
+		RateLimit: c.RateLimit, RateBurst: c.RateBurst, JoinTimeout: c.JoinTimeout,
+		WriteTimeout: c.WriteTimeout, StoreTimeout: c.StoreTimeout, Lease: c.Lease,
+	}
+}
+
+// logger is the slog.Logger of c's log settings, writing to w.
+func (c *serveConfig) logger(w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(c.LogLevel)) // checked by its setting
+	ho := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, ho))
+	}
+	return slog.New(slog.NewTextHandler(w, ho))
+}
+
+// runServe runs the signaling server at /p2p/, the health probes at
+// /healthz and /readyz, and the demo chat at /, until ctx ends; then it shuts the server down, telling the peers.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var c serveConfig
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	serveFlags(fs, &c)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+	c := defaultServeConfig()
+	set, err := loadConfig(&c, args, os.LookupEnv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("serve: unexpected arguments %q", fs.Args())
+	if err != nil {
+		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if c.PrintConfig {
+		printConfig(stdout, set)
+		return nil
+	}
+	log := c.logger(stderr)
 
 	secret := []byte(c.Secret)
 	if len(secret) == 0 {
 		secret = p2pstreams.RandomSecret()
 		log.Warn("no --secret or P2PSTREAMS_SECRET: using a random secret; tokens will not survive a restart")
 	}
-	opts := &p2pstreams.Options{Secret: secret, Logger: log}
+	opts := c.options(secret, log)
+	ice, closeTURN, err := startTURN(c.TURN, log)
+	if err != nil {
+		return err
+	}
+	defer closeTURN()
+	opts.ICEServers = ice
 	if c.Redis != "" {
 		store, broker, closeRedis, err := redisBackends(c.Redis, c.Secret != "")
 		if err != nil {
@@ -71,13 +141,37 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer closeRedis()
 		opts.Store, opts.Broker = store, broker
 	}
+	var m *metrics.Metrics
+	var metricsHandler http.Handler
+	var metricsAddr net.Addr // of --metrics-addr
+	if c.Metrics {
+		if m, metricsHandler, err = instrument(opts); err != nil {
+			return err
+		}
+	}
 	srv, err := p2pstreams.NewServer(opts)
 	if err != nil {
 		return err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/p2p/", srv)
+	mux.Handle("/healthz", p2pstreams.HealthHandler())
+	mux.Handle("/readyz", srv.ReadyHandler(0))
 	mux.Handle("/", demo.New(srv, demo.Options{Mount: "/p2p/"}))
+	if m != nil {
+		m.Watch(srv)
+		if c.MetricsAddr == "" {
+			mux.Handle("/metrics", metricsHandler)
+		} else {
+			var stopMetrics func()
+			metricsAddr, stopMetrics, err = listenMetrics(c.MetricsAddr, metricsHandler)
+			if err != nil {
+				srv.Shutdown(context.Background())
+				return err
+			}
+			defer stopMetrics()
+		}
+	}
 
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -86,6 +180,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "p2pstreams: demo chat at %s (signaling at /p2p/); Ctrl-C stops\n", openURL(ln.Addr()))
+	if metricsAddr != nil {
+		fmt.Fprintf(stdout, "p2pstreams: metrics at %smetrics\n", openURL(metricsAddr))
+	}
+
+	rctx, stopRelease := context.WithCancel(ctx)
+	defer stopRelease()
+	go releaseMemory(rctx)
 
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(ln) }()

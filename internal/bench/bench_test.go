@@ -45,11 +45,12 @@ func TestScenarios(t *testing.T) {
 	}{
 		{"idle/spawn", Config{Scenario: "idle", Target: TargetSpawn, N: 50, Concurrency: 8}},
 		{"idle/inprocess", Config{Scenario: "idle", Target: TargetInProcess, N: 20, Concurrency: 4}},
-		{"relay/spawn", Config{Scenario: "relay", Target: TargetSpawn, Pairs: 2, Messages: 400, Window: 8, Rate: 2000}},
-		{"relay/4k/inprocess", Config{Scenario: "relay", Target: TargetInProcess, Pairs: 2, Messages: 200, Size: 4096}},
+		{"relay/spawn", Config{Scenario: "relay", Target: TargetSpawn, Pairs: 2, Messages: 400, Window: 8, Rate: 2000, Everyday: []float64{400}}},
+		{"relay/4k/inprocess", Config{Scenario: "relay", Target: TargetInProcess, Pairs: 2, Messages: 200, Size: 4096, Everyday: []float64{0}}},
 		{"storm/spawn", Config{Scenario: "storm", Target: TargetSpawn, N: 60, Concurrency: 16, Group: 4}},
 		{"storm/paced/inprocess", Config{Scenario: "storm", Target: TargetInProcess, N: 20, Rate: 400, Group: 3}},
 		{"webrtc/spawn", Config{Scenario: "webrtc", Target: TargetSpawn, N: 3, Concurrency: 2}},
+		{"webrtc/turn/spawn", Config{Scenario: "webrtc", Target: TargetSpawn, N: 2, Concurrency: 2, TURN: true, TURNMB: 1}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -128,6 +129,14 @@ func check(t *testing.T, name string, cfg Config, fig map[string]any) {
 		}
 		if num("join_to_open", "p50_ms") <= 0 || num("host_join", "n") != float64(cfg.N) {
 			t.Errorf("%s: figures %v", name, fig)
+		}
+		if cfg.TURN && name == "server" {
+			if num("turn", "relayed") != float64(cfg.N) || num("turn", "opened") != float64(cfg.N) {
+				t.Errorf("%s: %v of %d sessions relayed through TURN: %v", name, num("turn", "relayed"), cfg.N, fig["turn"])
+			}
+			if num("turn", "direct_mb_per_s") <= 0 || num("turn", "relayed_mb_per_s") <= 0 || num("turn", "turn_cpu_ms_per_mb") < 0 {
+				t.Errorf("%s: TURN figures %v", name, fig["turn"])
+			}
 		}
 	case "storm":
 		if num("joined") != float64(cfg.N) || num("failed") != 0 {

@@ -47,12 +47,16 @@ func ChildMain(ctx context.Context, args []string, stdin io.Reader, stdout io.Wr
 		return errors.New("bench child: missing kind")
 	}
 	kind := args[0]
+	if kind == kindTURN {
+		return turnChild(ctx, stdin, stdout)
+	}
 	fs := flag.NewFlagSet("bench child", flag.ContinueOnError)
 	var o serverOptions
 	fs.IntVar(&o.SendQueue, "send-queue", 0, "")
 	fs.IntVar(&o.MaxPeers, "max-peers", 0, "")
 	fs.StringVar(&o.Redis, "redis", "", "")
 	fs.StringVar(&o.RedisPrefix, "redis-prefix", "", "")
+	fs.BoolVar(&o.Metrics, "metrics", false, "")
 	memRate := fs.Int("memprofilerate", 0, "")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -89,7 +93,7 @@ func ChildMain(ctx context.Context, args []string, stdin io.Reader, stdout io.Wr
 }
 
 func serveMem(w http.ResponseWriter, r *http.Request) {
-	m, err := selfMem()
+	m, err := selfMem(r.URL.Query().Get("gc") != "0")
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -156,6 +160,8 @@ type spawned struct {
 	done  chan error
 	once  sync.Once
 	err   error
+	// signal: the child stops on SIGTERM (serve), not when stdin closes.
+	signal bool
 }
 
 // spawn starts command (argv prefix) with ChildFlag kind flags appended and
@@ -166,7 +172,7 @@ func spawn(ctx context.Context, command []string, kind string, secret []byte, o 
 	}
 	args := append(append([]string(nil), command[1:]...), ChildFlag, kind,
 		"-send-queue", strconv.Itoa(o.SendQueue), "-max-peers", strconv.Itoa(o.MaxPeers),
-		"-redis", o.Redis, "-redis-prefix", o.RedisPrefix)
+		"-redis", o.Redis, "-redis-prefix", o.RedisPrefix, "-metrics="+strconv.FormatBool(o.Metrics))
 	if profile {
 		// Record every allocation, so that heap profiles give exact bytes per
 		// connection (this slows allocation: profiled runs are for
@@ -224,12 +230,27 @@ func (s *spawned) cpu() (float64, bool) {
 }
 
 func (s *spawned) mem(ctx context.Context) (Mem, bool, error) {
+	return s.memAt(ctx, "/bench/mem")
+}
+
+// memNoGC measures the child as it is, without forcing a GC first.
+func (s *spawned) memNoGC(ctx context.Context) (Mem, bool, error) {
+	return s.memAt(ctx, "/bench/mem?gc=0")
+}
+
+func (s *spawned) memAt(ctx context.Context, path string) (Mem, bool, error) {
+	if s.hello.Admin == "" {
+		return s.procMem()
+	}
 	var m Mem
-	err := s.get(ctx, "/bench/mem", func(r io.Reader) error { return json.NewDecoder(r).Decode(&m) })
+	err := s.get(ctx, path, func(r io.Reader) error { return json.NewDecoder(r).Decode(&m) })
 	return m, err == nil, err
 }
 
 func (s *spawned) profile(ctx context.Context, name, query, path string) error {
+	if s.hello.Admin == "" {
+		return errNoAdmin
+	}
 	u := "/debug/pprof/" + name
 	if query != "" {
 		u += "?" + query
@@ -265,7 +286,7 @@ func (s *spawned) get(ctx context.Context, path string, read func(io.Reader) err
 // when ctx ends or after 10 s.
 func (s *spawned) close(ctx context.Context) error {
 	s.once.Do(func() {
-		s.stdin.Close()
+		s.stop()
 		t := time.NewTimer(10 * time.Second)
 		defer t.Stop()
 		select {

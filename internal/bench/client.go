@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/p2pstreams/p2pstreams/protocol"
 )
 
 // conn is a minimal WebSocket client connection, cheap enough that the load
@@ -171,11 +173,6 @@ type serverMsg struct {
 	Message    string `json:"message"`
 }
 
-// serverError is an Error message from the server.
-type serverError struct{ code, text string }
-
-func (e *serverError) Error() string { return "server error " + e.code + ": " + e.text }
-
 // join sends SessionJoin with tok and reads until the SessionReady about
 // peer itself; it returns the host's id. Other messages before it are
 // ignored; an Error message fails the join.
@@ -202,7 +199,7 @@ func (c *conn) join(tok, peer string, deadline time.Time) (host string, err erro
 		}
 		switch {
 		case m.State == "Error":
-			return "", &serverError{m.Code, m.Message}
+			return "", &protocol.CodeError{Code: protocol.Code(m.Code), Text: m.Message}
 		case m.State == "SessionReady" && m.PeerID == peer:
 			return m.HostPeerID, nil
 		}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -27,6 +28,14 @@ type Config struct {
 	Command []string
 	// NoFloor skips the side-by-side bare relay.
 	NoFloor bool
+	// Shipped, if set, is the argv prefix of `p2pstreams serve` (e.g.
+	// {os.Executable(), "serve"}): idle and relay then also measure the
+	// server as users run it, first (spawn targets only).
+	Shipped []string
+	// Everyday are the paced relay rates (messages/s in all) that relay
+	// measures server CPU per message at, on every server; default 1000,
+	// 2000, 10000; rates <= 0 are left out (a single 0: none).
+	Everyday []float64
 	// ServerProcs is GOMAXPROCS of spawned servers; default 1 (the targets
 	// are "on one core"); negative leaves the runtime's default.
 	ServerProcs int
@@ -44,6 +53,13 @@ type Config struct {
 	// 0 means as fast as possible (storm).
 	Rate float64
 
+	// TURN (webrtc) also opens sessions through the embedded TURN server
+	// (relay only) and measures DataChannel throughput direct and relayed,
+	// with the TURN server's CPU per MB (turn.go).
+	TURN bool
+	// TURNMB is the payload each throughput run sends, in MiB; default 32.
+	TURNMB int
+
 	// Pairs is the number of host/client pairs in relay; default 32.
 	Pairs int
 	// Messages is how many messages relay sends in each phase; default 200000.
@@ -54,7 +70,7 @@ type Config struct {
 	Window int
 
 	// Settle is how long idle connections stay idle before the memory with
-	// them is measured; default 2 s.
+	// them is measured; default 3 s.
 	Settle time.Duration
 
 	// Sources is the number of loopback source addresses the load generator
@@ -71,6 +87,12 @@ type Config struct {
 	// are saved (CPU during the measured phase, heap/allocs/goroutines at
 	// the peak).
 	Profile string
+
+	// Metrics also runs the scenario against the server with Prometheus
+	// metrics on, as serve ships it (store and broker timed, a registry
+	// gathered every second as a scraper would), between the server and the
+	// floor: the report's server_metrics and metrics_ratio give the cost.
+	Metrics bool
 }
 
 func (c *Config) defaults() error {
@@ -102,14 +124,25 @@ func (c *Config) defaults() error {
 	default:
 		def(&c.Concurrency, 256)
 	}
+	def(&c.TURNMB, 32)
 	def(&c.Group, 8)
 	def(&c.Pairs, 32)
 	def(&c.Messages, 200000)
 	def(&c.Size, 256)
 	def(&c.Window, 64)
+	if c.Everyday == nil {
+		c.Everyday = []float64{1000, 2000, 10000}
+	}
+	c.Everyday = slices.DeleteFunc(slices.Clone(c.Everyday), func(r float64) bool { return r <= 0 })
+	if c.Scenario == "relay" {
+		// Pairs enough that no connection sends above everydayPerConn.
+		for _, r := range c.Everyday {
+			c.Pairs = max(c.Pairs, int(r/(2*everydayPerConn)+0.999))
+		}
+	}
 	def(&c.Sources, max(8, (c.N+2*c.Pairs)/2000))
 	if c.Settle <= 0 {
-		c.Settle = 2 * time.Second
+		c.Settle = 3 * time.Second
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 2 * time.Minute

@@ -30,6 +30,13 @@ type idleFigures struct {
 	HeapInusePerConn  float64 `json:"heap_inuse_per_conn,omitempty"` // heap spans in use
 	StackPerConn      float64 `json:"stack_per_conn,omitempty"`      // goroutine stacks
 	GoroutinesPerConn float64 `json:"goroutines_per_conn,omitempty"`
+
+	// The same before any forced GC (bench child servers; for serve as
+	// shipped, RSSPerConn is already that): what the process holds.
+	MemWithNoGC          *Mem    `json:"mem_with_no_gc,omitempty"`
+	RSSPerConnNoGC       float64 `json:"rss_per_conn_no_gc,omitempty"`
+	HeapInusePerConnNoGC float64 `json:"heap_inuse_per_conn_no_gc,omitempty"`
+	StackPerConnNoGC     float64 `json:"stack_per_conn_no_gc,omitempty"`
 }
 
 // runIdle opens N connections, each the host of its own session, holds
@@ -64,6 +71,22 @@ func runIdle(ctx context.Context, r *runner, t target) (any, error) {
 	case <-time.After(r.cfg.Settle):
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+	if ng, isChild := t.(interface {
+		memNoGC(context.Context) (Mem, bool, error)
+	}); isChild && f.MemBefore != nil && t.kind() != kindShipped {
+		// First as the server holds it (garbage, grown stacks), then in
+		// its steady state.
+		m, ok, err := ng.memNoGC(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("memory with connections, no GC: %w", err)
+		}
+		if n := len(o.total); ok {
+			f.MemWithNoGC = &m
+			f.RSSPerConnNoGC = perConn(m.RSS, before.RSS, n)
+			f.HeapInusePerConnNoGC = perConn(m.HeapInuse, before.HeapInuse, n)
+			f.StackPerConnNoGC = perConn(m.StackInuse, before.StackInuse, n)
+		}
 	}
 	with, ok, err := t.mem(ctx)
 	if err != nil {

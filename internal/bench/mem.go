@@ -30,13 +30,16 @@ type Mem struct {
 // needs 5 halvings; a few more for those the runtime defers.
 const maxGCs = 8
 
-// selfMem measures this process.
-func selfMem() (Mem, error) {
+// selfMem measures this process; with gc, in its steady state (see Mem),
+// else as it is.
+func selfMem(gc bool) (Mem, error) {
 	var ms runtime.MemStats
-	for range maxGCs {
-		runtime.GC()
+	if gc {
+		for range maxGCs {
+			runtime.GC()
+		}
+		debug.FreeOSMemory()
 	}
-	debug.FreeOSMemory()
 	runtime.ReadMemStats(&ms)
 	rss, err := readRSS(os.Getpid())
 	if err != nil {

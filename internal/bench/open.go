@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -138,9 +137,8 @@ func (o *opened) closeAll() {
 
 // reason turns an error into a short failure category.
 func reason(err error) string {
-	var se *serverError
-	if errors.As(err, &se) {
-		return se.code
+	if c := protocol.CodeOf(err); c != "" {
+		return string(c)
 	}
 	s := err.Error()
 	for _, k := range []string{"connection refused", "connection reset", "timeout", "deadline exceeded",

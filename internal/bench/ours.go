@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/p2pstreams/p2pstreams"
+	"github.com/p2pstreams/p2pstreams/metrics"
 	p2predis "github.com/p2pstreams/p2pstreams/redis"
 )
 
@@ -35,6 +36,10 @@ func newOurs(secret []byte, o serverOptions) (http.Handler, func(context.Context
 		broker = p2predis.NewBroker(rdb, ro)
 		opts.Store, opts.Broker = p2predis.NewStore(rdb, ro), broker
 	}
+	var m *metrics.Metrics
+	if o.Metrics {
+		m = metrics.Instrument(opts)
+	}
 	srv, err := p2pstreams.NewServer(opts)
 	if err != nil {
 		if rdb != nil {
@@ -43,7 +48,12 @@ func newOurs(secret []byte, o serverOptions) (http.Handler, func(context.Context
 		}
 		return nil, nil, err
 	}
+	stopScrapes := func() {}
+	if m != nil {
+		stopScrapes = scrapeEverySecond(srv, m)
+	}
 	shutdown := func(ctx context.Context) error {
+		stopScrapes()
 		err := srv.Shutdown(ctx)
 		if rdb != nil {
 			err = errors.Join(err, broker.Close(), rdb.Close())
@@ -60,4 +70,5 @@ type serverOptions struct {
 	MaxPeers    int
 	Redis       string // host:port of a Redis for store and broker; "" = memory
 	RedisPrefix string // key prefix, shared by the nodes of one run
+	Metrics     bool   // Prometheus metrics on, as serve ships them
 }

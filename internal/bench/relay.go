@@ -20,7 +20,19 @@ type relayFigures struct {
 	Size  int        `json:"size"`
 	Max   relayPhase `json:"max"`   // as fast as the window lets
 	Paced relayPhase `json:"paced"` // at a fixed rate, for latency
+	// Everyday are phases paced at the rates a signaling server sees
+	// (Config.Everyday), for server CPU per message; the only phases run
+	// against serve as shipped, whose per-connection rate limit refuses
+	// the others by design.
+	Everyday []relayPhase `json:"everyday,omitempty"`
 }
+
+// everydayPerConn is the most messages/s one connection sends in the
+// everyday phases: half of serve's default rate limit (100/s).
+const everydayPerConn = 50
+
+// everydaySeconds is the length of one everyday phase.
+const everydaySeconds = 5
 
 // relayPhase is one phase of the relay scenario.
 type relayPhase struct {
@@ -33,7 +45,9 @@ type relayPhase struct {
 	// MsgsPerCPUSec is messages per second of the server process's CPU
 	// time: the rate one fully used core would reach, whatever else runs.
 	MsgsPerCPUSec float64 `json:"msgs_per_server_cpu_sec,omitempty"`
-	Latency       Latency `json:"latency"` // one way, sender write to receiver read
+	// CPUPerMsg is the server process's CPU time per message, µs.
+	CPUPerMsg float64 `json:"server_cpu_us_per_msg,omitempty"`
+	Latency   Latency `json:"latency"` // one way, sender write to receiver read
 }
 
 // lane is one direction of one pair: messages written on from, read on the
@@ -74,6 +88,21 @@ func runRelay(ctx context.Context, r *runner, t target) (any, error) {
 	defer closeAll()
 
 	f := &relayFigures{Pairs: cfg.Pairs, Size: cfg.Size}
+	for i, rate := range cfg.Everyday {
+		n := min(cfg.Messages, int(rate*everydaySeconds))
+		if i == 0 || rate == 2000 {
+			// The CPU at an everyday rate (2000/s if measured, else the first).
+			r.measuringAs(ctx, t, everydaySeconds-1, fmt.Sprintf("cpu-paced-%.0f.pprof", rate))
+		}
+		ph, err := relayPhaseRun(ctx, t, lanes, int32(3+i%7), n, rate, cfg.Timeout/3)
+		if err != nil {
+			return nil, fmt.Errorf("everyday %v/s: %w", rate, err)
+		}
+		f.Everyday = append(f.Everyday, ph)
+	}
+	if t.kind() == kindShipped {
+		return f, nil
+	}
 	r.measuring(ctx, t, 5)
 	f.Max, err = relayPhaseRun(ctx, t, lanes, 1, cfg.Messages, 0, cfg.Timeout/3)
 	if err != nil {
@@ -264,6 +293,7 @@ func relayPhaseRun(ctx context.Context, t target, lanes []*lane, phase int32, n 
 	}
 	if cpuOK && cpu1 > cpu0 {
 		p.MsgsPerCPUSec = round(float64(p.Received) / (cpu1 - cpu0))
+		p.CPUPerMsg = round((cpu1 - cpu0) * 1e6 / float64(p.Received))
 	}
 	p.Latency = summarize(lat)
 	if p.Received == 0 {

@@ -28,11 +28,19 @@ type Report struct {
 	// run (/proc/loadavg): above the CPU count, other work competed.
 	Load   [2]float64     `json:"loadavg"`
 	Params map[string]any `json:"params"`
-	Server map[string]any `json:"server"`
-	Floor  map[string]any `json:"floor,omitempty"`
+	// Shipped is `p2pstreams serve` as users run it (Config.Shipped).
+	Shipped map[string]any `json:"shipped,omitempty"`
+	Server  map[string]any `json:"server"`
+	Floor   map[string]any `json:"floor,omitempty"`
+	// ServerMetrics is the server with metrics on (Config.Metrics), and
+	// MetricsRatio its figures over the server's without.
+	ServerMetrics map[string]any     `json:"server_metrics,omitempty"`
+	MetricsRatio  map[string]float64 `json:"metrics_ratio,omitempty"`
 	// Ratio is server / floor for every number both report ("join.p99_ms":
 	// 1.3 means the server's p99 is 1.3 times the floor's).
 	Ratio map[string]float64 `json:"ratio,omitempty"`
+	// RatioShipped is shipped / floor, likewise.
+	RatioShipped map[string]float64 `json:"ratio_shipped,omitempty"`
 }
 
 // scenario runs against one server and returns its figures (a struct that
@@ -54,6 +62,7 @@ type runner struct {
 	// relayRate is the paced rate of relay's latency phase, fixed by the
 	// first server measured so that both servers are paced alike.
 	relayRate float64
+	metrics   bool // the server being started runs with metrics on
 	profiles  []chan error
 }
 
@@ -90,11 +99,28 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
 			return nil, err
 		}
 	} else {
+		if r.shipped() {
+			fig, err := r.one(ctx, kindShipped)
+			if err != nil {
+				return nil, fmt.Errorf("serve as shipped: %w", err)
+			}
+			rep.Shipped = fig
+		}
 		fig, err := r.one(ctx, kindServer)
 		if err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}
 		rep.Server = fig
+	}
+	if cfg.Metrics && cfg.Scenario != "hop" {
+		r.metrics = true
+		fig, err := r.one(ctx, kindServer)
+		r.metrics = false
+		if err != nil {
+			return nil, fmt.Errorf("server with metrics: %w", err)
+		}
+		rep.ServerMetrics = fig
+		rep.MetricsRatio = ratios(rep.ServerMetrics, rep.Server)
 	}
 	if !cfg.NoFloor && cfg.Scenario != "hop" {
 		fig, err := r.one(ctx, kindFloor)
@@ -103,6 +129,9 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
 		}
 		rep.Floor = fig
 		rep.Ratio = ratios(rep.Server, rep.Floor)
+		if rep.Shipped != nil {
+			rep.RatioShipped = ratios(rep.Shipped, rep.Floor)
+		}
 	}
 	rep.Load[1] = loadAvg()
 	b, err := json.Marshal(rep)
@@ -150,12 +179,14 @@ func (r *runner) one(ctx context.Context, kind string) (map[string]any, error) {
 }
 
 func (r *runner) start(ctx context.Context, kind string) (target, error) {
-	o := serverOptions{SendQueue: 4 * r.cfg.Window, MaxPeers: max(r.cfg.Group, 2)}
+	o := serverOptions{SendQueue: 4 * r.cfg.Window, MaxPeers: max(r.cfg.Group, 2), Metrics: r.metrics}
 	if o.SendQueue < 256 {
 		o.SendQueue = 256
 	}
 	url := strings.HasPrefix(r.cfg.Target, "ws://")
 	switch {
+	case kind == kindShipped:
+		return spawnShipped(ctx, r.cfg.Shipped, r.secret)
 	case url && kind == kindServer:
 		return &remote{u: r.cfg.Target, pid: r.cfg.PID}, nil
 	case r.cfg.Target == TargetInProcess, url && len(r.cfg.Command) == 0:
@@ -172,19 +203,24 @@ func (r *runner) start(ctx context.Context, kind string) (target, error) {
 // measuring is called by a scenario when its measured phase starts: with
 // Config.Profile, a CPU profile of a spawned server starts.
 func (r *runner) measuring(ctx context.Context, t target, seconds int) {
-	if r.cfg.Profile == "" || t.inProcess() {
+	r.measuringAs(ctx, t, seconds, "cpu.pprof")
+}
+
+// measuringAs is measuring with the profile saved as name.
+func (r *runner) measuringAs(ctx context.Context, t target, seconds int, name string) {
+	if r.cfg.Profile == "" || t.inProcess() || t.kind() == kindShipped {
 		return
 	}
 	done := make(chan error, 1)
 	r.profiles = append(r.profiles, done)
-	path := r.profilePath(t, "cpu.pprof")
+	path := r.profilePath(t, name)
 	go func() { done <- t.profile(ctx, "profile", fmt.Sprintf("seconds=%d", seconds), path) }()
 }
 
 // peak is called by a scenario at its peak load: with Config.Profile, the
 // heap, allocation and goroutine profiles of a spawned server are saved.
 func (r *runner) peak(ctx context.Context, t target) error {
-	if r.cfg.Profile == "" || t.inProcess() {
+	if r.cfg.Profile == "" || t.inProcess() || t.kind() == kindShipped {
 		return nil
 	}
 	return errors.Join(
@@ -207,6 +243,12 @@ func (r *runner) profilePath(t target, name string) string {
 	return filepath.Join(r.cfg.Profile, r.cfg.Scenario+"-"+t.kind()+"-"+name)
 }
 
+// shipped reports whether the run measures serve as shipped too.
+func (r *runner) shipped() bool {
+	sc := r.cfg.Scenario
+	return len(r.cfg.Shipped) > 0 && r.cfg.Target == TargetSpawn && (sc == "idle" || sc == "relay")
+}
+
 func (r *runner) params() map[string]any {
 	c := r.cfg
 	p := map[string]any{"server_procs": c.ServerProcs, "timeout_s": c.Timeout.Seconds()}
@@ -217,8 +259,12 @@ func (r *runner) params() map[string]any {
 		p["n"], p["concurrency"], p["group"], p["rate"], p["sources"] = c.N, c.Concurrency, c.Group, c.Rate, c.Sources
 	case "relay", "hop":
 		p["pairs"], p["messages"], p["size"], p["window"], p["rate"] = c.Pairs, c.Messages, c.Size, c.Window, c.Rate
+		p["everyday"] = c.Everyday
 	case "webrtc":
 		p["n"], p["concurrency"] = c.N, c.Concurrency
+		if c.TURN {
+			p["turn"], p["turn_mb"] = true, c.TURNMB
+		}
 	}
 	return p
 }

@@ -99,7 +99,7 @@ func (t *inProc) kind() string    { return t.k }
 func (t *inProc) url() string     { return t.u }
 func (t *inProc) inProcess() bool { return true }
 func (t *inProc) mem(context.Context) (Mem, bool, error) {
-	m, err := selfMem()
+	m, err := selfMem(true)
 	return m, err == nil, err
 }
 func (t *inProc) cpu() (float64, bool) {

@@ -23,48 +23,83 @@ type webrtcFigures struct {
 	SessionsPS  float64        `json:"sessions_per_sec"`
 	Seconds     float64        `json:"seconds"`
 	Concurrency int            `json:"concurrency"`
+	// TURN is the part through the embedded TURN server (Config.TURN).
+	TURN *turnFigures `json:"turn,omitempty"`
 }
 
 // runWebRTC has N sessions of one Go host and one Go client (package peer,
 // pion/webrtc on loopback) join through the server, Concurrency sessions at
 // a time, and times the client's Join: connect, join, offer, answer, ICE,
-// DTLS, SCTP, DataChannel open.
+// DTLS, SCTP, DataChannel open. With Config.TURN it then does the same
+// through the embedded TURN server, and measures DataChannel throughput
+// direct and relayed (turn.go).
 func runWebRTC(ctx context.Context, r *runner, t target) (any, error) {
 	d, err := newDialer(t.url(), r.cfg.Sources)
 	if err != nil {
 		return nil, err
 	}
-	api := peertest.LoopbackAPI()
+	r.measuring(ctx, t, 5)
 	n, conc := r.cfg.N, min(r.cfg.Concurrency, r.cfg.N)
+	start := time.Now()
+	s := openSessions(ctx, r, t, d, "webrtc", n, conc, nil)
+	elapsed := time.Since(start)
+	if err := r.peak(ctx, t); err != nil {
+		return nil, fmt.Errorf("profiles: %w", err)
+	}
+	closePeers(s.peers)
+	f := &webrtcFigures{
+		Sessions: n, Opened: len(s.openLat), Failed: n - len(s.openLat), Failures: topFailures(s.failures),
+		HostJoin: summarize(s.hostLat), JoinToOpen: summarize(s.openLat),
+		SessionsPS: round(float64(len(s.openLat)) / elapsed.Seconds()), Seconds: round(elapsed.Seconds()),
+		Concurrency: conc,
+	}
+	if r.cfg.TURN && t.kind() == kindServer {
+		if f.TURN, err = runTURN(ctx, r, t, d); err != nil {
+			return nil, fmt.Errorf("turn: %w", err)
+		}
+	}
+	return f, nil
+}
+
+// sessions are what openSessions made and measured.
+type sessions struct {
+	hostLat, openLat []time.Duration
+	failures         map[string]int
+	peers            []*peer.Peer
+}
+
+// openSessions opens n sessions of a host and a client, conc at a time;
+// tune, if set, adjusts each peer's Config (ICE servers, policy).
+func openSessions(ctx context.Context, r *runner, t target, d *dialer, prefix string, n, conc int, tune func(c *peer.Config, session int, id string)) *sessions {
+	api := peertest.LoopbackAPI()
 	exp := time.Now().Add(time.Hour).Unix()
-	var (
-		mu       sync.Mutex
-		hostLat  []time.Duration
-		openLat  []time.Duration
-		failures = map[string]int{}
-		peers    []*peer.Peer
-	)
+	var mu sync.Mutex
+	s := &sessions{failures: map[string]int{}}
 	fail := func(what string, err error) {
 		mu.Lock()
-		failures[what+": "+reason(err)]++
+		s.failures[what+": "+reason(err)]++
 		mu.Unlock()
 	}
 	join := func(i int, id string) (*peer.Peer, time.Duration, error) {
-		tok, err := token.Issue(r.secret, token.Claims{Session: sessionID("webrtc", i), Peer: peerID(id), Expires: exp})
+		tok, err := token.Issue(r.secret, token.Claims{Session: sessionID(prefix, i), Peer: peerID(id), Expires: exp})
 		if err != nil {
 			return nil, 0, err
 		}
 		src := d.sources[i%len(d.sources)]
 		jctx, cancel := context.WithTimeout(ctx, joinTimeout)
 		defer cancel()
-		t0 := time.Now()
-		p, err := peer.Join(jctx, peer.Config{
-			URL: t.url(), Token: tok, API: api, NoFailover: true,
+		cfg := peer.Config{
+			URL: t.url(), Token: tok, API: api, ManualFailover: true,
 			NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 				nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: src}}
 				return nd.DialContext(ctx, network, addr)
 			},
-		})
+		}
+		if tune != nil {
+			tune(&cfg, i, id)
+		}
+		t0 := time.Now()
+		p, err := peer.Join(jctx, cfg)
 		return p, time.Since(t0), err
 	}
 	next := make(chan int)
@@ -81,11 +116,11 @@ func runWebRTC(ctx context.Context, r *runner, t target) (any, error) {
 				}
 				client, tc, err := join(i, "client")
 				mu.Lock()
-				peers = append(peers, host)
+				s.peers = append(s.peers, host)
 				if err == nil {
-					peers = append(peers, client)
-					hostLat = append(hostLat, th)
-					openLat = append(openLat, tc)
+					s.peers = append(s.peers, client)
+					s.hostLat = append(s.hostLat, th)
+					s.openLat = append(s.openLat, tc)
 				}
 				mu.Unlock()
 				if err != nil {
@@ -94,8 +129,6 @@ func runWebRTC(ctx context.Context, r *runner, t target) (any, error) {
 			}
 		}()
 	}
-	r.measuring(ctx, t, 5)
-	start := time.Now()
 feed:
 	for i := range n {
 		select {
@@ -106,18 +139,7 @@ feed:
 	}
 	close(next)
 	wg.Wait()
-	elapsed := time.Since(start)
-	if err := r.peak(ctx, t); err != nil {
-		return nil, fmt.Errorf("profiles: %w", err)
-	}
-	closePeers(peers)
-	f := &webrtcFigures{
-		Sessions: n, Opened: len(openLat), Failed: n - len(openLat), Failures: topFailures(failures),
-		HostJoin: summarize(hostLat), JoinToOpen: summarize(openLat),
-		SessionsPS: round(float64(len(openLat)) / elapsed.Seconds()), Seconds: round(elapsed.Seconds()),
-		Concurrency: conc,
-	}
-	return f, nil
+	return s
 }
 
 // closePeers closes every peer, several at a time, each bounded.

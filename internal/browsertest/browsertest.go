@@ -7,7 +7,7 @@
 //	func TestMain(m *testing.M) { os.Exit(browsertest.Main(m)) }
 //
 //	func TestRoom(t *testing.T) {
-//		b := browsertest.Shared(t) // skips loudly without Chromium (fails if P2PSTREAMS_STRICT=1)
+//		b := browsertest.Shared(t) // skips without Chromium (fails if P2PSTREAMS_STRICT=1)
 //		alice := b.NewPage(t)      // a new user; closed at the end of t
 //		alice.Navigate(url)
 //		alice.WaitText("alice: connected")
@@ -15,9 +15,11 @@
 //
 // Chromium runs with the flags WebRTC needs on loopback
 // (--allow-loopback-in-peer-connection, --use-fake-ui-for-media-stream) and
-// without any background traffic. Run the tests in a loopback-only network
-// namespace (see TESTING.md): unshare --net sh -c 'ip link set lo up && exec go test ...'.
-// Outside such a namespace Shared skips (fails when P2PSTREAMS_STRICT=1).
+// without any background traffic, in a loopback-only network namespace:
+// Main re-executes the test binary in a new one (testenv.EnterLoopbackNamespace)
+// unless it runs in one already, so a plain `go test ./...` runs the browser
+// tests. Where no namespace can be made, Shared skips (fails when
+// P2PSTREAMS_STRICT=1).
 // A tab holds at most 500 RTCPeerConnections (closed ones count until
 // collected): use new pages rather than reloading one page many times.
 package browsertest
@@ -25,7 +27,6 @@ package browsertest
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"sync"
 	"testing"
@@ -119,9 +120,9 @@ var shared struct {
 func Shared(t testing.TB) *Browser {
 	t.Helper()
 	path := testenv.Chromium(t)
-	if ifs := nonLoopbackUp(); len(ifs) > 0 {
-		msg := fmt.Sprintf("SKIPPED: browser tests run only in a loopback-only network namespace (up here: %v); "+
-			"run: unshare --net sh -c 'ip link set lo up && exec go test ./...'", ifs)
+	if ifs := testenv.NonLoopbackUp(); len(ifs) > 0 {
+		msg := fmt.Sprintf("SKIPPED: browser tests run only in a loopback-only network namespace (up here: %v) "+
+			"and none could be made; run: unshare -rn sh -c 'ip link set lo up && exec go test ./...'", ifs)
 		if testenv.Strict() {
 			t.Fatal(msg + " [P2PSTREAMS_STRICT=1 makes this a failure]")
 		}
@@ -137,24 +138,12 @@ func Shared(t testing.TB) *Browser {
 	return shared.b
 }
 
-// nonLoopbackUp names the network interfaces that are up and not loopback:
-// Chromium would gather candidates (and send mDNS) on them.
-func nonLoopbackUp() []string {
-	ifs, err := net.Interfaces()
-	if err != nil {
-		return []string{"(unknown: " + err.Error() + ")"}
-	}
-	var up []string
-	for _, i := range ifs {
-		if i.Flags&net.FlagUp != 0 && i.Flags&net.FlagLoopback == 0 {
-			up = append(up, i.Name)
-		}
-	}
-	return up
-}
-
-// Main runs the tests and then stops the shared browser; use it in TestMain.
+// Main runs the tests in a loopback-only network namespace (entering one
+// when needed) and then stops the shared browser; use it in TestMain.
 func Main(m *testing.M) int {
+	if code, reexeced := testenv.EnterLoopbackNamespace(); reexeced {
+		return code
+	}
 	code := m.Run()
 	if shared.b != nil {
 		shared.b.Close()

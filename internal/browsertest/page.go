@@ -35,6 +35,20 @@ func (b *Browser) NewPage(t testing.TB) *Page {
 	return p
 }
 
+// NewTab opens a blank tab beside p, in p's browser context: the same user
+// (the same storage) in another tab. It is closed when t ends, or by Close.
+func (p *Page) NewTab(t testing.TB) *Page {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(p.ctx)
+	tab := &Page{t: t, ctx: ctx, cancel: cancel}
+	if err := chromedp.Do(ctx); err != nil {
+		cancel()
+		t.Fatalf("browsertest: new tab: %v", err)
+	}
+	t.Cleanup(tab.Close)
+	return tab
+}
+
 // Context is the page's chromedp context, for any chromedp action:
 // chromedp.Do(p.Context(), ...), chromedp.Run(p.Context(), ...).
 func (p *Page) Context() context.Context { return p.ctx }

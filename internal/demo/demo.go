@@ -8,12 +8,14 @@
 //
 // Query switches on /room: failover=off (the seed's manual mode: when the
 // host goes, "Stream disconnected! please refresh to continue"), keep=on
-// (keepCableConnection).
+// (keepCableConnection), relay=on (iceTransportPolicy "relay": through TURN
+// only, when the server has TURN).
 package demo
 
 import (
 	"embed"
 	"html/template"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"strings"
@@ -25,6 +27,18 @@ import (
 
 //go:embed *.html
 var files embed.FS
+
+// Static holds the room's controller and style (chat.js, chat.css), served
+// by the demo at /static/ and written into new apps by `p2pstreams new`.
+//
+//go:embed static
+var static embed.FS
+
+// Static returns the files of the room's controller and style: chat.js and chat.css.
+func Static() fs.FS {
+	sub, _ := fs.Sub(static, "static")
+	return sub
+}
 
 // Options configure the demo. The zero value works when the Server is
 // mounted at /p2p/.
@@ -59,11 +73,13 @@ func New(srv *p2pstreams.Server, o Options) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.index)
 	mux.HandleFunc("GET /room", a.room)
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(Static())))
 	return mux
 }
 
 func (a *app) index(w http.ResponseWriter, r *http.Request) {
-	a.render(w, "index.html", map[string]any{"Error": r.URL.Query().Get("error")})
+	q := r.URL.Query()
+	a.render(w, "index.html", map[string]any{"Error": q.Get("error"), "Room": q.Get("room")})
 }
 
 func (a *app) room(w http.ResponseWriter, r *http.Request) {
@@ -85,18 +101,31 @@ func (a *app) room(w http.ResponseWriter, r *http.Request) {
 		KeepCableConnection: q.Get("keep") == "on",
 		ManualFailover:      q.Get("failover") == "off",
 	}
+	if q.Get("relay") == "on" {
+		cfg.ICETransportPolicy = "relay"
+	}
 	a.render(w, "room.html", map[string]any{
 		"Name":      name,
 		"Room":      room,
 		"Manual":    cfg.ManualFailover,
 		"ClientURL": a.o.Mount + "p2pstreams.js",
 		"Frame": p2pstreams.FrameOptions{
+			URL:       a.frameURL(),
 			Session:   p2pstreams.SessionID(room),
 			Peer:      p2pstreams.PeerID(name),
 			ExpiresIn: a.o.ExpiresIn,
 			Config:    cfg,
 		},
 	})
+}
+
+// frameURL is the frame's signaling endpoint: the client's default (/p2p/)
+// unless the Server is mounted elsewhere.
+func (a *app) frameURL() string {
+	if a.o.Mount == "/p2p/" {
+		return ""
+	}
+	return a.o.Mount
 }
 
 func back(w http.ResponseWriter, r *http.Request, msg string) {

@@ -120,20 +120,57 @@ func TestRoomPage(t *testing.T) {
 	if err := json.Unmarshal([]byte(attr(frames[0], "config")), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg["autoFailover"] != false || cfg["keepCableConnection"] != true {
-		t.Errorf("config %v, want autoFailover false and keepCableConnection true", cfg)
+	if cfg["manualFailover"] != true || cfg["keepCableConnection"] != true {
+		t.Errorf("config %v, want manualFailover true and keepCableConnection true", cfg)
 	}
-	// The only scripts are the demo's own module; the name is text.
+	// The only scripts are the import map and the demo's own module; the name is text.
 	scripts := find(t, body, func(n *html.Node) bool { return n.Data == "script" })
-	if len(scripts) != 1 || attr(scripts[0], "type") != "module" || strings.Contains(scripts[0].FirstChild.Data, "alert") {
-		t.Errorf("want only the demo's module script, got %d scripts", len(scripts))
+	if len(scripts) != 2 || attr(scripts[0], "type") != "importmap" || attr(scripts[1], "type") != "module" ||
+		strings.Contains(scripts[1].FirstChild.Data, "alert") {
+		t.Fatalf("want the import map and the demo's module script, got %d scripts", len(scripts))
 	}
-	if !strings.Contains(scripts[0].FirstChild.Data, `from "/p2p/p2pstreams.js"`) {
-		t.Errorf("the demo does not import the client from the server's mount")
+	var imports struct{ Imports map[string]string }
+	if err := json.Unmarshal([]byte(scripts[0].FirstChild.Data), &imports); err != nil || imports.Imports["p2pstreams"] != "/p2p/p2pstreams.js" {
+		t.Errorf("the import map does not point p2pstreams at the server's mount: %v %q", err, scripts[0].FirstChild.Data)
+	}
+	if !strings.Contains(scripts[1].FirstChild.Data, `from "/static/chat.js"`) {
+		t.Errorf("the demo does not load its controller from /static/chat.js")
 	}
 	for _, ph := range []string{"message"} {
 		if len(find(t, body, func(n *html.Node) bool { return n.Data == "input" && attr(n, "placeholder") == ph })) != 1 {
 			t.Errorf("no input with placeholder %q", ph)
 		}
+	}
+}
+
+// The pages carry their icon inline: no request for /favicon.ico, no 404.
+func TestFaviconInline(t *testing.T) {
+	h := handler(t)
+	for _, target := range []string{"/", "/room?name=amy"} {
+		icons := find(t, do(h, target).Body.String(), func(n *html.Node) bool { return n.Data == "link" && attr(n, "rel") == "icon" })
+		if len(icons) != 1 || !strings.HasPrefix(attr(icons[0], "href"), "data:image/svg+xml,") {
+			t.Errorf("%s: want one inline SVG icon, got %d", target, len(icons))
+		}
+	}
+}
+
+// The room's controller and style are served with the page.
+func TestStaticFiles(t *testing.T) {
+	h := handler(t)
+	for name, ctype := range map[string]string{"/static/chat.js": "javascript", "/static/chat.css": "text/css"} {
+		w := do(h, name)
+		if w.Code != http.StatusOK || !strings.Contains(w.Header().Get("Content-Type"), ctype) {
+			t.Errorf("GET %s = %d %q", name, w.Code, w.Header().Get("Content-Type"))
+		}
+	}
+}
+
+// The form keeps the room of an invitation link (/?room=R).
+func TestInviteLink(t *testing.T) {
+	inputs := find(t, do(handler(t), "/?room=book-club").Body.String(), func(n *html.Node) bool {
+		return n.Data == "input" && attr(n, "placeholder") == "room"
+	})
+	if len(inputs) != 1 || attr(inputs[0], "value") != "book-club" {
+		t.Errorf("the room input does not hold the invited room")
 	}
 }

@@ -13,8 +13,8 @@ const (
 	// Plain controllers extend the framework-free P2pController of
 	// /p2p/p2pstreams.js: they work with nothing else installed.
 	Plain Flavour = iota
-	// Stimulus controllers extend the adapter's P2pController (imported as
-	// "p2p" through the app's import map), like the gem's.
+	// Stimulus controllers extend the adapter's P2pController, imported as
+	// "p2pstreams/stimulus" (through the app's import map or its bundler).
 	Stimulus
 )
 

@@ -54,7 +54,9 @@ func (l *Reader) Read(p []byte) (int, error) {
 		}
 		return k, nil
 	}
-	if !l.direct || len(p) >= readBufSize {
+	// A boundary read is the start of a frame even when the last read (the
+	// end of a payload) went to the socket directly.
+	if !l.direct || l.Boundary || len(p) >= readBufSize {
 		l.direct = true
 		if !l.Boundary || l.Conn == nil || l.Idle <= 0 {
 			return l.R.Read(p)

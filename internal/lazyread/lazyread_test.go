@@ -103,3 +103,35 @@ func TestLazyReaderIdle(t *testing.T) {
 		t.Fatalf("mid-frame wait: %q %v", rest[:n], err)
 	}
 }
+
+// TestLazyReaderIdleAfterDirectPayload: a payload read straight from the
+// socket (it arrived in its own write) ends a frame; the next boundary read
+// still waits at most Idle, holding no buffer.
+func TestLazyReaderIdleAfterDirectPayload(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	l := &Reader{R: a, Conn: a, Idle: 20 * time.Millisecond}
+	go func() {
+		// A header, its mask, its payload, each in a write of its own.
+		for _, w := range []string{"hd", "mk", "payload"} {
+			b.Write([]byte(w))
+		}
+	}()
+	hd, payload := make([]byte, 2), make([]byte, 7)
+	for range 2 { // the first read goes to the socket, the second through a buffer
+		if _, err := io.ReadFull(l, hd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := io.ReadFull(l, payload); err != nil || string(payload) != "payload" {
+		t.Fatalf("payload %q %v", payload, err)
+	}
+	l.Boundary = true
+	if _, err := l.Read(hd); !errors.Is(err, ErrIdle) {
+		t.Fatalf("boundary read after a direct payload: %v, want ErrIdle", err)
+	}
+	if l.buf != nil {
+		t.Fatal("an idle reader holds a buffer")
+	}
+}

@@ -116,11 +116,36 @@ func NATS(t testing.TB) *Process {
 	return startProcess(t, port, bin, "-a", "127.0.0.1", "-p", strconv.Itoa(port))
 }
 
-// Chromium returns the path of a Chromium binary.
-func Chromium(t testing.TB) string {
-	t.Helper()
+// chromiumNames are the names Chromium is looked for on PATH.
+var chromiumNames = []string{"chromium", "chromium-browser", "google-chrome"}
+
+// ChromiumPath returns $P2PSTREAMS_CHROMIUM or the first Chromium on PATH,
+// "" if there is none.
+func ChromiumPath() string {
 	if p := os.Getenv("P2PSTREAMS_CHROMIUM"); p != "" {
 		return p
 	}
-	return Need(t, "Chromium", "chromium", "chromium-browser", "google-chrome")
+	for _, n := range chromiumNames {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// SkipBrowser reports whether P2PSTREAMS_SKIP_BROWSER=1 asks to skip every
+// browser test (and the check that fails without Chromium).
+func SkipBrowser() bool { return os.Getenv("P2PSTREAMS_SKIP_BROWSER") == "1" }
+
+// Chromium returns the path of a Chromium binary. Without one, or with
+// P2PSTREAMS_SKIP_BROWSER=1, it skips t loudly (fails it in strict mode).
+func Chromium(t testing.TB) string {
+	t.Helper()
+	if SkipBrowser() && !Strict() {
+		t.Skip("SKIPPED: P2PSTREAMS_SKIP_BROWSER=1")
+	}
+	if p := os.Getenv("P2PSTREAMS_CHROMIUM"); p != "" {
+		return p
+	}
+	return Need(t, "Chromium", chromiumNames...)
 }

@@ -1,0 +1,179 @@
+package p2pstreams
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/p2pstreams/p2pstreams/protocol"
+)
+
+// Host liveness (PROTOCOL.md, "Liveness"). A client whose link to its host
+// failed reports it (HostUnreachable). Its node asks the host's node, through
+// the broker, to probe the host: the host's connection sends HostProbe, which
+// only the host's own code answers (HostAlive); a browser answers WebSocket
+// pings even while its page is frozen, so a ping would prove nothing. No
+// answer within ProbeTimeout, or no node serving the host at all (its node
+// died), and the session is reset as if the host had left. A false report
+// costs one probe and its answer.
+//
+// Bounds: a connection reports at most once per ProbeTimeout, and a host is
+// probed at most once per ProbeTimeout (a probe that is waiting for its
+// answer absorbs the reports that come meanwhile), so no member can make the
+// server probe in a loop. A host holds a timer only while a probe waits.
+
+// probeMark is the broker message that asks a host's connection to probe
+// its peer; it is never forwarded. (See resetMark and readyMark: JSON
+// never starts with it, and only servers publish to the broker.)
+const probeMark = 0x03
+
+// presenceMark is a broker message that every connection drops: publishing
+// it counts the nodes that serve a topic, and disturbs nobody.
+const presenceMark = 0x04
+
+var probeRequest, presenceCheck = []byte{probeMark}, []byte{presenceMark}
+
+var hostProbeMessage = protocol.Encode(&protocol.Message{State: protocol.HostProbe})
+
+// prober is a connection's liveness state.
+type prober struct {
+	reported time.Time // the reader's: when this client last reported its host
+
+	mu    sync.Mutex
+	sent  time.Time   // when the last HostProbe went to this host
+	timer *time.Timer // while a HostProbe waits for its HostAlive
+	n     uint32      // the number of that probe
+}
+
+// reportUnreachable handles a client's HostUnreachable.
+func (c *conn) reportUnreachable(host PeerID) {
+	s := c.srv
+	mb := c.m.Load()
+	switch {
+	case mb == nil:
+		c.fail(protocol.CodeNotJoined, "join a session first")
+		return
+	case mb.host == mb.peer:
+		c.fail(protocol.CodeBadMessage, "the host does not report itself")
+		return
+	case host != mb.host:
+		return // a former host: the session has moved on already
+	}
+	now := time.Now()
+	if now.Sub(c.probe.reported) < s.o.ProbeTimeout {
+		c.fail(protocol.CodeRateLimited, "one HostUnreachable per "+s.o.ProbeTimeout.String())
+		return
+	}
+	c.probe.reported = now
+	ctx, cancel := s.storeContext()
+	defer cancel()
+	n, err := s.broker.Publish(ctx, PeerTopic(mb.session, host), probeRequest)
+	switch {
+	case err != nil:
+		s.log.Error("broker publish", "session", mb.session, "err", err)
+		c.fail(protocol.CodeUnavailable, "the message broker failed; try again")
+	case n == 0:
+		s.resetHost(ctx, mb.session, host, "no node serves it")
+	}
+}
+
+// probeHost sends HostProbe to this connection's peer if it is a host, unless
+// a probe was sent less than ProbeTimeout ago; with no HostAlive within
+// ProbeTimeout, hostSilent resets the session.
+func (c *conn) probeHost() {
+	mb := c.m.Load()
+	if mb == nil || mb.host != mb.peer || c.reset.Load() {
+		return
+	}
+	pr := &c.probe
+	pr.mu.Lock()
+	if time.Since(pr.sent) < c.srv.o.ProbeTimeout {
+		pr.mu.Unlock()
+		return
+	}
+	pr.sent = time.Now()
+	pr.n++
+	n := pr.n
+	pr.timer = time.AfterFunc(c.srv.o.ProbeTimeout, func() { c.hostSilent(mb, n) })
+	pr.mu.Unlock()
+	c.send(hostProbeMessage)
+}
+
+// hostAlive handles the host's HostAlive.
+func (c *conn) hostAlive() {
+	pr := &c.probe
+	pr.mu.Lock()
+	if pr.timer != nil {
+		pr.timer.Stop()
+		pr.timer = nil
+	}
+	pr.mu.Unlock()
+}
+
+// hostSilent is the end of probe n, unanswered: the host's code does not
+// run (a frozen tab) or its network dropped. Its membership ends here, as
+// if it had left (the reader, seeing reset, only releases it), and its
+// connection is closed with host_unresponsive: when it wakes up it finds
+// the session reset and joins again, as a client of the new host.
+func (c *conn) hostSilent(mb *membership, n uint32) {
+	pr := &c.probe
+	pr.mu.Lock()
+	expired := pr.timer != nil && pr.n == n
+	if expired {
+		pr.timer = nil
+	}
+	pr.mu.Unlock()
+	if !expired || c.m.Load() != mb || c.reset.Swap(true) {
+		return
+	}
+	ctx, cancel := c.srv.storeContext()
+	defer cancel()
+	c.srv.resetHost(ctx, mb.session, mb.peer, "it did not answer HostProbe")
+	c.closeWith(ws.StatusPolicyViolation, protocol.CodeHostUnresponsive,
+		"no HostAlive within "+strconv.FormatInt(c.srv.o.ProbeTimeout.Milliseconds(), 10)+" ms: the session was reset")
+}
+
+// releaseStale handles a join refused because the peer is connected
+// already. When no node serves that other connection (its node died: only
+// its lease is left), it ends that presence, as for an unreachable host,
+// and reports true: the join may be tried once more (a host whose node
+// died thus gets its session back at once, not at lease expiry). Otherwise
+// the other connection is live, and the join is refused.
+func (s *Server) releaseStale(ctx context.Context, sid SessionID, p PeerID) bool {
+	n, err := s.broker.Publish(ctx, PeerTopic(sid, p), presenceCheck)
+	if err != nil || n > 0 {
+		return false
+	}
+	s.resetHost(ctx, sid, p, "its node is gone")
+	return true
+}
+
+// resetHost ends host's presence in session sid, which resets the session if
+// it is still the host, and tells the other connected members (HostLeft).
+func (s *Server) resetHost(ctx context.Context, sid SessionID, host PeerID, why string) {
+	d, err := s.store.Leave(ctx, sid, host, false)
+	if err != nil {
+		s.log.Error("store leave", "session", sid, "peer", host, "err", err)
+		return
+	}
+	if d.WasHost {
+		s.log.Info("host unreachable: session reset", "session", sid, "host", host, "why", why)
+		s.stats.hostResets.Add(1)
+		s.hostLeft(ctx, sid, host, d.Connected)
+	}
+}
+
+// hostLeft tells the connected members of a session whose host left that it
+// was reset.
+func (s *Server) hostLeft(ctx context.Context, sid SessionID, host PeerID, connected []PeerID) {
+	left := protocol.Encode(&protocol.Message{State: protocol.HostLeft, SessionID: sid, HostPeerID: host})
+	msg := append([]byte{resetMark}, left...)
+	for _, p := range connected {
+		if _, err := s.broker.Publish(ctx, PeerTopic(sid, p), msg); err != nil {
+			s.log.Error("broker publish", "session", sid, "err", err)
+		}
+	}
+}

@@ -1,0 +1,131 @@
+package p2pstreams
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/p2pstreams/p2pstreams/protocol"
+)
+
+// A client reports its host unreachable, but the host's code answers the
+// probe: nothing changes, and the client can reach the host as before.
+func TestHostProbeAnswered(t *testing.T) {
+	checkNoLeaks(t)
+	srv, url := newTestServer(t, &Options{ProbeTimeout: 300 * time.Millisecond})
+	alice, _ := join(t, srv, url, "room", "alice")
+	bob, _ := join(t, srv, url, "room", "bob")
+	alice.expect(protocol.SessionReady)
+
+	bob.send(protocol.Message{State: protocol.HostUnreachable, HostPeerID: "alice"})
+	alice.expect(protocol.HostProbe)
+	alice.send(protocol.Message{State: protocol.HostAlive})
+	// A second report so soon is refused, and probes nobody.
+	bob.send(protocol.Message{State: protocol.HostUnreachable, HostPeerID: "alice"})
+	bob.expectError(protocol.CodeRateLimited)
+	time.Sleep(400 * time.Millisecond) // past the probe's deadline: it was answered
+	bob.send(protocol.Message{State: protocol.SdpAnswer, To: "alice", Data: json.RawMessage(`{"n":1}`)})
+	if m := alice.expect(protocol.SdpAnswer); m.From != "bob" {
+		t.Fatalf("alice got %+v", m)
+	}
+	if st := srv.Stats(); st.HostResets != 0 {
+		t.Fatalf("HostResets = %d after an answered probe", st.HostResets)
+	}
+	// Past the bound, the client may report again, and the host is probed again.
+	bob.send(protocol.Message{State: protocol.HostUnreachable, HostPeerID: "alice"})
+	alice.expect(protocol.HostProbe)
+	alice.send(protocol.Message{State: protocol.HostAlive})
+}
+
+// A host whose code does not answer (a frozen tab: its socket is open and
+// its browser would answer pings) is replaced: the session is reset, the
+// clients are told at once, and the old host's connection is closed with
+// host_unresponsive, so that it comes back as a client of the new host.
+func TestSilentHostIsReplaced(t *testing.T) {
+	checkNoLeaks(t)
+	srv, url := newTestServer(t, &Options{ProbeTimeout: 200 * time.Millisecond})
+	alice, _ := join(t, srv, url, "room", "alice")
+	bob, _ := join(t, srv, url, "room", "bob")
+	carol, _ := join(t, srv, url, "room", "carol")
+	alice.expect(protocol.SessionReady)
+	alice.expect(protocol.SessionReady)
+
+	reported := time.Now()
+	bob.send(protocol.Message{State: protocol.HostUnreachable, HostPeerID: "alice"})
+	carol.send(protocol.Message{State: protocol.HostUnreachable, HostPeerID: "alice"}) // absorbed by the same probe
+	for _, p := range []*testPeer{bob, carol} {
+		if m := p.expect(protocol.HostLeft); m.HostPeerID != "alice" || m.SessionID != "room" {
+			t.Fatalf("HostLeft %+v", m)
+		}
+	}
+	t.Logf("clients told %v after the report (ProbeTimeout 200ms)", time.Since(reported).Round(time.Millisecond))
+	alice.expect(protocol.HostProbe)
+	status, reason, codes := alice.expectClose()
+	if status != ws.StatusPolicyViolation || reason != string(protocol.CodeHostUnresponsive) || len(codes) != 1 || codes[0] != protocol.CodeHostUnresponsive {
+		t.Fatalf("old host closed with %d %q after errors %v", status, reason, codes)
+	}
+	if st := srv.Stats(); st.HostResets != 1 {
+		t.Fatalf("HostResets = %d, want 1", st.HostResets)
+	}
+
+	// One host after: the first back hosts, the old host comes back a client.
+	bob.join(srv, "room", "bob")
+	if m := bob.expect(protocol.SessionReady); m.HostPeerID != "bob" {
+		t.Fatalf("bob rejoined under %q", m.HostPeerID)
+	}
+	alice2, m := join(t, srv, url, "room", "alice")
+	if m.HostPeerID != "bob" {
+		t.Fatalf("the old host rejoined under %q, want bob", m.HostPeerID)
+	}
+	if m := bob.expect(protocol.SessionReady); m.PeerID != "alice" {
+		t.Fatalf("bob got %+v", m)
+	}
+	bob.send(protocol.Message{State: protocol.SdpOffer, To: "alice", Data: json.RawMessage(`{}`)})
+	alice2.expect(protocol.SdpOffer)
+}
+
+// Reports are bounded and checked: no member can make the server probe in
+// a loop, reset another session, or report while not joined.
+func TestHostUnreachableRefusals(t *testing.T) {
+	checkNoLeaks(t)
+	srv, url := newTestServer(t, &Options{ProbeTimeout: time.Hour})
+	alice, _ := join(t, srv, url, "room", "alice")
+	bob, _ := join(t, srv, url, "room", "bob")
+	alice.expect(protocol.SessionReady)
+
+	stranger := dial(t, url)
+	stranger.send(protocol.Message{State: protocol.HostUnreachable, HostPeerID: "alice"})
+	stranger.expectError(protocol.CodeNotJoined)
+	stranger.sendRaw(`{"type":"Connection","state":"HostUnreachable"}`)
+	stranger.expectError(protocol.CodeBadMessage)
+	alice.send(protocol.Message{State: protocol.HostUnreachable, HostPeerID: "alice"})
+	alice.expectError(protocol.CodeBadMessage)
+	// A report naming someone else than the reporter's host is ignored
+	// (a former host: the session moved on): it costs no probe.
+	bob.send(protocol.Message{State: protocol.HostUnreachable, HostPeerID: "zed"})
+	bob.send(protocol.Message{State: protocol.HostUnreachable, HostPeerID: "alice"})
+	alice.expect(protocol.HostProbe)
+	alice.send(protocol.Message{State: protocol.HostAlive})
+	// One report per ProbeTimeout per client, one probe per ProbeTimeout per
+	// host, whoever reports.
+	for range 5 {
+		bob.send(protocol.Message{State: protocol.HostUnreachable, HostPeerID: "alice"})
+		bob.expectError(protocol.CodeRateLimited)
+	}
+	carol, _ := join(t, srv, url, "room", "carol")
+	alice.expect(protocol.SessionReady)
+	carol.send(protocol.Message{State: protocol.HostUnreachable, HostPeerID: "alice"})
+	alice.send(protocol.Message{State: protocol.SessionLeave})
+	// The host leaves before anyone was probed again: its clients are told.
+	for _, p := range []*testPeer{bob, carol} {
+		p.expect(protocol.HostLeft)
+	}
+	// An unasked HostAlive is harmless.
+	alice.send(protocol.Message{State: protocol.HostAlive})
+	alice.join(srv, "room", "alice")
+	if m := alice.expect(protocol.SessionReady); m.HostPeerID != "alice" {
+		t.Fatalf("alice got %+v (a probe must not have reached her)", m)
+	}
+}

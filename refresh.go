@@ -1,0 +1,48 @@
+package p2pstreams
+
+// refreshBatch bounds the leases renewed by one RefreshBatch call, each
+// call bounded by StoreTimeout.
+const refreshBatch = 4096
+
+// refreshRound renews the presence lease of every joined connection once:
+// in batches when the store is a BatchRefresher, one by one otherwise.
+func (s *Server) refreshRound() {
+	conns := s.snapshot()
+	br, ok := s.store.(BatchRefresher)
+	if !ok {
+		for _, c := range conns {
+			c.refresh()
+		}
+		return
+	}
+	type lease struct {
+		c  *conn
+		mb *membership
+	}
+	leases := make([]lease, 0, min(len(conns), refreshBatch))
+	members := make([]Member, 0, cap(leases))
+	flush := func() {
+		if len(leases) == 0 {
+			return
+		}
+		ctx, cancel := s.storeContext()
+		errs := br.RefreshBatch(ctx, members, s.o.Lease)
+		cancel()
+		for i, l := range leases {
+			l.c.refreshed(l.mb, errs[i])
+		}
+		leases, members = leases[:0], members[:0]
+	}
+	for _, c := range conns {
+		mb := c.leased()
+		if mb == nil {
+			continue
+		}
+		leases = append(leases, lease{c, mb})
+		members = append(members, Member{Session: mb.session, Peer: mb.peer})
+		if len(leases) == refreshBatch {
+			flush()
+		}
+	}
+	flush()
+}
