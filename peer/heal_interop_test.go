@@ -4,16 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/p2pstreams/p2pstreams/internal/browsertest"
 	"github.com/p2pstreams/p2pstreams/internal/demo/demotest"
-	"github.com/p2pstreams/p2pstreams/internal/netcut"
 	"github.com/p2pstreams/p2pstreams/peer"
 	"github.com/p2pstreams/p2pstreams/protocol"
 )
@@ -97,28 +94,15 @@ func remoteUfrag(p *browsertest.Page, remote string) string {
 	return u
 }
 
-func (d *demoEnv) cutPaths(t *testing.T) (restore func()) {
-	t.Helper()
-	u, err := url.Parse(d.base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, _ := strconv.Atoi(u.Port())
-	undo, err := netcut.Cut(port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := false
-	restore = func() {
-		if !done {
-			done = true
-			if err := undo(); err != nil {
-				t.Error(err)
-			}
-		}
-	}
-	t.Cleanup(restore)
-	return restore
+// browserPair opens a browser host and a browser client, carol, in room,
+// both connected.
+func (d *demoEnv) browserPair(room string) (host, carol *browsertest.Page) {
+	host = d.page(room, "host")
+	host.WaitText("host: connected")
+	carol = d.page(room, "carol")
+	carol.WaitText("carol: connected")
+	host.WaitText("carol: connected")
+	return host, carol
 }
 
 // healAcross cuts the path between host and client, sends from both
@@ -126,7 +110,7 @@ func (d *demoEnv) cutPaths(t *testing.T) (restore func()) {
 // without the server and got everything in order.
 func healAcross(t *testing.T, d *demoEnv, host, client side) {
 	before := d.srv.Stats()
-	restore := d.cutPaths(t)
+	restore := cutPaths(t, d.base)
 	say := func(phase string) {
 		for i := range 5 {
 			host.send(fmt.Sprintf("%s %d", phase, i))
@@ -185,11 +169,7 @@ func healAcross(t *testing.T, d *demoEnv, host, client side) {
 func TestHealBrowserToBrowser(t *testing.T) {
 	needNetcut(t)
 	d := newDemoEnv(t)
-	host := d.page("hb", "host")
-	host.WaitText("host: connected")
-	carol := d.page("hb", "carol")
-	carol.WaitText("carol: connected")
-	host.WaitText("carol: connected")
+	host, carol := d.browserPair("hb")
 	host.Eval(`window.pc0 = `+connJS("carol")+`.pc, true`, nil)
 	ufrag := remoteUfrag(carol, "host")
 	healAcross(t, d, pageSide(t, host, "host", "carol"), pageSide(t, carol, "carol", "host"))
@@ -240,11 +220,7 @@ func TestHealBrowserHostGoClient(t *testing.T) {
 // on the same connection, which still carries messages.
 func TestRenegotiationGlareBrowsers(t *testing.T) {
 	d := newDemoEnv(t)
-	host := d.page("glare", "host")
-	host.WaitText("host: connected")
-	carol := d.page("glare", "carol")
-	carol.WaitText("carol: connected")
-	host.WaitText("carol: connected")
+	host, carol := d.browserPair("glare")
 	joins := d.srv.Stats().Joins
 	ends := []struct {
 		p    *browsertest.Page

@@ -43,11 +43,11 @@ func needNetcut(t *testing.T) {
 	}
 }
 
-// cut breaks every path but the signaling server's port until the
-// returned restore runs (at the latest when the test ends).
-func (e *env) cut(t *testing.T) (restore func()) {
+// cutPaths breaks every path but the one to the server at rawURL until
+// the returned restore runs (at the latest when the test ends).
+func cutPaths(t *testing.T, rawURL string) (restore func()) {
 	t.Helper()
-	u, err := url.Parse(e.url)
+	u, err := url.Parse(rawURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestLinkHealsAfterBreak(t *testing.T) {
 	eventually(t, 5*time.Second, "alice's WebSocket closed", func() bool { return e.srv.Stats().Connections == 1 })
 
 	ctx := context.Background()
-	restore := e.cut(t)
+	restore := cutPaths(t, e.url)
 	send := func(batch []string) {
 		for _, s := range batch {
 			if err := client.Send(ctx, "alice "+s); err != nil {
@@ -170,7 +170,7 @@ func TestLinkLostReportsHeld(t *testing.T) {
 	ccfg.OnError = func(err error) { lost <- err }
 	client := e.join(ccfg)
 	eventually(t, 10*time.Second, "alice connected", func() bool { return hr.peerMap()["alice"] == peer.StateConnected })
-	restore := e.cut(t)
+	restore := cutPaths(t, e.url)
 	eventually(t, 15*time.Second, "alice heals (Send then holds)", func() bool { return peer.Healing(client, "host") })
 	for i := range 3 {
 		if err := client.Send(context.Background(), i); err != nil {
