@@ -72,6 +72,11 @@ export class Connection {
     this.remoteRestarts = false // the remote said it takes ICE restarts over the channel (Negotiation.Features)
     this.heals = 0 // links healed (for tests)
     this.glares = 0 // renegotiation offers that crossed (for tests)
+    // media: our senders by track; the remote's streams by id
+    this.senders = new Map()
+    this.remoteStreams = new Map()
+    this.onstream = (stream) => {}
+    this.onstreamended = (stream) => {}
 
     const pc = new RTCPeerConnection(rtcConfiguration(config, iceServers))
     this.pc = pc
@@ -100,6 +105,17 @@ export class Connection {
         case "closed":
           this.setState(State.Closed)
           break
+      }
+    }
+    pc.ontrack = (e) => {
+      for (const stream of e.streams) {
+        if (this.remoteStreams.has(stream.id)) continue
+        this.remoteStreams.set(stream.id, stream)
+        // The sharer removed its last track of it (a renegotiation): ended.
+        stream.onremovetrack = () => {
+          if (stream.getTracks().length === 0 && this.remoteStreams.delete(stream.id)) this.onstreamended(stream)
+        }
+        this.onstream(stream)
       }
     }
     if (!offerer) {
@@ -346,6 +362,31 @@ export class Connection {
     for (const m of held) this.sendRaw(m)
   }
 
+  // ---- media: tracks are added and removed on the live connection, and
+  // negotiated over the channel (negotiationneeded)
+
+  /** addStream sends stream's tracks to the remote peer. */
+  addStream(stream) {
+    if (isFinal(this.state)) return
+    for (const track of stream.getTracks()) {
+      if (!this.senders.has(track)) this.senders.set(track, this.pc.addTrack(track, stream))
+    }
+  }
+
+  /** removeStream stops sending stream's tracks; the remote sees the stream end. */
+  removeStream(stream) {
+    for (const track of stream.getTracks()) {
+      const sender = this.senders.get(track)
+      if (!sender) continue
+      this.senders.delete(track)
+      try {
+        this.pc.removeTrack(sender)
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+
   /** fail ends a connection that is not connected yet in state failed, with code. */
   fail(code) {
     if (this.state === State.Connected || isFinal(this.state)) return
@@ -362,9 +403,12 @@ export class Connection {
       const lost = this.held.length
       this.held = []
       if (lost) this.onlost(lost)
+      const streams = [...this.remoteStreams.values()]
+      this.remoteStreams.clear()
+      for (const st of streams) this.onstreamended(st) // the sharer's link ended
       this.pending = this.outgoing = []
       if (this.channel) this.channel.onopen = this.channel.onclose = this.channel.onmessage = null
-      this.pc.onicecandidate = this.pc.onconnectionstatechange = this.pc.ondatachannel = this.pc.onnegotiationneeded = null
+      this.pc.onicecandidate = this.pc.onconnectionstatechange = this.pc.ondatachannel = this.pc.onnegotiationneeded = this.pc.ontrack = null
       try {
         this.channel?.close()
         this.pc.close()

@@ -73,7 +73,14 @@ export interface P2pListener {
   p2pClosed?(detail: P2pStateDetail): void
   p2pError?(error: P2pError): void
   p2pReceivedMessage?(message: P2pMessage): void
+  /** A peer (the host, for now) shares stream with this one. */
+  p2pReceivedStream?(stream: MediaStream, from: P2pStreamFrom): void
+  /** It stopped sharing stream, or its link ended. */
+  p2pStreamEnded?(stream: MediaStream, from: P2pStreamFrom): void
 }
+
+/** Who shares a received stream. */
+export interface P2pStreamFrom { peerId: string }
 
 export interface P2pFrameEventMap extends HTMLElementEventMap {
   "p2p:state": CustomEvent<P2pStateDetail & { state: P2pState }>
@@ -85,6 +92,8 @@ export interface P2pFrameEventMap extends HTMLElementEventMap {
   "p2p:failed": CustomEvent<P2pStateDetail>
   "p2p:message": CustomEvent<P2pMessage>
   "p2p:error": CustomEvent<P2pError>
+  "p2p:stream": CustomEvent<P2pStreamFrom & { stream: MediaStream }>
+  "p2p:streamended": CustomEvent<P2pStreamFrom & { stream: MediaStream }>
 }
 
 /** One live link's selected ICE candidate pair: candidate types "host", "srflx", "prflx", "relay". */
@@ -102,6 +111,10 @@ export interface P2pLinkStats {
 export declare class P2pFrameElement extends HTMLElement {
   /** Sends data to every peer, this one included; false when not connected. */
   send(data: unknown): boolean
+  /** Shares a MediaStream with every peer, those joining later too (the host only, for now: else false and p2pError not_host). */
+  shareStream(stream: MediaStream): boolean
+  /** Stops sharing it: every peer gets p2pStreamEnded. */
+  stopStream(stream: MediaStream): boolean
   readonly peerId: string | undefined
   readonly sessionId: string | undefined
   readonly hostPeerId: string | null | undefined
@@ -129,6 +142,8 @@ export interface P2pControllerAPI extends Required<P2pListener> {
   readonly hostPeerId: string | null | undefined
   readonly iamHost: boolean
   p2pSendMessage(data: unknown): boolean
+  p2pShareStream(stream: MediaStream): boolean
+  p2pStopStream(stream: MediaStream): boolean
   p2pSetup(element?: Element): void
   p2pTeardown(): void
 }
@@ -143,6 +158,8 @@ export declare class P2pController implements P2pControllerAPI {
   readonly hostPeerId: string | null | undefined
   readonly iamHost: boolean
   p2pSendMessage(data: unknown): boolean
+  p2pShareStream(stream: MediaStream): boolean
+  p2pStopStream(stream: MediaStream): boolean
   p2pSetup(element?: Element): void
   p2pTeardown(): void
   disconnect(): void
@@ -153,6 +170,8 @@ export declare class P2pController implements P2pControllerAPI {
   p2pClosed(detail: P2pStateDetail): void
   p2pError(error: P2pError): void
   p2pReceivedMessage(message: P2pMessage): void
+  p2pReceivedStream(stream: MediaStream, from: P2pStreamFrom): void
+  p2pStreamEnded(stream: MediaStream, from: P2pStreamFrom): void
 }
 
 /** The signaling transport the peer logic talks to. */
@@ -178,7 +197,7 @@ export declare class Peer {
     token: string
     config?: P2pConfig
     signaling: SignalingTransport
-    events: { state(state: P2pState, detail: P2pStateDetail): void; message(msg: P2pMessage): void; error(err: P2pError): void }
+    events: { state(state: P2pState, detail: P2pStateDetail): void; message(msg: P2pMessage): void; error(err: P2pError): void; stream?(stream: MediaStream, from: P2pStreamFrom): void; streamEnded?(stream: MediaStream, from: P2pStreamFrom): void }
     RTCPeerConnection?: typeof RTCPeerConnection
     /** Host: how long a client that went may take to come back before it is forgotten; default 30000. */
     forgetAfterMls?: number
@@ -195,6 +214,8 @@ export declare class Peer {
   /** leave: false when the page is only closing or reloading (the default true also frees the place). */
   stop(options?: { leave?: boolean }): void
   send(data: unknown): boolean
+  shareStream(stream: MediaStream): boolean
+  stopStream(stream: MediaStream): boolean
 }
 
 /** One RTCPeerConnection between the host and a client. */

@@ -59,6 +59,7 @@ export class Peer {
     this.offerTimer = null
 
     this.clients = new Map() // host: peer id -> Connection
+    this.streams = new Set() // host: the MediaStreams it shares with every client
     this.forgetTimers = new Map() // host: peer id -> timer, for clients that went
     this.states = new Map() // host: peer id -> state, itself included
     this.upstream = null // client: the Connection to the host
@@ -127,6 +128,29 @@ export class Peer {
       return true
     }
     return !!this.upstream && this.upstream.send({ type: Message.Data, data })
+  }
+
+  /**
+   * shareStream sends a MediaStream's tracks to every client, and to those
+   * that join later, each added to the live connection and negotiated over
+   * its DataChannel. Only the host shares for now (a client's error:
+   * not_host). It returns whether it shares the stream.
+   */
+  shareStream(stream) {
+    if (!this.iamHost) {
+      this.events.error({ code: "not_host", message: "only the host shares streams (for now)" })
+      return false
+    }
+    this.streams.add(stream)
+    for (const c of this.clients.values()) if (c.open) c.addStream(stream)
+    return true
+  }
+
+  /** stopStream stops sharing a stream: every client sees it end. */
+  stopStream(stream) {
+    if (!this.streams.delete(stream)) return false
+    for (const c of this.clients.values()) c.removeStream(stream)
+    return true
   }
 
   // ---- signaling
@@ -291,6 +315,8 @@ export class Peer {
         this.clients.delete(id)
         this.forgetLater(id)
       }
+      // A client that joins gets every stream being shared.
+      if (s === State.Connected) for (const st of this.streams) conn.addStream(st)
       this.setPeerState(id, s)
     }
     conn.onmessage = (msg) => {
@@ -407,6 +433,8 @@ export class Peer {
     conn.onlost = (n) =>
       this.events.error({ code: "messages_lost", message: `${n} messages for ${remoteId}, sent while the link was healing, were lost with it` })
     conn.onerror = (e) => this.events.error({ code: "webrtc", message: `renegotiation with ${remoteId}: ${e && e.message ? e.message : e}` })
+    conn.onstream = (stream) => this.events.stream?.(stream, { peerId: remoteId })
+    conn.onstreamended = (stream) => this.events.streamEnded?.(stream, { peerId: remoteId })
     return conn
   }
 
