@@ -89,6 +89,11 @@ type Config struct {
 	// so far, ErrMessagesLost (messages a client held while its link
 	// healed, and the link was lost instead).
 	OnError func(error)
+	// OnTrack gets each media track another peer sends to this one (on a
+	// client: its host's AddTrack), once its first packet arrives. Read it
+	// (Track.Remote.ReadRTP) on a goroutine of your own and return: the
+	// callbacks after it wait for it.
+	OnTrack func(Track)
 
 	// Logger gets debug and warning logs. Default: none.
 	Logger *slog.Logger

@@ -20,8 +20,8 @@ func CanBecome(from, to State) bool { return from.canBecome(to) }
 func Heals(p *Peer) int64  { return p.heals.Load() }
 func Glares(p *Peer) int64 { return p.glares.Load() }
 
-// onLoop runs f on p's loop with p's link to remote (nil if none).
-func onLoop(p *Peer, remote protocol.PeerID, f func(l *link) error) error {
+// onLink runs f on p's loop with p's link to remote (nil if none).
+func onLink(p *Peer, remote protocol.PeerID, f func(l *link) error) error {
 	done := make(chan error, 1)
 	if !p.inbox.push(event{kind: evCall, fn: func() {
 		l := p.links[remote]
@@ -39,10 +39,10 @@ func onLoop(p *Peer, remote protocol.PeerID, f func(l *link) error) error {
 	return <-done
 }
 
-// AddTrack adds a track (mime: webrtc.MimeTypeVP8, MimeTypeOpus...) to
+// AddLinkTrack adds a track (mime: webrtc.MimeTypeVP8, MimeTypeOpus...) to
 // p's link to remote, which then needs renegotiating.
-func AddTrack(p *Peer, remote protocol.PeerID, mime string) error {
-	return onLoop(p, remote, func(l *link) error {
+func AddLinkTrack(p *Peer, remote protocol.PeerID, mime string) error {
+	return onLink(p, remote, func(l *link) error {
 		tr, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: mime}, mime, string(p.id))
 		if err != nil {
 			return err
@@ -55,7 +55,7 @@ func AddTrack(p *Peer, remote protocol.PeerID, mime string) error {
 // Negotiated returns the number of transceivers of p's link to remote
 // and whether its signaling state is stable.
 func Negotiated(p *Peer, remote protocol.PeerID) (n int, stable bool, err error) {
-	err = onLoop(p, remote, func(l *link) error {
+	err = onLink(p, remote, func(l *link) error {
 		n = len(l.pc.GetTransceivers())
 		stable = l.pc.SignalingState() == webrtc.SignalingStateStable
 		return nil
@@ -66,5 +66,5 @@ func Negotiated(p *Peer, remote protocol.PeerID) (n int, stable bool, err error)
 // Healing reports whether p's link to remote is healing.
 func Healing(p *Peer, remote protocol.PeerID) bool {
 	var h bool
-	return onLoop(p, remote, func(l *link) error { h = l.healing; return nil }) == nil && h
+	return onLink(p, remote, func(l *link) error { h = l.healing; return nil }) == nil && h
 }

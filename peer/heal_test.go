@@ -216,7 +216,7 @@ func TestRenegotiationOverChannel(t *testing.T) {
 		remote protocol.PeerID
 		mime   string
 	}{{host, "alice", webrtc.MimeTypeVP8}, {client, "host", webrtc.MimeTypeOpus}} {
-		if err := peer.AddTrack(side.p, side.remote, side.mime); err != nil {
+		if err := peer.AddLinkTrack(side.p, side.remote, side.mime); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, 10*time.Second, "the host negotiated it", settled(host, "alice", i+1))

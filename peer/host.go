@@ -113,6 +113,7 @@ func (p *Peer) hostOpen(l *link) {
 	l.open = true
 	l.seen()
 	p.flushOutbox(l)
+	p.sendTracks(l) // negotiated over the channel, now open
 	p.setPeerState(l.remote, StateConnected)
 }
 

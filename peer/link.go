@@ -103,6 +103,7 @@ func (p *Peer) newLink(remote protocol.PeerID, offerer bool, iceServers []webrtc
 		low: make(chan struct{}, 1), gone: make(chan struct{}),
 	}
 	pc.OnNegotiationNeeded(func() { p.inbox.push(event{kind: evNegotiate, link: l}) })
+	pc.OnTrack(func(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) { p.emitTrack(remote, tr, recv) })
 	p.live.Store(remote, l)
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil { // end of gathering: the browser client sends nothing for it either

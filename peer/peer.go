@@ -69,6 +69,7 @@ type Peer struct {
 	redialTimer  *time.Timer // host: when to reopen its signaling connection
 	redials      int
 	suspect      protocol.PeerID     // the host the last round lost: report it if the server names it again
+	tracks       []webrtc.TrackLocal // host: sent to every client (media.go)
 	cert         *webrtc.Certificate // DTLS, shared by this Peer's links
 	certc        chan certResult     // makeCert's result, taken by the first link
 }
@@ -76,6 +77,7 @@ type Peer struct {
 type callback struct {
 	msg   *Message
 	err   error
+	track *Track
 	state State
 	peers map[protocol.PeerID]State
 	kind  uint8 // cbMessage, cbState, cbPeers
@@ -86,6 +88,7 @@ const (
 	cbState
 	cbPeers
 	cbError
+	cbTrack
 )
 
 // Join joins the session named by cfg.Token through the signaling server
@@ -137,7 +140,7 @@ func newPeer(cfg Config) *Peer {
 	}
 	p.failoverOn = p.cfg.failoverBeforeJoin()
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	if cfg.OnMessage != nil || cfg.OnState != nil || cfg.OnPeers != nil || cfg.OnError != nil {
+	if cfg.OnMessage != nil || cfg.OnState != nil || cfg.OnPeers != nil || cfg.OnError != nil || cfg.OnTrack != nil {
 		p.events = newQueue[callback]()
 		go p.dispatch()
 	} else {
@@ -307,6 +310,8 @@ func (p *Peer) dispatch() {
 				p.cfg.OnPeers(c.peers)
 			case cbError:
 				p.cfg.OnError(c.err)
+			case cbTrack:
+				p.cfg.OnTrack(*c.track)
 			}
 			p.inCallback.Store(false)
 		}
