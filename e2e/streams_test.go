@@ -89,3 +89,23 @@ func TestHostSharesCamera(t *testing.T) {
 	host.Close()
 	alice.WaitTrue(`window.ended === 2 && !document.getElementById("video-host")`, "the stream ended with the host")
 }
+
+// The demo: the host clicks Share camera; a client's page shows the video,
+// labelled with the host's name, playing; Stop sharing removes it.
+func TestDemoShareCamera(t *testing.T) {
+	long(t)
+	a := startApp(t, nil)
+	host := a.join("host", "democam", false)
+	host.WaitText("host: connected")
+	alice := a.join("alice", "democam", false)
+	alice.WaitText("alice: connected")
+	host.WaitTrue(`!document.getElementById("share").hidden`, "the Share camera button")
+	host.Do(chromedp.Click(chromedp.CSS("#share")))
+	host.WaitText("Stop sharing")
+	video := `document.querySelector('#videos figure[data-name="host"] video')`
+	alice.WaitTrue(`(() => { const v = `+video+`; return !!v && v.videoWidth > 0 && v.currentTime > 0.3 })()`, "the host's video playing on alice's page")
+	alice.WaitText("host") // the label
+	host.Do(chromedp.Click(chromedp.CSS("#share")))
+	host.WaitText("Share camera")
+	alice.WaitTrue(`!`+video, "the video gone when the host stops sharing")
+}
