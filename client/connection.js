@@ -72,11 +72,13 @@ export class Connection {
     this.remoteRestarts = false // the remote said it takes ICE restarts over the channel (Negotiation.Features)
     this.heals = 0 // links healed (for tests)
     this.glares = 0 // renegotiation offers that crossed (for tests)
-    // media: our senders by track; the remote's streams by id
+    // media: our senders by stream id (a forwarded stream may have lost its
+    // tracks by the time it is removed); the remote's streams by id
     this.senders = new Map()
     this.remoteStreams = new Map()
-    this.onstream = (stream) => {}
-    this.onstreamended = (stream) => {}
+    this.streamFrom = new Map() // stream id -> the peer that shares it, when not the remote (Negotiation.StreamFrom)
+    this.onstream = (stream, from) => {}
+    this.onstreamended = (stream, from) => {}
 
     const pc = new RTCPeerConnection(rtcConfiguration(config, iceServers))
     this.pc = pc
@@ -113,9 +115,9 @@ export class Connection {
         this.remoteStreams.set(stream.id, stream)
         // The sharer removed its last track of it (a renegotiation): ended.
         stream.onremovetrack = () => {
-          if (stream.getTracks().length === 0 && this.remoteStreams.delete(stream.id)) this.onstreamended(stream)
+          if (stream.getTracks().length === 0 && this.remoteStreams.delete(stream.id)) this.onstreamended(stream, this.streamFrom.get(stream.id) ?? this.remoteId)
         }
-        this.onstream(stream)
+        this.onstream(stream, this.streamFrom.get(stream.id) ?? this.remoteId)
       }
     }
     if (!offerer) {
@@ -243,6 +245,9 @@ export class Connection {
       if (msg.type === Message.Description) this.onDescription(msg.data)
       else if (msg.type === Message.Candidate) this.onCandidate(msg.data)
       else if (msg.type === Message.Features) this.remoteRestarts = msg.data?.iceRestart === true
+      else if (msg.type === Message.StreamFrom) {
+        if (typeof msg.data?.streamId === "string" && typeof msg.data?.peerId === "string") this.streamFrom.set(msg.data.streamId, msg.data.peerId)
+      }
       else this.onmessage(msg)
     }
   }
@@ -365,20 +370,22 @@ export class Connection {
   // ---- media: tracks are added and removed on the live connection, and
   // negotiated over the channel (negotiationneeded)
 
-  /** addStream sends stream's tracks to the remote peer. */
-  addStream(stream) {
+  /** addStream sends stream's tracks to the remote peer; from: who shares it, when not this peer. */
+  addStream(stream, from) {
     if (isFinal(this.state)) return
+    if (from) this.sendRaw({ type: Message.StreamFrom, data: { streamId: stream.id, peerId: from } })
+    const senders = this.senders.get(stream.id) ?? []
     for (const track of stream.getTracks()) {
-      if (!this.senders.has(track)) this.senders.set(track, this.pc.addTrack(track, stream))
+      if (!senders.some((s) => s.track === track)) senders.push(this.pc.addTrack(track, stream))
     }
+    this.senders.set(stream.id, senders)
   }
 
   /** removeStream stops sending stream's tracks; the remote sees the stream end. */
   removeStream(stream) {
-    for (const track of stream.getTracks()) {
-      const sender = this.senders.get(track)
-      if (!sender) continue
-      this.senders.delete(track)
+    const senders = this.senders.get(stream.id) ?? []
+    this.senders.delete(stream.id)
+    for (const sender of senders) {
       try {
         this.pc.removeTrack(sender)
       } catch {
@@ -405,7 +412,7 @@ export class Connection {
       if (lost) this.onlost(lost)
       const streams = [...this.remoteStreams.values()]
       this.remoteStreams.clear()
-      for (const st of streams) this.onstreamended(st) // the sharer's link ended
+      for (const st of streams) this.onstreamended(st, this.streamFrom.get(st.id) ?? this.remoteId) // its link ended
       this.pending = this.outgoing = []
       if (this.channel) this.channel.onopen = this.channel.onclose = this.channel.onmessage = null
       this.pc.onicecandidate = this.pc.onconnectionstatechange = this.pc.ondatachannel = this.pc.onnegotiationneeded = this.pc.ontrack = null

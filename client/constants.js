@@ -88,6 +88,7 @@ export const Message = Object.freeze({
   Description: "Negotiation.Description",
   Candidate: "Negotiation.Candidate",
   Features: "Negotiation.Features",
+  StreamFrom: "Negotiation.StreamFrom",
 })
 
 /** Connection states, of a peer and in Data.Connection.State. */

@@ -47,7 +47,7 @@ export const P2pMixin = (Base) =>
       return this.p2pFrame ? this.p2pFrame.send(data) : false
     }
 
-    /** p2pShareStream shares a MediaStream (camera, screen, canvas) with every peer; the host only, for now. */
+    /** p2pShareStream shares a MediaStream (camera, screen, canvas) with every other peer. */
     p2pShareStream(stream) {
       return this.p2pFrame ? this.p2pFrame.shareStream(stream) : false
     }

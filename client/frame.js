@@ -128,7 +128,7 @@ export class P2pFrameElement extends (globalThis.HTMLElement ?? class {}) {
   get config() {
     return this.peer?.config
   }
-  /** shareStream shares a MediaStream with every peer (the host only, for now). */
+  /** shareStream shares a MediaStream with every other peer (a client's goes through the host). */
   shareStream(stream) {
     return this.peer ? this.peer.shareStream(stream) : false
   }

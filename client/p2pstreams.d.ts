@@ -73,7 +73,7 @@ export interface P2pListener {
   p2pClosed?(detail: P2pStateDetail): void
   p2pError?(error: P2pError): void
   p2pReceivedMessage?(message: P2pMessage): void
-  /** A peer (the host, for now) shares stream with this one. */
+  /** A peer shares stream (from.peerId: who; a client's comes forwarded by the host). */
   p2pReceivedStream?(stream: MediaStream, from: P2pStreamFrom): void
   /** It stopped sharing stream, or its link ended. */
   p2pStreamEnded?(stream: MediaStream, from: P2pStreamFrom): void
@@ -111,7 +111,7 @@ export interface P2pLinkStats {
 export declare class P2pFrameElement extends HTMLElement {
   /** Sends data to every peer, this one included; false when not connected. */
   send(data: unknown): boolean
-  /** Shares a MediaStream with every peer, those joining later too (the host only, for now: else false and p2pError not_host). */
+  /** Shares a MediaStream with every other peer, those joining later too (a client's goes through the host, which forwards it). */
   shareStream(stream: MediaStream): boolean
   /** Stops sharing it: every peer gets p2pStreamEnded. */
   stopStream(stream: MediaStream): boolean

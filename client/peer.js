@@ -59,7 +59,8 @@ export class Peer {
     this.offerTimer = null
 
     this.clients = new Map() // host: peer id -> Connection
-    this.streams = new Set() // host: the MediaStreams it shares with every client
+    this.streams = new Map() // host: MediaStream -> its sharer (itself, or a client it forwards)
+    this.ownStreams = new Set() // client: the MediaStreams it shares (through the host)
     this.forgetTimers = new Map() // host: peer id -> timer, for clients that went
     this.states = new Map() // host: peer id -> state, itself included
     this.upstream = null // client: the Connection to the host
@@ -131,26 +132,47 @@ export class Peer {
   }
 
   /**
-   * shareStream sends a MediaStream's tracks to every client, and to those
-   * that join later, each added to the live connection and negotiated over
-   * its DataChannel. Only the host shares for now (a client's error:
-   * not_host). It returns whether it shares the stream.
+   * shareStream shares a MediaStream with every other peer, those that
+   * join later too: the host sends its tracks to every client; a client
+   * sends them to the host, which forwards them to every other client.
+   * Tracks are added to live connections and negotiated over their
+   * DataChannels. It returns whether it shares the stream.
    */
   shareStream(stream) {
-    if (!this.iamHost) {
-      this.events.error({ code: "not_host", message: "only the host shares streams (for now)" })
-      return false
+    if (this.iamHost) {
+      this.streams.set(stream, this.peerId)
+      for (const c of this.clients.values()) if (c.open) c.addStream(stream)
+      return true
     }
-    this.streams.add(stream)
-    for (const c of this.clients.values()) if (c.open) c.addStream(stream)
+    this.ownStreams.add(stream)
+    if (this.upstream?.open) this.upstream.addStream(stream)
     return true
   }
 
-  /** stopStream stops sharing a stream: every client sees it end. */
+  /** stopStream stops sharing a stream: every peer sees it end. */
   stopStream(stream) {
-    if (!this.streams.delete(stream)) return false
-    for (const c of this.clients.values()) c.removeStream(stream)
+    if (this.iamHost) {
+      if (this.streams.get(stream) !== this.peerId) return false
+      this.streams.delete(stream)
+      for (const c of this.clients.values()) c.removeStream(stream)
+      return true
+    }
+    if (!this.ownStreams.delete(stream)) return false
+    this.upstream?.removeStream(stream)
     return true
+  }
+
+  // forward (host): a client shares stream; every other client gets it,
+  // with who shares it.
+  forward(from, stream) {
+    this.streams.set(stream, from)
+    for (const [id, c] of this.clients) if (id !== from && c.open) c.addStream(stream, from)
+  }
+
+  unforward(from, stream) {
+    if (this.streams.get(stream) !== from) return
+    this.streams.delete(stream)
+    for (const [id, c] of this.clients) if (id !== from) c.removeStream(stream)
   }
 
   // ---- signaling
@@ -287,6 +309,8 @@ export class Peer {
     if (!this.iamHost) {
       this.iamHost = true
       this.states = new Map([[this.peerId, State.Connected]])
+      this.streams = new Map([...this.ownStreams].map((st) => [st, this.peerId])) // a new host shares its own
+      this.ownStreams.clear()
     }
     this.setState(State.Connected)
     this.broadcastStates()
@@ -316,7 +340,9 @@ export class Peer {
         this.forgetLater(id)
       }
       // A client that joins gets every stream being shared.
-      if (s === State.Connected) for (const st of this.streams) conn.addStream(st)
+      if (s === State.Connected) {
+        for (const [st, from] of this.streams) if (from !== id) conn.addStream(st, from === this.peerId ? undefined : from)
+      }
       this.setPeerState(id, s)
     }
     conn.onmessage = (msg) => {
@@ -369,6 +395,7 @@ export class Peer {
       if (this.upstream !== conn) return
       if (s === State.Connected) {
         this.attempt = 0
+        for (const st of this.ownStreams) conn.addStream(st) // to the host, which forwards them
         if (!this.config.keepCableConnection) {
           this.signaling.close()
           this.joined = false
@@ -433,8 +460,14 @@ export class Peer {
     conn.onlost = (n) =>
       this.events.error({ code: "messages_lost", message: `${n} messages for ${remoteId}, sent while the link was healing, were lost with it` })
     conn.onerror = (e) => this.events.error({ code: "webrtc", message: `renegotiation with ${remoteId}: ${e && e.message ? e.message : e}` })
-    conn.onstream = (stream) => this.events.stream?.(stream, { peerId: remoteId })
-    conn.onstreamended = (stream) => this.events.streamEnded?.(stream, { peerId: remoteId })
+    conn.onstream = (stream, from) => {
+      this.events.stream?.(stream, { peerId: from })
+      if (offerer) this.forward(remoteId, stream) // the host: a client's stream
+    }
+    conn.onstreamended = (stream, from) => {
+      this.events.streamEnded?.(stream, { peerId: from })
+      if (offerer) this.unforward(remoteId, stream)
+    }
     return conn
   }
 

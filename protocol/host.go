@@ -94,6 +94,7 @@ const (
 	MsgDescription = "Negotiation.Description" // both ways: an RTCSessionDescriptionInit (offer or answer)
 	MsgCandidate   = "Negotiation.Candidate"   // both ways: an RTCIceCandidateInit
 	MsgFeatures    = "Negotiation.Features"    // both ways, once on open: {"iceRestart": bool}; browsers send it, Go peers do not
+	MsgStreamFrom  = "Negotiation.StreamFrom"  // host → client, before it forwards a stream: {"streamId", "peerId"} (who shares it)
 )
 
 // The connection states, of a peer and in Data.Connection.State, in the

@@ -58,7 +58,7 @@ export default class ChatController extends P2pController {
     this.host = null // the host named in the last system line
     this.lost = false // this page lost the host and has not connected since
     this.error = false // the status shows an error until connected again
-    // Streams: the host's Share camera button, and every shared video.
+    // Streams: the Share camera button, and every shared video.
     this.shareButton = element.querySelector("#share")
     this.videos = element.querySelector("#videos")
     this.camera = null // the stream this page shares
@@ -86,8 +86,7 @@ export default class ChatController extends P2pController {
     this.showStatus("")
     this.enable(true)
     this.role.textContent = this.iamHost ? "(host)" : ""
-    // Only the host shares streams, for now.
-    if (this.shareButton) this.shareButton.hidden = !this.iamHost
+    if (this.shareButton) this.shareButton.hidden = false
     if (this.lost) this.system("reconnected")
     this.lost = false
   }
