@@ -15,6 +15,13 @@ import (
 // it is safe for concurrent use, and it reads the machine's interfaces
 // once, not once per RTCPeerConnection as pion does by default.
 func LoopbackAPI() *webrtc.API {
+	se := LoopbackSettings()
+	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
+}
+
+// LoopbackSettings returns the SettingEngine of LoopbackAPI, for callers
+// that change more (ICE timeouts, say) before making their API.
+func LoopbackSettings() webrtc.SettingEngine {
 	var se webrtc.SettingEngine
 	if n, err := stdnet.NewNet(); err == nil {
 		se.SetNet(n)
@@ -23,5 +30,5 @@ func LoopbackAPI() *webrtc.API {
 	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
+	return se
 }
