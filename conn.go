@@ -64,7 +64,7 @@ type conn struct {
 	// which a remote broker may briefly leave unsubscribed in between.
 	stale     *membership
 	joinTimer *time.Timer
-	probe     prober // host liveness (probe.go)
+	probe     atomic.Pointer[prober] // host liveness (probe.go); made on first use
 
 	// Rate limiter (token bucket) and flood meter; the reader's own.
 	tokens float32 // messages that may be sent now
@@ -173,6 +173,12 @@ func (c *conn) readLoop() {
 				c.pong(p)
 			case ws.OpClose:
 				c.answerClose(p)
+				return
+			}
+			if msgOp == 0 && c.rd.Buffered() == 0 && c.canPark() {
+				// A lone control frame (most often the pong to the
+				// keepalive's ping): park again now, not after idleMove.
+				moved = true
 				return
 			}
 			continue
@@ -939,7 +945,9 @@ func (c *conn) finish() {
 		c.joinTimer.Stop()
 	}
 	c.dropStale()
-	c.hostAlive() // stops a waiting probe
+	if c.probe.Load() != nil {
+		c.hostAlive() // stops a waiting probe
+	}
 	mb := c.m.Swap(nil)
 	if mb != nil {
 		c.srv.stats.member(mb, -1)

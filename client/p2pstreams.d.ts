@@ -55,11 +55,9 @@ export interface P2pError { code: string; message: string }
 
 /** Detail of a state change; `reconnecting` tells whether a disconnected client rejoins by itself. */
 export interface P2pStateDetail {
+  /** Why: with "failed" and "disconnected", a code ("ice_failed": the link did not connect within connect_timeout_mls; "already_open": another tab has this peer). */
   reason?: string
   reconnecting?: boolean
-  /** With state "failed": the code ("ice_failed": the link did not connect within connect_timeout_mls) and words for people. */
-  code?: string
-  message?: string
 }
 
 /** The callbacks a <p2p-frame> calls on its listeners. */
@@ -131,8 +129,9 @@ export declare function defaultURL(): string
 /** Sets the endpoint of frames without a url attribute (absolute, or relative to the page), before they connect. */
 export declare function setDefaultURL(url: string): void
 
-/** The controller API, on any base class. */
-export interface P2pControllerAPI extends Required<P2pListener> {
+/** The controller API, on any base class: every callback (stubbed), p2pHostState only where the app defines it. */
+export interface P2pControllerAPI extends Required<Omit<P2pListener, "p2pHostState">> {
+  p2pHostState?(): unknown
   p2pFrame: P2pFrameElement | null
   readonly peerId: string | undefined
   readonly hostPeerId: string | null | undefined

@@ -115,7 +115,7 @@ export class Peer {
     const err = { code: ALREADY_OPEN, message: "you are already in this room in another tab" }
     this.events.error(err)
     this.stopped = true
-    this.setState(State.Failed, { reason: err.code, ...err })
+    this.setState(State.Failed, { reason: err.code })
   }
 
   /**
@@ -477,7 +477,10 @@ export class Peer {
   // again, and the first client back becomes the new host; with, it stays down.
   hostLost(reason) {
     clearTimeout(this.offerTimer)
-    if (reason !== "host_left" && this.hostPeerId !== this.peerId) this.suspect = this.hostPeerId
+    // A silent or vanished host is suspect; one whose offer came but whose
+    // ICE path did not connect is not (it answered through the server).
+    const suspect = reason !== "host_left" && reason !== "ice_failed" && this.hostPeerId !== this.peerId
+    this.suspect = suspect ? this.hostPeerId : null
     const up = this.upstream
     this.upstream = null
     retire(up)
@@ -491,13 +494,12 @@ export class Peer {
     }
   }
 
-  // linkFailed reports a link to the host that could not connect: state
-  // failed with its code (p2pError), before hostLost retries with backoff.
+  // linkFailed reports a link to the host that could not connect: its code
+  // (p2pError), then state failed, before hostLost retries with backoff.
   linkFailed(conn) {
     const secs = Math.round(this.config.connect_timeout_mls / 1000)
-    const detail = { reason: conn.failure, code: conn.failure, message: `no connection to the host within ${secs} s; trying again` }
-    this.events.error({ code: detail.code, message: detail.message }) // p2pError: every failed state has its error first
-    this.setState(State.Failed, detail)
+    this.events.error({ code: conn.failure, message: `no connection to the host within ${secs} s; trying again` })
+    this.setState(State.Failed, { reason: conn.failure })
   }
 
   // ---- shared

@@ -43,6 +43,7 @@ const (
 	evCandidate                  // a local ICE candidate of link (cand)
 	evSend                       // the host's own Send (data)
 	evHostState                  // the app's state for clients (link or nil, data, seq)
+	evFreeze                     // tests: the loop stops for pause, as a frozen process
 )
 
 type event struct {
@@ -58,6 +59,7 @@ type event struct {
 	data    json.RawMessage // evSend: a JSON message; or
 	bin     []byte          // evSend: a binary one
 	seq     uint64          // evHostState: the messages relayed before it
+	pause   time.Duration   // evFreeze
 }
 
 const (
@@ -295,7 +297,9 @@ func (p *Peer) endRound(reason error) {
 	}
 	closing := errors.Is(reason, ErrClosed)
 	p.suspect = ""
-	if errors.Is(reason, ErrDisconnected) && !p.isHostNow() {
+	// A silent or vanished host is suspect; one whose offer came but whose
+	// ICE path did not connect is not (it answered through the server).
+	if errors.Is(reason, ErrDisconnected) && !errors.Is(reason, ErrICEFailed) && !p.isHostNow() {
 		p.suspect = p.hostIDNow()
 	}
 	if p.sig != nil && p.joined && !errors.Is(reason, ErrHostLeft) {
@@ -361,6 +365,9 @@ func (p *Peer) handle(ev event) error {
 		return nil
 	case evHostState:
 		p.sendHostState(ev)
+		return nil
+	case evFreeze:
+		p.sleep(ev.pause)
 		return nil
 	case evSend:
 		if p.isHostNow() {

@@ -85,6 +85,8 @@ func FuzzDecodeClient(f *testing.F) {
 		`{"type":"Connection","state":"IceCandidate","to":"b","data":{"candidate":"c","sdpMid":"0"}}`,
 		`{"type":"Connection","state":"PeerLeft","peerId":"b"}`,
 		`{"type":"Connection","state":"SessionLeave"}`,
+		`{"type":"Connection","state":"HostUnreachable","hostPeerId":"h"}`,
+		`{"type":"Connection","state":"HostAlive"}`,
 		`{"type":"Connection","state":"SdpOffer","to":"\u00e9","data":{"a":[1,{"b":null}]}}`,
 		`[]`, `{`, "\xff",
 	} {

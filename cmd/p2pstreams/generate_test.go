@@ -165,7 +165,7 @@ func TestNewBuilds(t *testing.T) {
 		t.Fatal(err)
 	}
 	app := filepath.Join(dir, "chatapp")
-	for _, f := range []string{"go.mod", "main.go", "README.md", "templates/index.html", "templates/room.html", "templates/style.html", "static/chat_controller.js"} {
+	for _, f := range []string{"go.mod", "main.go", "README.md", "templates/index.html", "templates/room.html", "templates/style.html", "static/chat_controller.js", "static/chat.css", "static/icon.svg"} {
 		p := filepath.Join(app, filepath.FromSlash(f))
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("missing %s: %v", f, err)
