@@ -312,6 +312,8 @@ func (c *conn) handle(op ws.OpCode, p []byte) {
 		c.leave(mb, true)
 	case protocol.PeerLeft:
 		c.forget(m.PeerID)
+	case protocol.PeerStates:
+		c.reportStates(m)
 	case protocol.HostUnreachable:
 		c.reportUnreachable(m.HostPeerID)
 	case protocol.HostAlive:
@@ -338,6 +340,11 @@ func (c *conn) joinToken(tok string, mayRetry bool) {
 	case err != nil:
 		s.log.Info("join refused", "code", protocol.CodeBadToken) // never the token
 		c.fail(protocol.CodeBadToken, "the token is not valid")
+		return
+	}
+	if code := s.refusedJoin(cl.Session, cl.Peer); code != "" {
+		s.log.Info("join refused", "session", cl.Session, "peer", cl.Peer, "code", code)
+		c.fail(code, "removed by the server's operator")
 		return
 	}
 	ctx, cancel := s.storeContext()
@@ -401,6 +408,10 @@ func (c *conn) joinToken(tok string, mayRetry bool) {
 	}
 	s.stats.joins.Add(1)
 	s.log.Info("peer joined", "session", cl.Session, "peer", cl.Peer, "host", host)
+	if host == cl.Peer {
+		s.sessionStarted(cl.Session, host)
+	}
+	s.emit(EventPeerJoined, cl.Session, cl.Peer, host)
 	if host == cl.Peer {
 		s.stats.hosts.Add(1)
 	}
@@ -469,7 +480,10 @@ func (c *conn) forget(p PeerID) {
 	if _, err := c.srv.store.Leave(ctx, mb.session, p, true); err != nil {
 		c.srv.log.Error("store leave", "session", mb.session, "peer", p, "err", err)
 		c.fail(protocol.CodeUnavailable, "the session store failed; try again")
+		return
 	}
+	c.srv.log.Info("peer left", "session", mb.session, "peer", p, "reported_by_host", mb.peer)
+	c.srv.emit(EventPeerLeft, mb.session, p, mb.peer)
 }
 
 // leave ends mb, which the caller has taken out of c.m: in the store, and
@@ -485,6 +499,15 @@ func (c *conn) leave(mb *membership, forget bool) {
 		return
 	}
 	s.log.Info("peer left", "session", mb.session, "peer", mb.peer, "was_host", d.WasHost, "for_good", forget)
+	if forget {
+		s.emit(EventPeerLeft, mb.session, mb.peer, mb.host)
+	} else {
+		s.emit(EventPeerDisconnected, mb.session, mb.peer, mb.host)
+	}
+	if d.WasHost {
+		s.dropPresence(mb.session, mb.peer)
+		s.sessionEnded(mb.session, mb.peer)
+	}
 	switch {
 	case d.WasHost:
 		s.hostLeft(ctx, mb.session, mb.peer, d.Connected)

@@ -174,6 +174,8 @@ func (s *Server) resetHost(ctx context.Context, sid SessionID, host PeerID, why 
 		s.log.Info("host unreachable: session reset", "session", sid, "host", host, "why", why)
 		s.stats.hostResets.Add(1)
 		s.hostLeft(ctx, sid, host, d.Connected)
+		s.dropPresence(sid, host)
+		s.sessionEnded(sid, host)
 	}
 }
 

@@ -39,6 +39,8 @@ import { isBytes, payloadSize } from "./wire.js"
 
 export { OFFER_TIMEOUT_MLS, FORGET_AFTER_MLS }
 
+// REPORT_MLS spaces the host's PeerStates (the server takes one per 100 ms).
+const REPORT_MLS = 250
 // A second page of the same peer in one browser (another tab of the same
 // room and user) is refused with code already_open, and the first page
 // keeps working: one page per peer per browser, kept by a Web Lock that a
@@ -79,6 +81,8 @@ export class Peer {
     this.forgetTimers = new Map() // host: peer id -> timer, for clients that went
     this.states = new Map() // host: peer id -> state, itself included
     this.upstream = null // client: the Connection to the host
+    this.reportTimer = null // host: a PeerStates waiting for REPORT_MLS to pass
+    this.lastReport = 0
     this.slowDrops = 0 // host: clients dropped because they could not keep up
     this.lastHost = null // the host of the last join, for hostChanged
     this.snapshot = undefined // client: the host's last state snapshot
@@ -129,6 +133,8 @@ export class Peer {
     this.stopped = true
     clearTimeout(this.retryTimer)
     clearTimeout(this.offerTimer)
+    clearTimeout(this.reportTimer)
+    this.reportTimer = null
     clearInterval(this.stateTimer)
     // A host leaving resets the session when its WebSocket closes.
     if (leave && this.joined && !this.iamHost) this.signal({ state: Signal.SessionLeave })
@@ -416,6 +422,22 @@ export class Peer {
 
   broadcastStates() {
     this.relay({ type: Message.ConnectionState, data: Object.fromEntries(this.states) }, false)
+    this.reportStates()
+  }
+
+  // reportStates tells the server the map too (PeerStates: its presence
+  // stays true after clients close their WebSockets), at most every
+  // REPORT_MLS: changes in between go out together, the latest map winning.
+  reportStates() {
+    if (this.reportTimer) return
+    const send = () => {
+      this.reportTimer = null
+      this.lastReport = Date.now()
+      if (this.iamHost && this.joined) this.signal({ state: Signal.PeerStates, data: Object.fromEntries(this.states) })
+    }
+    const wait = this.lastReport + REPORT_MLS - Date.now()
+    if (wait <= 0) send()
+    else this.reportTimer = setTimeout(send, wait)
   }
 
   // ---- client

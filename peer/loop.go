@@ -562,6 +562,7 @@ func (p *Peer) remoteCandidate(from protocol.PeerID, data json.RawMessage) {
 // tick sends heartbeats and checks for silence and stuck negotiations.
 func (p *Peer) tick(now time.Time) error {
 	if p.isHostNow() {
+		p.reportStates(now)
 		for id, l := range p.links {
 			switch {
 			case l.open && l.idleFor(now) > p.set.idle:
