@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	room := fs.String("room", "lobby", "room (session) to join")
 	name := fs.String("name", "recorder", "this peer's id in the room")
 	out := fs.String("out", ".", "directory for the recordings")
-	frames := fs.Int("frames", 0, "stop once a video track has this many frames (0: record until interrupted)")
+	frames := fs.Int("frames", 0, "stop once a video track has brought this many frames (0: record until interrupted); the file holds fewer when the first are not keyframes")
 	loopback := fs.Bool("loopback", false, "use 127.0.0.1 only (tests, and browsers started with --allow-loopback-in-peer-connection)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	if err := fs.Parse(args); err != nil {
