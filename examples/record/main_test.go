@@ -161,7 +161,7 @@ func TestRecordsBrowserCamera(t *testing.T) {
 		host.Do(chromedp.Click(chromedp.CSS("#share")))
 	}()
 	dir := t.TempDir()
-	record(t, context.Background(), wsURL, "cam", dir, 40, joined)
+	record(t, context.Background(), wsURL, "cam", dir, 60, joined)
 	checkIVF(t, dir, 30, 0, 0) // ivfwriter drops the frames before the first keyframe
 }
 
