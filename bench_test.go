@@ -92,7 +92,7 @@ func (c *benchClient) join(b *testing.B, srv *p2pstreams.Server, session, peer s
 }
 
 func benchServer(b *testing.B) (*p2pstreams.Server, string) {
-	srv, err := p2pstreams.NewServer(&p2pstreams.Options{Secret: benchSecret, RateLimit: -1, SendQueue: 4096})
+	srv, err := p2pstreams.NewServer(&p2pstreams.Options{Secret: benchSecret, RateLimit: -1})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -38,8 +40,10 @@ const closeWait = 2 * time.Second
 //     Linux: park_linux.go); it alone handles messages, joins and leaves;
 //   - at most one writer goroutine, started when a frame is queued and ended
 //     when the queue is empty, so an idle connection holds no writer;
-//   - enqueueing never blocks: a full queue closes the connection
-//     (slow_reader); hence the hub never blocks on a peer;
+//   - enqueueing never blocks: the queue is bounded in bytes, and a peer
+//     that lets it overflow, or whose writer makes no progress for
+//     WriteTimeout, is closed (slow_reader); hence the hub never blocks on
+//     a peer;
 //   - the reader closes the net.Conn, after the writer has finished.
 type conn struct {
 	srv *Server
@@ -60,18 +64,27 @@ type conn struct {
 	joinTimer *time.Timer
 	probe     prober // host liveness (probe.go)
 
-	// Rate limiter (token bucket); the reader's own.
-	tokens float64
-	last   time.Time
+	// Rate limiter (token bucket) and flood meter; the reader's own.
+	tokens float32 // messages that may be sent now
+	debt   float32 // messages refused, draining at the rate; past the burst it is a flood
+	last   int64   // when tokens were counted (Server.clock)
+	tellAt int64   // when rate_limited may be sent again (Server.clock)
+	stop   bool    // the reader stops: the connection is closing for what it read
+
+	seen   atomic.Uint32 // the keepalive sweep's tick when a frame was last read
+	pinged uint32        // the sweep's tick when it last pinged; the sweep's own
 
 	mu         sync.Mutex
 	queue      []frame
-	writing    bool          // a writer goroutine is running
-	idle       chan struct{} // closed when the writer stops, if someone waits
-	closing    bool          // no more frames are queued; the writer ends with the close frame
-	closeBody  []byte
+	queued     int   // payload bytes queued or being written: at most SendQueueBytes
+	pongAt     int32 // 1 + the index in queue of the one pong waiting there; 0: none
+	writing    bool  // a writer goroutine is running
+	closing    bool  // no more frames are queued; the writer ends with the close frame
 	closeSent  bool
 	writeError bool
+	slow       bool          // closed as a slow reader: the writer has until the deadline set then
+	idle       chan struct{} // closed when the writer stops, if someone waits
+	closeBody  []byte
 }
 
 type frame struct {
@@ -93,7 +106,8 @@ type membership struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{srv: s, nc: nc}
+	c := &conn{srv: s, nc: nc, tokens: float32(s.o.RateBurst), last: s.clock()}
+	c.seen.Store(s.tick.Load())
 	c.rd = lazyread.Reader{R: nc, Conn: nc, Idle: idleMove}
 	c.joinTimer = time.AfterFunc(s.o.JoinTimeout, func() {
 		if c.m.Load() == nil {
@@ -137,17 +151,15 @@ func (c *conn) readLoop() {
 		if err != nil {
 			return
 		}
-		if !h.Masked {
-			c.closeWith(ws.StatusProtocolError, protocol.CodeBadMessage, "client frames must be masked")
+		if e := c.srv.tick.Load(); c.seen.Load() != e {
+			c.seen.Store(e) // the peer is alive (see Server.pingLoop)
+		}
+		if why := badFrame(h); why != "" {
+			c.closeWith(ws.StatusProtocolError, protocol.CodeBadMessage, why)
 			c.drain()
 			return
 		}
 		if h.OpCode.IsControl() {
-			if h.Length > 125 || !h.Fin {
-				c.closeWith(ws.StatusProtocolError, protocol.CodeBadMessage, "bad control frame")
-				c.drain()
-				return
-			}
 			p := make([]byte, h.Length) // rare: no buffer kept for it
 			if _, err := io.ReadFull(&c.rd, p); err != nil {
 				return
@@ -155,9 +167,9 @@ func (c *conn) readLoop() {
 			ws.Cipher(p, h.Mask, 0)
 			switch h.OpCode {
 			case ws.OpPing:
-				c.enqueue(frame{ws.OpPong, p})
+				c.pong(p)
 			case ws.OpClose:
-				c.closeWith(ws.StatusNormalClosure, "", "")
+				c.answerClose(p)
 				return
 			}
 			continue
@@ -185,9 +197,57 @@ func (c *conn) readLoop() {
 			continue
 		}
 		c.handle(msgOp, msg)
+		if c.stop {
+			c.drain()
+			return
+		}
 		handled = true
 		// Drop the buffer: an idle connection keeps none.
 		msg, msgOp = nil, 0
+	}
+}
+
+// badFrame says what breaks RFC 6455 in a client frame's header, if any.
+func badFrame(h ws.Header) string {
+	switch {
+	case !h.Masked:
+		return "client frames must be masked"
+	case h.Rsv != 0:
+		return "reserved bits set: no extension was negotiated"
+	case h.OpCode.IsReserved():
+		return "reserved opcode " + strconv.Itoa(int(h.OpCode))
+	case h.OpCode.IsControl() && (h.Length > 125 || !h.Fin):
+		return "bad control frame"
+	}
+	return ""
+}
+
+// answerClose answers the peer's close frame with payload p: the same
+// normal closure, or 1002 for a frame RFC 6455 does not allow (a 1-byte
+// payload, a code that is reserved or not in use) and 1007 for a reason
+// that is not UTF-8. After a close frame no Error message is sent.
+func (c *conn) answerClose(p []byte) {
+	status := ws.StatusNormalClosure
+	if len(p) > 0 {
+		code, reason := ws.ParseCloseFrameData(p)
+		switch err := ws.CheckCloseFrameData(code, reason); {
+		case len(p) == 1, code >= 5000:
+			status = ws.StatusProtocolError
+		case errors.Is(err, ws.ErrProtocolInvalidUTF8):
+			status = ws.StatusInvalidFramePayloadData
+		case err != nil:
+			status = ws.StatusProtocolError
+		}
+	}
+	reason := protocol.Code("")
+	if status != ws.StatusNormalClosure {
+		reason = protocol.CodeBadMessage
+		c.srv.stats.refused(reason)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closing {
+		c.startClose(status, reason)
 	}
 }
 
@@ -210,8 +270,7 @@ func (c *conn) handle(op ws.OpCode, p []byte) {
 			c.stale = mb
 		}
 	}
-	if !c.allow() {
-		c.fail(protocol.CodeRateLimited, "too many messages; this one was dropped")
+	if !c.admit() {
 		return
 	}
 	if op != ws.OpText || !utf8.Valid(p) {
@@ -369,7 +428,7 @@ func (c *conn) route(m *protocol.Message) {
 	}
 	out := make([]byte, 0, len(m.Data)+len(mb.quotedPeer)+len(m.To)+64)
 	out = protocol.AppendRouted(out, m.State, mb.quotedPeer, m.To, m.Data)
-	n, err := c.srv.broker.Publish(context.Background(), PeerTopic(mb.session, m.To), out)
+	n, err := c.srv.broker.Publish(c.srv.publishContext(), PeerTopic(mb.session, m.To), out)
 	switch {
 	case err != nil:
 		c.srv.log.Error("broker publish", "session", mb.session, "err", err)
@@ -451,7 +510,7 @@ func (c *conn) refresh() {
 	if mb == nil {
 		return
 	}
-	ctx, cancel := c.srv.storeContext()
+	ctx, cancel := context.WithTimeout(c.srv.refreshCtx, c.srv.o.StoreTimeout)
 	defer cancel()
 	c.refreshed(mb, c.srv.store.Refresh(ctx, mb.session, mb.peer, c.srv.o.Lease))
 }
@@ -517,25 +576,38 @@ func (c *conn) withICEServers(msg []byte) []byte {
 	return append(out, '}')
 }
 
-// allow takes a token from the connection's rate limiter.
-func (c *conn) allow() bool {
+// admit takes a token from the connection's rate limiter, and reports
+// whether the message may pass. Over the rate, messages are dropped and
+// answered rate_limited at most once a second; refused messages add to a
+// debt that drains at the rate, and a connection whose debt passes the burst
+// (one that keeps sending at over twice the rate) is closed: flood.
+func (c *conn) admit() bool {
 	rate := c.srv.o.RateLimit
 	if rate < 0 {
 		return true
 	}
-	burst := float64(c.srv.o.RateBurst)
-	now := time.Now()
-	if c.last.IsZero() {
-		c.tokens = burst
-	} else {
-		c.tokens = min(burst, c.tokens+now.Sub(c.last).Seconds()*rate)
-	}
+	burst := float32(c.srv.o.RateBurst)
+	now := c.srv.clock()
+	refill := float32(float64(now-c.last) / float64(time.Second) * rate)
+	c.tokens = min(burst, c.tokens+refill)
+	c.debt = max(0, c.debt-refill)
 	c.last = now
-	if c.tokens < 1 {
+	if c.tokens >= 1 {
+		c.tokens--
+		return true
+	}
+	c.srv.stats.rateLimited.Add(1)
+	if c.debt++; c.debt > burst {
+		c.srv.stats.flood.Add(1)
+		c.closeWith(ws.StatusPolicyViolation, protocol.CodeFlood, "the connection kept sending over the rate limit")
+		c.stop = true
 		return false
 	}
-	c.tokens--
-	return true
+	if now >= c.tellAt {
+		c.tellAt = now + int64(time.Second)
+		c.fail(protocol.CodeRateLimited, "too many messages: this one, and those over the rate in the next second, are dropped")
+	}
+	return false
 }
 
 // fail answers a refused input with an Error message; the connection stays.
@@ -546,23 +618,75 @@ func (c *conn) fail(code protocol.Code, text string) {
 
 func (c *conn) send(msg []byte) { c.enqueue(frame{ws.OpText, msg}) }
 
-// enqueue queues f for the writer without blocking. A full queue means the
-// peer does not read: what waits is dropped and the connection is closed.
+// enqueue queues f for the writer without blocking. A queue that would pass
+// SendQueueBytes means the peer reads slower than it is sent to: it is
+// closed as a slow reader.
 func (c *conn) enqueue(f frame) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing {
 		return
 	}
-	if len(c.queue) >= c.srv.o.SendQueue {
-		c.srv.stats.slow.Add(1)
-		c.srv.stats.refused(protocol.CodeSlowReader)
-		c.queue = append(c.queue[:0], frame{ws.OpText, protocol.ErrorMessage(protocol.CodeSlowReader, "the send queue overflowed: the connection did not read")})
-		c.startClose(ws.StatusPolicyViolation, protocol.CodeSlowReader)
+	if c.queued+len(f.p) > c.srv.o.SendQueueBytes {
+		c.slowClose()
 		return
 	}
 	c.queue = append(c.queue, f)
+	c.queued += len(f.p)
 	c.kick()
+}
+
+// pong answers a ping. At most one pong waits in the queue: a later ping
+// replaces the payload of the waiting one (RFC 6455 allows answering only
+// the latest ping), so pings cannot fill the queue.
+func (c *conn) pong(p []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
+	}
+	if c.pongAt > 0 {
+		f := &c.queue[c.pongAt-1]
+		c.queued += len(p) - len(f.p)
+		f.p = p
+		return
+	}
+	c.queue = append(c.queue, frame{ws.OpPong, p})
+	c.queued += len(p)
+	c.pongAt = int32(len(c.queue))
+	c.kick()
+}
+
+// slowClose closes a peer that does not read (c.mu is held): what waits is
+// dropped for an Error slow_reader and the close frame (1008), which the
+// writer writes best effort until closeWait from now. The reader is stopped
+// at once, so that the peer leaves its session now and messages for it get
+// peer_not_found.
+func (c *conn) slowClose() {
+	c.srv.stats.slow.Add(1)
+	c.srv.stats.refused(protocol.CodeSlowReader)
+	c.queue = append(c.queue[:0], frame{ws.OpText, protocol.ErrorMessage(protocol.CodeSlowReader, "the connection did not read what was sent to it")})
+	c.pongAt = 0
+	c.slow = true
+	c.startClose(ws.StatusPolicyViolation, protocol.CodeSlowReader)
+	c.nc.SetWriteDeadline(time.Now().Add(closeWait))
+	closeRead(c.nc)
+}
+
+// closeRead ends the reading side of nc, if it can (TCP, also under TLS):
+// the reader sees the end of its input, while the writer may still write.
+func closeRead(nc net.Conn) {
+	for {
+		switch x := nc.(type) {
+		case interface{ CloseRead() error }:
+			x.CloseRead()
+			return
+		case interface{ NetConn() net.Conn }:
+			nc = x.NetConn()
+		default:
+			return // the writer's close ends the reader
+		}
+	}
 }
 
 // closeWith closes the connection: an Error message with code (unless
@@ -600,14 +724,19 @@ func (c *conn) kick() {
 
 // writeLoop writes queued frames, batched into one writev each round, and
 // ends when the queue is empty; after the close frame it ends for good.
+// A write that makes no progress for WriteTimeout makes the peer a slow
+// reader; one that makes progress gets another WriteTimeout.
 func (c *conn) writeLoop() {
 	defer c.srv.wg.Done()
 	var hdrs []byte
 	var bufs net.Buffers
+	var tail []byte // the rest of a frame a stalled write cut: written first
+	written := 0    // payload bytes written, still counted in c.queued
 	for {
 		c.mu.Lock()
+		c.queued -= written
 		batch := c.queue
-		c.queue = nil
+		c.queue, c.pongAt = nil, 0
 		if len(batch) == 0 && c.closing && !c.closeSent {
 			c.closeSent = true
 			batch = []frame{{ws.OpClose, c.closeBody}}
@@ -617,11 +746,20 @@ func (c *conn) writeLoop() {
 			c.mu.Unlock()
 			return
 		}
+		if !c.slow {
+			c.nc.SetWriteDeadline(time.Now().Add(c.srv.o.WriteTimeout))
+		}
 		c.mu.Unlock()
 
-		hdrs, bufs = hdrs[:0], bufs[:0]
+		hdrs, bufs, written = hdrs[:0], bufs[:0], 0
 		for _, f := range batch {
 			hdrs = appendHeader(hdrs, f.op, len(f.p))
+			if f.op != ws.OpClose {
+				written += len(f.p)
+			}
+		}
+		if tail != nil {
+			bufs, tail = append(bufs, tail), nil
 		}
 		at := 0
 		for _, f := range batch {
@@ -629,9 +767,18 @@ func (c *conn) writeLoop() {
 			bufs = append(bufs, hdrs[at:at+n], f.p)
 			at += n
 		}
-		c.nc.SetWriteDeadline(time.Now().Add(c.srv.o.WriteTimeout))
-		if _, err := bufs.WriteTo(c.nc); err != nil {
+		if err := c.flush(&bufs); err != nil {
 			c.mu.Lock()
+			if errors.Is(err, os.ErrDeadlineExceeded) && !c.slow && !c.closing {
+				// Stalled: the peer does not read. Tell it, best effort,
+				// after the frame the write cut.
+				c.slowClose()
+				c.mu.Unlock()
+				if len(bufs) > 0 {
+					tail = frameTail(bufs, batch)
+				}
+				continue
+			}
 			c.closing, c.closeSent, c.queue = true, true, nil
 			c.stopWriting(true)
 			c.unpark()
@@ -647,6 +794,42 @@ func (c *conn) writeLoop() {
 			time.AfterFunc(closeWait, func() { c.nc.Close() })
 		}
 	}
+}
+
+// flush writes bufs, giving the peer another WriteTimeout whenever a write
+// made progress. On error, bufs holds what was not written.
+func (c *conn) flush(bufs *net.Buffers) error {
+	for {
+		n, err := bufs.WriteTo(c.nc)
+		if err == nil || n == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return err
+		}
+		c.mu.Lock()
+		slow := c.slow
+		if !slow {
+			c.nc.SetWriteDeadline(time.Now().Add(c.srv.o.WriteTimeout))
+		}
+		c.mu.Unlock()
+		if slow {
+			return err
+		}
+	}
+}
+
+// frameTail returns, as one buffer, the rest of the frame that a write of
+// batch stopped in, given rest, what the write left of its buffers (a
+// header and a payload per frame of batch, at the end): frames written after
+// it then parse. Nil when the write stopped between frames.
+func frameTail(rest net.Buffers, batch []frame) []byte {
+	i := len(batch) - (len(rest)+1)/2 // the frame the write stopped in
+	inHeader := len(rest)%2 == 0
+	if inHeader && len(rest[0]) == headerLen(len(batch[i].p)) {
+		return nil // frame i was not begun
+	}
+	if inHeader {
+		return slices.Concat(rest[0], rest[1])
+	}
+	return slices.Clone(rest[0])
 }
 
 // stopWriting records that the writer ended; c.mu is held.
@@ -679,6 +862,35 @@ func appendHeader(b []byte, op ws.OpCode, n int) []byte {
 		return append(b, 126, byte(n>>8), byte(n))
 	}
 	return append(b, 127, byte(n>>56), byte(n>>48), byte(n>>40), byte(n>>32), byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+}
+
+// keepalive is the ping sweep's visit at tick e (see Server.pingLoop): a
+// connection heard from since the last sweep is left alone; one silent since
+// it was pinged at the last sweep is dead; another silent one is pinged.
+func (c *conn) keepalive(e uint32) {
+	switch seen := c.seen.Load(); {
+	case seen+1 >= e:
+	case c.pinged+1 == e:
+		c.closeDead()
+	default:
+		c.pinged = e
+		c.enqueue(frame{ws.OpPing, nil})
+	}
+}
+
+// closeDead ends a connection whose peer is gone without a word (no pong
+// in time): the socket is closed at once, so that the peer leaves its
+// session now (a host's clients get HostLeft). Safe from any goroutine.
+func (c *conn) closeDead() {
+	c.mu.Lock()
+	first := !c.closing
+	c.closing = true
+	c.unpark() // a parked connection's reader must see the end
+	c.mu.Unlock()
+	if first {
+		c.srv.stats.dead.Add(1)
+	}
+	c.nc.Close()
 }
 
 // finish ends the connection (the reader's last act): it leaves the session,
@@ -747,21 +959,31 @@ func (s *Server) storeContext() (context.Context, context.CancelFunc) {
 // SessionReady is queued, then passes them on in order. Deliveries that come
 // after it opened go straight through.
 type gate struct {
-	mu   sync.Mutex
-	done bool
-	held [][]byte
+	mu    sync.Mutex
+	done  bool
+	held  [][]byte
+	bytes int // in held: bounded by SendQueueBytes, as the queue is
 }
 
 // hold keeps msg if the gate is still closed, and reports whether it did.
+// Past the queue's bound the joiner is closed as a slow reader, as it would
+// be in its queue: nothing is dropped without a word.
 func (g *gate) hold(c *conn, msg []byte) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.done {
 		return false
 	}
-	if len(g.held) < c.srv.o.SendQueue {
-		g.held = append(g.held, msg)
+	if g.bytes += len(msg); g.bytes > c.srv.o.SendQueueBytes {
+		g.held = nil
+		c.mu.Lock()
+		if !c.closing {
+			c.slowClose()
+		}
+		c.mu.Unlock()
+		return true
 	}
+	g.held = append(g.held, msg)
 	return true
 }
 

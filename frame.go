@@ -23,8 +23,9 @@ type ICEServer = protocol.ICEServer
 // Heartbeat is the DataChannel heartbeat of a FrameConfig.
 type Heartbeat = protocol.Heartbeat
 
-// FrameOptions say what FrameTag renders: the Go form of the seed's
-// p2p_frame_tag(session_id:, peer_id:, expires_in:, config:).
+// FrameOptions say what FrameTag renders: the Go form of
+// p2p_frame_tag(session_id:, peer_id:, expires_in:, config:) of the Rails
+// gem p2p_streams_channel.
 type FrameOptions struct {
 	Session SessionID // required
 	Peer    PeerID    // required; the server trusts it because it is signed

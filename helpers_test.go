@@ -140,15 +140,24 @@ func (tp *testPeer) expectError(code protocol.Code) {
 // and reason, and the Error codes received on the way.
 func (tp *testPeer) expectClose() (ws.StatusCode, string, []protocol.Code) {
 	tp.t.Helper()
+	status, reason, codes, err := tp.readToClose()
+	if err != nil {
+		tp.t.Fatalf("read: %v, want a close frame", err)
+	}
+	return status, reason, codes
+}
+
+// readToClose is expectClose for any goroutine: it returns the read error.
+func (tp *testPeer) readToClose() (ws.StatusCode, string, []protocol.Code, error) {
 	var codes []protocol.Code
 	for {
 		m, err := tp.read()
 		var ce wsutil.ClosedError
 		if errors.As(err, &ce) {
-			return ce.Code, ce.Reason, codes
+			return ce.Code, ce.Reason, codes, nil
 		}
 		if err != nil {
-			tp.t.Fatalf("read: %v, want a close frame", err)
+			return 0, "", codes, err
 		}
 		if m.State == protocol.Error {
 			codes = append(codes, m.Code)

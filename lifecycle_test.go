@@ -204,7 +204,7 @@ func TestShutdownTellsClients(t *testing.T) {
 
 func TestSlowReaderIsClosedOthersCarryOn(t *testing.T) {
 	checkNoLeaks(t)
-	srv, url := newTestServer(t, &Options{SendQueue: 8, RateLimit: -1, WriteTimeout: time.Second})
+	srv, url := newTestServer(t, &Options{SendQueueBytes: 256 << 10, RateLimit: -1, WriteTimeout: time.Second})
 	host, _ := join(t, srv, url, "room", "alice")
 	slow, _ := join(t, srv, url, "room", "slow")
 	host.expect(protocol.SessionReady)

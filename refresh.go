@@ -1,5 +1,7 @@
 package p2pstreams
 
+import "context"
+
 // refreshBatch bounds the leases renewed by one RefreshBatch call, each
 // call bounded by StoreTimeout.
 const refreshBatch = 4096
@@ -11,6 +13,9 @@ func (s *Server) refreshRound() {
 	br, ok := s.store.(BatchRefresher)
 	if !ok {
 		for _, c := range conns {
+			if s.refreshCtx.Err() != nil {
+				return // Shutdown started
+			}
 			c.refresh()
 		}
 		return
@@ -25,7 +30,7 @@ func (s *Server) refreshRound() {
 		if len(leases) == 0 {
 			return
 		}
-		ctx, cancel := s.storeContext()
+		ctx, cancel := context.WithTimeout(s.refreshCtx, s.o.StoreTimeout) // ends when Shutdown starts
 		errs := br.RefreshBatch(ctx, members, s.o.Lease)
 		cancel()
 		for i, l := range leases {
@@ -42,6 +47,9 @@ func (s *Server) refreshRound() {
 		members = append(members, Member{Session: mb.session, Peer: mb.peer})
 		if len(leases) == refreshBatch {
 			flush()
+			if s.refreshCtx.Err() != nil {
+				return // Shutdown started
+			}
 		}
 	}
 	flush()

@@ -5,6 +5,15 @@
 // connects directly to the host. The server only introduces peers: the data
 // never passes through it.
 //
+// Quick start (the package Example runs it):
+//
+//	srv, err := p2pstreams.NewServer(&p2pstreams.Options{Secret: secret})
+//	mux.Handle("/p2p/", srv) // signaling, and the browser client at /p2p/p2pstreams.js
+//	tmpl := template.New("room").Funcs(srv.TemplateFuncs())
+//	// in the page: {{p2pFrameStart .Frame}} … {{p2pFrameEnd}}, with .Frame a
+//	// FrameOptions{Session: room, Peer: userID}, and a controller extending
+//	// P2pController from /p2p/p2pstreams.js
+//
 // See ARCHITECTURE.md for the invariants and PROTOCOL.md for the wire format.
 package p2pstreams
 
@@ -65,9 +74,12 @@ type Options struct {
 	MaxMessageBytes int
 	// MaxPeers bounds the members of a session, host included; default 128.
 	MaxPeers int
-	// SendQueue bounds the messages waiting to be written to one connection;
-	// default 256. A connection whose queue overflows is closed (slow_reader).
-	SendQueue int
+	// SendQueueBytes bounds the bytes waiting to be written to one
+	// connection; default 1 MiB, at least 2 × MaxMessageBytes. A connection
+	// whose queue would pass it reads slower than it is sent to: it is
+	// told slow_reader and closed (1008) within 2 s. N slow peers hold at
+	// most N × SendQueueBytes.
+	SendQueueBytes int
 	// RateLimit is the messages per second one connection may send on
 	// average; default 100. Negative means no limit.
 	RateLimit float64
@@ -75,8 +87,17 @@ type Options struct {
 	RateBurst int
 	// JoinTimeout is how long a new connection has to join; default 10s.
 	JoinTimeout time.Duration
-	// WriteTimeout bounds writing to one connection; default 10s.
+	// WriteTimeout is how long a write to one connection may make no
+	// progress while bytes wait: then the peer is a slow reader (closed,
+	// slow_reader). A write that makes progress gets another WriteTimeout.
+	// Default 10s.
 	WriteTimeout time.Duration
+	// PingInterval paces the server's keepalive: a connection silent for
+	// a PingInterval is pinged, and one that then stays silent for another
+	// PingInterval is closed as dead, so a cut-off peer is closed 2 to 3
+	// PingIntervals after the last frame it sent. One goroutine sweeps every
+	// connection; idle ones hold no timer for it. Default 10s; negative: off.
+	PingInterval time.Duration
 	// StoreTimeout bounds each Store and Broker call; default 5s.
 	StoreTimeout time.Duration
 	// ProbeTimeout is how long a host has to answer HostProbe when a client
@@ -113,7 +134,17 @@ type Server struct {
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
 	closing bool
-	stop    chan struct{} // closed by Shutdown; ends the lease refresher
+	stop    chan struct{} // closed by Shutdown; ends the lease refresher and the ping sweep
+
+	// refreshCtx bounds the lease refresher's store calls; cancelled by
+	// Shutdown, which waits for refresherDone even when it cuts.
+	refreshCtx    context.Context
+	refreshCancel context.CancelFunc
+	refresherDone chan struct{}
+
+	epoch time.Time                  // clock's zero
+	tick  atomic.Uint32              // the ping sweeps so far (see pingLoop)
+	pub   atomic.Pointer[pubContext] // the routing context (see publishContext)
 
 	wg    sync.WaitGroup // every goroutine the server started
 	stats stats
@@ -142,7 +173,8 @@ func NewServer(o *Options) (*Server, error) {
 	}
 	def(&s.o.MaxMessageBytes, 64<<10)
 	def(&s.o.MaxPeers, 128)
-	def(&s.o.SendQueue, 256)
+	def(&s.o.SendQueueBytes, 1<<20)
+	s.o.SendQueueBytes = max(s.o.SendQueueBytes, 2*s.o.MaxMessageBytes)
 	def(&s.o.RateBurst, 1000)
 	if s.o.RateLimit == 0 {
 		s.o.RateLimit = 100
@@ -151,6 +183,10 @@ func NewServer(o *Options) (*Server, error) {
 	defDur(&s.o.WriteTimeout, 10*time.Second)
 	defDur(&s.o.StoreTimeout, 5*time.Second)
 	defDur(&s.o.ProbeTimeout, 2*time.Second)
+	if s.o.PingInterval == 0 {
+		s.o.PingInterval = 10 * time.Second
+	}
+	s.epoch = time.Now()
 	s.store, s.broker = o.Store, o.Broker
 	if s.store == nil {
 		s.store = NewMemoryStore()
@@ -169,9 +205,17 @@ func NewServer(o *Options) (*Server, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.files = http.FileServerFS(client.FS)
+	s.refreshCtx, s.refreshCancel = context.WithCancel(context.Background())
+	s.refresherDone = make(chan struct{})
 	if s.o.Lease > 0 {
 		s.wg.Add(1)
 		go s.refreshLoop()
+	} else {
+		close(s.refresherDone)
+	}
+	if s.o.PingInterval > 0 {
+		s.wg.Add(1)
+		go s.pingLoop()
 	}
 	return s, nil
 }
@@ -316,6 +360,7 @@ func (s *Server) snapshot() []*conn {
 // was reset elsewhere, or its lease ran out) that its host is gone.
 func (s *Server) refreshLoop() {
 	defer s.wg.Done()
+	defer close(s.refresherDone)
 	t := time.NewTicker(s.o.Lease / 3)
 	defer t.Stop()
 	for {
@@ -326,6 +371,55 @@ func (s *Server) refreshLoop() {
 		}
 		s.refreshRound()
 	}
+}
+
+// pingLoop is the server's keepalive, one goroutine for every connection
+// (no timer per connection): each PingInterval it pings the connections
+// it heard nothing from since the last sweep, and closes those pinged at
+// the last sweep that sent nothing since (see conn.keepalive).
+func (s *Server) pingLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.o.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		e := s.tick.Add(1)
+		for _, c := range s.snapshot() {
+			c.keepalive(e)
+		}
+	}
+}
+
+// clock is the server's monotonic time, in nanoseconds since it started.
+func (s *Server) clock() int64 { return int64(time.Since(s.epoch)) }
+
+// pubContext is a context for Publish calls on the routing path.
+type pubContext struct {
+	ctx    context.Context
+	cancel context.CancelFunc // never called: the context ends at its deadline
+	renew  time.Time
+}
+
+// publishContext returns a context bounded by StoreTimeout for routing's
+// Publish calls. One is shared by every connection and renewed every
+// StoreTimeout/2, so that each call has between StoreTimeout/2 and
+// StoreTimeout, and routing needs no timer per message.
+func (s *Server) publishContext() context.Context {
+	p := s.pub.Load()
+	if p != nil && time.Now().Before(p.renew) {
+		return p.ctx
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.o.StoreTimeout)
+	n := &pubContext{ctx: ctx, cancel: cancel, renew: time.Now().Add(s.o.StoreTimeout / 2)}
+	if !s.pub.CompareAndSwap(p, n) {
+		cancel()
+		return s.pub.Load().ctx
+	}
+	return ctx
 }
 
 // Shutdown tells every connection that the server is going away
@@ -339,6 +433,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if !s.closing {
 		s.closing = true
 		close(s.stop)
+		s.refreshCancel()
 	}
 	s.mu.Unlock()
 	secs := 0
@@ -362,6 +457,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		for _, c := range s.snapshot() {
 			c.nc.Close()
 		}
+		<-s.refresherDone // its store call has a cancelled context
 		return ctx.Err()
 	}
 }
@@ -377,13 +473,17 @@ type Stats struct {
 	Peers        int64            // connections joined to a session now
 	Sessions     int64            // sessions whose host is connected to this server now
 	SlowClosed   int64            // connections closed as slow readers
+	RateLimited  int64            // messages dropped over the rate limit
+	FloodClosed  int64            // connections closed for flooding
+	DeadClosed   int64            // connections closed by the keepalive (no pong in time)
 	HostResets   int64            // sessions reset because their host was unreachable
-	Errors       map[string]int64 // refused inputs, by protocol code
+	Errors       map[string]int64 // Error messages sent, by protocol code
 }
 
 type stats struct {
 	connections, accepted, joins, hosts, relayed, slow atomic.Int64
 	relayedBytes, peers, hosting, hostResets           atomic.Int64
+	rateLimited, flood, dead                           atomic.Int64
 	mu                                                 sync.Mutex
 	errors                                             map[protocol.Code]int64
 }
@@ -411,7 +511,8 @@ func (s *Server) Stats() Stats {
 	out := Stats{
 		Connections: st.connections.Load(), Accepted: st.accepted.Load(),
 		Joins: st.joins.Load(), Hosts: st.hosts.Load(), Relayed: st.relayed.Load(),
-		SlowClosed: st.slow.Load(), HostResets: st.hostResets.Load(), Errors: make(map[string]int64),
+		SlowClosed: st.slow.Load(), RateLimited: st.rateLimited.Load(), FloodClosed: st.flood.Load(),
+		DeadClosed: st.dead.Load(), HostResets: st.hostResets.Load(), Errors: make(map[string]int64),
 		RelayedBytes: st.relayedBytes.Load(), Peers: st.peers.Load(), Sessions: st.hosting.Load(),
 	}
 	st.mu.Lock()

@@ -117,7 +117,9 @@ func TestLapsedHostLeaseResetsSession(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := NewMemoryStore()
 		const lease = 3 * time.Second
-		srv, _ := NewServer(&Options{Secret: testSecret, Store: store, Lease: lease})
+		// The pipe peer reads nothing while the test sleeps, so it would
+		// not answer the keepalive's pings.
+		srv, _ := NewServer(&Options{Secret: testSecret, Store: store, Lease: lease, PingInterval: -1})
 		defer shutdown(srv)
 		// The dead node's host.
 		exp := time.Now().Add(time.Hour)
@@ -149,5 +151,48 @@ func TestLapsedHostLeaseResetsSession(t *testing.T) {
 			t.Fatalf("after 10 leases carol joined under %q (%v): bob's renewed lease lapsed", host, err)
 		}
 		p.nc.Close()
+	})
+}
+
+// The keepalive pings silent connections and closes one that answers
+// nothing, 2 to 3 intervals after it last spoke: a silent host is replaced
+// (its client gets HostLeft); a client that answers pings stays.
+func TestKeepaliveClosesSilentPeers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const every = 5 * time.Second
+		srv, _ := NewServer(&Options{Secret: testSecret, PingInterval: every})
+		defer shutdown(srv)
+		host := newPipePeer(t, srv)
+		host.joinAs(srv, "room", "host", time.Hour)
+		host.next()
+		client := newPipePeer(t, srv)
+		client.joinAs(srv, "room", "client", time.Hour)
+		client.next()
+		host.next()
+		start := time.Now()
+		// The client reads (and so answers pings); the host never reads again.
+		got := make(chan protocol.Message, 10)
+		go func() {
+			for {
+				b, err := wsutil.ReadServerText(client.nc)
+				if err != nil {
+					close(got)
+					return
+				}
+				var m protocol.Message
+				json.Unmarshal(b, &m)
+				got <- m
+			}
+		}()
+		m := <-got
+		if d := time.Since(start); m.State != protocol.HostLeft || d < 2*every || d > 3*every {
+			t.Fatalf("after %v the client got %+v, want HostLeft after 2 to 3 intervals", d, m)
+		}
+		time.Sleep(20 * every)
+		if st := srv.Stats(); st.DeadClosed != 1 || st.Connections != 1 {
+			t.Fatalf("stats %+v: want the host closed, the client kept", st)
+		}
+		host.nc.Close()
+		client.nc.Close()
 	})
 }

@@ -18,14 +18,23 @@
 // or the remote silent while ICE is not connected) stays connected and
 // heals: a browser client restarts ICE over the channel when its host is a
 // browser too (SCTP delivers the offer when a path comes back; with a Go
-// peer, ICE recovers by itself) and both sides hold what is sent meanwhile (at most HEAL_MAX_HELD
+// peer, ICE recovers by itself) and both sides hold what is sent meanwhile (at most RELAY_MAX_HELD
 // messages), sending it in order once healed: ICE connected again and the
 // remote heard since the break. A link not healed within heal_timeout_mls
 // ends disconnected, and what it held is reported to onlost. A remote
 // silent for twice the idle timeout while ICE still says connected is
 // frozen (its page, not its path): disconnected.
+//
+// Sending: send queues a peer message (in chunks when large, see wire.js)
+// and hands pieces to the channel while its bufferedAmount is at most
+// SEND_HIGH_WATER, resuming on bufferedamountlow. Before the channel opens
+// the queue holds them (at most RELAY_MAX_HELD messages); the queue never
+// holds more than queueLimit bytes. Past either bound send refuses with
+// slow_reader rather than buffer without bound: delivered or reported.
 
-import { CHANNEL_LABEL, HEAL_MAX_HELD, Message, Signal, State, isFinal, rtcConfiguration } from "./protocol.js"
+import { CHANNEL_LABEL, Code, MAX_MAX_MESSAGE_SIZE, Message, RELAY_MAX_HELD, RELAY_MAX_QUEUED, SEND_HIGH_WATER, SEND_LOW_WATER, Signal, State, isFinal, rtcConfiguration } from "./protocol.js"
+import { Reassembler, TOO_LARGE, encode, pieceSize } from "./wire.js"
+
 /** How long a renegotiation waits for ICE gathering, so that its description carries the candidates. */
 const GATHER_WAIT_MLS = 1000
 
@@ -52,6 +61,13 @@ export class Connection {
     this.described = false
     this.lastHeard = 0
     this.timer = null
+    this.queue = [] // pieces to send, oldest first, from queueHead on
+    this.queueHead = 0
+    this.queuedBytes = 0
+    this.held = 0 // messages queued before the channel opened, or while it heals
+    // Relayed bytes that may wait for this peer: two of the largest messages at least.
+    this.queueLimit = Math.max(RELAY_MAX_QUEUED, 2 * config.maxMessageSize)
+    this.chunks = new Reassembler(MAX_MAX_MESSAGE_SIZE + 65536)
     // A link that is not connected in time has failed (ice_failed): the
     // ICE path cannot connect, or the other end stopped answering.
     this.failure = null // the code of a failed state
@@ -68,22 +84,23 @@ export class Connection {
     // healing
     this.healing = false
     this.healSince = 0
-    this.held = []
     this.remoteRestarts = false // the remote said it takes ICE restarts over the channel (Negotiation.Features)
     this.heals = 0 // links healed (for tests)
     this.glares = 0 // renegotiation offers that crossed (for tests)
-    // media: our senders by track; the remote's streams by id
+    // media: our senders by stream id (a forwarded stream may have lost its
+    // tracks by the time it is removed); the remote's streams by id
     this.senders = new Map()
     this.remoteStreams = new Map()
-    this.onstream = (stream) => {}
-    this.onstreamended = (stream) => {}
+    this.streamFrom = new Map() // stream id -> the peer that shares it, when not the remote (Negotiation.StreamFrom)
+    this.onstream = (stream, from) => {}
+    this.onstreamended = (stream, from) => {}
 
     const pc = new RTCPeerConnection(rtcConfiguration(config, iceServers))
     this.pc = pc
     pc.onicecandidate = (e) => {
       if (!e.candidate) return
       const c = e.candidate.toJSON()
-      if (this.inBand) this.sendRaw({ type: Message.Candidate, data: c })
+      if (this.inBand) this.sendNow({ type: Message.Candidate, data: c })
       else if (this.described) this.signal(Signal.IceCandidate, remoteId, c)
       else this.outgoing.push(c)
     }
@@ -113,9 +130,9 @@ export class Connection {
         this.remoteStreams.set(stream.id, stream)
         // The sharer removed its last track of it (a renegotiation): ended.
         stream.onremovetrack = () => {
-          if (stream.getTracks().length === 0 && this.remoteStreams.delete(stream.id)) this.onstreamended(stream)
+          if (stream.getTracks().length === 0 && this.remoteStreams.delete(stream.id)) this.onstreamended(stream, this.streamFrom.get(stream.id) ?? this.remoteId)
         }
-        this.onstream(stream)
+        this.onstream(stream, this.streamFrom.get(stream.id) ?? this.remoteId)
       }
     }
     if (!offerer) {
@@ -165,25 +182,54 @@ export class Connection {
   }
 
   /**
-   * send sends a peer message if the channel is open, or holds it while the
-   * link heals; it reports whether it did.
+   * send queues a peer message for the channel (held until it opens). It
+   * returns null, or the error {code, message} that kept it from queueing.
    */
   send(msg) {
-    if (this.healing && !isFinal(this.state)) {
-      if (this.held.length >= HEAL_MAX_HELD) return false
-      this.held.push(msg)
-      return true
-    }
-    return this.sendRaw(msg)
+    if (isFinal(this.state)) return { code: Code.NotJoined, message: `${this.remoteId}: the connection is over` }
+    // A healing link holds what is sent, as one not open yet.
+    const opened = this.channel?.readyState === "open" && !this.healing
+    if (!opened && this.held >= RELAY_MAX_HELD) return { code: Code.SlowReader, message: `${this.remoteId}: too many messages held while it connects or heals` }
+    const pieces = encode(msg)
+    let size = 0
+    for (const p of pieces) size += pieceSize(p)
+    if (this.queuedBytes + size > this.queueLimit) return { code: Code.SlowReader, message: `${this.remoteId}: the send queue is full` }
+    for (const p of pieces) this.queue.push(p)
+    this.queuedBytes += size
+    if (!opened) this.held++
+    this.pump()
+    return null
   }
 
-  sendRaw(msg) {
-    if (!this.channel || this.channel.readyState !== "open") return false
+  // pump hands queued pieces to the channel while it has room.
+  pump() {
+    const ch = this.channel
+    if (!ch || ch.readyState !== "open" || this.healing) return
+    this.held = 0
+    while (this.queueHead < this.queue.length && ch.bufferedAmount <= SEND_HIGH_WATER) {
+      const p = this.queue[this.queueHead]
+      this.queue[this.queueHead++] = undefined
+      this.queuedBytes -= pieceSize(p)
+      try {
+        ch.send(p)
+      } catch {
+        this.setState(State.Failed) // the channel is going: nothing more can be sent
+        return
+      }
+    }
+    if (this.queueHead === this.queue.length) {
+      this.queue = []
+      this.queueHead = 0
+    }
+  }
+
+  // sendNow sends a small control message at once, past the queue
+  // (heartbeats, refusals); receivers take it between another message's chunks.
+  sendNow(msg) {
     try {
-      this.channel.send(JSON.stringify(msg))
-      return true
+      if (this.channel?.readyState === "open") this.channel.send(JSON.stringify(msg))
     } catch {
-      return false
+      // closing: the state change says so
     }
   }
 
@@ -222,11 +268,15 @@ export class Connection {
 
   attach(channel) {
     this.channel = channel
+    channel.binaryType = "arraybuffer"
+    channel.bufferedAmountLowThreshold = SEND_LOW_WATER
+    channel.onbufferedamountlow = () => this.pump()
     channel.onopen = () => {
       this.lastHeard = Date.now()
       this.startHeartbeat()
       this.pc.onnegotiationneeded = () => this.negotiate()
-      this.sendRaw({ type: Message.Features, data: { iceRestart: true } })
+      this.sendNow({ type: Message.Features, data: { iceRestart: true } })
+      this.pump() // what was held for this peer goes first
       this.setState(State.Connected)
     }
     channel.onclose = () => this.setState(State.Disconnected)
@@ -234,15 +284,19 @@ export class Connection {
       this.lastHeard = Date.now()
       let msg
       try {
-        msg = JSON.parse(e.data)
+        msg = typeof e.data === "string" ? JSON.parse(e.data) : this.chunks.add(e.data)
       } catch {
         return // not ours: ignore
       }
       this.checkHealed()
+      if (msg === TOO_LARGE) msg = { type: Message.Data, tooLarge: true }
       if (!msg || typeof msg !== "object" || msg.type === Message.Heartbeat) return
       if (msg.type === Message.Description) this.onDescription(msg.data)
       else if (msg.type === Message.Candidate) this.onCandidate(msg.data)
       else if (msg.type === Message.Features) this.remoteRestarts = msg.data?.iceRestart === true
+      else if (msg.type === Message.StreamFrom) {
+        if (typeof msg.data?.streamId === "string" && typeof msg.data?.peerId === "string") this.streamFrom.set(msg.data.streamId, msg.data.peerId)
+      }
       else this.onmessage(msg)
     }
   }
@@ -264,7 +318,7 @@ export class Connection {
         this.setState(State.Disconnected) // frozen: ICE answers, the page does not
         return
       }
-      this.sendRaw({ type: Message.Heartbeat })
+      this.sendNow({ type: Message.Heartbeat })
     }, interval_mls)
   }
 
@@ -318,7 +372,7 @@ export class Connection {
   }
 
   sendInBand(d) {
-    this.sendRaw({ type: Message.Description, data: { type: d.type, sdp: d.sdp } })
+    this.sendNow({ type: Message.Description, data: { type: d.type, sdp: d.sdp } })
   }
 
   // gathered waits (a little) for ICE gathering, so that a restart's
@@ -357,28 +411,28 @@ export class Connection {
     if (!this.healing || this.pc.connectionState !== "connected" || this.lastHeard <= this.healSince) return
     this.healing = false
     this.heals++
-    const held = this.held
-    this.held = []
-    for (const m of held) this.sendRaw(m)
+    this.pump() // what was held while it healed, in order
   }
 
   // ---- media: tracks are added and removed on the live connection, and
   // negotiated over the channel (negotiationneeded)
 
-  /** addStream sends stream's tracks to the remote peer. */
-  addStream(stream) {
+  /** addStream sends stream's tracks to the remote peer; from: who shares it, when not this peer. */
+  addStream(stream, from) {
     if (isFinal(this.state)) return
+    if (from) this.sendNow({ type: Message.StreamFrom, data: { streamId: stream.id, peerId: from } })
+    const senders = this.senders.get(stream.id) ?? []
     for (const track of stream.getTracks()) {
-      if (!this.senders.has(track)) this.senders.set(track, this.pc.addTrack(track, stream))
+      if (!senders.some((s) => s.track === track)) senders.push(this.pc.addTrack(track, stream))
     }
+    this.senders.set(stream.id, senders)
   }
 
   /** removeStream stops sending stream's tracks; the remote sees the stream end. */
   removeStream(stream) {
-    for (const track of stream.getTracks()) {
-      const sender = this.senders.get(track)
-      if (!sender) continue
-      this.senders.delete(track)
+    const senders = this.senders.get(stream.id) ?? []
+    this.senders.delete(stream.id)
+    for (const sender of senders) {
       try {
         this.pc.removeTrack(sender)
       } catch {
@@ -400,14 +454,16 @@ export class Connection {
     if (s === State.Connected || isFinal(s)) clearTimeout(this.connectTimer)
     if (isFinal(s)) {
       clearInterval(this.timer)
-      const lost = this.held.length
-      this.held = []
-      if (lost) this.onlost(lost)
+      const lost = this.held // queued while it healed, and never sent
+      this.held = 0
+      if (lost && this.healing) this.onlost(lost)
       const streams = [...this.remoteStreams.values()]
       this.remoteStreams.clear()
-      for (const st of streams) this.onstreamended(st) // the sharer's link ended
+      for (const st of streams) this.onstreamended(st, this.streamFrom.get(st.id) ?? this.remoteId) // its link ended
       this.pending = this.outgoing = []
-      if (this.channel) this.channel.onopen = this.channel.onclose = this.channel.onmessage = null
+      this.queue = []
+      this.queueHead = this.queuedBytes = 0
+      if (this.channel) this.channel.onopen = this.channel.onclose = this.channel.onmessage = this.channel.onbufferedamountlow = null
       this.pc.onicecandidate = this.pc.onconnectionstatechange = this.pc.ondatachannel = this.pc.onnegotiationneeded = this.pc.ontrack = null
       try {
         this.channel?.close()

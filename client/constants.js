@@ -36,6 +36,7 @@ export const Code = Object.freeze({
   NotHost: "not_host",
   RateLimited: "rate_limited",
   SlowReader: "slow_reader",
+  Flood: "flood",
   SessionExpired: "session_expired",
   JoinTimeout: "join_timeout",
   ServerShutdown: "server_shutdown",
@@ -61,6 +62,7 @@ export const CODE_CLASS = Object.freeze({
   not_host: "info",
   rate_limited: "retry",
   slow_reader: "info",
+  flood: "info",
   session_expired: "fatal",
   join_timeout: "retry",
   server_shutdown: "info",
@@ -85,9 +87,11 @@ export const Message = Object.freeze({
   ConnectionState: "Data.Connection.State",
   Heartbeat: "Heartbeat",
   Error: "Error",
+  HostState: "Data.Host.State",
   Description: "Negotiation.Description",
   Candidate: "Negotiation.Candidate",
   Features: "Negotiation.Features",
+  StreamFrom: "Negotiation.StreamFrom",
 })
 
 /** Connection states, of a peer and in Data.Connection.State. */
@@ -114,6 +118,7 @@ export const RELAY_MAX_HELD = 4096
 export const HEAL_MAX_HELD = 4096
 export const CHUNK_SIZE = 16384
 export const MAX_MAX_MESSAGE_SIZE = 67108864
+export const HOST_STATE_EVERY_MLS = 1000
 
 /** The frame config's keys with their defaults. */
 export const DEFAULT_CONFIG = Object.freeze({

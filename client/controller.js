@@ -47,7 +47,7 @@ export const P2pMixin = (Base) =>
       return this.p2pFrame ? this.p2pFrame.send(data) : false
     }
 
-    /** p2pShareStream shares a MediaStream (camera, screen, canvas) with every peer; the host only, for now. */
+    /** p2pShareStream shares a MediaStream (camera, screen, canvas) with every other peer. */
     p2pShareStream(stream) {
       return this.p2pFrame ? this.p2pFrame.shareStream(stream) : false
     }
@@ -68,6 +68,12 @@ export const P2pMixin = (Base) =>
     p2pReceivedStream() {}
     /** p2pStreamEnded(stream, {peerId}): it stopped sharing it, or its link ended. */
     p2pStreamEnded() {}
+    /** p2pHostChanged({previous, current}): another peer hosts the session now. */
+    p2pHostChanged() {}
+    // State hand-off (opt-in): define p2pHostState() to return the app's
+    // state (any JSON value) when this peer hosts; p2pRestoreState(state)
+    // is then called with the host's state on a newcomer and on a new host.
+    p2pRestoreState() {}
   }
 
 /** P2pController for apps without a framework: construct it with its element. */

@@ -9,12 +9,15 @@
 // - DOM events on the element (they bubble): "p2p:state" ({state, ...detail}),
 //   one per state as well ("p2p:negotiating", "p2p:connecting",
 //   "p2p:connected", "p2p:disconnected", "p2p:closed", "p2p:failed"),
-//   "p2p:message" (detail: the message) and "p2p:error" (detail: {code, message});
+//   "p2p:message" (detail: the message), "p2p:error" (detail: {code, message}),
+//   "p2p:hostchanged" ({previous, current}) and "p2p:restorestate" (the state);
 // - the callbacks of registered listeners (P2pController), as the Rails gem
 //   p2p_streams_channel calls them: p2pNegotiating, p2pConnecting,
 //   p2pConnected, p2pDisconnected, p2pClosed, p2pError ({code, message}, for
 //   every error, the one that made the state "failed" included),
-//   p2pReceivedMessage.
+//   p2pReceivedMessage; and p2pHostChanged({previous, current}), and for the
+//   opt-in state hand-off p2pHostState() (asked of the first listener that
+//   has it, on the host) and p2pRestoreState(state).
 //
 // A listener registered late is told the current state and the last state map
 // at once (in a microtask, after its constructor has finished).
@@ -128,7 +131,7 @@ export class P2pFrameElement extends (globalThis.HTMLElement ?? class {}) {
   get config() {
     return this.peer?.config
   }
-  /** shareStream shares a MediaStream with every peer (the host only, for now). */
+  /** shareStream shares a MediaStream with every other peer (a client's goes through the host). */
   shareStream(stream) {
     return this.peer ? this.peer.shareStream(stream) : false
   }
@@ -188,6 +191,29 @@ export class P2pFrameElement extends (globalThis.HTMLElement ?? class {}) {
       streamEnded: (stream, info) => {
         this.emit("p2p:streamended", { stream, ...info })
         for (const l of [...this.listeners]) call(l, "p2pStreamEnded", stream, info)
+      },
+      hostChanged: (change) => {
+        this.emit("p2p:hostchanged", change)
+        for (const l of [...this.listeners]) call(l, "p2pHostChanged", change)
+      },
+      // The first listener that gives a state snapshot is the app's.
+      hostState: () => {
+        for (const l of this.listeners) {
+          if (typeof l.p2pHostState !== "function") continue
+          try {
+            return l.p2pHostState()
+          } catch (e) {
+            queueMicrotask(() => {
+              throw e
+            })
+            return undefined
+          }
+        }
+        return undefined
+      },
+      restoreState: (state) => {
+        this.emit("p2p:restorestate", state)
+        for (const l of [...this.listeners]) call(l, "p2pRestoreState", state)
       },
     }
   }

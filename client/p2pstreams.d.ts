@@ -52,7 +52,7 @@ export type P2pMessage =
   | { type: "Data"; senderId: string; data: unknown }
   | { type: "Data.Connection.State"; data: Record<string, P2pState> }
 
-/** An error from the server (PROTOCOL.md codes) or from the client ("webrtc", "bad_frame", "signaling_unreachable", "messages_lost": sent while a link healed, and lost with it); the one shape p2pError gets. */
+/** An error from the server (PROTOCOL.md codes) or from the client ("webrtc", "bad_frame", "signaling_unreachable", "ice_failed", "already_open", "messages_lost": sent while a link healed, and lost with it); the one shape p2pError gets. */
 export interface P2pError { code: string; message: string }
 
 /** Detail of a state change; `reconnecting` tells whether a disconnected client rejoins by itself. */
@@ -73,17 +73,28 @@ export interface P2pListener {
   p2pClosed?(detail: P2pStateDetail): void
   p2pError?(error: P2pError): void
   p2pReceivedMessage?(message: P2pMessage): void
-  /** A peer (the host, for now) shares stream with this one. */
+  /** A peer shares stream (from.peerId: who; a client's comes forwarded by the host). */
   p2pReceivedStream?(stream: MediaStream, from: P2pStreamFrom): void
   /** It stopped sharing stream, or its link ended. */
   p2pStreamEnded?(stream: MediaStream, from: P2pStreamFrom): void
+  /** Another peer hosts the session now. */
+  p2pHostChanged?(change: P2pHostChange): void
+  /** Opt-in state hand-off: the app's state (any JSON value), asked on the host. */
+  p2pHostState?(): unknown
+  /** Replace the app's state with the host's (on a newcomer, and on a new host). */
+  p2pRestoreState?(state: unknown): void
 }
 
 /** Who shares a received stream. */
 export interface P2pStreamFrom { peerId: string }
 
+/** Detail of p2pHostChanged and the p2p:hostchanged event. */
+export interface P2pHostChange { previous: string; current: string }
+
 export interface P2pFrameEventMap extends HTMLElementEventMap {
   "p2p:state": CustomEvent<P2pStateDetail & { state: P2pState }>
+  "p2p:hostchanged": CustomEvent<P2pHostChange>
+  "p2p:restorestate": CustomEvent<unknown>
   "p2p:negotiating": CustomEvent<P2pStateDetail>
   "p2p:connecting": CustomEvent<P2pStateDetail>
   "p2p:connected": CustomEvent<P2pStateDetail>
@@ -111,7 +122,7 @@ export interface P2pLinkStats {
 export declare class P2pFrameElement extends HTMLElement {
   /** Sends data to every peer, this one included; false when not connected. */
   send(data: unknown): boolean
-  /** Shares a MediaStream with every peer, those joining later too (the host only, for now: else false and p2pError not_host). */
+  /** Shares a MediaStream with every other peer, those joining later too (a client's goes through the host, which forwards it). */
   shareStream(stream: MediaStream): boolean
   /** Stops sharing it: every peer gets p2pStreamEnded. */
   stopStream(stream: MediaStream): boolean
@@ -135,8 +146,9 @@ export declare function defaultURL(): string
 /** Sets the endpoint of frames without a url attribute (absolute, or relative to the page), before they connect. */
 export declare function setDefaultURL(url: string): void
 
-/** The controller API, on any base class. */
-export interface P2pControllerAPI extends Required<P2pListener> {
+/** The controller API, on any base class: every callback (stubbed), p2pHostState only where the app defines it. */
+export interface P2pControllerAPI extends Required<Omit<P2pListener, "p2pHostState">> {
+  p2pHostState?(): unknown
   p2pFrame: P2pFrameElement | null
   readonly peerId: string | undefined
   readonly hostPeerId: string | null | undefined
@@ -172,6 +184,9 @@ export declare class P2pController implements P2pControllerAPI {
   p2pReceivedMessage(message: P2pMessage): void
   p2pReceivedStream(stream: MediaStream, from: P2pStreamFrom): void
   p2pStreamEnded(stream: MediaStream, from: P2pStreamFrom): void
+  p2pHostChanged(change: P2pHostChange): void
+  p2pHostState?(): unknown
+  p2pRestoreState(state: unknown): void
 }
 
 /** The signaling transport the peer logic talks to. */

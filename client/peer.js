@@ -6,6 +6,17 @@
 //   state(state, detail)   this peer's own connection state changed
 //   message(msg)           a peer message for the app (Data, Data.Connection.State)
 //   error(err)             err: {code, message}, from the server or the client
+//   hostChanged(change)    {previous, current}: another peer hosts the session now
+//   hostState()            (optional) the app's state snapshot, on the host; undefined: none
+//   restoreState(state)    (optional) replace the app's state with the host's snapshot
+//
+// State hand-off (opt-in, when the app gives hostState): the host sends a
+// snapshot to each client when its channel opens, and a fresh one at most
+// every HOST_STATE_EVERY_MLS while Data messages flow. A client restores the
+// first one it gets from each host (a newcomer sees the room's state), keeps
+// the later ones and the Data messages since the last one; when it becomes
+// the host it restores the last snapshot and delivers those messages again,
+// so that its state is the old host's, whole, once.
 //
 // Invariants:
 // - every Data message reaches every peer exactly once, the sender included,
@@ -13,12 +24,18 @@
 // - the host's state map names every peer it has seen, itself included, and
 //   goes to everyone (itself included) on each change;
 // - events of a replaced or ended Connection are ignored (the `current` check);
+// - delivered or reported: send returns true only when the message was
+//   queued for its way; otherwise events.error says why (message_too_large,
+//   slow_reader), or it returns false while not connected; a client the
+//   relay cannot queue for is dropped (failed, counted in slowDrops), and
+//   a client still negotiating gets the Data messages held for it;
 // - clients drop the WebSocket once connected unless keepCableConnection, and
 //   reopen it only when they need the server again (reconnect, failover).
 
 import { Connection } from "./connection.js"
 import { linkStats } from "./stats.js"
-import { Code, FATAL, FORGET_AFTER_MLS, Message, OFFER_TIMEOUT_MLS, RETRY, SIGNAL, Signal, State, backoff, isFinal, normalizeConfig, readToken } from "./protocol.js"
+import { Code, FATAL, FORGET_AFTER_MLS, HOST_STATE_EVERY_MLS, Message, OFFER_TIMEOUT_MLS, RETRY, SIGNAL, Signal, State, backoff, isFinal, normalizeConfig, readToken } from "./protocol.js"
+import { isBytes, payloadSize } from "./wire.js"
 
 export { OFFER_TIMEOUT_MLS, FORGET_AFTER_MLS }
 
@@ -59,10 +76,19 @@ export class Peer {
     this.offerTimer = null
 
     this.clients = new Map() // host: peer id -> Connection
-    this.streams = new Set() // host: the MediaStreams it shares with every client
+    this.streams = new Map() // host: MediaStream -> its sharer (itself, or a client it forwards)
+    this.ownStreams = new Set() // client: the MediaStreams it shares (through the host)
     this.forgetTimers = new Map() // host: peer id -> timer, for clients that went
     this.states = new Map() // host: peer id -> state, itself included
     this.upstream = null // client: the Connection to the host
+    this.slowDrops = 0 // host: clients dropped because they could not keep up
+    this.lastHost = null // the host of the last join, for hostChanged
+    this.snapshot = undefined // client: the host's last state snapshot
+    this.since = [] // client: the Data messages received after it
+    this.recent = [] // client: the last Data messages, for a snapshot's "after"
+    this.restored = false // client: restored the current host's first snapshot
+    this.stateDirty = false // host: Data relayed since the last snapshot
+    this.stateTimer = null
     this.suspect = null // client: the host it lost; reported if the server names it again
 
     signaling.onmessage = (m) => this.onSignal(m)
@@ -105,6 +131,7 @@ export class Peer {
     this.stopped = true
     clearTimeout(this.retryTimer)
     clearTimeout(this.offerTimer)
+    clearInterval(this.stateTimer)
     // A host leaving resets the session when its WebSocket closes.
     if (leave && this.joined && !this.iamHost) this.signal({ state: Signal.SessionLeave })
     for (const c of this.clients.values()) retire(c)
@@ -119,38 +146,71 @@ export class Peer {
   }
 
   /**
-   * send sends data (any JSON value) to every peer of the session, this one
-   * included. It returns false when this peer is not connected.
+   * send sends data (any JSON value, or bytes: an ArrayBuffer or a typed
+   * array, which arrive as a Uint8Array) to every peer of the session, this
+   * one included. It returns false when this peer is not connected, or when
+   * the message was refused (events.error has the code: message_too_large
+   * over config.maxMessageSize, slow_reader when the queue is full).
    */
   send(data) {
+    const n = payloadSize(data)
+    if (n > this.config.maxMessageSize) {
+      this.events.error({ code: Code.TooLarge, message: `a message of ${n} bytes; the maximum is ${this.config.maxMessageSize}` })
+      return false
+    }
+    if (isBytes(data)) data = new Uint8Array(data instanceof ArrayBuffer ? data.slice(0) : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength))
     if (this.iamHost && this.state === State.Connected) {
       this.relay({ type: Message.Data, senderId: this.peerId, data })
       return true
     }
-    return !!this.upstream && this.upstream.send({ type: Message.Data, data })
+    if (!this.upstream?.open) return false
+    const err = this.upstream.send({ type: Message.Data, data })
+    if (err) this.events.error(err)
+    return !err
   }
 
   /**
-   * shareStream sends a MediaStream's tracks to every client, and to those
-   * that join later, each added to the live connection and negotiated over
-   * its DataChannel. Only the host shares for now (a client's error:
-   * not_host). It returns whether it shares the stream.
+   * shareStream shares a MediaStream with every other peer, those that
+   * join later too: the host sends its tracks to every client; a client
+   * sends them to the host, which forwards them to every other client.
+   * Tracks are added to live connections and negotiated over their
+   * DataChannels. It returns whether it shares the stream.
    */
   shareStream(stream) {
-    if (!this.iamHost) {
-      this.events.error({ code: "not_host", message: "only the host shares streams (for now)" })
-      return false
+    if (this.iamHost) {
+      this.streams.set(stream, this.peerId)
+      for (const c of this.clients.values()) if (c.open) c.addStream(stream)
+      return true
     }
-    this.streams.add(stream)
-    for (const c of this.clients.values()) if (c.open) c.addStream(stream)
+    this.ownStreams.add(stream)
+    if (this.upstream?.open) this.upstream.addStream(stream)
     return true
   }
 
-  /** stopStream stops sharing a stream: every client sees it end. */
+  /** stopStream stops sharing a stream: every peer sees it end. */
   stopStream(stream) {
-    if (!this.streams.delete(stream)) return false
-    for (const c of this.clients.values()) c.removeStream(stream)
+    if (this.iamHost) {
+      if (this.streams.get(stream) !== this.peerId) return false
+      this.streams.delete(stream)
+      for (const c of this.clients.values()) c.removeStream(stream)
+      return true
+    }
+    if (!this.ownStreams.delete(stream)) return false
+    this.upstream?.removeStream(stream)
     return true
+  }
+
+  // forward (host): a client shares stream; every other client gets it,
+  // with who shares it.
+  forward(from, stream) {
+    this.streams.set(stream, from)
+    for (const [id, c] of this.clients) if (id !== from && c.open) c.addStream(stream, from)
+  }
+
+  unforward(from, stream) {
+    if (this.streams.get(stream) !== from) return
+    this.streams.delete(stream)
+    for (const [id, c] of this.clients) if (id !== from) c.removeStream(stream)
   }
 
   // ---- signaling
@@ -219,6 +279,8 @@ export class Peer {
     this.iceServers = m.iceServers // fresh TURN credentials for the link to the host
     if (m.config && typeof m.config === "object") this.config = normalizeConfig({ ...this.config, ...m.config })
     this.hostPeerId = m.hostPeerId
+    if (this.lastHost && this.lastHost !== m.hostPeerId) this.events.hostChanged?.({ previous: this.lastHost, current: m.hostPeerId })
+    this.lastHost = m.hostPeerId
     if (m.hostPeerId === this.peerId) {
       this.becomeHost()
       return
@@ -287,15 +349,42 @@ export class Peer {
     if (!this.iamHost) {
       this.iamHost = true
       this.states = new Map([[this.peerId, State.Connected]])
+      this.streams = new Map([...this.ownStreams].map((st) => [st, this.peerId])) // a new host shares its own
+      this.ownStreams.clear()
+      this.takeOverState()
+      clearInterval(this.stateTimer)
+      this.stateTimer = setInterval(() => this.stateDirty && this.sendHostState(), HOST_STATE_EVERY_MLS)
     }
     this.setState(State.Connected)
     this.broadcastStates()
+  }
+
+  // takeOverState: a new host restores the last snapshot of the old one and
+  // delivers again the messages that came after it.
+  takeOverState() {
+    const { snapshot, since } = this
+    this.snapshot = undefined
+    this.since = []
+    if (snapshot === undefined) return
+    this.events.restoreState?.(snapshot)
+    for (const m of since) this.events.message(m)
+  }
+
+  // sendHostState sends the app's snapshot to every open client, or to one.
+  sendHostState(conn) {
+    if (!conn) this.stateDirty = false
+    const state = this.events.hostState?.()
+    if (state === undefined || state === null) return
+    const msg = { type: Message.HostState, data: state }
+    if (conn) conn.send(msg)
+    else for (const c of this.clients.values()) if (c.open) c.send(msg)
   }
 
   // dropHostRole: this peer joined again after losing its WebSocket and
   // someone else hosts now. Its clients will find their host gone.
   dropHostRole() {
     this.iamHost = false
+    clearInterval(this.stateTimer)
     for (const c of this.clients.values()) retire(c)
     this.clients.clear()
     this.clearForgetTimers()
@@ -316,11 +405,20 @@ export class Peer {
         this.forgetLater(id)
       }
       // A client that joins gets every stream being shared.
-      if (s === State.Connected) for (const st of this.streams) conn.addStream(st)
+      if (s === State.Connected) {
+        for (const [st, from] of this.streams) if (from !== id) conn.addStream(st, from === this.peerId ? undefined : from)
+      }
       this.setPeerState(id, s)
+      if (s === State.Connected) this.sendHostState(conn) // the newcomer gets the room's state
     }
     conn.onmessage = (msg) => {
-      if (current() && msg.type === Message.Data) this.relay({ type: Message.Data, senderId: id, data: msg.data })
+      if (!current() || msg.type !== Message.Data) return
+      if (msg.tooLarge || payloadSize(msg.data) > this.config.maxMessageSize) {
+        // Delivered or reported: the sender hears why it was not relayed.
+        conn.sendNow({ type: Message.Error, code: Code.TooLarge, message: "the host refused a message over its maximum size" })
+        return
+      }
+      this.relay({ type: Message.Data, senderId: id, data: msg.data })
     }
     this.setPeerState(id, State.Negotiating)
     conn.offer().catch((e) => this.fail(id, e))
@@ -343,9 +441,23 @@ export class Peer {
     this.forgetTimers.clear()
   }
 
-  relay(msg) {
+  // relay delivers msg to this host and to every client: Data messages are
+  // held for a client still negotiating; a state map (hold false) goes
+  // only to open ones. A client the message cannot be queued for is dropped.
+  relay(msg, hold = true) {
     this.events.message(msg)
-    for (const c of this.clients.values()) if (c.open) c.send(msg)
+    if (msg.type === Message.Data) this.stateDirty = true
+    const slow = []
+    for (const [id, c] of this.clients) {
+      if (!hold && !c.open) continue
+      const err = c.send(msg)
+      if (err) slow.push([c, err])
+    }
+    for (const [c, err] of slow) {
+      this.slowDrops++
+      this.events.error({ code: Code.SlowReader, message: `dropped a client that cannot keep up: ${err.message}` })
+      c.close(State.Failed)
+    }
   }
 
   setPeerState(id, s) {
@@ -355,7 +467,7 @@ export class Peer {
   }
 
   broadcastStates() {
-    this.relay({ type: Message.ConnectionState, data: Object.fromEntries(this.states) })
+    this.relay({ type: Message.ConnectionState, data: Object.fromEntries(this.states) }, false)
   }
 
   // ---- client
@@ -369,6 +481,7 @@ export class Peer {
       if (this.upstream !== conn) return
       if (s === State.Connected) {
         this.attempt = 0
+        for (const st of this.ownStreams) conn.addStream(st) // to the host, which forwards them
         if (!this.config.keepCableConnection) {
           this.signaling.close()
           this.joined = false
@@ -378,10 +491,38 @@ export class Peer {
       if (isFinal(s)) this.hostLost(conn.failure || s)
       else this.setState(s)
     }
+    this.restored = false
+    this.recent = []
     conn.onmessage = (msg) => {
-      if (this.upstream === conn && (msg.type === Message.Data || msg.type === Message.ConnectionState)) this.events.message(msg)
+      if (this.upstream !== conn) return
+      if (msg.type === Message.Data) this.keepRecent(msg)
+      if (msg.type === Message.Data || msg.type === Message.ConnectionState) this.events.message(msg)
+      else if (msg.type === Message.HostState) this.keepHostState(msg.data, msg.after)
+      else if (msg.type === Message.Error) this.events.error({ code: msg.code || "error", message: msg.message || "" })
     }
     conn.answer(offer).catch((e) => this.fail(from, e))
+  }
+
+  // keepRecent keeps the last Data messages (bounded), for a snapshot that
+  // says some came after it, and those after the last snapshot.
+  keepRecent(msg) {
+    if (this.recent.length >= 4096) this.recent = this.recent.slice(-2048)
+    this.recent.push(msg)
+    if (this.snapshot !== undefined) this.since.push(msg)
+  }
+
+  // keepHostState keeps the host's snapshot, taken before the last `after`
+  // Data messages this client got (a Go host takes it on another thread);
+  // the first one from this host replaces the app's state (a newcomer, or a
+  // client after a host change), and those messages are delivered again.
+  keepHostState(state, after = 0) {
+    if (state === undefined || state === null) return
+    this.snapshot = state
+    this.since = after > 0 ? this.recent.slice(-after) : []
+    if (this.restored) return
+    this.restored = true
+    this.events.restoreState?.(state)
+    for (const m of this.since) this.events.message(m)
   }
 
   // hostLost: the client's way to its host is gone (its connection ended, the
@@ -408,6 +549,7 @@ export class Peer {
   linkFailed(conn) {
     const secs = Math.round(this.config.connect_timeout_mls / 1000)
     const detail = { reason: conn.failure, code: conn.failure, message: `no connection to the host within ${secs} s; trying again` }
+    this.events.error({ code: detail.code, message: detail.message }) // p2pError: every failed state has its error first
     this.setState(State.Failed, detail)
   }
 
@@ -433,8 +575,14 @@ export class Peer {
     conn.onlost = (n) =>
       this.events.error({ code: "messages_lost", message: `${n} messages for ${remoteId}, sent while the link was healing, were lost with it` })
     conn.onerror = (e) => this.events.error({ code: "webrtc", message: `renegotiation with ${remoteId}: ${e && e.message ? e.message : e}` })
-    conn.onstream = (stream) => this.events.stream?.(stream, { peerId: remoteId })
-    conn.onstreamended = (stream) => this.events.streamEnded?.(stream, { peerId: remoteId })
+    conn.onstream = (stream, from) => {
+      this.events.stream?.(stream, { peerId: from })
+      if (offerer) this.forward(remoteId, stream) // the host: a client's stream
+    }
+    conn.onstreamended = (stream, from) => {
+      this.events.streamEnded?.(stream, { peerId: from })
+      if (offerer) this.unforward(remoteId, stream)
+    }
     return conn
   }
 

@@ -100,6 +100,7 @@ const bundlePage = `<!doctype html>
 // a frame pointed at a wrong endpoint reports a coded error instead of
 // negotiating forever.
 func TestBundledClient(t *testing.T) {
+	long(t)
 	dist := buildBundleApp(t)
 	a := startApp(t, func(srv *p2pstreams.Server, mux *http.ServeMux) {
 		tmpl := template.Must(template.New("page").Funcs(srv.TemplateFuncs()).Parse(bundlePage))

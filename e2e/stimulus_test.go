@@ -13,7 +13,7 @@ import (
 	"github.com/p2pstreams/p2pstreams/internal/demo/demotest"
 )
 
-// stimulusPages serves the Stimulus test page: the seed's chat controller,
+// stimulusPages serves the Stimulus test page: the chat controller of the Rails gem p2p_streams_channel,
 // nearly unchanged, on the Stimulus adapter, with Stimulus vendored by browsertest.
 func stimulusPages(srv *p2pstreams.Server, mux *http.ServeMux) {
 	tmpl := template.Must(template.New("room.html").Funcs(srv.TemplateFuncs()).ParseFiles("testdata/stimulus/room.html"))

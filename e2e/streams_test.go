@@ -109,3 +109,28 @@ func TestDemoShareCamera(t *testing.T) {
 	host.WaitText("Share camera")
 	alice.WaitTrue(`!`+video, "the video gone when the host stops sharing")
 }
+
+// A client shares its camera: the host plays it, and so does another
+// client (the host forwards it), labelled with the sharer; stopping ends
+// it on both.
+func TestClientSharesCamera(t *testing.T) {
+	long(t)
+	a := startApp(t, nil)
+	host := a.join("host", "ccam", false)
+	host.WaitText("host: connected")
+	alice := a.join("alice", "ccam", false)
+	alice.WaitText("alice: connected")
+	bob := a.join("bob", "ccam", false)
+	bob.WaitText("bob: connected")
+	alice.WaitTrue(`!document.getElementById("share").hidden`, "the Share camera button")
+	alice.Do(chromedp.Click(chromedp.CSS("#share")))
+	alice.WaitText("Stop sharing")
+	video := `document.querySelector('#videos figure[data-name="alice"] video')`
+	plays := `(() => { const v = ` + video + `; return !!v && v.videoWidth > 0 && v.currentTime > 0.3 })()`
+	host.WaitTrue(plays, "alice's video playing on the host's page")
+	bob.WaitTrue(plays, "alice's video playing on bob's page, forwarded by the host")
+	alice.Do(chromedp.Click(chromedp.CSS("#share")))
+	alice.WaitText("Share camera")
+	host.WaitTrue(`!`+video, "alice's video gone on the host's page")
+	bob.WaitTrue(`!`+video, "alice's video gone on bob's page")
+}

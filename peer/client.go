@@ -31,6 +31,7 @@ func (p *Peer) clientOffer(data json.RawMessage) error {
 		return fmt.Errorf("peer: new peer connection: %w", err)
 	}
 	p.toHost = l
+	p.restored, p.recent = false, nil // the first state of this host replaces the app's
 	for _, c := range p.early {
 		l.addCandidate(c)
 	}
@@ -92,7 +93,12 @@ func (p *Peer) clientLinkEvent(l *link, ev event) error {
 		}
 		switch ev.wire.Type {
 		case typeData:
-			p.emitMessage(ev.wire.SenderID, ev.wire.Data)
+			p.keepRecent(Message{From: ev.wire.SenderID, Data: ev.wire.Data, Binary: ev.wire.Binary})
+			p.emitMessage(ev.wire.SenderID, ev.wire.Data, ev.wire.Binary)
+		case typeHostState:
+			p.keepHostState(ev.wire.Data, ev.wire.After)
+		case typeError: // the host refused a message of ours
+			p.emitError(&protocol.CodeError{Code: ev.wire.Code, Text: ev.wire.Text})
 		case typeState:
 			m, err := decodeStates(ev.wire.Data)
 			if err != nil {

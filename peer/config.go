@@ -69,7 +69,7 @@ type Config struct {
 	// peer_connected) until Join's context ends.
 	ManualFailover bool
 
-	// OnMessage, OnState and OnPeers are the callbacks; nil ones are not
+	// OnMessage, OnState, OnPeers and OnError are the callbacks; nil ones are not
 	// called. The contract: they are called one at a time, in order, from
 	// one goroutine of the Peer, never while the Peer holds a lock, so they
 	// may call any Peer method (Send, Close, ...). They never block the
@@ -85,15 +85,34 @@ type Config struct {
 	// included) on each change: the host's own map on the host, the last
 	// Data.Connection.State on a client. The map is the callee's to keep.
 	OnPeers func(map[protocol.PeerID]State)
-	// OnError gets what goes wrong after Join without ending the Peer:
-	// so far, ErrMessagesLost (messages a client held while its link
-	// healed, and the link was lost instead).
+	// OnError gets what went wrong outside any call: a message of this
+	// peer's that the host refused (a *protocol.CodeError, such as
+	// message_too_large when the host's maximum is lower than this peer's),
+	// or ErrMessagesLost (messages a client held while its link healed,
+	// and the link was lost instead).
 	OnError func(error)
 	// OnTrack gets each media track another peer sends to this one (on a
 	// client: its host's AddTrack), once its first packet arrives. Read it
 	// (Track.Remote.ReadRTP) on a goroutine of your own and return: the
 	// callbacks after it wait for it.
 	OnTrack func(Track)
+	// OnHostChange gets the previous and the current host when another
+	// peer hosts the session now (after a failover, or a host that came
+	// back to find another in its place).
+	OnHostChange func(previous, current protocol.PeerID)
+
+	// HostState opts in to the state hand-off: on the host, it returns the
+	// app's state (any value encoding/json takes; nil: none). The host sends
+	// it to each client when its channel opens and, while Data messages
+	// flow, at most every protocol.HostStateEvery. It runs on the Peer's
+	// loop goroutine: it must be quick, and may call Send (which never
+	// waits on a host) but no method that waits.
+	HostState func() any
+	// OnRestoreState gets the host's state to replace the app's with: on a
+	// client, the first one from each host it connects to (a newcomer sees
+	// the room's state); on a new host, the old host's last one, then
+	// OnMessage gets again the Data messages that came after it.
+	OnRestoreState func(json.RawMessage)
 
 	// Logger gets debug and warning logs. Default: none.
 	Logger *slog.Logger

@@ -2,6 +2,7 @@ package peer
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -68,3 +69,15 @@ func Healing(p *Peer, remote protocol.PeerID) bool {
 	var h bool
 	return onLink(p, remote, func(l *link) error { h = l.healing; return nil }) == nil && h
 }
+
+// SetForgetAfter shortens how long a host keeps a gone client; it returns
+// the function that restores it.
+func SetForgetAfter(d time.Duration) (restore func()) {
+	old := forgetAfter
+	forgetAfter = d
+	return func() { forgetAfter = old }
+}
+
+// ReadSlowly makes p take d for every DataChannel message it reads, as a
+// peer on a slow device or link: its channel's queue backs up at the sender.
+func ReadSlowly(p *Peer, d time.Duration) { p.slowRead.Store(int64(d)) }

@@ -44,15 +44,18 @@ func (p *Peer) checkHealed(l *link) {
 	}
 	p.log.Info("p2pstreams: link healed", "peer", l.remote, "after", time.Since(l.healSince).Round(time.Millisecond))
 	l.hmu.Lock() // Send holds nothing more once healing is false
-	held := l.held
-	l.held, l.healing = nil, false
-	for _, s := range held {
-		p.sendText(l, s)
+	held := l.healHeld
+	l.healHeld, l.healing = nil, false
+	for _, pieces := range held {
+		p.sendPieces(l, pieces)
 	}
 	l.hmu.Unlock()
-	p.flushOutbox(l)
+	if !p.flushOutbox(l) {
+		p.hostDrop(l.remote, StateFailed)
+		return
+	}
 	if p.states != nil { // host: the map it did not send meanwhile
-		p.sendText(l, encodeStates(p.states))
+		p.sendPieces(l, chunkText(encodeStates(p.states)))
 	}
 	p.heals.Add(1)
 }
@@ -62,9 +65,9 @@ func (p *Peer) healExpired(l *link, now time.Time) bool {
 	return l.healing && now.Sub(l.healSince) > p.set.heal
 }
 
-// hold keeps s (a client's Data message) while l heals. It reports whether
-// it took s; err says why s could not be kept.
-func (l *link) hold(s string) (bool, error) {
+// hold keeps a client's Data message (its pieces) while l heals. It
+// reports whether it took it; err says why it could not be kept.
+func (l *link) hold(pieces []piece) (bool, error) {
 	l.hmu.Lock()
 	defer l.hmu.Unlock()
 	if !l.healing {
@@ -75,10 +78,10 @@ func (l *link) hold(s string) (bool, error) {
 		return true, ErrNotConnected
 	default:
 	}
-	if len(l.held) >= protocol.HealMaxHeld {
-		return true, fmt.Errorf("%w: %d messages wait for the link to heal", ErrQueueFull, len(l.held))
+	if len(l.healHeld) >= protocol.HealMaxHeld {
+		return true, fmt.Errorf("%w: %d messages wait for the link to heal", ErrQueueFull, len(l.healHeld))
 	}
-	l.held = append(l.held, s)
+	l.healHeld = append(l.healHeld, pieces)
 	return true, nil
 }
 
@@ -86,8 +89,8 @@ func (l *link) hold(s string) (bool, error) {
 // Called once l is gone, so nothing more is held after.
 func (p *Peer) reportLost(l *link) {
 	l.hmu.Lock()
-	n := len(l.held)
-	l.held = nil
+	n := len(l.healHeld)
+	l.healHeld = nil
 	l.hmu.Unlock()
 	if n > 0 {
 		p.emitError(fmt.Errorf("%w: %d messages sent to %s while the link was healing", ErrMessagesLost, n, l.remote))

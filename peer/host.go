@@ -3,6 +3,7 @@ package peer
 import (
 	"encoding/json"
 	"maps"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -18,6 +19,7 @@ import (
 // hostNewPeer starts negotiating with a client that is ready for an offer.
 // A client that rejoins replaces its old link.
 func (p *Peer) hostNewPeer(id protocol.PeerID, iceServers []webrtc.ICEServer) {
+	delete(p.gone, id)
 	if old := p.links[id]; old != nil {
 		delete(p.links, id)
 		p.closeLink(old)
@@ -28,6 +30,7 @@ func (p *Peer) hostNewPeer(id protocol.PeerID, iceServers []webrtc.ICEServer) {
 		p.setPeerState(id, StateFailed)
 		return
 	}
+	l.baseSeq = p.seq // it gets every message relayed from now on (held until open)
 	p.links[id] = l
 	offer, err := l.pc.CreateOffer(nil)
 	if err == nil {
@@ -101,9 +104,15 @@ func (p *Peer) hostLinkEvent(l *link, ev event) {
 		if p.negotiationMessage(l, ev.wire) {
 			return
 		}
-		if ev.wire.Type == typeData {
-			p.relay(id, ev.wire.Data)
+		if ev.wire.Type != typeData {
+			return
 		}
+		if n := len(ev.wire.Data) + len(ev.wire.Binary); ev.wire.tooLarge || n > p.set.maxMessage {
+			// Delivered or reported: the sender hears why it was not relayed.
+			p.sendText(l, encodeError(protocol.CodeTooLarge, "the host refused a message over its maximum size"))
+			return
+		}
+		p.relay(id, ev.wire.Data, ev.wire.Binary)
 	}
 }
 
@@ -112,23 +121,28 @@ func (p *Peer) hostLinkEvent(l *link, ev event) {
 func (p *Peer) hostOpen(l *link) {
 	l.open = true
 	l.seen()
-	p.flushOutbox(l)
+	if !p.flushOutbox(l) {
+		p.hostDrop(l.remote, StateFailed)
+		return
+	}
 	p.sendTracks(l) // negotiated over the channel, now open
 	p.setPeerState(l.remote, StateConnected)
+	if p.links[l.remote] == l {
+		p.askHostState(l) // the newcomer gets the room's state
+	}
 }
 
-// flushOutbox sends what the host held for a client, in order.
-func (p *Peer) flushOutbox(l *link) {
-	for _, s := range l.outbox {
-		p.sendText(l, s)
-	}
-	l.outbox = nil
+// flushOutbox sends what the host held for a client, in order; false if
+// its channel refused it.
+func (p *Peer) flushOutbox(l *link) bool {
+	out := l.outbox
+	l.outbox, l.held, l.heldBytes = nil, 0, 0
+	return p.sendPieces(l, out)
 }
 
 // hostDrop ends the link to a client and records its last state, which it
-// keeps in the map. (Like the browser host, it does not send PeerLeft: a
-// client that closed its WebSocket stays a member until it leaves or its
-// token expires.)
+// keeps in the map until the client comes back (a new SessionReady) or
+// forgetAfter passes (see forgetGone).
 func (p *Peer) hostDrop(id protocol.PeerID, s State) {
 	l := p.links[id]
 	if l == nil {
@@ -136,46 +150,90 @@ func (p *Peer) hostDrop(id protocol.PeerID, s State) {
 	}
 	delete(p.links, id)
 	p.closeLink(l)
+	p.gone[id] = time.Now()
 	p.setPeerState(id, s)
 }
 
-// relay delivers a Data message from `from` to the host itself and to every
-// client, the sender included. A client still negotiating gets it when its
-// channel opens: whoever was in the session when the host relayed a
-// message gets it (a client is in from the SessionReady that names it),
-// even if its side of the channel opened first.
-func (p *Peer) relay(from protocol.PeerID, data json.RawMessage) {
-	p.emitMessage(from, data)
-	p.toClients(encodeRelay(from, data), true)
+// forgetAfter is protocol.ForgetAfter; tests shorten it.
+var forgetAfter = protocol.ForgetAfter
+
+// forgetGone forgets the clients gone longer than forgetAfter, as the
+// browser host does: they leave the map, and the host sends PeerLeft so
+// that the server frees their places in the session.
+func (p *Peer) forgetGone(now time.Time) {
+	changed := false
+	for id, at := range p.gone {
+		if now.Sub(at) < forgetAfter || p.links[id] != nil {
+			continue
+		}
+		delete(p.gone, id)
+		delete(p.states, id)
+		changed = true
+		if p.joined {
+			p.signal(&protocol.Message{State: protocol.PeerLeft, PeerID: id})
+		}
+	}
+	if changed {
+		p.toClients(chunkText(encodeStates(p.states)), false)
+		p.setPeers(maps.Clone(p.states))
+	}
 }
 
-// toClients sends s to every open client, and keeps it for the others when
-// hold (Data messages; a state map is only a snapshot). A client whose
-// send queue passes relayLimit, or that holds protocol.RelayMaxHeld messages,
-// is dropped: the relay never waits for one client.
-func (p *Peer) toClients(s string, hold bool) {
+// relay delivers a Data message from `from` (JSON data, or binary bin) to
+// the host itself and to every client, the sender included. A client still
+// negotiating gets it when its channel opens: whoever was in the session
+// when the host relayed a message gets it (a client is in from the
+// SessionReady that names it), even if its side of the channel opened first.
+func (p *Peer) relay(from protocol.PeerID, data json.RawMessage, bin []byte) {
+	p.emitMessage(from, data, bin)
+	p.stateDirty = true
+	p.seq++
+	if bin != nil {
+		p.toClients(chunkBinary(encodeBinaryHeader(from), bin), true)
+		return
+	}
+	p.toClients(chunkText(encodeRelay(from, data)), true)
+}
+
+// toClients sends one message's pieces to every open client, and holds them
+// for the others when hold (Data messages; a state map is only a snapshot).
+// A client that cannot keep up is dropped (failed, counted in SlowDrops):
+// its channel refused a piece, its queue passed relayLimit, or it holds more
+// than protocol.RelayMaxHeld messages (or relayLimit bytes) while it
+// negotiates. The relay never waits for one client.
+func (p *Peer) toClients(pieces []piece, hold bool) {
 	for _, l := range p.links {
 		if !l.open && l.dc.ReadyState() == webrtc.DataChannelStateOpen {
 			p.hostOpen(l) // pion opened it; the loop has not seen the event yet
 		}
 	}
+	size := 0
+	for _, pc := range pieces {
+		size += pc.size()
+	}
+	limit := p.relayLimit()
 	var slow []protocol.PeerID
 	for id, l := range p.links {
 		switch {
 		case l.open && !l.healing:
-			p.sendText(l, s)
-			if l.dc.BufferedAmount() > p.relayLimit() {
+			if !p.sendPieces(l, pieces) || l.dc.BufferedAmount() > limit {
 				slow = append(slow, id)
 			}
 		case hold:
-			l.outbox = append(l.outbox, s)
-			if len(l.outbox) > protocol.RelayMaxHeld {
+			l.outbox = append(l.outbox, pieces...)
+			l.held++
+			l.heldBytes += size
+			if l.held > protocol.RelayMaxHeld || uint64(l.heldBytes) > limit {
 				slow = append(slow, id)
 			}
 		}
 	}
 	for _, id := range slow {
-		p.log.Warn("p2pstreams: client reads too slowly, dropping it", "peer", id)
+		if p.links[id] == nil { // dropped meanwhile (hostDrop sends the map, which comes here again)
+			continue
+		}
+		p.log.Warn("p2pstreams: client cannot keep up, dropping it", "peer", id, "reason", protocol.CodeSlowReader, "limit", limit)
+		p.slowDrops.Add(1)
 		p.hostDrop(id, StateFailed)
 	}
 }
@@ -186,7 +244,7 @@ func (p *Peer) setPeerState(id protocol.PeerID, s State) {
 		return
 	}
 	p.states[id] = s
-	p.toClients(encodeStates(p.states), false)
+	p.toClients(chunkText(encodeStates(p.states)), false)
 	p.setPeers(maps.Clone(p.states))
 }
 

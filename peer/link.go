@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -30,7 +31,10 @@ type link struct {
 	open      bool                      // the DataChannel is open
 	remoteSet bool                      // the remote description is set
 	pending   []webrtc.ICECandidateInit // remote candidates until then
-	outbox    []string                  // host: relayed messages until open, or healed
+	outbox    []piece                   // host: relayed messages until open
+	held      int                       // host: messages in outbox
+	heldBytes int                       // host: bytes in outbox
+	baseSeq   uint64                    // host: Peer.seq when the link was made
 	closed    bool
 
 	polite      bool // the client's side: gives way when offers cross (negotiate.go)
@@ -40,8 +44,11 @@ type link struct {
 	// by the loop freely and by Send (hold) under hmu.
 	hmu       sync.Mutex
 	healing   bool
-	held      []string  // client: Data messages sent while healing
+	healHeld  [][]piece // client: Data messages sent while healing
 	healSince time.Time // loop only
+
+	sendMu sync.Mutex  // a client's Send: one message's chunks back to back
+	rs     reassembler // chunks received (pion's reading goroutine)
 
 	lastSeen atomic.Int64  // UnixNano of the last message received
 	low      chan struct{} // capacity 1: the send buffer went below protocol.SendLowWater
@@ -144,8 +151,14 @@ func (p *Peer) watch(l *link, dc *webrtc.DataChannel) {
 	dc.OnOpen(func() { p.inbox.push(event{kind: evOpen, link: l, dc: dc}) })
 	dc.OnClose(func() { p.inbox.push(event{kind: evClose, link: l, dc: dc}) })
 	dc.OnMessage(func(m webrtc.DataChannelMessage) {
+		if d := p.slowRead.Load(); d > 0 { // tests: a peer that reads slowly
+			time.Sleep(time.Duration(d))
+		}
 		l.seen()
-		w, err := decodeWire(m.Data)
+		w, err := l.receive(m)
+		if w.Type == "" && err == nil { // a chunk of a message still coming
+			return
+		}
 		if err != nil {
 			p.log.Warn("p2pstreams: dropping an unreadable peer message", "from", l.remote, "err", err)
 			return
@@ -204,6 +217,57 @@ func (p *Peer) closeLink(l *link) {
 			p.log.Debug("p2pstreams: close peer connection", "peer", l.remote, "err", err)
 		}
 	}()
+}
+
+// receive decodes one DataChannel message; it returns a zero wire while a
+// chunked message is incomplete. One over the absolute bound comes out as
+// a Data message marked tooLarge, for the host to refuse with a reason.
+func (l *link) receive(m webrtc.DataChannelMessage) (wire, error) {
+	if m.IsString {
+		return decodeWire(m.Data)
+	}
+	whole, isBin, done, err := l.rs.add(m.Data, protocol.MaxMaxMessageSize+chunkSlack)
+	switch {
+	case errors.Is(err, errChunkTooLarge):
+		return wire{Type: typeData, tooLarge: true}, nil
+	case err != nil || !done:
+		return wire{}, err
+	case !isBin:
+		return decodeWire(whole)
+	}
+	w, payload, err := decodeBinary(whole)
+	w.Binary = payload
+	if w.Binary == nil && err == nil {
+		w.Binary = []byte{}
+	}
+	return w, err
+}
+
+// send sends one message's pieces on a client's link, waiting for room
+// before each. A message cut short (ctx ended, or the channel refused a
+// piece) ends with an abort chunk, so that the host drops the part it got.
+func (l *link) send(ctx context.Context, pieces []piece) error {
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
+	for i, pc := range pieces {
+		err := l.waitRoom(ctx)
+		if err == nil && pc.bin != nil {
+			err = l.dc.Send(pc.bin)
+		} else if err == nil {
+			err = l.dc.SendText(pc.text)
+		}
+		if err == nil {
+			continue
+		}
+		if i > 0 {
+			l.dc.Send([]byte{flagAbort})
+		}
+		if errors.Is(err, ErrNotConnected) || l.dc.ReadyState() != webrtc.DataChannelStateOpen {
+			return fmt.Errorf("%w: %v", ErrNotConnected, err)
+		}
+		return fmt.Errorf("peer: send: %w", err)
+	}
+	return nil
 }
 
 // waitRoom blocks while the DataChannel's queue is over protocol.SendHighWater.

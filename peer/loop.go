@@ -42,6 +42,7 @@ const (
 	evData                       // a peer message on link's DataChannel (wire)
 	evCandidate                  // a local ICE candidate of link (cand)
 	evSend                       // the host's own Send (data)
+	evHostState                  // the app's state for clients (link or nil, data, seq)
 	evNegotiate                  // link's RTCPeerConnection needs negotiating
 	evCall                       // run fn on the loop
 )
@@ -56,8 +57,10 @@ type event struct {
 	dc      *webrtc.DataChannel
 	wire    wire
 	cand    *webrtc.ICECandidateInit
-	data    json.RawMessage
-	fn      func()
+	data    json.RawMessage // evSend: a JSON message; or
+	bin     []byte          // evSend: a binary one
+	seq     uint64          // evHostState: the messages relayed before it
+	fn      func()          // evCall
 }
 
 const (
@@ -359,9 +362,12 @@ func (p *Peer) handle(ev event) error {
 		}
 		p.dialed(ev)
 		return nil
+	case evHostState:
+		p.sendHostState(ev)
+		return nil
 	case evSend:
 		if p.isHostNow() {
-			p.relay(p.id, ev.data)
+			p.relay(p.id, ev.data, ev.bin)
 		}
 		return nil
 	case evCall:
@@ -439,16 +445,20 @@ func (p *Peer) joinedAs(m *protocol.Message) error {
 	p.set.iceServers = p.linkICEServers(m.ICEServers) // for the link to the host
 	p.failoverOn = p.set.failover
 	host := m.HostPeerID == m.PeerID
+	p.noteHost(m.HostPeerID)
 	p.mu.Lock()
 	p.id, p.session, p.hostID, p.isHost = m.PeerID, m.SessionID, m.HostPeerID, host
+	p.maxMessage = p.set.maxMessage
 	p.mu.Unlock()
 	if host {
 		if !wasHost {
 			p.states = map[protocol.PeerID]State{p.id: StateConnected}
+			p.gone = make(map[protocol.PeerID]time.Time)
+			p.takeOverState()
 		}
 		p.wasConnected = true
 		p.setState(StateConnected)
-		p.toClients(encodeStates(p.states), false)
+		p.toClients(chunkText(encodeStates(p.states)), false)
 		p.setPeers(maps.Clone(p.states))
 		p.markReady()
 		return nil
@@ -458,7 +468,7 @@ func (p *Peer) joinedAs(m *protocol.Message) error {
 			p.closeLink(l)
 		}
 		clear(p.links)
-		p.states = nil
+		p.states, p.gone = nil, nil
 	}
 	if m.HostPeerID == p.suspect {
 		// The host that the last round lost is host still: tell the server,
@@ -563,6 +573,8 @@ func (p *Peer) tick(now time.Time) error {
 				p.hostDrop(id, StateFailed)
 			}
 		}
+		p.forgetGone(now)
+		p.hostStateTick(now)
 		return nil
 	}
 	l := p.toHost
@@ -583,7 +595,30 @@ func (p *Peer) sendText(l *link, s string) {
 	if s == heartbeatMsg && p.mute.Load() {
 		return
 	}
+	if len(s) > protocol.ChunkSize {
+		p.sendPieces(l, chunkText(s))
+		return
+	}
 	if err := l.dc.SendText(s); err != nil {
 		p.log.Debug("p2pstreams: datachannel send", "peer", l.remote, "err", err)
 	}
+}
+
+// sendPieces hands one message's pieces to l's DataChannel (the host's
+// loop: it never waits). It reports false when the channel refused one;
+// the caller drops the client.
+func (p *Peer) sendPieces(l *link, pieces []piece) bool {
+	for _, pc := range pieces {
+		var err error
+		if pc.bin != nil {
+			err = l.dc.Send(pc.bin)
+		} else {
+			err = l.dc.SendText(pc.text)
+		}
+		if err != nil {
+			p.log.Debug("p2pstreams: datachannel send", "peer", l.remote, "err", err)
+			return false
+		}
+	}
+	return true
 }

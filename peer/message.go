@@ -13,12 +13,18 @@ import (
 // order.
 type Message struct {
 	From protocol.PeerID // the sender ("senderId"); the host's id for the host's own messages
-	Data json.RawMessage // any JSON value, as the sender sent it ("null" when it sent none)
+	Data json.RawMessage // any JSON value, as the sender sent it ("null" when it sent none); nil for a binary message
+	// Binary is the payload of a binary message (Send with a []byte, or a
+	// browser's ArrayBuffer or Uint8Array); nil for a JSON one.
+	Binary []byte
 }
 
 // Text returns Data as a string: the value of a JSON string, or the JSON
-// text itself for any other value.
+// text itself for any other value (a binary message: its bytes).
 func (m Message) Text() string {
+	if m.Data == nil {
+		return string(m.Binary)
+	}
 	var s string
 	if json.Unmarshal(m.Data, &s) == nil {
 		return s
@@ -37,6 +43,7 @@ const (
 	typeState     = protocol.MsgStates
 	typeHeartbeat = protocol.MsgHeartbeat
 	typeError     = protocol.MsgError
+	typeHostState = protocol.MsgHostState
 )
 
 // DataChannelLabel is the label of the DataChannel the host opens for each
@@ -48,6 +55,12 @@ type wire struct {
 	Type     string          `json:"type"`
 	SenderID protocol.PeerID `json:"senderId,omitempty"`
 	Data     json.RawMessage `json:"data,omitempty"`
+	Code     protocol.Code   `json:"code,omitempty"`    // Error
+	Text     string          `json:"message,omitempty"` // Error
+	After    uint64          `json:"after,omitempty"`   // Data.Host.State: Data messages sent before it that it does not hold
+	Binary   []byte          `json:"-"`                 // a binary Data message's payload
+
+	tooLarge bool // a chunked message over the absolute bound, dropped
 }
 
 var heartbeatMsg = `{"type":"Heartbeat"}`
@@ -116,8 +129,26 @@ func decodeStates(data json.RawMessage) (map[protocol.PeerID]State, error) {
 	return out, nil
 }
 
-// marshalData turns the argument of Send into the JSON value to send.
-func marshalData(v any) (json.RawMessage, error) {
+// encodeError is the host's refusal of a client's message.
+func encodeError(code protocol.Code, text string) string {
+	b, _ := json.Marshal(wire{Type: typeError, Code: code, Text: text})
+	return string(b)
+}
+
+// marshalData turns the argument of Send into the JSON value to send; a
+// []byte is sent as binary (bin), as it is.
+func marshalData(v any) (raw json.RawMessage, bin []byte, err error) {
+	if b, ok := v.([]byte); ok {
+		if b == nil {
+			b = []byte{}
+		}
+		return nil, b, nil
+	}
+	raw, err = marshalJSON(v)
+	return raw, nil, err
+}
+
+func marshalJSON(v any) (json.RawMessage, error) {
 	if raw, ok := v.(json.RawMessage); ok {
 		if !json.Valid(raw) {
 			return nil, fmt.Errorf("peer: data is not valid JSON")

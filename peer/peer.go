@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -36,30 +37,42 @@ type Peer struct {
 	stopDispatch atomic.Bool   // Close: deliver nothing more
 	inCallback   atomic.Bool
 	mute         atomic.Bool    // tests: send no heartbeat and answer no HostProbe, as a frozen peer
+	slowRead     atomic.Int64   // tests: nanoseconds to take per DataChannel message read
 	glares       atomic.Int64   // tests: renegotiation offers that crossed
 	heals        atomic.Int64   // tests: links healed
 	wg           sync.WaitGroup // signal readers and link closers
+	slowDrops    atomic.Int64   // host: clients dropped as too slow
 	live         sync.Map       // PeerID → *link: the live links, for Stats
 
-	mu       sync.Mutex // guards the snapshot below, read by the methods
-	id       protocol.PeerID
-	session  protocol.SessionID
-	state    State
-	isHost   bool
-	hostID   protocol.PeerID
-	peers    map[protocol.PeerID]State
-	sendLink *link // a client's open link to its host, for Send
-	err      error // why the Peer ended
-	lastErr  error // why the last round ended, for Join's timeout error
+	mu         sync.Mutex // guards the snapshot below, read by the methods
+	id         protocol.PeerID
+	session    protocol.SessionID
+	state      State
+	isHost     bool
+	hostID     protocol.PeerID
+	peers      map[protocol.PeerID]State
+	sendLink   *link // a client's open link to its host, for Send
+	maxMessage int   // the largest Data payload Send takes
+	err        error // why the Peer ended
+	lastErr    error // why the last round ended, for Join's timeout error
 
 	// Owned by the loop goroutine (loop.go).
 	sig          *signal
 	set          settings
 	joined       bool
-	links        map[protocol.PeerID]*link // host: one per client
-	states       map[protocol.PeerID]State // host: the map it sends
-	toHost       *link                     // client
-	early        []webrtc.ICECandidateInit // client: host candidates before its offer
+	links        map[protocol.PeerID]*link     // host: one per client
+	states       map[protocol.PeerID]State     // host: the map it sends
+	gone         map[protocol.PeerID]time.Time // host: clients whose link ended, since when
+	lastHost     protocol.PeerID               // the host of the last join, for OnHostChange
+	snapshot     json.RawMessage               // client: the host's last state (HostState)
+	since        []Message                     // client: the Data messages after it
+	restored     bool                          // client: restored the current host's first state
+	stateDirty   bool                          // host: Data relayed since the last state sent
+	seq          uint64                        // host: Data messages relayed
+	recent       []Message                     // client: the last Data messages, for a state's "after"
+	stateSentAt  time.Time                     // host: when it last sent its state
+	toHost       *link                         // client
+	early        []webrtc.ICECandidateInit     // client: host candidates before its offer
 	joinAt       time.Time
 	backlog      []event // events left over when a round ended
 	wasConnected bool    // this round reached StateConnected
@@ -76,11 +89,15 @@ type Peer struct {
 
 type callback struct {
 	msg   *Message
-	err   error
 	track *Track
 	state State
 	peers map[protocol.PeerID]State
-	kind  uint8 // cbMessage, cbState, cbPeers
+	err   error
+	raw   json.RawMessage    // cbRestore
+	link  *link              // cbSnapshot: the client to send it to (nil: all)
+	seq   uint64             // cbSnapshot: the messages relayed before it
+	hosts [2]protocol.PeerID // cbHostChange: previous, current
+	kind  uint8              // cbMessage, cbState, cbPeers, cbError, cbHostChange, cbRestore
 }
 
 const (
@@ -88,6 +105,9 @@ const (
 	cbState
 	cbPeers
 	cbError
+	cbHostChange
+	cbRestore
+	cbSnapshot // call HostState (the state hand-off)
 	cbTrack
 )
 
@@ -139,8 +159,14 @@ func newPeer(cfg Config) *Peer {
 		p.session, p.id = c.Session, c.Peer
 	}
 	p.failoverOn = p.cfg.failoverBeforeJoin()
+	p.maxMessage = protocol.DefaultMaxMessageSize
+	if c, err := token.Peek(cfg.Token); err == nil {
+		if fc, err := protocol.ParseFrameConfig(c.Config); err == nil {
+			p.maxMessage = fc.MaxMessageSize
+		}
+	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	if cfg.OnMessage != nil || cfg.OnState != nil || cfg.OnPeers != nil || cfg.OnError != nil || cfg.OnTrack != nil {
+	if cfg.OnMessage != nil || cfg.OnState != nil || cfg.OnPeers != nil || cfg.OnError != nil || cfg.OnHostChange != nil || cfg.OnRestoreState != nil || cfg.HostState != nil || cfg.OnTrack != nil {
 		p.events = newQueue[callback]()
 		go p.dispatch()
 	} else {
@@ -208,56 +234,72 @@ func (p *Peer) Err() error {
 	return p.err
 }
 
-// Send sends data, marshalled with encoding/json (a json.RawMessage is sent
-// as is), as a Data message to every peer of the session, this one
+// Send sends data as a Data message to every peer of the session, this one
 // included: a client sends it to the host, which relays it to everyone; the
-// host delivers it to itself and to every client.
+// host delivers it to itself and to every client. A []byte is sent as a
+// binary message (a browser gets a Uint8Array); anything else is marshalled
+// with encoding/json (a json.RawMessage is sent as is). A message of any
+// size up to the frame config's maxMessageSize (16 MiB by default) goes,
+// in chunks when it is large; a bigger one is refused with a
+// *protocol.CodeError (message_too_large).
+//
+// Delivered or reported: Send returns nil only when the message was handed
+// to the DataChannel (a client) or to the relay (the host); a host that
+// refuses a client's message afterwards tells it, and OnError gets that.
 //
 // On a client, Send waits only while its DataChannel's send queue is full
-// (over 1 MiB), until it drains or ctx ends; it returns ErrNotConnected
-// while the client has no open DataChannel. On the host, Send never waits:
-// it queues the message for the relay, which drops a client whose own queue
-// passes 16 MiB (or 4096 messages held while it negotiates or heals) rather
-// than buffer without bound.
+// (over protocol.SendHighWater), until it drains or ctx ends; it returns
+// ErrNotConnected while the client has no open DataChannel. On the host,
+// Send never waits: it queues the message for the relay, which drops a
+// client that cannot keep up (protocol.RelayMaxQueued, RelayMaxHeld) rather
+// than buffer without bound or stall the others.
 //
 // While a client's link heals (see Config.HealTimeout), Send queues the
-// message (up to 4096, then ErrQueueFull) and returns nil: queued messages
-// go out in order once the link is healed, or are reported to OnError as
-// ErrMessagesLost if it is lost instead.
+// message (up to protocol.HealMaxHeld, then ErrQueueFull) and returns nil:
+// queued messages go out in order once the link is healed, or are
+// reported to OnError as ErrMessagesLost if it is lost instead.
 func (p *Peer) Send(ctx context.Context, data any) error {
-	raw, err := marshalData(data)
+	raw, bin, err := marshalData(data)
 	if err != nil {
 		return err
 	}
 	p.mu.Lock()
-	st, host, l := p.state, p.isHost, p.sendLink
+	st, host, l, limit := p.state, p.isHost, p.sendLink, p.maxMessage
 	p.mu.Unlock()
+	if n := len(raw) + len(bin); n > limit {
+		return &protocol.CodeError{Code: protocol.CodeTooLarge, Text: fmt.Sprintf("a message of %d bytes; the maximum is %d", n, limit)}
+	}
 	switch {
 	case st.Final():
 		return ErrClosed
 	case host:
-		if !p.inbox.push(event{kind: evSend, data: raw}) {
+		if bin != nil {
+			bin = bytes.Clone(bin) // the relay runs after Send returns
+		}
+		if !p.inbox.push(event{kind: evSend, data: raw, bin: bin}) {
 			return ErrClosed
 		}
 		return nil
 	case l == nil:
 		return ErrNotConnected
 	}
-	msg := encodeData(raw)
-	if held, err := l.hold(msg); held {
-		return err
-	}
-	if err := l.waitRoom(ctx); err != nil {
-		return err
-	}
-	if err := l.dc.SendText(msg); err != nil {
-		if l.dc.ReadyState() != webrtc.DataChannelStateOpen {
-			return fmt.Errorf("%w: %v", ErrNotConnected, err)
+	if bin != nil {
+		pieces := chunkBinary(encodeBinaryHeader(""), bin)
+		if held, err := l.hold(pieces); held {
+			return err
 		}
-		return fmt.Errorf("peer: send: %w", err) // e.g. over the channel's message size
+		return l.send(ctx, pieces)
 	}
-	return nil
+	pieces := chunkText(encodeData(raw))
+	if held, err := l.hold(pieces); held {
+		return err
+	}
+	return l.send(ctx, pieces)
 }
+
+// SlowDrops returns how many clients this peer, as a host, dropped because
+// they could not keep up with the relay (protocol.RelayMaxQueued).
+func (p *Peer) SlowDrops() int64 { return p.slowDrops.Load() }
 
 // Close leaves the session and stops the Peer: a joined peer sends
 // SessionLeave (a host leaving resets the session: its clients see
@@ -310,6 +352,12 @@ func (p *Peer) dispatch() {
 				p.cfg.OnPeers(c.peers)
 			case cbError:
 				p.cfg.OnError(c.err)
+			case cbHostChange:
+				p.cfg.OnHostChange(c.hosts[0], c.hosts[1])
+			case cbRestore:
+				p.cfg.OnRestoreState(c.raw)
+			case cbSnapshot:
+				p.takeHostState(c)
 			case cbTrack:
 				p.cfg.OnTrack(*c.track)
 			}
@@ -318,14 +366,22 @@ func (p *Peer) dispatch() {
 	}
 }
 
-func (p *Peer) emitMessage(from protocol.PeerID, data json.RawMessage) {
+func (p *Peer) emitMessage(from protocol.PeerID, data json.RawMessage, bin []byte) {
 	if p.events != nil && p.cfg.OnMessage != nil {
-		p.events.push(callback{kind: cbMessage, msg: &Message{From: from, Data: data}})
+		p.events.push(callback{kind: cbMessage, msg: &Message{From: from, Data: data, Binary: bin}})
 	}
 }
 
+// push queues a callback of the given kind if the app has one.
+func (p *Peer) push(c callback, has bool) {
+	if p.events != nil && has {
+		p.events.push(c)
+	}
+}
+
+// emitError reports err to OnError (and to the log).
 func (p *Peer) emitError(err error) {
-	p.log.Warn("p2pstreams: "+err.Error(), "peer", p.id)
+	p.log.Warn("p2pstreams: peer error", "peer", p.id, "err", err)
 	if p.events != nil && p.cfg.OnError != nil {
 		p.events.push(callback{kind: cbError, err: err})
 	}

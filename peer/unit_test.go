@@ -80,11 +80,14 @@ func TestWireMessages(t *testing.T) {
 	if err != nil || len(m) != 1 || m["a"] != StateConnected {
 		t.Errorf("decodeStates skips unknown states: %v, %v", m, err)
 	}
-	if _, err := marshalData(json.RawMessage(`{bad`)); err == nil {
+	if _, _, err := marshalData(json.RawMessage(`{bad`)); err == nil {
 		t.Error("invalid RawMessage accepted")
 	}
-	if raw, err := marshalData("x"); err != nil || string(raw) != `"x"` {
-		t.Errorf("marshalData(\"x\") = %s, %v", raw, err)
+	if raw, bin, err := marshalData("x"); err != nil || string(raw) != `"x"` || bin != nil {
+		t.Errorf("marshalData(\"x\") = %s, %v, %v", raw, bin, err)
+	}
+	if raw, bin, err := marshalData([]byte{1, 2}); err != nil || raw != nil || string(bin) != "\x01\x02" {
+		t.Errorf("marshalData([]byte) = %s, %v, %v: want binary", raw, bin, err)
 	}
 	if (Message{Data: json.RawMessage(`"a\nb"`)}).Text() != "a\nb" || (Message{Data: json.RawMessage(`[1]`)}).Text() != "[1]" {
 		t.Error("Message.Text")

@@ -5,9 +5,10 @@ import (
 	"time"
 )
 
-// FrameConfig is the config of a <p2p-frame> (and of a Go peer): the seed's
-// keys plus manualFailover and maxMessageSize. Its zero value means the
-// defaults of each field (Normalize fills them in). It is signed into the
+// FrameConfig is the config of a <p2p-frame> (and of a Go peer): the keys
+// of the Rails gem p2p_streams_channel plus manualFailover and
+// maxMessageSize. Its zero value means the defaults of each field
+// (Normalize fills them in). It is signed into the
 // peer's token and handed back by the server on join; both peers read it
 // the same way (the browser client's reader takes its defaults from
 // client/constants.js, generated from this package).
@@ -21,7 +22,7 @@ type FrameConfig struct {
 	// KeepCableConnection keeps a client's signaling WebSocket open once it
 	// is connected to its host; default false: only hosts stay connected.
 	KeepCableConnection bool `json:"keepCableConnection,omitempty"`
-	// ManualFailover is the seed's mode: when the host goes, clients report
+	// ManualFailover is the Rails gem's mode: when the host goes, clients report
 	// p2pDisconnected and stay down until the page is reloaded. By default
 	// (false) they rejoin by themselves and the first one back hosts. The
 	// old key "autoFailover": false is read as manualFailover: true.
@@ -66,12 +67,12 @@ type heartbeatJSON struct {
 	IdleTimeoutMls int64 `json:"idle_timeout_mls,omitempty"`
 }
 
-// MarshalJSON writes the seed's millisecond keys.
+// MarshalJSON writes the gem's millisecond keys.
 func (h Heartbeat) MarshalJSON() ([]byte, error) {
 	return json.Marshal(heartbeatJSON{h.Interval.Milliseconds(), h.IdleTimeout.Milliseconds()})
 }
 
-// UnmarshalJSON reads the seed's millisecond keys.
+// UnmarshalJSON reads the gem's millisecond keys.
 func (h *Heartbeat) UnmarshalJSON(b []byte) error {
 	var j heartbeatJSON
 	if err := json.Unmarshal(b, &j); err != nil {

@@ -88,13 +88,20 @@ const (
 	MsgStates    = "Data.Connection.State" // host → clients: every peer's state
 	MsgHeartbeat = "Heartbeat"             // both ways, every heartbeat interval
 	MsgError     = "Error"                 // host → client: a message of the client's was refused (code)
+	MsgHostState = "Data.Host.State"       // host → clients: the app's state snapshot (opt-in hand-off)
 
 	// Renegotiation over the channel, peer to peer, never given to the app
 	// nor relayed (PROTOCOL.md, "Renegotiation over the DataChannel").
 	MsgDescription = "Negotiation.Description" // both ways: an RTCSessionDescriptionInit (offer or answer)
 	MsgCandidate   = "Negotiation.Candidate"   // both ways: an RTCIceCandidateInit
 	MsgFeatures    = "Negotiation.Features"    // both ways, once on open: {"iceRestart": bool}; browsers send it, Go peers do not
+	MsgStreamFrom  = "Negotiation.StreamFrom"  // host → client, before it forwards a stream: {"streamId", "peerId"} (who shares it)
 )
+
+// HostStateEvery: a host whose app gives a state snapshot sends a fresh
+// one to its clients at most this often while Data messages flow, and to
+// each client when its channel opens.
+const HostStateEvery = time.Second
 
 // The connection states, of a peer and in Data.Connection.State, in the
 // order a connection usually goes through them.

@@ -17,7 +17,7 @@ import (
 	"unicode/utf8"
 )
 
-// Type is the value of "type" in every signaling message (the seed's name).
+// Type is the value of "type" in every signaling message (the name p2p_streams_channel uses).
 const Type = "Connection"
 
 // MaxIDLength bounds session and peer ids, in bytes.
@@ -77,7 +77,8 @@ const (
 	CodeSessionFull     Code = "session_full"      // the session has its maximum of peers
 	CodeNotHost         Code = "not_host"          // a host-only message from a client
 	CodeRateLimited     Code = "rate_limited"      // too many messages; this one was dropped
-	CodeSlowReader      Code = "slow_reader"       // the send queue overflowed (closes)
+	CodeSlowReader      Code = "slow_reader"       // the peer did not read what was sent to it (closes)
+	CodeFlood           Code = "flood"             // kept sending over the rate limit (closes)
 	CodeSessionExpired  Code = "session_expired"   // the token's expiry passed while connected (closes)
 	CodeJoinTimeout     Code = "join_timeout"      // no SessionJoin in time (closes)
 	CodeServerShutdown  Code = "server_shutdown"   // the server is going away (closes)
@@ -134,17 +135,22 @@ func DecodeClient(b []byte) (*Message, error) {
 	if len(b) == 0 || b[0] != '{' {
 		return nil, bad(CodeBadMessage, "a message is one JSON object")
 	}
-	m, ok := decodeRouted(b)
+	var from json.RawMessage // taken raw, so that "from":"" and "from":null count as set
+	m, ok := decodeRouted(b) // never with from: it takes only type, state, to and data
 	if !ok {
-		m = new(Message)
-		if err := json.Unmarshal(b, m); err != nil {
+		in := new(struct {
+			Message
+			From json.RawMessage `json:"from"`
+		})
+		if err := json.Unmarshal(b, in); err != nil {
 			return nil, bad(CodeBadMessage, "invalid JSON: %v", err)
 		}
+		m, from = &in.Message, in.From
 	}
 	if m.Type != Type {
 		return nil, bad(CodeUnknownState, "type must be %q", Type)
 	}
-	if m.From != "" {
+	if from != nil {
 		return nil, bad(CodeBadMessage, "from is set by the server, not the sender")
 	}
 	switch m.State {

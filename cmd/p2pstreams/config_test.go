@@ -35,7 +35,7 @@ var nonDefault = map[string]struct {
 	"rate-burst":        {"7", func(c *serveConfig) any { return c.RateBurst }, 7},
 	"max-peers":         {"2", func(c *serveConfig) any { return c.MaxPeers }, 2},
 	"max-message-bytes": {"4096", func(c *serveConfig) any { return c.MaxMessageBytes }, 4096},
-	"send-queue":        {"9", func(c *serveConfig) any { return c.SendQueue }, 9},
+	"send-queue-bytes":  {"9", func(c *serveConfig) any { return c.SendQueueBytes }, 9},
 	"join-timeout":      {"3s", func(c *serveConfig) any { return c.JoinTimeout }, 3 * time.Second},
 	"write-timeout":     {"4s", func(c *serveConfig) any { return c.WriteTimeout }, 4 * time.Second},
 	"store-timeout":     {"6s", func(c *serveConfig) any { return c.StoreTimeout }, 6 * time.Second},
@@ -129,14 +129,14 @@ func lineOf(text, prefix string) string {
 // A flag wins over the environment, which wins over the file.
 func TestConfigPrecedence(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "c")
-	os.WriteFile(file, []byte("max-peers 3\nrate-burst 4\nsend-queue 5\n"), 0o600)
+	os.WriteFile(file, []byte("max-peers 3\nrate-burst 4\nsend-queue-bytes 5\n"), 0o600)
 	c := defaultServeConfig()
 	env := map[string]string{"P2PSTREAMS_MAX_PEERS": "6", "P2PSTREAMS_RATE_BURST": "7"}
 	if _, err := loadConfig(&c, []string{"--config", file, "--max-peers", "8"}, lookup(env), &strings.Builder{}); err != nil {
 		t.Fatal(err)
 	}
-	if c.MaxPeers != 8 || c.RateBurst != 7 || c.SendQueue != 5 {
-		t.Errorf("max-peers %d (want the flag's 8), rate-burst %d (the env's 7), send-queue %d (the file's 5)", c.MaxPeers, c.RateBurst, c.SendQueue)
+	if c.MaxPeers != 8 || c.RateBurst != 7 || c.SendQueueBytes != 5 {
+		t.Errorf("max-peers %d (want the flag's 8), rate-burst %d (the env's 7), send-queue-bytes %d (the file's 5)", c.MaxPeers, c.RateBurst, c.SendQueueBytes)
 	}
 }
 
@@ -159,7 +159,7 @@ func TestConfigMalformed(t *testing.T) {
 		{[]string{"--rate-limit", "fast"}, nil, []string{"rate-limit", "not a number"}},
 		{[]string{"--log-level", "loud"}, nil, []string{"log-level", "not one of"}},
 		{[]string{"--allowed-origins", "example.com"}, nil, []string{"allowed-origins", "not an origin"}},
-		{nil, map[string]string{"P2PSTREAMS_SEND_QUEUE": "-3"}, []string{"P2PSTREAMS_SEND_QUEUE", "--send-queue", "less than 1"}},
+		{nil, map[string]string{"P2PSTREAMS_SEND_QUEUE_BYTES": "-3"}, []string{"P2PSTREAMS_SEND_QUEUE_BYTES", "--send-queue-bytes", "less than 1"}},
 		{nil, map[string]string{"P2PSTREAMS_METRICS": "maybe"}, []string{"P2PSTREAMS_METRICS", "not true or false"}},
 		{[]string{"--config", write("a", "write-timeout soon\n")}, nil, []string{"a:1", "write-timeout", "not a duration"}},
 		{[]string{"--config", write("b", "# x\nmax-pears 3\n")}, nil, []string{"b:2", "unknown setting", "max-pears"}},

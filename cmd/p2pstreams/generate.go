@@ -184,14 +184,19 @@ func runInstall(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	// in your setup code (package %s):
 	srv, funcs, err := newP2PStreams()
 	mux.Handle("/p2p/", srv)   // signaling, and the browser client at /p2p/p2pstreams.js
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServer(http.Dir("static"))))
 	tmpl := template.New("").Funcs(funcs) // before parsing templates that use p2pFrameStart
 	defer srv.Shutdown(ctx)
 
 	// in a page, with a p2pstreams.FrameOptions{Session: ..., Peer: ...} as .Frame:
 	{{template "p2pstreams_room" .Frame}}
 
-	// a controller for it:
-	p2pstreams controller chat
+	// the controller the partial loads from /static/chat_controller.js:
+	p2pstreams controller chat --dir static
+
+	// the secret that signs the tokens (at least 16 bytes, the same on every
+	// node; unset, a random one per process, so tokens die with a restart):
+	export P2PSTREAMS_SECRET="$(head -c 32 /dev/urandom | base64)"
 `, in.Package)
 	return nil
 }

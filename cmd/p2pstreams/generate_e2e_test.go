@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,6 +47,17 @@ func TestNewAppChat(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "chatapp")
 	goCmd(t, app, "build", "-o", bin, ".")
 	base := startApp(t, bin)
+	// The page's icon and style are served (no 404 in the console).
+	for _, f := range []string{"/static/icon.svg", "/static/chat.css"} {
+		res, err := http.Get(base + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("GET %s = %d", f, res.StatusCode)
+		}
+	}
 
 	alice, bob := b.NewPage(t), b.NewPage(t)
 	alice.Navigate(base + "/room?name=alice&room=generated")

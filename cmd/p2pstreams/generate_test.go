@@ -14,7 +14,7 @@ import (
 	"github.com/p2pstreams/p2pstreams/internal/testenv"
 )
 
-// callbacks are the seed's controller callbacks; every generated controller
+// callbacks are the controller callbacks of the Rails gem p2p_streams_channel; every generated controller
 // stubs them all.
 var callbacks = []string{"p2pNegotiating()", "p2pConnecting()", "p2pConnected()", "p2pDisconnected(", "p2pClosed()", "p2pError(", "p2pReceivedMessage("}
 
@@ -165,7 +165,7 @@ func TestNewBuilds(t *testing.T) {
 		t.Fatal(err)
 	}
 	app := filepath.Join(dir, "chatapp")
-	for _, f := range []string{"go.mod", "main.go", "README.md", "templates/index.html", "templates/room.html", "templates/style.html", "static/chat_controller.js"} {
+	for _, f := range []string{"go.mod", "main.go", "README.md", "templates/index.html", "templates/room.html", "templates/style.html", "static/chat_controller.js", "static/chat.css", "static/icon.svg"} {
 		p := filepath.Join(app, filepath.FromSlash(f))
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("missing %s: %v", f, err)
@@ -275,7 +275,8 @@ func TestInstallBuilds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"wrote " + filepath.Join(site, "p2pstreams.go"), "wrote " + filepath.Join(site, "templates", "p2pstreams_room.html"), "go get " + generate.ModulePath + "@latest", "newP2PStreams()"} {
+	for _, want := range []string{"wrote " + filepath.Join(site, "p2pstreams.go"), "wrote " + filepath.Join(site, "templates", "p2pstreams_room.html"), "go get " + generate.ModulePath + "@latest", "newP2PStreams()",
+		"P2PSTREAMS_SECRET", "p2pstreams controller chat --dir static"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -293,10 +294,24 @@ func TestInstallBuilds(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the installed app: %v\n%s", err, page)
 	}
-	for _, want := range []string{`<script type="module" src="/p2p/p2pstreams.js"></script>`, `<p2p-frame token="`, `<div id="chat">`, "</p2p-frame>"} {
+	for _, want := range []string{`import ChatController from "/static/chat_controller.js"`, `<p2p-frame token="`, `<div id="chat">`, "</p2p-frame>"} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("rendered partial lacks %q:\n%s", want, page)
 		}
+	}
+	// Without P2PSTREAMS_SECRET it starts too, on a random secret, and says so.
+	cmd = exec.Command(bin)
+	cmd.Dir = site
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "P2PSTREAMS_SECRET=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if page, err := cmd.Output(); err != nil || !strings.Contains(string(page), `<p2p-frame token="`) ||
+		!strings.Contains(stderr.String(), "P2PSTREAMS_SECRET is not set") {
+		t.Errorf("the installed app without P2PSTREAMS_SECRET: %v, stderr %q", err, stderr.String())
 	}
 
 	// The dependency is there now: a second install (with --print) does not

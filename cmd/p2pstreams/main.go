@@ -7,7 +7,7 @@
 //	p2pstreams new APP [--module PATH] [--replace DIR] [--dir D]
 //	p2pstreams install [--print] [--dir D] [--templates DIR]
 //	p2pstreams controller NAME [--plain|--stimulus] [--dir D]
-//	p2pstreams help
+//	p2pstreams help [COMMAND]
 package main
 
 import (
@@ -59,6 +59,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
+		if len(args) > 1 { // help COMMAND: the command's own usage
+			if c, ok := commands[args[1]]; ok {
+				return c.run(ctx, []string{"-h"}, stdout, stdout)
+			}
+		}
 		usage(stdout)
 		return nil
 	}
@@ -81,5 +86,5 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-11s %s\n", n, commands[n].short)
 	}
-	fmt.Fprintln(w, "\nRun 'p2pstreams COMMAND -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'p2pstreams help COMMAND' (or 'p2pstreams COMMAND -h') for a command's flags.")
 }

@@ -30,3 +30,16 @@ func TestRunUsage(t *testing.T) {
 		t.Errorf("errors went to stdout: %q", out.String())
 	}
 }
+
+// help COMMAND prints that command's usage, on stdout.
+func TestHelpCommand(t *testing.T) {
+	for name := range commands {
+		var out, errOut bytes.Buffer
+		if err := run(context.Background(), []string{"help", name}, &out, &errOut); err != nil {
+			t.Errorf("help %s: %v", name, err)
+		}
+		if o := out.String(); !strings.Contains(o, "Usage") || !strings.Contains(o, name) || !strings.Contains(o, "-") {
+			t.Errorf("help %s printed %q (stderr %q), want its usage", name, out.String(), errOut.String())
+		}
+	}
+}

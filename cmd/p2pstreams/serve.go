@@ -31,7 +31,7 @@ type serveConfig struct {
 	RateBurst       int
 	MaxPeers        int
 	MaxMessageBytes int
-	SendQueue       int
+	SendQueueBytes  int
 	JoinTimeout     time.Duration
 	WriteTimeout    time.Duration
 	StoreTimeout    time.Duration
@@ -52,7 +52,7 @@ type serveConfig struct {
 func defaultServeConfig() serveConfig {
 	return serveConfig{
 		Addr: ":8080", RateLimit: 100, RateBurst: 1000, MaxPeers: 128, MaxMessageBytes: 64 << 10,
-		SendQueue: 256, JoinTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
+		SendQueueBytes: 1 << 20, JoinTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
 		StoreTimeout: 5 * time.Second, LogLevel: "info", LogFormat: "text", Metrics: true,
 		TURN: defaultTURNConfig(),
 	}
@@ -70,9 +70,9 @@ func (c *serveConfig) settings() []*setting {
 		{name: "rate-burst", usage: "messages one connection may send at once", value: intValue{&c.RateBurst, 1}},
 		{name: "max-peers", usage: "members of a session, host included", value: intValue{&c.MaxPeers, 1}},
 		{name: "max-message-bytes", usage: "size of one signaling message", value: intValue{&c.MaxMessageBytes, 256}},
-		{name: "send-queue", usage: "messages waiting to be written to one connection before it is closed as a slow reader", value: intValue{&c.SendQueue, 1}},
+		{name: "send-queue-bytes", usage: "bytes waiting to be written to one connection before it is closed as a slow reader (at least twice max-message-bytes)", value: intValue{&c.SendQueueBytes, 1}},
 		{name: "join-timeout", usage: "time a new connection has to join", value: durationValue{&c.JoinTimeout, time.Millisecond}},
-		{name: "write-timeout", usage: "time to write to one connection", value: durationValue{&c.WriteTimeout, time.Millisecond}},
+		{name: "write-timeout", usage: "time a write to one connection may make no progress before it is closed as a slow reader", value: durationValue{&c.WriteTimeout, time.Millisecond}},
 		{name: "store-timeout", usage: "time each store and broker call may take", value: durationValue{&c.StoreTimeout, time.Millisecond}},
 		{name: "lease", usage: "presence lease: a dead node's peers are released after it; 0 means 15s with --redis and none in memory", value: durationValue{&c.Lease, 0}},
 		{name: "allowed-origins", usage: "comma-separated page origins that may open a WebSocket (https://example.com), or *; empty means the server's own origin", value: originsValue{listValue{&c.AllowedOrigins}}},
@@ -87,7 +87,7 @@ func (c *serveConfig) settings() []*setting {
 func (c *serveConfig) options(secret []byte, log *slog.Logger) *p2pstreams.Options {
 	return &p2pstreams.Options{
 		Secret: secret, Logger: log, AllowedOrigins: c.AllowedOrigins,
-		MaxMessageBytes: c.MaxMessageBytes, MaxPeers: c.MaxPeers, SendQueue: c.SendQueue,
+		MaxMessageBytes: c.MaxMessageBytes, MaxPeers: c.MaxPeers, SendQueueBytes: c.SendQueueBytes,
 		RateLimit: c.RateLimit, RateBurst: c.RateBurst, JoinTimeout: c.JoinTimeout,
 		WriteTimeout: c.WriteTimeout, StoreTimeout: c.StoreTimeout, Lease: c.Lease,
 	}

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strings"
@@ -31,6 +32,7 @@ import (
 	"github.com/pion/transport/v4/stdnet"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/p2pstreams/p2pstreams/client"
 	"github.com/p2pstreams/p2pstreams/internal/browsertest"
 	"github.com/p2pstreams/p2pstreams/internal/demo/demotest"
 	"github.com/p2pstreams/p2pstreams/internal/testenv"
@@ -125,6 +127,38 @@ func TestTURNAcrossNamespaces(t *testing.T) {
 			t.Logf("host %+v, client %+v", hostRes, clientRes)
 		})
 	}
+	// TURN down, relay only: nothing can work, and the client says so
+	// with a code (ice_failed) rather than hanging.
+	for _, browser := range []bool{false, true} {
+		kind, name := "go", "go/turn-down"
+		if browser {
+			kind, name = "browser", "chromium/turn-down"
+		}
+		t.Run(name, func(t *testing.T) {
+			if !clientKnows("ice_failed") {
+				t.Skip("SKIPPED: the client has no ICE-connect timeout (ice_failed) yet")
+			}
+			dead := []string{"--turn-url", "turn:" + srvIP + ":3999?transport=udp", "--turn-secret", extSecret}
+			base, _ := serve(t, append([]string{"--addr", srvIP + ":0", "--secret", secret}, dead...)...)
+			rc := roleConfig{Base: base, Secret: secret, Session: strings.ReplaceAll(name, "/", "-"), RelayOnly: true}
+			hc, cc := rc, rc
+			hc.Me, hc.Other = "alice", "bob"
+			cc.Me, cc.Other, cc.ExpectFail = "bob", "alice", true
+			host := startRole(t, "ta", kind+"host", hc)
+			host.result(t)
+			res := startRole(t, "tb", kind+"client", cc).result(t)
+			if res.FailedCode != "ice_failed" {
+				t.Errorf("the client reported %+v, want a failure with ice_failed", res)
+			}
+		})
+	}
+}
+
+// clientKnows reports whether the clients have the error code (both take
+// their codes from package protocol, which the embedded constants.js shows).
+func clientKnows(code string) bool {
+	b, err := fs.ReadFile(client.FS, "constants.js")
+	return err == nil && strings.Contains(string(b), `"`+code+`"`)
 }
 
 func otherOf(me string) string {
@@ -172,12 +206,13 @@ func enterNamespaces(t *testing.T, run string) {
 
 // roleConfig is what a role process gets (JSON, in envRoleConfig).
 type roleConfig struct {
-	Base      string // the server's http:// base URL
-	Secret    string // token secret (turn role: the TURN secret)
-	Session   string
-	Me, Other string
-	RelayOnly bool
-	Addr      string // turn role: where to listen
+	Base       string // the server's http:// base URL
+	Secret     string // token secret (turn role: the TURN secret)
+	Session    string
+	Me, Other  string
+	RelayOnly  bool
+	ExpectFail bool   // client: nothing can connect; report the failure's code
+	Addr       string // turn role: where to listen
 }
 
 // roleResult is what a role process reports on its stdout.
@@ -188,6 +223,7 @@ type roleResult struct {
 	Local, Remote string // the selected pair's candidate types
 	Relayed       bool
 	RTTMls        float64
+	FailedCode    string // ExpectFail: the code the client failed with
 	Error         string
 }
 
@@ -316,7 +352,7 @@ func TestNetnsRole(t *testing.T) {
 func goRole(t *testing.T, c roleConfig, isHost bool, report func(roleResult)) {
 	cfgJSON := json.RawMessage(`{}`)
 	if c.RelayOnly {
-		cfgJSON = json.RawMessage(`{"iceTransportPolicy":"relay"}`)
+		cfgJSON = json.RawMessage(`{"iceTransportPolicy":"relay","connect_timeout_mls":5000}`)
 	}
 	tok, err := token.Issue([]byte(c.Secret), token.Claims{
 		Session: protocol.SessionID(c.Session), Peer: protocol.PeerID(c.Me),
@@ -329,11 +365,29 @@ func goRole(t *testing.T, c roleConfig, isHost bool, report func(roleResult)) {
 	peers := make(chan map[protocol.PeerID]peer.State, 64)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	p, err := peer.Join(ctx, peer.Config{
+	cfg := peer.Config{
 		URL: "ws" + strings.TrimPrefix(c.Base, "http") + "p2p/", Token: tok, API: namespaceAPI(),
 		OnMessage: func(m peer.Message) { msgs <- m },
 		OnPeers:   func(m map[protocol.PeerID]peer.State) { peers <- m },
-	})
+	}
+	if c.ExpectFail {
+		jctx, jcancel := context.WithTimeout(ctx, 20*time.Second)
+		defer jcancel()
+		p, err := peer.Join(jctx, cfg)
+		if err == nil {
+			p.Close(context.Background())
+			t.Fatal("joined and connected with the TURN server down")
+		}
+		r := roleResult{Phase: "done", Error: ""}
+		if strings.Contains(err.Error(), "ice_failed") {
+			r.FailedCode = "ice_failed"
+		} else {
+			r.FailedCode = "other: " + err.Error()
+		}
+		report(r)
+		return
+	}
+	p, err := peer.Join(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,6 +455,12 @@ func browserRole(t *testing.T, c roleConfig, isHost bool, report func(roleResult
 	if isHost {
 		page.WaitText(c.Me + ": connected")
 		report(roleResult{Phase: "up"})
+	}
+	if c.ExpectFail {
+		// The demo's words for ice_failed (internal/demo/static/chat.js).
+		page.WaitTrue(`document.querySelector("#status").textContent.includes("No direct connection")`, "the ice_failed words")
+		report(roleResult{Phase: "done", FailedCode: "ice_failed"})
+		return
 	}
 	page.WaitText(c.Other + ": connected")
 	demotest.Say(page, "hello from "+c.Me)

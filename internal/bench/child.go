@@ -52,7 +52,7 @@ func ChildMain(ctx context.Context, args []string, stdin io.Reader, stdout io.Wr
 	}
 	fs := flag.NewFlagSet("bench child", flag.ContinueOnError)
 	var o serverOptions
-	fs.IntVar(&o.SendQueue, "send-queue", 0, "")
+	fs.IntVar(&o.SendQueueBytes, "send-queue-bytes", 0, "")
 	fs.IntVar(&o.MaxPeers, "max-peers", 0, "")
 	fs.StringVar(&o.Redis, "redis", "", "")
 	fs.StringVar(&o.RedisPrefix, "redis-prefix", "", "")
@@ -171,7 +171,7 @@ func spawn(ctx context.Context, command []string, kind string, secret []byte, o 
 		return nil, errors.New("bench: no command to spawn a server with")
 	}
 	args := append(append([]string(nil), command[1:]...), ChildFlag, kind,
-		"-send-queue", strconv.Itoa(o.SendQueue), "-max-peers", strconv.Itoa(o.MaxPeers),
+		"-send-queue-bytes", strconv.Itoa(o.SendQueueBytes), "-max-peers", strconv.Itoa(o.MaxPeers),
 		"-redis", o.Redis, "-redis-prefix", o.RedisPrefix, "-metrics="+strconv.FormatBool(o.Metrics))
 	if profile {
 		// Record every allocation, so that heap profiles give exact bytes per

@@ -40,7 +40,7 @@ func runHop(ctx context.Context, r *runner) (*hopFigures, error) {
 	}
 	b := make([]byte, 6)
 	rand.Read(b)
-	o := serverOptions{SendQueue: max(256, 4*r.cfg.Window), MaxPeers: 2}
+	o := serverOptions{SendQueueBytes: relayQueueBytes(r.cfg), MaxPeers: 2}
 	f := &hopFigures{Pairs: r.cfg.Pairs, Size: r.cfg.Size}
 
 	one, err := spawn(ctx, r.cfg.Command, kindServer, r.secret, o, r.cfg.ServerProcs, false)

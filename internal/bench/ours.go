@@ -16,17 +16,18 @@ import (
 // newOurs returns the p2pstreams server as the benchmark runs it: default
 // options except those a load test must lift (the per-connection rate limit,
 // which would refuse a relay benchmark's traffic by design, and the send
-// queue, sized for the relay window) and the session size, for storms.
+// queue, sized for the relay window when it holds more than the default)
+// and the session size, for storms.
 //
 // With o.Redis, the node keeps sessions in that Redis and delivers through
 // its pub/sub, as the nodes of a deployment do.
 func newOurs(secret []byte, o serverOptions) (http.Handler, func(context.Context) error, error) {
 	opts := &p2pstreams.Options{
-		Secret:    secret,
-		Logger:    slog.New(slog.DiscardHandler),
-		RateLimit: -1,
-		SendQueue: o.SendQueue,
-		MaxPeers:  o.MaxPeers,
+		Secret:         secret,
+		Logger:         slog.New(slog.DiscardHandler),
+		RateLimit:      -1,
+		SendQueueBytes: o.SendQueueBytes,
+		MaxPeers:       o.MaxPeers,
 	}
 	var rdb *redis.Client
 	var broker *p2predis.Broker
@@ -66,9 +67,19 @@ func newOurs(secret []byte, o serverOptions) (http.Handler, func(context.Context
 // serverOptions are the server settings a scenario needs; zero means the
 // server's default.
 type serverOptions struct {
-	SendQueue   int
-	MaxPeers    int
-	Redis       string // host:port of a Redis for store and broker; "" = memory
-	RedisPrefix string // key prefix, shared by the nodes of one run
-	Metrics     bool   // Prometheus metrics on, as serve ships them
+	SendQueueBytes int // 0: the server's default
+	MaxPeers       int
+	Redis          string // host:port of a Redis for store and broker; "" = memory
+	RedisPrefix    string // key prefix, shared by the nodes of one run
+	Metrics        bool   // Prometheus metrics on, as serve ships them
+}
+
+// relayQueueBytes is the send queue a relay of cfg needs: four windows of
+// its messages (with their framing and the routed envelope), or the
+// server's default when that is enough.
+func relayQueueBytes(cfg Config) int {
+	if q := 4 * cfg.Window * (cfg.Size + 256); q > 1<<20 {
+		return q
+	}
+	return 0
 }

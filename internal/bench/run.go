@@ -180,10 +180,7 @@ func (r *runner) one(ctx context.Context, kind string) (map[string]any, error) {
 }
 
 func (r *runner) start(ctx context.Context, kind string) (target, error) {
-	o := serverOptions{SendQueue: 4 * r.cfg.Window, MaxPeers: max(r.cfg.Group, 2), Metrics: r.metrics}
-	if o.SendQueue < 256 {
-		o.SendQueue = 256
-	}
+	o := serverOptions{SendQueueBytes: relayQueueBytes(r.cfg), MaxPeers: max(r.cfg.Group, 2), Metrics: r.metrics}
 	url := strings.HasPrefix(r.cfg.Target, "ws://")
 	switch {
 	case kind == kindShipped:

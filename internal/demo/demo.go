@@ -6,10 +6,10 @@
 //	/room?name=N&room=R        the room: peers as "NAME: STATE", chat lines
 //	                           as "SENDER: TEXT", a message box and Send
 //
-// Query switches on /room: failover=off (the seed's manual mode: when the
-// host goes, "Stream disconnected! please refresh to continue"), keep=on
-// (keepCableConnection), relay=on (iceTransportPolicy "relay": through TURN
-// only, when the server has TURN).
+// Query switches on /room: failover=off (the manual mode of the Rails gem
+// p2p_streams_channel: when the host goes, "Stream disconnected! please
+// refresh to continue"), keep=on (keepCableConnection), relay=on
+// (iceTransportPolicy "relay": through TURN only, when the server has TURN).
 package demo
 
 import (
@@ -28,13 +28,14 @@ import (
 //go:embed *.html
 var files embed.FS
 
-// Static holds the room's controller and style (chat.js, chat.css), served
-// by the demo at /static/ and written into new apps by `p2pstreams new`.
+// static holds the room's controller, style and icon (chat.js, chat.css,
+// icon.svg), served by the demo at /static/ and written into new apps by
+// `p2pstreams new`.
 //
 //go:embed static
 var static embed.FS
 
-// Static returns the files of the room's controller and style: chat.js and chat.css.
+// Static returns the room's controller, style and icon: chat.js, chat.css, icon.svg.
 func Static() fs.FS {
 	sub, _ := fs.Sub(static, "static")
 	return sub

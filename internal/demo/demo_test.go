@@ -143,13 +143,13 @@ func TestRoomPage(t *testing.T) {
 	}
 }
 
-// The pages carry their icon inline: no request for /favicon.ico, no 404.
-func TestFaviconInline(t *testing.T) {
+// The pages name their icon, which is served: no 404 for /favicon.ico.
+func TestFavicon(t *testing.T) {
 	h := handler(t)
 	for _, target := range []string{"/", "/room?name=amy"} {
 		icons := find(t, do(h, target).Body.String(), func(n *html.Node) bool { return n.Data == "link" && attr(n, "rel") == "icon" })
-		if len(icons) != 1 || !strings.HasPrefix(attr(icons[0], "href"), "data:image/svg+xml,") {
-			t.Errorf("%s: want one inline SVG icon, got %d", target, len(icons))
+		if len(icons) != 1 || attr(icons[0], "href") != "/static/icon.svg" {
+			t.Errorf("%s: want one icon at /static/icon.svg, got %d", target, len(icons))
 		}
 	}
 }
@@ -157,7 +157,7 @@ func TestFaviconInline(t *testing.T) {
 // The room's controller and style are served with the page.
 func TestStaticFiles(t *testing.T) {
 	h := handler(t)
-	for name, ctype := range map[string]string{"/static/chat.js": "javascript", "/static/chat.css": "text/css"} {
+	for name, ctype := range map[string]string{"/static/chat.js": "javascript", "/static/chat.css": "text/css", "/static/icon.svg": "image/svg+xml"} {
 		w := do(h, name)
 		if w.Code != http.StatusOK || !strings.Contains(w.Header().Get("Content-Type"), ctype) {
 			t.Errorf("GET %s = %d %q", name, w.Code, w.Header().Get("Content-Type"))

@@ -2,11 +2,15 @@ package generate
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
+
+	"github.com/p2pstreams/p2pstreams/internal/demo"
 )
 
 // AppOptions say what App writes.
@@ -56,7 +60,27 @@ func App(o AppOptions) ([]File, error) {
 	if o.GoVersion == "" {
 		o.GoVersion = defaultGoVersion(o.Replace)
 	}
-	return renderTree("app", o)
+	files, err := renderTree("app", o)
+	if err != nil {
+		return nil, err
+	}
+	demoFiles, err := demoFiles()
+	return append(files, demoFiles...), err
+}
+
+// demoFiles are the demo's controller, style and icon, as they are: the app
+// looks and behaves like the demo of `p2pstreams serve`.
+func demoFiles() ([]File, error) {
+	var files []File
+	for src, dst := range map[string]string{"chat.js": "static/chat_controller.js", "chat.css": "static/chat.css", "icon.svg": "static/icon.svg"} {
+		b, err := fs.ReadFile(demo.Static(), src)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, File{Path: dst, Data: b})
+	}
+	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	return files, nil
 }
 
 // defaultGoVersion is the go directive of replace's go.mod if there is one,

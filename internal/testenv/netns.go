@@ -18,6 +18,18 @@ import (
 // childEnv marks the re-executed test binary.
 const childEnv = "P2PSTREAMS_NETNS_CHILD"
 
+// init brings lo up in the re-executed test binary before the test
+// package's own variables are initialized (they depend on this package):
+// some read the interfaces once, at initialization (peertest.LoopbackAPI
+// in a package-level var), and must see lo up.
+func init() {
+	if os.Getenv(childEnv) == "1" {
+		if err := loopbackUp(); err != nil {
+			fmt.Fprintf(os.Stderr, "testenv: bring lo up in the test namespace: %v\n", err)
+		}
+	}
+}
+
 // EnterLoopbackNamespace runs this test binary again in a loopback-only
 // network namespace and reports its exit code with reexeced true; the caller
 // exits with that code. It returns reexeced false when the tests should run
@@ -25,10 +37,7 @@ const childEnv = "P2PSTREAMS_NETNS_CHILD"
 // there is no Chromium to protect, or P2PSTREAMS_SKIP_BROWSER=1.
 func EnterLoopbackNamespace() (code int, reexeced bool) {
 	if os.Getenv(childEnv) == "1" {
-		if err := loopbackUp(); err != nil {
-			fmt.Fprintf(os.Stderr, "testenv: bring lo up in the test namespace: %v\n", err)
-		}
-		return 0, false
+		return 0, false // lo came up in init
 	}
 	if len(NonLoopbackUp()) == 0 {
 		loopbackUp() // best effort: `unshare --net` without `ip link set lo up`

@@ -1,5 +1,5 @@
-// The seed's chat_controller.js (README of p2p_streams_channel), unchanged but
-// for what the seed leaves to the app: the targets it uses and the four small
+// The chat_controller.js of the Rails gem p2p_streams_channel (its README), unchanged but
+// for what the gem leaves to the app: the targets it uses and the four small
 // view helpers at the end. Same import, same callbacks, same calls.
 import { P2pController } from "p2p"
 export default class extends P2pController {
@@ -70,7 +70,7 @@ export default class extends P2pController {
     // this.hostPeerId: the host peer id
     //
 
-    // The view helpers the seed's example calls but does not show.
+    // The view helpers the gem's example calls but does not show.
     showConnecting() { this.statusTarget.textContent = "connecting..." }
     hideConnecting() { this.statusTarget.textContent = `${this.peerId} connected` + (this.iamHost ? " as host" : ` to ${this.hostPeerId}`) }
     showChatBox() { this.messageBoxTarget.disabled = false }

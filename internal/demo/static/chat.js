@@ -30,6 +30,7 @@ const ERRORS = {
   host_unresponsive: "The host stopped answering. Finding a new one…",
   webrtc: "The browser could not set up the peer-to-peer connection. Trying again…",
   message_too_large: "That message is too long to send.",
+  slow_reader: "A peer could not keep up and was dropped; it will rejoin.",
   bad_frame: "This page is broken: its room element cannot be read.",
 }
 
@@ -58,11 +59,15 @@ export default class ChatController extends P2pController {
     this.host = null // the host named in the last system line
     this.lost = false // this page lost the host and has not connected since
     this.error = false // the status shows an error until connected again
-    // Streams: the host's Share camera button, and every shared video.
+    // Streams: the Share camera button, and every shared video.
     this.shareButton = element.querySelector("#share")
     this.videos = element.querySelector("#videos")
     this.camera = null // the stream this page shares
     this.shareButton?.addEventListener("click", () => this.toggleCamera())
+    // Every chat message [sender, data, time], in the host's order: the state
+    // the library hands to newcomers and to a new host (p2pHostState), so
+    // that every page shows the whole history, once, across host changes.
+    this.history = []
     element.querySelector("#send").addEventListener("submit", (e) => {
       e.preventDefault()
       this.send()
@@ -86,8 +91,7 @@ export default class ChatController extends P2pController {
     this.showStatus("")
     this.enable(true)
     this.role.textContent = this.iamHost ? "(host)" : ""
-    // Only the host shares streams, for now.
-    if (this.shareButton) this.shareButton.hidden = !this.iamHost
+    if (this.shareButton) this.shareButton.hidden = false
     if (this.lost) this.system("reconnected")
     this.lost = false
   }
@@ -130,9 +134,12 @@ export default class ChatController extends P2pController {
 
   p2pReceivedMessage(message) {
     switch (message.type) {
-      case "Data":
-        this.say(message.senderId, message.data)
+      case "Data": {
+        const time = clock.format(new Date())
+        this.history.push([message.senderId, message.data, time])
+        this.say(message.senderId, message.data, time)
         break
+      }
       case "Data.Connection.State":
         this.showPeers(message.data)
         break
@@ -188,9 +195,26 @@ export default class ChatController extends P2pController {
     video.play().catch(() => {})
   }
 
+  // the room's state for a newcomer or a new host (the library asks the host)
+  p2pHostState() {
+    return { history: this.history }
+  }
+
+  // replace what this page shows with the host's history
+  p2pRestoreState(state) {
+    if (!state || !Array.isArray(state.history)) return
+    for (const d of [...this.lines.querySelectorAll(":scope > div")]) d.remove()
+    this.history = []
+    const first = this.lines.firstChild
+    for (const [sender, data, time] of state.history) {
+      this.history.push([sender, data, time])
+      this.say(sender, data, time, first)
+    }
+  }
+
   // ---- the chat
 
-  say(sender, data) {
+  say(sender, data, time, before = null) {
     // "SENDER: TEXT", the sender in bold: both set as text.
     const line = document.createElement("div")
     const name = document.createElement("b")
@@ -198,7 +222,7 @@ export default class ChatController extends P2pController {
     name.style.setProperty("--hue", hue(sender))
     if (sender === this.peerId) line.className = "mine"
     line.append(name, `: ${typeof data === "string" ? data : JSON.stringify(data)}`)
-    this.append(line)
+    this.append(line, time, before)
     this.empty.hidden = true
   }
 
@@ -209,10 +233,10 @@ export default class ChatController extends P2pController {
     this.append(p)
   }
 
-  append(el) {
-    el.dataset.time = clock.format(new Date())
+  append(el, time = clock.format(new Date()), before = null) {
+    el.dataset.time = time
     const stick = this.lines.scrollTop + this.lines.clientHeight >= this.lines.scrollHeight - 4
-    this.lines.append(el)
+    this.lines.insertBefore(el, before)
     if (stick) this.lines.scrollTop = this.lines.scrollHeight
   }
 

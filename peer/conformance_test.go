@@ -1,0 +1,719 @@
+package peer_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/p2pstreams/p2pstreams"
+	"github.com/p2pstreams/p2pstreams/internal/browsertest"
+	"github.com/p2pstreams/p2pstreams/peer"
+	"github.com/p2pstreams/p2pstreams/protocol"
+)
+
+// The conformance suite: one table of host and client rules (PROTOCOL.md,
+// "Host behaviour"), each run with a Go host and a browser host, and Go
+// and browser clients, so that both implementations pass the same table.
+// A new rule is added here first. Browser runs need the loopback-only
+// namespace: unshare --net sh -c 'ip link set lo up && exec go test -run Conformance ./peer'
+
+var conformance = []struct {
+	name string
+	run  func(c *confRun)
+}{
+	{"late joiner", confLateJoiner},
+	{"message during negotiation", confDuringNegotiation},
+	{"gone longer than forget-after", confForgetAfter},
+	{"large text and binary messages", confLarge},
+	{"over the maximum size", confOverMax},
+	{"fatal refusal", confFatalRefusal},
+	{"slow client", confSlowClient},
+	{"host change", confHostChange},
+	{"state hand-off across a host change", confHandOff},
+}
+
+func TestConformance(t *testing.T) {
+	kinds := []string{"go", "browser"}
+	for _, sc := range conformance {
+		for _, hk := range kinds {
+			for _, ck := range kinds {
+				t.Run(fmt.Sprintf("%s/%s host/%s clients", sc.name, hk, ck), func(t *testing.T) {
+					sc.run(newConfRun(t, hk, ck))
+				})
+			}
+		}
+	}
+}
+
+// confRun is one scenario's room: a server (at most confMaxPeers per
+// session), the harness page for browser members, and the kinds to use.
+type confRun struct {
+	t          *testing.T
+	srv        *p2pstreams.Server
+	url, base  string
+	b          *browsertest.Browser
+	host, kind string // member kinds: "go" or "browser"
+	room       string
+}
+
+const confMaxPeers = 3
+
+func newConfRun(t *testing.T, host, clients string) *confRun {
+	t.Helper()
+	var b *browsertest.Browser
+	if host == "browser" || clients == "browser" {
+		b = browsertest.Shared(t)
+	}
+	checkGoroutines(t)
+	srv, err := p2pstreams.NewServer(&p2pstreams.Options{Secret: []byte("peer-conformance-secret-0123456789"), MaxPeers: confMaxPeers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &confRun{t: t, srv: srv, b: b, host: host, kind: clients, room: "conf"}
+	mux := http.NewServeMux()
+	mux.Handle("/p2p/", srv)
+	mux.HandleFunc("/member", c.memberPage)
+	hs := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		hs.Close()
+	})
+	c.base = hs.URL
+	c.url = "ws" + strings.TrimPrefix(hs.URL, "http") + "/p2p/"
+	return c
+}
+
+// member is one peer of the room, Go or browser, seen the same way.
+type member interface {
+	ID() string
+	IsHost() bool
+	Send(text string) error                 // a small JSON string
+	SendBig(kind string, n, seed int) error // "text" or "bin", made by bigPayload's rule
+	Lines() []string                        // "from: text", big ones as "from: kind:len:sha256"
+	States() map[string]string              // the last state map
+	Errors() []string                       // error codes reported
+	State() string                          // its own state
+	Go()                                    // goes without leaving: a closed page, a stopped process
+	// SendWhenNegotiating arms the host to send text the moment its map
+	// shows peer id negotiating.
+	SendWhenNegotiating(id, text string)
+	SlowDrops() int        // host: clients dropped as too slow
+	HostChanges() []string // "previous>current", from OnHostChange / p2pHostChanged
+}
+
+// opts are a member's settings beyond its id.
+type opts struct {
+	config      *p2pstreams.FrameConfig
+	expired     bool          // an expired token
+	forgetAfter time.Duration // host: shorter forget-after
+}
+
+func (c *confRun) join(kind, id string, o opts) member {
+	c.t.Helper()
+	if kind == "go" {
+		return c.joinGo(id, o)
+	}
+	return c.joinBrowser(id, o)
+}
+
+// hostAndClients joins the host, then n clients, and waits until every one
+// sees every other connected.
+func (c *confRun) hostAndClients(n int, o opts) (member, []member) {
+	c.t.Helper()
+	h := c.join(c.host, "h", o)
+	c.wait("h hosts", func() bool { return h.IsHost() && h.State() == "connected" })
+	var cs []member
+	for i := range n {
+		cs = append(cs, c.join(c.kind, fmt.Sprintf("c%d", i+1), o))
+	}
+	c.allConnected(append([]member{h}, cs...)...)
+	return h, cs
+}
+
+func (c *confRun) allConnected(ms ...member) {
+	c.t.Helper()
+	for _, m := range ms {
+		for _, o := range ms {
+			c.wait(m.ID()+" sees "+o.ID()+" connected", func() bool { return m.States()[o.ID()] == "connected" })
+		}
+	}
+}
+
+func (c *confRun) wait(what string, cond func() bool) {
+	c.t.Helper()
+	eventually(c.t, 20*time.Second, what, cond)
+}
+
+// sameLines waits until every member shows want, in order.
+func (c *confRun) sameLines(want []string, ms ...member) {
+	c.t.Helper()
+	for _, m := range ms {
+		c.wait(fmt.Sprintf("%s shows %d lines", m.ID(), len(want)), func() bool { return len(m.Lines()) >= len(want) })
+		if got := m.Lines(); !slices.Equal(got, want) {
+			c.t.Errorf("%s shows %q, want %q: every peer gets every message once, in order", m.ID(), got, want)
+		}
+	}
+}
+
+// ---- the scenarios
+
+// A client that joins late gets the whole state map, the host's state
+// (here the lines it shows: the harness opts in to the hand-off) and every
+// message from then on, each once.
+func confLateJoiner(c *confRun) {
+	h, cs := c.hostAndClients(1, opts{})
+	must(c.t, cs[0].Send("before"))
+	c.sameLines([]string{"c1: before"}, h, cs[0])
+	late := c.join(c.kind, "late", opts{})
+	c.allConnected(h, cs[0], late)
+	must(c.t, h.Send("after"))
+	c.sameLines([]string{"c1: before", "h: after"}, h, cs[0])
+	c.sameLines([]string{"c1: before", "h: after"}, late)
+}
+
+// A Data message the host relays while a client negotiates reaches that
+// client once its channel opens, in order.
+func confDuringNegotiation(c *confRun) {
+	h, cs := c.hostAndClients(1, opts{})
+	h.SendWhenNegotiating("c2", "while c2 negotiates")
+	c2 := c.join(c.kind, "c2", opts{})
+	c.allConnected(h, cs[0], c2)
+	must(c.t, cs[0].Send("then"))
+	c.sameLines([]string{"h: while c2 negotiates", "c1: then"}, h, cs[0], c2)
+}
+
+// A client gone longer than forget-after leaves the host's map, and the
+// host's PeerLeft frees its place: a full session takes a new peer.
+func confForgetAfter(c *confRun) {
+	h, cs := c.hostAndClients(2, opts{forgetAfter: time.Second}) // confMaxPeers: the room is full
+	cs[0].Go()
+	c.wait("h sees c1 gone", func() bool { s := h.States()["c1"]; return s != "connected" })
+	c.wait("h forgets c1", func() bool { _, ok := h.States()["c1"]; return !ok })
+	c.wait("c2 gets the map without c1", func() bool { _, ok := cs[1].States()["c1"]; return !ok && len(cs[1].States()) == 2 })
+	c3 := c.join(c.kind, "c3", opts{})
+	c.allConnected(h, cs[1], c3)
+}
+
+// 5 MiB of text and 5 MiB of bytes, each way, reach every peer intact and
+// in order with small messages around them.
+func confLarge(c *confRun) {
+	h, cs := c.hostAndClients(2, opts{})
+	const n = 5 << 20
+	var want []string
+	for i, m := range []member{cs[0], h} {
+		must(c.t, m.Send("small 1"))
+		must(c.t, m.SendBig("text", n, i))
+		must(c.t, m.Send("small 2"))
+		must(c.t, m.SendBig("bin", n, i+10))
+		must(c.t, m.Send("small 3"))
+		want = append(want, m.ID()+": small 1", m.ID()+": "+bigLine("text", n, i), m.ID()+": small 2",
+			m.ID()+": "+bigLine("bin", n, i+10), m.ID()+": small 3")
+	}
+	for _, m := range []member{h, cs[0], cs[1]} {
+		c.wait(m.ID()+" gets all 10", func() bool { return len(m.Lines()) >= 10 })
+		got := m.Lines()
+		if !slices.Equal(sorted(got), sorted(want)) || !inOrder(got, want[:5]) || !inOrder(got, want[5:]) {
+			c.t.Errorf("%s got %q, want %q (each sender's in order)", m.ID(), got, want)
+		}
+	}
+	order := h.Lines()
+	for _, m := range cs {
+		if !slices.Equal(m.Lines(), order) {
+			c.t.Errorf("%s has another order than the host: %q vs %q", m.ID(), m.Lines(), order)
+		}
+	}
+}
+
+// A message over maxMessageSize is refused at the sender with
+// message_too_large; one under it passes.
+func confOverMax(c *confRun) {
+	cfg := &p2pstreams.FrameConfig{MaxMessageSize: 1 << 20}
+	h, cs := c.hostAndClients(1, opts{config: cfg})
+	for _, m := range []member{cs[0], h} {
+		for _, kind := range []string{"text", "bin"} {
+			if err := m.SendBig(kind, 2<<20, 1); protocol.CodeOf(err) != protocol.CodeTooLarge {
+				c.t.Errorf("%s sending 2 MiB of %s over a 1 MiB maximum: %v, want message_too_large", m.ID(), kind, err)
+			}
+		}
+	}
+	must(c.t, cs[0].SendBig("bin", 512<<10, 3))
+	c.sameLines([]string{"c1: " + bigLine("bin", 512<<10, 3)}, h, cs[0])
+}
+
+// A refusal that retrying cannot fix (an expired token) ends the client
+// (failed) without retrying; the room goes on.
+func confFatalRefusal(c *confRun) {
+	h, cs := c.hostAndClients(1, opts{})
+	bad := c.join(c.kind, "expired", opts{expired: true})
+	c.wait("the expired client fails", func() bool { return bad.State() == "failed" })
+	if e := bad.Errors(); !slices.Contains(e, string(protocol.CodeTokenExpired)) {
+		c.t.Errorf("errors %v, want token_expired", e)
+	}
+	must(c.t, cs[0].Send("still here"))
+	c.sameLines([]string{"c1: still here"}, h, cs[0])
+}
+
+// A client that cannot keep up is dropped (failed, counted) when its queue
+// passes the relay's bound; the others get every message, in order, at
+// their own pace.
+func confSlowClient(c *confRun) {
+	h, cs := c.hostAndClients(1, opts{})
+	slow := c.joinGo("slow", opts{}).(*goMember) // only a Go peer can be made slow
+	c.allConnected(h, cs[0], slow)
+	peer.ReadSlowly(slow.p, 50*time.Millisecond) // about 300 KB/s: far behind the others
+	const n, count = 4 << 20, 10                 // 40 MiB: past protocol.RelayMaxQueued (32 MiB)
+	var want []string
+	for i := range count {
+		// At the pace of the client that keeps up (a burst bigger than
+		// the bound would leave every client behind by as much).
+		must(c.t, h.SendBig("bin", n, i))
+		want = append(want, "h: "+bigLine("bin", n, i))
+		c.wait("c1 keeps up", func() bool { return len(cs[0].Lines()) > i })
+	}
+	// Dropped (and counted), it rejoins by itself: its state in the map
+	// does not stay failed for long.
+	c.wait("the host drops the slow client", func() bool { return h.SlowDrops() >= 1 })
+	peer.ReadSlowly(slow.p, 0)
+	c.sameLines(want, h, cs[0]) // c1 was never dropped: it has every message
+	if got := slow.Lines(); len(got) >= count {
+		c.t.Errorf("the slow client got all %d messages: it was not dropped", len(got))
+	}
+}
+
+// The host goes: its clients elect one of themselves, and the room works.
+func confHostChange(c *confRun) {
+	h, cs := c.hostAndClients(2, opts{})
+	h.Go()
+	c.wait("a new host", func() bool { return cs[0].IsHost() || cs[1].IsHost() })
+	c.allConnected(cs...)
+	next := cs[0].ID()
+	if cs[1].IsHost() {
+		next = cs[1].ID()
+	}
+	for _, m := range cs {
+		c.wait(m.ID()+" is told of the host change", func() bool { return slices.Contains(m.HostChanges(), "h>"+next) })
+	}
+	must(c.t, cs[1].Send("after the change"))
+	for _, m := range cs {
+		c.wait(m.ID()+" gets the message", func() bool { return slices.Contains(m.Lines(), "c2: after the change") })
+	}
+}
+
+// The host's state (here: the lines it shows) reaches a newcomer, and
+// survives a host change: a newcomer to the new host gets all of it, once.
+func confHandOff(c *confRun) {
+	h, cs := c.hostAndClients(1, opts{})
+	must(c.t, h.Send("one"))
+	must(c.t, cs[0].Send("two"))
+	want := []string{"h: one", "c1: two"}
+	c.sameLines(want, h, cs[0])
+	late := c.join(c.kind, "late", opts{})
+	c.sameLines(want, late)
+	h.Go()
+	c.wait("a new host", func() bool { return cs[0].IsHost() || late.IsHost() })
+	c.allConnected(cs[0], late)
+	late2 := c.join(c.kind, "late2", opts{})
+	c.allConnected(cs[0], late, late2)
+	c.sameLines(want, late2)
+	must(c.t, late2.Send("three"))
+	want = append(want, "late2: three")
+	c.sameLines(want, cs[0], late, late2)
+}
+
+// ---- payloads
+
+// bigPayload is n bytes made from seed, the same rule as the page's.
+func bigPayload(kind string, n, seed int) []byte {
+	const alphabet = `abcdefghijklmnopqrstuvwxyz0123456789 "\`
+	b := make([]byte, n)
+	for i := range b {
+		if kind == "text" {
+			b[i] = alphabet[(i*7+seed)%len(alphabet)]
+		} else {
+			b[i] = byte(i*31 + seed)
+		}
+	}
+	return b
+}
+
+func bigLine(kind string, n, seed int) string {
+	sum := sha256.Sum256(bigPayload(kind, n, seed))
+	return fmt.Sprintf("%s:%d:%s", kind, n, hex.EncodeToString(sum[:]))
+}
+
+// line is how a member shows a received message.
+func line(from string, text string, bin []byte, isBin bool) string {
+	switch {
+	case isBin:
+		sum := sha256.Sum256(bin)
+		return fmt.Sprintf("%s: bin:%d:%s", from, len(bin), hex.EncodeToString(sum[:]))
+	case len(text) > 1000:
+		sum := sha256.Sum256([]byte(text))
+		return fmt.Sprintf("%s: text:%d:%s", from, len(text), hex.EncodeToString(sum[:]))
+	}
+	return from + ": " + text
+}
+
+func sorted(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
+
+// inOrder reports whether sub appears in s in its order.
+func inOrder(s, sub []string) bool {
+	i := 0
+	for _, x := range s {
+		if i < len(sub) && x == sub[i] {
+			i++
+		}
+	}
+	return i == len(sub)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ---- Go members
+
+type goMember struct {
+	c   *confRun
+	p   *peer.Peer
+	id  string
+	mu  sync.Mutex
+	ls  []string
+	st  map[string]string
+	err []string
+	arm map[string]string // SendWhenNegotiating
+	hc  []string
+}
+
+func (c *confRun) joinGo(id string, o opts) member {
+	if o.forgetAfter > 0 {
+		c.t.Cleanup(peer.SetForgetAfter(o.forgetAfter))
+	}
+	g := &goMember{c: c, id: id, st: map[string]string{}, arm: map[string]string{}}
+	ttl := time.Hour
+	tok, err := c.srv.Token(protocol.SessionID(c.room), protocol.PeerID(id), ttl, o.config)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if o.expired {
+		tok = expiredToken(c, id)
+	}
+	cfg := peer.Config{
+		URL: c.url, Token: tok, API: loopback, Logger: confLog(),
+		OnMessage: func(m peer.Message) {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			g.ls = append(g.ls, line(string(m.From), m.Text(), m.Binary, m.Data == nil))
+		},
+		OnPeers: func(m map[protocol.PeerID]peer.State) {
+			g.mu.Lock()
+			g.st = map[string]string{}
+			var fire []string
+			for id, s := range m {
+				g.st[string(id)] = s.String()
+				if text, ok := g.arm[string(id)]; ok && s == peer.StateNegotiating {
+					delete(g.arm, string(id))
+					fire = append(fire, text)
+				}
+			}
+			g.mu.Unlock()
+			for _, text := range fire {
+				g.p.Send(context.Background(), text)
+			}
+		},
+		OnHostChange: func(prev, cur protocol.PeerID) {
+			g.mu.Lock()
+			g.hc = append(g.hc, string(prev)+">"+string(cur))
+			g.mu.Unlock()
+		},
+		HostState: func() any {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			return slices.Clone(g.ls)
+		},
+		OnRestoreState: func(raw json.RawMessage) {
+			var ls []string
+			if err := json.Unmarshal(raw, &ls); err != nil {
+				c.t.Errorf("%s: restored state %s: %v", id, raw, err)
+				return
+			}
+			g.mu.Lock()
+			g.ls = ls
+			g.mu.Unlock()
+		},
+		OnError: func(err error) {
+			g.mu.Lock()
+			g.err = append(g.err, string(protocol.CodeOf(err)))
+			g.mu.Unlock()
+		},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	p, err := peer.Join(ctx, cfg)
+	if o.expired {
+		if err == nil {
+			c.t.Fatal("an expired token joined")
+		}
+		g.err = append(g.err, string(protocol.CodeOf(err)))
+		return &failedMember{goMember: g}
+	}
+	if err != nil {
+		c.t.Fatalf("Join %s: %v", id, err)
+	}
+	g.p = p
+	c.t.Cleanup(func() { closePeer(c.t, p) })
+	return g
+}
+
+// failedMember is a Go peer whose Join was refused.
+type failedMember struct{ *goMember }
+
+func (f *failedMember) State() string { return "failed" }
+
+func expiredToken(c *confRun, id string) string {
+	// A token issued with an expiry in the past: the server refuses it with token_expired.
+	tok, err := c.srv.Token(protocol.SessionID(c.room), protocol.PeerID(id), -time.Hour, nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return tok
+}
+
+func (g *goMember) ID() string    { return g.id }
+func (g *goMember) IsHost() bool  { return g.p != nil && g.p.IsHost() }
+func (g *goMember) State() string { return g.p.State().String() }
+func (g *goMember) Send(text string) error {
+	return g.p.Send(context.Background(), text)
+}
+func (g *goMember) SendBig(kind string, n, seed int) error {
+	b := bigPayload(kind, n, seed)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if kind == "text" {
+		return g.p.Send(ctx, string(b))
+	}
+	return g.p.Send(ctx, b)
+}
+func (g *goMember) Lines() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.ls)
+}
+func (g *goMember) States() map[string]string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.st
+}
+func (g *goMember) Errors() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.err)
+}
+func (g *goMember) Go() {
+	// A stopped process: its links close, it says nothing to the server
+	// (a client dropped its WebSocket once connected).
+	closePeer(g.c.t, g.p)
+}
+func (g *goMember) SlowDrops() int { return int(g.p.SlowDrops()) }
+func (g *goMember) HostChanges() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.hc)
+}
+func (g *goMember) SendWhenNegotiating(id, text string) {
+	g.mu.Lock()
+	g.arm[id] = text
+	g.mu.Unlock()
+}
+
+// ---- browser members
+
+type browserMember struct {
+	c  *confRun
+	pg *browsertest.Page
+	id string
+}
+
+// memberPage is the harness page: a <p2p-frame> whose events it records in
+// window.conf for the test to read.
+func (c *confRun) memberPage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	id := q.Get("id")
+	var cfg *p2pstreams.FrameConfig
+	if s := q.Get("config"); s != "" {
+		cfg = new(p2pstreams.FrameConfig)
+		if err := json.Unmarshal([]byte(s), cfg); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+	}
+	ttl := time.Hour
+	if q.Get("expired") != "" {
+		ttl = -time.Hour
+	}
+	tok, err := c.srv.Token(protocol.SessionID(c.room), protocol.PeerID(id), ttl, cfg)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	forget, _ := strconv.Atoi(q.Get("forget"))
+	confPage.Execute(w, map[string]any{"Token": tok, "Config": cfg, "ForgetAfter": forget})
+}
+
+var confPage = template.Must(template.New("member").Funcs(template.FuncMap{"json": func(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}}).Parse(`<!doctype html>
+<script type="module">
+import "/p2p/p2pstreams.js"
+const f = document.querySelector("p2p-frame")
+const conf = (window.conf = { lines: [], states: {}, errors: [], state: "new", arm: {}, hostChanges: [] })
+const hex = async (b) => [...new Uint8Array(await crypto.subtle.digest("SHA-256", b))].map((x) => x.toString(16).padStart(2, "0")).join("")
+f.addEventListener("p2p:state", (e) => { conf.state = e.detail.state })
+f.addEventListener("p2p:error", (e) => conf.errors.push(e.detail.code))
+f.addEventListener("p2p:hostchanged", (e) => conf.hostChanges.push(e.detail.previous + ">" + e.detail.current))
+f.addEventListener("p2p:message", (e) => {
+  const m = e.detail
+  if (m.type === "Data.Connection.State") {
+    conf.states = m.data
+    for (const [id, s] of Object.entries(m.data)) {
+      if (s === "negotiating" && conf.arm[id] !== undefined) { f.send(conf.arm[id]); delete conf.arm[id] }
+    }
+    return
+  }
+  if (m.type !== "Data") return
+  const entry = { line: "" } // pushed now: the order is the arrival's, the hash comes later
+  conf.lines.push(entry)
+  if (m.data instanceof Uint8Array) hex(m.data).then((h) => { entry.line = m.senderId + ": bin:" + m.data.length + ":" + h })
+  else if (typeof m.data === "string" && m.data.length > 1000) hex(new TextEncoder().encode(m.data)).then((h) => { entry.line = m.senderId + ": text:" + m.data.length + ":" + h })
+  else entry.line = m.senderId + ": " + (typeof m.data === "string" ? m.data : JSON.stringify(m.data))
+})
+// big is bigPayload of conformance_test.go.
+window.big = (kind, n, seed) => {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789 "\\'
+  const b = new Uint8Array(n)
+  for (let i = 0; i < n; i++) b[i] = kind === "text" ? alphabet.charCodeAt((i * 7 + seed) % alphabet.length) : (i * 31 + seed) & 255
+  return kind === "text" ? new TextDecoder().decode(b) : b
+}
+window.sendCode = (data) => {
+  const before = conf.errors.length
+  const ok = f.send(data)
+  return ok ? "" : conf.errors.slice(before)[0] || "not_connected"
+}
+// The state hand-off: the lines shown are the state.
+f.addP2pListener({
+  p2pHostState: () => conf.lines.map((e) => e.line),
+  p2pRestoreState: (lines) => { conf.lines = lines.map((line) => ({ line })) },
+})
+{{with .ForgetAfter}}customElements.whenDefined("p2p-frame").then(() => {
+  const set = () => (f.peer ? (f.peer.forgetAfterMls = {{.}}) : setTimeout(set, 5))
+  set()
+}){{end}}
+</script>
+<p2p-frame token="{{.Token}}"{{with .Config}} config="{{json .}}"{{end}}></p2p-frame>
+`))
+
+func (c *confRun) joinBrowser(id string, o opts) member {
+	c.t.Helper()
+	u := c.base + "/member?id=" + id
+	if o.config != nil {
+		b, _ := json.Marshal(o.config)
+		u += "&config=" + template.URLQueryEscaper(string(b))
+	}
+	if o.expired {
+		u += "&expired=1"
+	}
+	if o.forgetAfter > 0 {
+		u += fmt.Sprintf("&forget=%d", o.forgetAfter.Milliseconds())
+	}
+	pg := c.b.NewPage(c.t)
+	pg.Navigate(u)
+	pg.WaitTrue(`window.conf`, "the harness page")
+	return &browserMember{c: c, pg: pg, id: id}
+}
+
+func (b *browserMember) ID() string { return b.id }
+func (b *browserMember) IsHost() bool {
+	var v bool
+	b.pg.Eval(`document.querySelector("p2p-frame").iamHost`, &v)
+	return v
+}
+func (b *browserMember) State() string {
+	var s string
+	b.pg.Eval(`conf.state`, &s)
+	return s
+}
+func (b *browserMember) send(expr string) error {
+	var code string
+	b.pg.Eval(`sendCode(`+expr+`)`, &code)
+	if code != "" {
+		return &protocol.CodeError{Code: protocol.Code(code)}
+	}
+	return nil
+}
+func (b *browserMember) Send(text string) error {
+	q, _ := json.Marshal(text)
+	return b.send(string(q))
+}
+func (b *browserMember) SendBig(kind string, n, seed int) error {
+	return b.send(fmt.Sprintf("big(%q, %d, %d)", kind, n, seed))
+}
+func (b *browserMember) Lines() []string {
+	var ls []string
+	// The lines whose hash is done, up to the first one still hashing.
+	b.pg.Eval(`(() => { const out = []; for (const e of conf.lines) { if (!e.line) break; out.push(e.line) } return out })()`, &ls)
+	return ls
+}
+func (b *browserMember) States() map[string]string {
+	var m map[string]string
+	b.pg.Eval(`conf.states`, &m)
+	return m
+}
+func (b *browserMember) Errors() []string {
+	var e []string
+	b.pg.Eval(`conf.errors`, &e)
+	return e
+}
+func (b *browserMember) Go() { b.pg.Close() }
+func (b *browserMember) HostChanges() []string {
+	var hc []string
+	b.pg.Eval(`conf.hostChanges`, &hc)
+	return hc
+}
+func (b *browserMember) SlowDrops() int {
+	var n int
+	b.pg.Eval(`document.querySelector("p2p-frame").peer.slowDrops`, &n)
+	return n
+}
+func (b *browserMember) SendWhenNegotiating(id, text string) {
+	q, _ := json.Marshal(text)
+	b.pg.Eval(fmt.Sprintf(`conf.arm[%q] = %s`, id, q), nil)
+}
+
+// confLog logs to stderr with P2P_DEBUG=1.
+func confLog() *slog.Logger {
+	if os.Getenv("P2P_DEBUG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
