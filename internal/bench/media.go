@@ -33,8 +33,8 @@ type mediaFigures struct {
 	FPS    int `json:"fps"`
 	Width  int `json:"width"`
 	Height int `json:"height"`
-	// JoinToFirstFrame: a viewer's Join called to the last packet of its
-	// first whole frame received (the host already streaming).
+	// JoinToFirstFrame: a viewer's Join called to its first whole frame
+	// received (the frame after the first marker: the host already streaming).
 	JoinToFirstFrame Latency       `json:"join_to_first_frame"`
 	JoinFailures     int           `json:"join_failures"`
 	Loads            []mediaLoad   `json:"loads"`
@@ -53,7 +53,10 @@ type mediaLoad struct {
 	// CPUPctPerViewer is that over the viewers.
 	CPUPct          float64 `json:"cpu_pct"`
 	CPUPctPerViewer float64 `json:"cpu_pct_per_viewer"`
-	// Delivered is the worst viewer's frames received over frames sent.
+	// SentFPS is the frames the host wrote per second (fewer than FPS when
+	// the machine is too busy to keep up); Delivered is the worst viewer's
+	// whole frames (every packet of it) received over frames sent.
+	SentFPS   float64 `json:"sent_fps"`
 	Delivered float64 `json:"delivered"`
 	Seconds   float64 `json:"seconds"`
 }
@@ -172,7 +175,8 @@ type mediaRoom struct {
 	wg      sync.WaitGroup
 }
 
-// viewer counts what it receives.
+// viewer counts what it receives: bytes, and whole frames (every packet
+// from the one after the last frame's marker to this frame's marker).
 type viewer struct {
 	p             *peer.Peer
 	frames, bytes atomic.Int64
@@ -233,16 +237,23 @@ func (room *mediaRoom) join(ctx context.Context) (*viewer, time.Time, error) {
 		room.wg.Add(1)
 		go func() {
 			defer room.wg.Done()
+			var lastMarker uint16
+			since, seen := 0, false // packets since the last marker; a marker seen
 			for {
 				pkt, _, err := tr.Remote.ReadRTP()
 				if err != nil {
 					return
 				}
 				v.bytes.Add(int64(pkt.MarshalSize()))
-				if pkt.Marker {
+				since++
+				if !pkt.Marker {
+					continue
+				}
+				if seen && int(pkt.SequenceNumber-lastMarker) == since {
 					v.frames.Add(1)
 					v.once.Do(func() { close(v.first) })
 				}
+				lastMarker, since, seen = pkt.SequenceNumber, 0, true
 			}
 		}()
 	}
@@ -295,7 +306,7 @@ func (room *mediaRoom) measure(ctx context.Context) (mediaLoad, error) {
 	frames1, bytes1 := room.counts()
 	sent := float64(room.sent.Load() - sent0)
 	n := len(room.viewers)
-	l := mediaLoad{Kbps: room.kbps, FrameBytes: room.bytes, Viewers: n, Seconds: round(sec), Delivered: 1}
+	l := mediaLoad{Kbps: room.kbps, FrameBytes: room.bytes, Viewers: n, Seconds: round(sec), Delivered: 1, SentFPS: round(sent / sec)}
 	var total int64
 	for i := range frames1 {
 		total += bytes1[i] - bytes0[i]
