@@ -8,7 +8,7 @@
 //
 // Play the files with any player that reads IVF and Ogg (ffplay, VLC).
 // It signs its own token with the server's secret (package token), like
-// examples/bot. Other codecs (H.264 when a browser prefers it) are read
+// examples/bot (internal/examplepeer). Other codecs (H.264 when a browser prefers it) are read
 // and dropped, with a note on stderr.
 package main
 
@@ -18,9 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -31,58 +29,30 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/ivfwriter"
 	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
 
+	"github.com/p2pstreams/p2pstreams/internal/examplepeer"
 	"github.com/p2pstreams/p2pstreams/peer"
-	"github.com/p2pstreams/p2pstreams/peer/peertest"
-	"github.com/p2pstreams/p2pstreams/protocol"
-	"github.com/p2pstreams/p2pstreams/token"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "record:", err)
-		os.Exit(1)
-	}
-}
+func main() { examplepeer.Main("record", run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("record", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	url := fs.String("url", "ws://127.0.0.1:8080/p2p/", "signaling endpoint of the server")
-	secret := fs.String("secret", os.Getenv("P2PSTREAMS_SECRET"), "the server's token secret (env P2PSTREAMS_SECRET)")
-	room := fs.String("room", "lobby", "room (session) to join")
-	name := fs.String("name", "recorder", "this peer's id in the room")
+	join := examplepeer.Register(fs, "recorder")
 	out := fs.String("out", ".", "directory for the recordings")
 	frames := fs.Int("frames", 0, "stop once a video track has brought this many frames (0: record until interrupted); the file holds fewer when the first are not keyframes")
-	loopback := fs.Bool("loopback", false, "use 127.0.0.1 only (tests, and browsers started with --allow-loopback-in-peer-connection)")
-	verbose := fs.Bool("v", false, "log debug messages")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	tok, err := token.Issue([]byte(*secret), token.Claims{
-		Session: protocol.SessionID(*room), Peer: protocol.PeerID(*name),
-		Expires: time.Now().Add(12 * time.Hour).Unix(),
-	})
+	cfg, err := join.Config(stderr)
 	if err != nil {
-		return fmt.Errorf("token (is --secret the server's?): %w", err)
+		return err
 	}
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	rec := &recorder{dir: *out, frames: *frames, stdout: &syncWriter{w: stdout}, stderr: &syncWriter{w: stderr}, full: make(chan struct{})}
-	cfg := peer.Config{
-		URL: *url, Token: tok,
-		Logger:  slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
-		OnTrack: rec.track,
-	}
-	if *loopback {
-		cfg.API = peertest.LoopbackAPI()
-	}
+	rec := &recorder{dir: *out, frames: *frames, stdout: &examplepeer.SyncWriter{W: stdout}, stderr: &examplepeer.SyncWriter{W: stderr}, full: make(chan struct{})}
+	cfg.OnTrack = rec.track
 	jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	p, err := peer.Join(jctx, cfg)
@@ -99,9 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case <-p.Done():
 	case <-rec.full:
 	}
-	cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer ccancel()
-	p.Close(cctx) // ends every track: the writers close their files
+	examplepeer.Close(p) // ends every track: the writers close their files
 	rec.wg.Wait()
 	if err := p.Err(); err != nil && !errors.Is(err, peer.ErrClosed) {
 		return err
@@ -193,15 +161,4 @@ func safe(s string) string {
 		return "_"
 	}
 	return s
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }

@@ -3,14 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,43 +15,26 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
 	"golang.org/x/image/vp8"
 
-	"github.com/p2pstreams/p2pstreams"
 	"github.com/p2pstreams/p2pstreams/internal/browsertest"
-	"github.com/p2pstreams/p2pstreams/internal/demo"
+	"github.com/p2pstreams/p2pstreams/internal/examplepeer/examplepeertest"
 )
 
 func TestMain(m *testing.M) { os.Exit(browsertest.Main(m)) }
 
 const secret = "record-test-secret-0123456789"
 
-// serve starts a signaling server with the demo; it returns the server's
-// http:// and ws:// signaling URLs.
-func serve(t *testing.T) (httpURL, wsURL string) {
-	t.Helper()
-	srv, err := p2pstreams.NewServer(&p2pstreams.Options{Secret: []byte(secret)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/p2p/", srv)
-	mux.Handle("/", demo.New(srv, demo.Options{}))
-	hs := httptest.NewServer(mux)
-	t.Cleanup(func() { hs.Close(); srv.Shutdown(context.Background()) })
-	return hs.URL, "ws" + strings.TrimPrefix(hs.URL, "http") + "/p2p/"
-}
-
 // record runs the example until it has frames video frames, in dir; it
 // returns its stdout.
 func record(t *testing.T, ctx context.Context, wsURL, room, dir string, frames int, joined chan<- struct{}) string {
 	t.Helper()
-	out, errOut := &lockedBuffer{}, &lockedBuffer{}
+	out, errOut := &examplepeertest.Buffer{}, &examplepeertest.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-url", wsURL, "-secret", secret, "-room", room, "-out", dir,
 			"-frames", itoa(frames), "-loopback"}, out, errOut)
 	}()
 	if joined != nil {
-		waitFor(t, out, errOut, "joined room")
+		examplepeertest.WaitFor(t, out, errOut, "joined room")
 		close(joined)
 	}
 	select {
@@ -119,12 +99,12 @@ func checkIVF(t *testing.T, dir string, want, width, height int) {
 // room; the recorder joins and writes what it sends to an IVF file whose
 // frames decode.
 func TestRecordsGoStream(t *testing.T) {
-	_, wsURL := serve(t)
+	_, wsURL := examplepeertest.Serve(t, secret)
 	bin := filepath.Join(t.TempDir(), "stream")
 	if out, err := exec.Command("go", "build", "-o", bin, "../stream").CombinedOutput(); err != nil {
 		t.Fatalf("go build ../stream: %v\n%s", err, out)
 	}
-	var out, errOut lockedBuffer
+	var out, errOut examplepeertest.Buffer
 	cmd := exec.Command(bin, "-url", wsURL, "-secret", secret, "-room", "gogo", "-loopback", "-width", "160", "-height", "96")
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Start(); err != nil {
@@ -136,7 +116,7 @@ func TestRecordsGoStream(t *testing.T) {
 			t.Errorf("stream: %v (stderr: %s)", err, errOut.String())
 		}
 	}()
-	waitFor(t, &out, &errOut, "streaming to room")
+	examplepeertest.WaitFor(t, &out, &errOut, "streaming to room")
 	dir := t.TempDir()
 	stdout := record(t, context.Background(), wsURL, "gogo", dir, 40, nil)
 	if !strings.Contains(stdout, "recording streamer's video/VP8 track") {
@@ -149,7 +129,7 @@ func TestRecordsGoStream(t *testing.T) {
 // its fake camera to an IVF file whose frames decode.
 func TestRecordsBrowserCamera(t *testing.T) {
 	b := browsertest.Shared(t)
-	httpURL, wsURL := serve(t)
+	httpURL, wsURL := examplepeertest.Serve(t, secret)
 	host := b.NewPage(t)
 	host.Navigate(httpURL + "/room?name=host&room=cam")
 	host.WaitText("host: connected")
@@ -165,32 +145,4 @@ func TestRecordsBrowserCamera(t *testing.T) {
 	checkIVF(t, dir, 30, 0, 0) // ivfwriter drops the frames before the first keyframe
 }
 
-func waitFor(t *testing.T, out, errOut *lockedBuffer, text string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(out.String(), text) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q in %q (stderr %q)", text, out.String(), errOut.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func itoa(n int) string { return strconv.Itoa(n) }
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}

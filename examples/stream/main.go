@@ -10,7 +10,8 @@
 //
 // It must be the room's host (the first to join): the host sends media to
 // every client, and clients that join later get it too. It signs its own
-// token with the server's secret (package token), like examples/bot.
+// token with the server's secret (package token), like examples/bot
+// (internal/examplepeer).
 package main
 
 import (
@@ -19,30 +20,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"os/signal"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
 
+	"github.com/p2pstreams/p2pstreams/internal/examplepeer"
 	"github.com/p2pstreams/p2pstreams/internal/testvideo"
 	"github.com/p2pstreams/p2pstreams/peer"
-	"github.com/p2pstreams/p2pstreams/peer/peertest"
 	"github.com/p2pstreams/p2pstreams/protocol"
-	"github.com/p2pstreams/p2pstreams/token"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "stream:", err)
-		os.Exit(1)
-	}
-}
+func main() { examplepeer.Main("stream", run) }
 
 // options are the video's: a file, or the generated one's size and rate.
 type options struct {
@@ -54,10 +45,7 @@ type options struct {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("stream", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	url := fs.String("url", "ws://127.0.0.1:8080/p2p/", "signaling endpoint of the server")
-	secret := fs.String("secret", os.Getenv("P2PSTREAMS_SECRET"), "the server's token secret (env P2PSTREAMS_SECRET)")
-	room := fs.String("room", "lobby", "room (session) to join")
-	name := fs.String("name", "streamer", "this peer's id in the room")
+	join := examplepeer.Register(fs, "streamer")
 	var o options
 	fs.StringVar(&o.ivf, "ivf", "", "a VP8 IVF file to stream, over and over (default: a generated video)")
 	fs.IntVar(&o.width, "width", 320, "generated video: width")
@@ -65,8 +53,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.bytes, "bytes", 0, "generated video: pad every frame to this many bytes (models a bitrate: bytes × fps × 8 bit/s)")
 	fs.IntVar(&o.fps, "fps", 30, "generated video: frames per second")
 	fs.IntVar(&o.frames, "frames", 0, "stop after this many frames (0: until interrupted)")
-	loopback := fs.Bool("loopback", false, "use 127.0.0.1 only (tests, and browsers started with --allow-loopback-in-peer-connection)")
-	verbose := fs.Bool("v", false, "log debug messages")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -75,39 +61,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	tok, err := token.Issue([]byte(*secret), token.Claims{
-		Session: protocol.SessionID(*room), Peer: protocol.PeerID(*name),
-		Expires: time.Now().Add(12 * time.Hour).Unix(),
-	})
+	cfg, err := join.Config(stderr)
 	if err != nil {
-		return fmt.Errorf("token (is --secret the server's?): %w", err)
+		return err
 	}
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	cfg := peer.Config{
-		URL: *url, Token: tok,
-		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
-		OnPeers: func(m map[protocol.PeerID]State) {
-			fmt.Fprintf(stdout, "peers: %d\n", len(m))
-		},
-	}
-	if *loopback {
-		cfg.API = peertest.LoopbackAPI()
-	}
+	cfg.OnPeers = func(m map[protocol.PeerID]peer.State) { fmt.Fprintf(stdout, "peers: %d\n", len(m)) }
 	jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	p, err := peer.Join(jctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer ccancel()
-		p.Close(cctx)
-	}()
-	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", *name)
+	defer examplepeer.Close(p)
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", join.Name)
 	if err != nil {
 		return err
 	}
@@ -142,9 +108,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	return nil
 }
-
-// State, for OnPeers' signature.
-type State = peer.State
 
 // checkIVF opens path and reads its header: a VP8 IVF file.
 func checkIVF(path string) error {

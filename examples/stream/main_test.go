@@ -4,18 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/p2pstreams/p2pstreams"
 	"github.com/p2pstreams/p2pstreams/internal/browsertest"
-	"github.com/p2pstreams/p2pstreams/internal/demo"
+	"github.com/p2pstreams/p2pstreams/internal/examplepeer/examplepeertest"
 	"github.com/p2pstreams/p2pstreams/internal/testvideo"
 )
 
@@ -26,22 +21,13 @@ func TestMain(m *testing.M) { os.Exit(browsertest.Main(m)) }
 func TestStreamPlaysInBrowser(t *testing.T) {
 	b := browsertest.Shared(t)
 	const secret = "stream-test-secret-0123456789"
-	srv, err := p2pstreams.NewServer(&p2pstreams.Options{Secret: []byte(secret)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/p2p/", srv)
-	mux.Handle("/", demo.New(srv, demo.Options{}))
-	hs := httptest.NewServer(mux)
-	defer hs.Close()
-	defer srv.Shutdown(context.Background())
+	httpURL, wsURL := examplepeertest.Serve(t, secret)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	out, errOut := &lockedBuffer{}, &lockedBuffer{}
+	out, errOut := &examplepeertest.Buffer{}, &examplepeertest.Buffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-url", "ws" + strings.TrimPrefix(hs.URL, "http") + "/p2p/", "-secret", secret,
+		done <- run(ctx, []string{"-url", wsURL, "-secret", secret,
 			"-room", "movie", "-loopback", "-width", "320", "-height", "180"}, out, errOut)
 	}()
 	defer func() {
@@ -50,16 +36,10 @@ func TestStreamPlaysInBrowser(t *testing.T) {
 			t.Errorf("run: %v (stderr: %s)", err, errOut.String())
 		}
 	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(out.String(), "streaming to room") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the streamer did not start: %q %q", out.String(), errOut.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	examplepeertest.WaitFor(t, out, errOut, "streaming to room")
 
 	p := b.NewPage(t)
-	p.Navigate(hs.URL + "/room?name=alice&room=movie")
+	p.Navigate(httpURL + "/room?name=alice&room=movie")
 	p.WaitText("alice: connected")
 	video := `document.querySelector('#videos figure[data-name="streamer"] video')`
 	p.WaitTrue(`(() => { const v = `+video+`
@@ -130,21 +110,4 @@ func ivf(frames [][]byte) []byte {
 		b.Write(f)
 	}
 	return b.Bytes()
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
