@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -49,6 +50,7 @@ type conn struct {
 	srv *Server
 	nc  net.Conn
 	rd  lazyread.Reader // reads nc; holds a buffer only while bytes are buffered
+	raw syscall.RawConn // nc's socket, for parking and direct writes; nil when nc has none (TLS)
 	// parked: the connection is idle with no reader goroutine (park_linux.go).
 	parked atomic.Bool
 	fd     int32 // the socket's descriptor for parking; -1: cannot park; 0: not known yet
@@ -62,7 +64,7 @@ type conn struct {
 	// which a remote broker may briefly leave unsubscribed in between.
 	stale     *membership
 	joinTimer *time.Timer
-	probe     prober // host liveness (probe.go)
+	probe     atomic.Pointer[prober] // host liveness (probe.go); made on first use
 
 	// Rate limiter (token bucket) and flood meter; the reader's own.
 	tokens float32 // messages that may be sent now
@@ -75,6 +77,7 @@ type conn struct {
 	pinged uint32        // the sweep's tick when it last pinged; the sweep's own
 
 	mu         sync.Mutex
+	wroteAt    int64 // Server.clock of the last direct write (enqueue)
 	queue      []frame
 	queued     int   // payload bytes queued or being written: at most SendQueueBytes
 	pongAt     int32 // 1 + the index in queue of the one pong waiting there; 0: none
@@ -106,7 +109,7 @@ type membership struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{srv: s, nc: nc, tokens: float32(s.o.RateBurst), last: s.clock()}
+	c := &conn{srv: s, nc: nc, raw: rawConn(nc), tokens: float32(s.o.RateBurst), last: s.clock()}
 	c.seen.Store(s.tick.Load())
 	c.rd = lazyread.Reader{R: nc, Conn: nc, Idle: idleMove}
 	c.joinTimer = time.AfterFunc(s.o.JoinTimeout, func() {
@@ -170,6 +173,12 @@ func (c *conn) readLoop() {
 				c.pong(p)
 			case ws.OpClose:
 				c.answerClose(p)
+				return
+			}
+			if msgOp == 0 && c.rd.Buffered() == 0 && c.canPark() {
+				// A lone control frame (most often the pong to the
+				// keepalive's ping): park again now, not after idleMove.
+				moved = true
 				return
 			}
 			continue
@@ -303,6 +312,8 @@ func (c *conn) handle(op ws.OpCode, p []byte) {
 		c.leave(mb, true)
 	case protocol.PeerLeft:
 		c.forget(m.PeerID)
+	case protocol.PeerStates:
+		c.reportStates(m)
 	case protocol.HostUnreachable:
 		c.reportUnreachable(m.HostPeerID)
 	case protocol.HostAlive:
@@ -329,6 +340,11 @@ func (c *conn) joinToken(tok string, mayRetry bool) {
 	case err != nil:
 		s.log.Info("join refused", "code", protocol.CodeBadToken) // never the token
 		c.fail(protocol.CodeBadToken, "the token is not valid")
+		return
+	}
+	if code := s.refusedJoin(cl.Session, cl.Peer); code != "" {
+		s.log.Info("join refused", "session", cl.Session, "peer", cl.Peer, "code", code)
+		c.fail(code, "removed by the server's operator")
 		return
 	}
 	ctx, cancel := s.storeContext()
@@ -392,6 +408,10 @@ func (c *conn) joinToken(tok string, mayRetry bool) {
 	}
 	s.stats.joins.Add(1)
 	s.log.Info("peer joined", "session", cl.Session, "peer", cl.Peer, "host", host)
+	if host == cl.Peer {
+		s.sessionStarted(cl.Session, host)
+	}
+	s.emit(EventPeerJoined, cl.Session, cl.Peer, host)
 	if host == cl.Peer {
 		s.stats.hosts.Add(1)
 	}
@@ -460,7 +480,10 @@ func (c *conn) forget(p PeerID) {
 	if _, err := c.srv.store.Leave(ctx, mb.session, p, true); err != nil {
 		c.srv.log.Error("store leave", "session", mb.session, "peer", p, "err", err)
 		c.fail(protocol.CodeUnavailable, "the session store failed; try again")
+		return
 	}
+	c.srv.log.Info("peer left", "session", mb.session, "peer", p, "reported_by_host", mb.peer)
+	c.srv.emit(EventPeerLeft, mb.session, p, mb.peer)
 }
 
 // leave ends mb, which the caller has taken out of c.m: in the store, and
@@ -476,6 +499,15 @@ func (c *conn) leave(mb *membership, forget bool) {
 		return
 	}
 	s.log.Info("peer left", "session", mb.session, "peer", mb.peer, "was_host", d.WasHost, "for_good", forget)
+	if forget {
+		s.emit(EventPeerLeft, mb.session, mb.peer, mb.host)
+	} else {
+		s.emit(EventPeerDisconnected, mb.session, mb.peer, mb.host)
+	}
+	if d.WasHost {
+		s.dropPresence(mb.session, mb.peer)
+		s.sessionEnded(mb.session, mb.peer)
+	}
 	switch {
 	case d.WasHost:
 		s.hostLeft(ctx, mb.session, mb.peer, d.Connected)
@@ -631,10 +663,35 @@ func (c *conn) enqueue(f frame) {
 		c.slowClose()
 		return
 	}
+	if now := c.srv.clock(); !c.writing && len(c.queue) == 0 && !c.writeError && now-c.wroteAt >= directGap {
+		// A frame alone (nothing written for directGap): write it from here.
+		// Within a burst, frames go to the writer, which batches them.
+		c.wroteAt = now
+		if n, ok := c.writeNow(f); ok {
+			hl := headerLen(len(f.p))
+			switch {
+			case n == hl+len(f.p):
+				return // written: no writer needed
+			case n >= hl:
+				f = frame{opRaw, f.p[n-hl:]}
+			case n > 0:
+				var hdr [10]byte
+				f = frame{opRaw, append(appendHeader(hdr[:0], f.op, len(f.p))[n:], f.p...)}
+			}
+		}
+	}
 	c.queue = append(c.queue, f)
 	c.queued += len(f.p)
 	c.kick()
 }
+
+// directGap is how long after a direct write the next frame goes through
+// the writer instead (see enqueue).
+const directGap = int64(time.Millisecond)
+
+// opRaw marks a queued frame whose beginning was written already (see
+// enqueue): its bytes are written as they are, with no header.
+const opRaw ws.OpCode = 0xff
 
 // pong answers a ping. At most one pong waits in the queue: a later ping
 // replaces the payload of the waiting one (RFC 6455 allows answering only
@@ -753,7 +810,9 @@ func (c *conn) writeLoop() {
 
 		hdrs, bufs, written = hdrs[:0], bufs[:0], 0
 		for _, f := range batch {
-			hdrs = appendHeader(hdrs, f.op, len(f.p))
+			if f.op != opRaw {
+				hdrs = appendHeader(hdrs, f.op, len(f.p))
+			}
 			if f.op != ws.OpClose {
 				written += len(f.p)
 			}
@@ -763,7 +822,7 @@ func (c *conn) writeLoop() {
 		}
 		at := 0
 		for _, f := range batch {
-			n := headerLen(len(f.p))
+			n := f.headerLen()
 			bufs = append(bufs, hdrs[at:at+n], f.p)
 			at += n
 		}
@@ -823,7 +882,7 @@ func (c *conn) flush(bufs *net.Buffers) error {
 func frameTail(rest net.Buffers, batch []frame) []byte {
 	i := len(batch) - (len(rest)+1)/2 // the frame the write stopped in
 	inHeader := len(rest)%2 == 0
-	if inHeader && len(rest[0]) == headerLen(len(batch[i].p)) {
+	if inHeader && len(rest[0]) == batch[i].headerLen() {
 		return nil // frame i was not begun
 	}
 	if inHeader {
@@ -840,6 +899,15 @@ func (c *conn) stopWriting(failed bool) {
 		close(c.idle)
 		c.idle = nil
 	}
+}
+
+// headerLen is the length of f's header as the writer writes it: none for
+// the rest of a frame begun by a direct write.
+func (f frame) headerLen() int {
+	if f.op == opRaw {
+		return 0
+	}
+	return headerLen(len(f.p))
 }
 
 func headerLen(n int) int {
@@ -900,7 +968,9 @@ func (c *conn) finish() {
 		c.joinTimer.Stop()
 	}
 	c.dropStale()
-	c.hostAlive() // stops a waiting probe
+	if c.probe.Load() != nil {
+		c.hostAlive() // stops a waiting probe
+	}
 	mb := c.m.Swap(nil)
 	if mb != nil {
 		c.srv.stats.member(mb, -1)

@@ -71,6 +71,9 @@ func TestBurstReachesReadingHost(t *testing.T) {
 		host, _ := join(t, srv, url, room, "host")
 		c, _ := join(t, srv, url, room, "c")
 		host.expect(protocol.SessionReady)
+		// The join took one of c's 1000 tokens; the bucket refills one in
+		// 10 ms (100/s): then c may send its whole burst.
+		time.Sleep(20 * time.Millisecond)
 		if _, err := c.nc.Write(candidates("host", 1000)); err != nil {
 			t.Fatal(err)
 		}
@@ -142,8 +145,9 @@ func heapInUse() uint64 {
 func TestNonReadingPeersAreClosedPromptly(t *testing.T) {
 	checkNoLeaks(t)
 	const bound = 1 << 20
-	// A write timeout far longer than the test: only the byte bound acts.
-	srv, url := newTestServer(t, &Options{RateLimit: -1, SendQueueBytes: bound, WriteTimeout: time.Minute})
+	// A write timeout far longer than the test, and no keepalive (the slow
+	// peers send nothing): only the byte bound acts.
+	srv, url := newTestServer(t, &Options{RateLimit: -1, SendQueueBytes: bound, WriteTimeout: time.Minute, PingInterval: -1})
 	host, _ := join(t, srv, url, "room", "host")
 	const n = 4
 	slow := make([]*testPeer, n)
@@ -171,8 +175,14 @@ func TestNonReadingPeersAreClosedPromptly(t *testing.T) {
 		// frame, written best effort.
 		got[i] = make(chan closed, 1)
 		go func() {
-			status, reason, codes, err := p.readToClose()
-			got[i] <- closed{status, reason, codes, err}
+			o := p.readFlood()
+			codes := []protocol.Code{}
+			for c, k := range o.codes {
+				for range k {
+					codes = append(codes, c)
+				}
+			}
+			got[i] <- closed{o.status, o.reason, codes, o.err}
 		}()
 	}
 	if grown := int64(heapInUse()) - int64(base); grown > n*bound+8<<20 {

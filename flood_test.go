@@ -23,6 +23,7 @@ type floodOutcome struct {
 
 // readFlood reads tp's frames until the close frame, counting Error codes.
 // It answers nothing: the server may have reset the connection by then.
+// It reads fast, as the best-effort close of a slow reader needs.
 func (tp *testPeer) readFlood() floodOutcome {
 	o := floodOutcome{codes: map[protocol.Code]int{}}
 	for {
@@ -37,6 +38,9 @@ func (tp *testPeer) readFlood() floodOutcome {
 			o.status, o.reason = ws.ParseCloseFrameData(f.Payload)
 			return o
 		case ws.OpText:
+			if len(f.Payload) > 1024 {
+				continue // not an Error: skip decoding, so that reading keeps up
+			}
 			var m protocol.Message
 			json.Unmarshal(f.Payload, &m)
 			if m.State == protocol.Error {
@@ -46,7 +50,8 @@ func (tp *testPeer) readFlood() floodOutcome {
 	}
 }
 
-// 20,000 messages as fast as possible to the host: the flooder is answered
+// 20,000 messages as fast as possible to the host (after the join, which
+// took one token of the burst): the flooder is answered
 // rate_limited (at most once a second) and closed with flood; the host is
 // never closed, and gets exactly the messages that were not refused, in
 // order.
@@ -69,7 +74,7 @@ func TestFloodIsRefusedAtTheFlooder(t *testing.T) {
 		t.Fatalf("rate_limited %d times in %v: want at least one, at most one a second", k, elapsed)
 	}
 	st := srv.Stats()
-	if st.FloodClosed != 1 || st.RateLimited <= int64(srv.o.RateBurst) || st.Relayed < int64(srv.o.RateBurst) || st.Relayed+st.RateLimited > n {
+	if st.FloodClosed != 1 || st.RateLimited <= int64(srv.o.RateBurst) || st.Relayed < int64(srv.o.RateBurst)-1 || st.Relayed+st.RateLimited > n {
 		t.Fatalf("stats %+v", st)
 	}
 	// The host gets what was relayed, in order, and nothing else: the next

@@ -1,7 +1,6 @@
 package p2pstreams
 
 import (
-	"net"
 	"sync"
 	"syscall"
 	"time"
@@ -55,33 +54,12 @@ func getPoller() *poller {
 	return thePoller
 }
 
-// socketFD returns the descriptor of a TCP or Unix socket; other conns
-// (TLS, pipes) may buffer what the descriptor does not show.
-func socketFD(nc net.Conn) (int32, bool) {
-	var sc syscall.Conn
-	switch c := nc.(type) {
-	case *net.TCPConn:
-		sc = c
-	case *net.UnixConn:
-		sc = c
-	default:
-		return 0, false
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return 0, false
-	}
-	var fd int32 = -1
-	raw.Control(func(d uintptr) { fd = int32(d) })
-	return fd, fd >= 0
-}
-
 // canPark reports whether c's reader may park instead of waiting.
 func (c *conn) canPark() bool {
 	if c.fd == 0 {
 		c.fd = -1
-		if fd, ok := socketFD(c.nc); ok && getPoller() != nil {
-			c.fd = fd
+		if c.raw != nil && getPoller() != nil {
+			c.raw.Control(func(d uintptr) { c.fd = int32(d) })
 		}
 	}
 	return c.fd > 0

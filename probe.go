@@ -38,7 +38,8 @@ var probeRequest, presenceCheck = []byte{probeMark}, []byte{presenceMark}
 
 var hostProbeMessage = protocol.Encode(&protocol.Message{State: protocol.HostProbe})
 
-// prober is a connection's liveness state.
+// prober is a connection's liveness state, made when the connection first
+// reports or is probed: most connections never need one.
 type prober struct {
 	reported time.Time // the reader's: when this client last reported its host
 
@@ -62,12 +63,13 @@ func (c *conn) reportUnreachable(host PeerID) {
 	case host != mb.host:
 		return // a former host: the session has moved on already
 	}
+	pr := c.prober()
 	now := time.Now()
-	if now.Sub(c.probe.reported) < s.o.ProbeTimeout {
+	if now.Sub(pr.reported) < s.o.ProbeTimeout {
 		c.fail(protocol.CodeRateLimited, "one HostUnreachable per "+s.o.ProbeTimeout.String())
 		return
 	}
-	c.probe.reported = now
+	pr.reported = now
 	ctx, cancel := s.storeContext()
 	defer cancel()
 	n, err := s.broker.Publish(ctx, PeerTopic(mb.session, host), probeRequest)
@@ -88,7 +90,7 @@ func (c *conn) probeHost() {
 	if mb == nil || mb.host != mb.peer || c.reset.Load() {
 		return
 	}
-	pr := &c.probe
+	pr := c.prober()
 	pr.mu.Lock()
 	if time.Since(pr.sent) < c.srv.o.ProbeTimeout {
 		pr.mu.Unlock()
@@ -104,7 +106,7 @@ func (c *conn) probeHost() {
 
 // hostAlive handles the host's HostAlive.
 func (c *conn) hostAlive() {
-	pr := &c.probe
+	pr := c.prober()
 	pr.mu.Lock()
 	if pr.timer != nil {
 		pr.timer.Stop()
@@ -119,7 +121,7 @@ func (c *conn) hostAlive() {
 // connection is closed with host_unresponsive: when it wakes up it finds
 // the session reset and joins again, as a client of the new host.
 func (c *conn) hostSilent(mb *membership, n uint32) {
-	pr := &c.probe
+	pr := c.prober()
 	pr.mu.Lock()
 	expired := pr.timer != nil && pr.n == n
 	if expired {
@@ -151,6 +153,15 @@ func (s *Server) releaseStale(ctx context.Context, sid SessionID, p PeerID) bool
 	return true
 }
 
+// prober returns the connection's prober, making it on first use.
+func (c *conn) prober() *prober {
+	if pr := c.probe.Load(); pr != nil {
+		return pr
+	}
+	c.probe.CompareAndSwap(nil, new(prober))
+	return c.probe.Load()
+}
+
 // resetHost ends host's presence in session sid, which resets the session if
 // it is still the host, and tells the other connected members (HostLeft).
 func (s *Server) resetHost(ctx context.Context, sid SessionID, host PeerID, why string) {
@@ -163,6 +174,8 @@ func (s *Server) resetHost(ctx context.Context, sid SessionID, host PeerID, why 
 		s.log.Info("host unreachable: session reset", "session", sid, "host", host, "why", why)
 		s.stats.hostResets.Add(1)
 		s.hostLeft(ctx, sid, host, d.Connected)
+		s.dropPresence(sid, host)
+		s.sessionEnded(sid, host)
 	}
 }
 

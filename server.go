@@ -26,6 +26,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -53,6 +54,28 @@ type Options struct {
 
 	// Logger receives the server's logs; nil means none.
 	Logger *slog.Logger
+
+	// OnEvent, if set, is called with each session event (events.go), one
+	// at a time, on a goroutine of its own: a slow OnEvent delays later
+	// events, never the server. Events that find EventQueue events waiting
+	// are dropped and counted (Stats.EventsDropped).
+	OnEvent func(Event)
+	// EventQueue bounds the events waiting for OnEvent; default 1024.
+	EventQueue int
+	// MaxConns bounds the open WebSocket connections in all, and
+	// MaxConnsPerIP those from one client IP (see ClientIP); 0 means no
+	// bound. Over either, the upgrade is answered HTTP 503
+	// too_many_connections.
+	MaxConns      int
+	MaxConnsPerIP int
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed for
+	// the client IP; nil means none (the peer address is the client).
+	TrustedProxies []netip.Prefix
+
+	// RemovedFor is how long the joins of a peer removed by RemovePeer (or
+	// of a session closed by CloseSession) are refused; default 24h. Make
+	// it at least the lifetime of the tokens you issue.
+	RemovedFor time.Duration
 
 	// ICEServers, if set, returns the STUN and TURN servers, with fresh
 	// credentials, that a peer joining session as peer with a token expiring
@@ -134,7 +157,12 @@ type Server struct {
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
 	closing bool
-	stop    chan struct{} // closed by Shutdown; ends the lease refresher and the ping sweep
+	// With connection limits (limits.go): the places taken, in all and by
+	// client IP, and each connection's IP.
+	admitted int
+	perIP    map[netip.Addr]int
+	connIP   map[*conn]netip.Addr
+	stop     chan struct{} // closed by Shutdown; ends the lease refresher and the ping sweep
 
 	// refreshCtx bounds the lease refresher's store calls; cancelled by
 	// Shutdown, which waits for refresherDone even when it cuts.
@@ -146,9 +174,17 @@ type Server struct {
 	tick  atomic.Uint32              // the ping sweeps so far (see pingLoop)
 	pub   atomic.Pointer[pubContext] // the routing context (see publishContext)
 
-	wg    sync.WaitGroup // every goroutine the server started
-	stats stats
+	wg     sync.WaitGroup // every goroutine the server started
+	stats  stats
+	events *eventQueue // nil without Options.OnEvent
+
+	presMu   sync.Mutex
+	presence map[SessionID]*presence    // by session: its host's last PeerStates (presence.go)
+	removed  map[string]time.Time       // PeerTopic(session, peer or "") → refused until (admin.go)
+	ended    map[SessionID]endedSession // sessions that ended lately, for host_changed (events.go)
 }
+
+var errBufferedFrames = errors.New("frames before the handshake completed")
 
 // ErrNoSecret is returned by NewServer without a usable Options.Secret.
 var ErrNoSecret = errors.New("p2pstreams: Options.Secret must be at least 16 bytes (use RandomSecret for a per-process one)")
@@ -182,6 +218,7 @@ func NewServer(o *Options) (*Server, error) {
 	defDur(&s.o.JoinTimeout, 10*time.Second)
 	defDur(&s.o.WriteTimeout, 10*time.Second)
 	defDur(&s.o.StoreTimeout, 5*time.Second)
+	defDur(&s.o.RemovedFor, 24*time.Hour)
 	defDur(&s.o.ProbeTimeout, 2*time.Second)
 	if s.o.PingInterval == 0 {
 		s.o.PingInterval = 10 * time.Second
@@ -205,6 +242,10 @@ func NewServer(o *Options) (*Server, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.files = http.FileServerFS(client.FS)
+	if o.OnEvent != nil {
+		def(&s.o.EventQueue, 1024)
+		s.events = newEventQueue(s.o.EventQueue, o.OnEvent)
+	}
 	s.refreshCtx, s.refreshCancel = context.WithCancel(context.Background())
 	s.refresherDone = make(chan struct{})
 	if s.o.Lease > 0 {
@@ -257,20 +298,35 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, string(protocol.CodeServerShutdown)+": server is shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	nc, rw, _, err := ws.UpgradeHTTP(r, w)
-	if err != nil {
-		return // the upgrader answered the client
+	var ip netip.Addr
+	if s.limited() {
+		var ok bool
+		if ip, ok = s.admit(w, r); !ok {
+			return
+		}
 	}
-	if rw.Reader.Buffered() > 0 {
+	nc, rw, _, err := ws.UpgradeHTTP(r, w)
+	if err == nil && rw.Reader.Buffered() > 0 {
 		// A client may not send frames before the handshake completes. Only
 		// by refusing can the buffered reader be dropped: idle connections
 		// keep no buffers (see ARCHITECTURE.md).
 		nc.Close()
-		return
+		err = errBufferedFrames
 	}
-	c := newConn(s, nc)
-	if !s.add(c) {
-		nc.Close()
+	var c *conn
+	if err == nil {
+		c = newConn(s, nc)
+		if !s.add(c) {
+			nc.Close()
+			c = nil
+		} else if s.limited() {
+			s.bindIP(c, ip) // before its reader starts: remove gives the place back
+		}
+	}
+	if c == nil { // the upgrader answered the client, or we closed
+		if s.limited() {
+			s.release(ip)
+		}
 		return
 	}
 	s.log.Debug("connection opened", "remote", r.RemoteAddr)
@@ -341,6 +397,10 @@ func (s *Server) add(c *conn) bool {
 func (s *Server) remove(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	if ip, ok := s.connIP[c]; ok {
+		delete(s.connIP, c)
+		s.releaseLocked(ip)
+	}
 	s.mu.Unlock()
 	s.stats.connections.Add(-1)
 }
@@ -448,6 +508,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
+		s.closeEvents(ctx.Done())
 		close(done)
 	}()
 	select {
@@ -464,20 +525,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Stats are counters since the server started.
 type Stats struct {
-	Connections  int64            // open WebSocket connections now
-	Accepted     int64            // WebSocket connections accepted
-	Joins        int64            // successful SessionJoins
-	Hosts        int64            // joins that made the joiner host
-	Relayed      int64            // routed messages delivered
-	RelayedBytes int64            // bytes of the routed messages delivered, as sent on
-	Peers        int64            // connections joined to a session now
-	Sessions     int64            // sessions whose host is connected to this server now
-	SlowClosed   int64            // connections closed as slow readers
-	RateLimited  int64            // messages dropped over the rate limit
-	FloodClosed  int64            // connections closed for flooding
-	DeadClosed   int64            // connections closed by the keepalive (no pong in time)
-	HostResets   int64            // sessions reset because their host was unreachable
-	Errors       map[string]int64 // Error messages sent, by protocol code
+	Connections   int64            // open WebSocket connections now
+	Accepted      int64            // WebSocket connections accepted
+	Joins         int64            // successful SessionJoins
+	Hosts         int64            // joins that made the joiner host
+	Relayed       int64            // routed messages delivered
+	RelayedBytes  int64            // bytes of the routed messages delivered, as sent on
+	Peers         int64            // connections joined to a session now
+	Sessions      int64            // sessions whose host is connected to this server now
+	SlowClosed    int64            // connections closed as slow readers
+	RateLimited   int64            // messages dropped over the rate limit
+	FloodClosed   int64            // connections closed for flooding
+	DeadClosed    int64            // connections closed by the keepalive (no pong in time)
+	HostResets    int64            // sessions reset because their host was unreachable
+	EventsDropped int64            // events dropped because OnEvent's queue was full
+	Errors        map[string]int64 // Error messages sent, by protocol code
 }
 
 type stats struct {
@@ -513,7 +575,7 @@ func (s *Server) Stats() Stats {
 		Joins: st.joins.Load(), Hosts: st.hosts.Load(), Relayed: st.relayed.Load(),
 		SlowClosed: st.slow.Load(), RateLimited: st.rateLimited.Load(), FloodClosed: st.flood.Load(),
 		DeadClosed: st.dead.Load(), HostResets: st.hostResets.Load(), Errors: make(map[string]int64),
-		RelayedBytes: st.relayedBytes.Load(), Peers: st.peers.Load(), Sessions: st.hosting.Load(),
+		EventsDropped: s.eventsDropped(), RelayedBytes: st.relayedBytes.Load(), Peers: st.peers.Load(), Sessions: st.hosting.Load(),
 	}
 	st.mu.Lock()
 	for k, v := range st.errors {

@@ -14,6 +14,7 @@ export const Signal = Object.freeze({
   SessionLeave: "SessionLeave",
   PeerLeft: "PeerLeft",
   HostLeft: "HostLeft",
+  PeerStates: "PeerStates",
   ServerShutdown: "ServerShutdown",
   Error: "Error",
   HostUnreachable: "HostUnreachable",
@@ -42,6 +43,9 @@ export const Code = Object.freeze({
   ServerShutdown: "server_shutdown",
   Unavailable: "unavailable",
   OriginForbidden: "origin_forbidden",
+  TooManyConnections: "too_many_connections",
+  PeerRemoved: "peer_removed",
+  SessionClosed: "session_closed",
   HostUnresponsive: "host_unresponsive",
   ICEFailed: "ice_failed",
   AlreadyOpen: "already_open",
@@ -68,15 +72,18 @@ export const CODE_CLASS = Object.freeze({
   server_shutdown: "info",
   unavailable: "retry",
   origin_forbidden: "fatal",
+  too_many_connections: "retry",
+  peer_removed: "fatal",
+  session_closed: "fatal",
   host_unresponsive: "info",
   ice_failed: "info",
   already_open: "info",
 })
 
 /** Codes after which joining again cannot help. */
-export const FATAL = new Set(["bad_token", "token_expired", "session_full", "session_expired", "origin_forbidden"])
+export const FATAL = new Set(["bad_token", "token_expired", "session_full", "session_expired", "origin_forbidden", "peer_removed", "session_closed"])
 /** Codes after which joining again, a little later, may work. */
-export const RETRY = new Set(["peer_connected", "rate_limited", "join_timeout", "unavailable"])
+export const RETRY = new Set(["peer_connected", "rate_limited", "join_timeout", "unavailable", "too_many_connections"])
 
 /** The label of the DataChannel the host opens for each client. */
 export const CHANNEL_LABEL = "p2pstreams"

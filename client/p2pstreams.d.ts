@@ -57,11 +57,9 @@ export interface P2pError { code: string; message: string }
 
 /** Detail of a state change; `reconnecting` tells whether a disconnected client rejoins by itself. */
 export interface P2pStateDetail {
+  /** Why: with "failed" and "disconnected", a code ("ice_failed": the link did not connect within connect_timeout_mls; "already_open": another tab has this peer). */
   reason?: string
   reconnecting?: boolean
-  /** With state "failed": the code ("ice_failed": the link did not connect within connect_timeout_mls) and words for people. */
-  code?: string
-  message?: string
 }
 
 /** The callbacks a <p2p-frame> calls on its listeners. */

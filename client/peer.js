@@ -39,6 +39,8 @@ import { isBytes, payloadSize } from "./wire.js"
 
 export { OFFER_TIMEOUT_MLS, FORGET_AFTER_MLS }
 
+// REPORT_MLS spaces the host's PeerStates (the server takes one per 100 ms).
+const REPORT_MLS = 250
 // A second page of the same peer in one browser (another tab of the same
 // room and user) is refused with code already_open, and the first page
 // keeps working: one page per peer per browser, kept by a Web Lock that a
@@ -81,6 +83,8 @@ export class Peer {
     this.forgetTimers = new Map() // host: peer id -> timer, for clients that went
     this.states = new Map() // host: peer id -> state, itself included
     this.upstream = null // client: the Connection to the host
+    this.reportTimer = null // host: a PeerStates waiting for REPORT_MLS to pass
+    this.lastReport = 0
     this.slowDrops = 0 // host: clients dropped because they could not keep up
     this.lastHost = null // the host of the last join, for hostChanged
     this.snapshot = undefined // client: the host's last state snapshot
@@ -117,7 +121,7 @@ export class Peer {
     const err = { code: ALREADY_OPEN, message: "you are already in this room in another tab" }
     this.events.error(err)
     this.stopped = true
-    this.setState(State.Failed, { reason: err.code, ...err })
+    this.setState(State.Failed, { reason: err.code })
   }
 
   /**
@@ -131,6 +135,8 @@ export class Peer {
     this.stopped = true
     clearTimeout(this.retryTimer)
     clearTimeout(this.offerTimer)
+    clearTimeout(this.reportTimer)
+    this.reportTimer = null
     clearInterval(this.stateTimer)
     // A host leaving resets the session when its WebSocket closes.
     if (leave && this.joined && !this.iamHost) this.signal({ state: Signal.SessionLeave })
@@ -468,6 +474,22 @@ export class Peer {
 
   broadcastStates() {
     this.relay({ type: Message.ConnectionState, data: Object.fromEntries(this.states) }, false)
+    this.reportStates()
+  }
+
+  // reportStates tells the server the map too (PeerStates: its presence
+  // stays true after clients close their WebSockets), at most every
+  // REPORT_MLS: changes in between go out together, the latest map winning.
+  reportStates() {
+    if (this.reportTimer) return
+    const send = () => {
+      this.reportTimer = null
+      this.lastReport = Date.now()
+      if (this.iamHost && this.joined) this.signal({ state: Signal.PeerStates, data: Object.fromEntries(this.states) })
+    }
+    const wait = this.lastReport + REPORT_MLS - Date.now()
+    if (wait <= 0) send()
+    else this.reportTimer = setTimeout(send, wait)
   }
 
   // ---- client
@@ -530,7 +552,10 @@ export class Peer {
   // again, and the first client back becomes the new host; with, it stays down.
   hostLost(reason) {
     clearTimeout(this.offerTimer)
-    if (reason !== "host_left" && this.hostPeerId !== this.peerId) this.suspect = this.hostPeerId
+    // A silent or vanished host is suspect; one whose offer came but whose
+    // ICE path did not connect is not (it answered through the server).
+    const suspect = reason !== "host_left" && reason !== "ice_failed" && this.hostPeerId !== this.peerId
+    this.suspect = suspect ? this.hostPeerId : null
     const up = this.upstream
     this.upstream = null
     retire(up)
@@ -544,13 +569,12 @@ export class Peer {
     }
   }
 
-  // linkFailed reports a link to the host that could not connect: state
-  // failed with its code (p2pError), before hostLost retries with backoff.
+  // linkFailed reports a link to the host that could not connect: its code
+  // (p2pError), then state failed, before hostLost retries with backoff.
   linkFailed(conn) {
     const secs = Math.round(this.config.connect_timeout_mls / 1000)
-    const detail = { reason: conn.failure, code: conn.failure, message: `no connection to the host within ${secs} s; trying again` }
-    this.events.error({ code: detail.code, message: detail.message }) // p2pError: every failed state has its error first
-    this.setState(State.Failed, detail)
+    this.events.error({ code: conn.failure, message: `no connection to the host within ${secs} s; trying again` })
+    this.setState(State.Failed, { reason: conn.failure })
   }
 
   // ---- shared

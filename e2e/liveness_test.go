@@ -108,11 +108,12 @@ func TestSecondTabIsRefused(t *testing.T) {
 }
 
 // noICE makes a page whose ICE cannot connect: it tells no candidate, takes
-// none, and its descriptions carry none. It also records the codes of the
-// frame's p2p:failed events in window.failures.
+// none, and its descriptions carry none. It also records the frame's
+// p2p:failed reasons and p2p:error codes in window.failures.
 const noICE = `(() => {
 	window.failures = []
-	document.addEventListener("p2p:failed", (e) => window.failures.push(e.detail.code))
+	document.addEventListener("p2p:failed", (e) => window.failures.push("failed:" + e.detail.reason))
+	document.addEventListener("p2p:error", (e) => window.failures.push("error:" + e.detail.code))
 	const strip = (d) => d && d.sdp ? { type: d.type, sdp: d.sdp.split("\r\n").filter((l) => !l.startsWith("a=candidate") && !l.startsWith("a=end-of-candidates")).join("\r\n") } : d
 	window.RTCPeerConnection = class extends RTCPeerConnection {
 		set onicecandidate(f) {}
@@ -140,7 +141,8 @@ func TestUnconnectableLinkFails(t *testing.T) {
 	peer1.WaitText("Connecting to the host…")
 	joins := a.srv.Stats().Joins
 	started := time.Now()
-	peer1.WaitTrue(`window.failures.includes("ice_failed")`, "the frame to report failed with ice_failed")
+	peer1.WaitTrue(`window.failures.includes("error:ice_failed") && window.failures.includes("failed:ice_failed")`,
+		"the frame to report ice_failed (p2p:error) and the state failed (p2p:failed)")
 	t.Logf("failed %v after connecting began", time.Since(started).Round(100*time.Millisecond))
 	peer1.WaitText("No direct connection to the host could be made")
 	host.WaitText("peer1: failed")

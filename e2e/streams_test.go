@@ -90,8 +90,27 @@ func TestHostSharesCamera(t *testing.T) {
 	alice.WaitTrue(`window.ended === 2 && !document.getElementById("video-host")`, "the stream ended with the host")
 }
 
-// The demo: the host clicks Share camera; a client's page shows the video,
-// labelled with the host's name, playing; Stop sharing removes it.
+// demoShare drives the demo's camera button on sharer's page: it clicks
+// Share camera, checks that every viewer's page plays the video labelled
+// with the sharer, then clicks Stop sharing and checks that it is gone.
+func demoShare(sharer *browsertest.Page, name string, viewers ...*browsertest.Page) {
+	sharer.WaitTrue(`!document.getElementById("share").hidden`, "the Share camera button")
+	sharer.Do(chromedp.Click(chromedp.CSS("#share")))
+	sharer.WaitText("Stop sharing")
+	video := `document.querySelector('#videos figure[data-name="` + name + `"] video')`
+	plays := `(() => { const v = ` + video + `; return !!v && v.videoWidth > 0 && v.currentTime > 0.3 })()`
+	for _, v := range viewers {
+		v.WaitTrue(plays, name+"'s video playing")
+		v.WaitTrue(`document.querySelector('#videos figure[data-name="`+name+`"] figcaption').textContent === "`+name+`"`, "the video's label")
+	}
+	sharer.Do(chromedp.Click(chromedp.CSS("#share")))
+	sharer.WaitText("Share camera")
+	for _, v := range viewers {
+		v.WaitTrue(`!`+video, name+"'s video gone when sharing stops")
+	}
+}
+
+// The demo: the host shares its camera with a client.
 func TestDemoShareCamera(t *testing.T) {
 	long(t)
 	a := startApp(t, nil)
@@ -99,20 +118,11 @@ func TestDemoShareCamera(t *testing.T) {
 	host.WaitText("host: connected")
 	alice := a.join("alice", "democam", false)
 	alice.WaitText("alice: connected")
-	host.WaitTrue(`!document.getElementById("share").hidden`, "the Share camera button")
-	host.Do(chromedp.Click(chromedp.CSS("#share")))
-	host.WaitText("Stop sharing")
-	video := `document.querySelector('#videos figure[data-name="host"] video')`
-	alice.WaitTrue(`(() => { const v = `+video+`; return !!v && v.videoWidth > 0 && v.currentTime > 0.3 })()`, "the host's video playing on alice's page")
-	alice.WaitText("host") // the label
-	host.Do(chromedp.Click(chromedp.CSS("#share")))
-	host.WaitText("Share camera")
-	alice.WaitTrue(`!`+video, "the video gone when the host stops sharing")
+	demoShare(host, "host", alice)
 }
 
 // A client shares its camera: the host plays it, and so does another
-// client (the host forwards it), labelled with the sharer; stopping ends
-// it on both.
+// client (the host forwards it).
 func TestClientSharesCamera(t *testing.T) {
 	long(t)
 	a := startApp(t, nil)
@@ -122,15 +132,5 @@ func TestClientSharesCamera(t *testing.T) {
 	alice.WaitText("alice: connected")
 	bob := a.join("bob", "ccam", false)
 	bob.WaitText("bob: connected")
-	alice.WaitTrue(`!document.getElementById("share").hidden`, "the Share camera button")
-	alice.Do(chromedp.Click(chromedp.CSS("#share")))
-	alice.WaitText("Stop sharing")
-	video := `document.querySelector('#videos figure[data-name="alice"] video')`
-	plays := `(() => { const v = ` + video + `; return !!v && v.videoWidth > 0 && v.currentTime > 0.3 })()`
-	host.WaitTrue(plays, "alice's video playing on the host's page")
-	bob.WaitTrue(plays, "alice's video playing on bob's page, forwarded by the host")
-	alice.Do(chromedp.Click(chromedp.CSS("#share")))
-	alice.WaitText("Share camera")
-	host.WaitTrue(`!`+video, "alice's video gone on the host's page")
-	bob.WaitTrue(`!`+video, "alice's video gone on bob's page")
+	demoShare(alice, "alice", host, bob)
 }

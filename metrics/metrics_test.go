@@ -233,3 +233,37 @@ func TestDashboardUsesOurNames(t *testing.T) {
 		}
 	}
 }
+
+// A flooding connection moves the rate-limit and flood counters.
+func TestFloodMetricsMove(t *testing.T) {
+	m := metrics.New()
+	srv, err := p2pstreams.NewServer(&p2pstreams.Options{Secret: secret, RateLimit: 1, RateBurst: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Watch(srv)
+	reg, err := m.Registry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/p2p/", srv)
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	hs := httptest.NewServer(mux)
+	defer hs.Close()
+	defer srv.Shutdown(context.Background())
+	tokenFor = func(p protocol.PeerID) (string, error) { return srv.Token("room", p, time.Minute, nil) }
+	p := join(t, "ws"+strings.TrimPrefix(hs.URL, "http")+"/p2p/", "alice")
+	for range 50 {
+		if wsutil.WriteClientText(p.nc, []byte(`{"type":"Connection","state":"SessionLeave"}`)) != nil {
+			break // closed for flooding
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); srv.Stats().FloodClosed == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	got := scrape(t, hs.URL+"/metrics")
+	if got["p2pstreams_rate_limited_messages_total"] < 1 || got["p2pstreams_flood_closes_total"] != 1 {
+		t.Errorf("rate_limited %v, flood closes %v; want >= 1 and 1", got["p2pstreams_rate_limited_messages_total"], got["p2pstreams_flood_closes_total"])
+	}
+}

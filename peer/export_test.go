@@ -13,6 +13,11 @@ import (
 // process froze: its DataChannel stays open but says nothing.
 func Mute(p *Peer, on bool) { p.mute.Store(on) }
 
+// Freeze stops p's loop for d, as a process that froze (a tab whose page
+// is blocked): no heartbeat, no answer, no signaling handled meanwhile;
+// what arrives waits in its inbox.
+func Freeze(p *Peer, d time.Duration) { p.inbox.push(event{kind: evFreeze, pause: d}) }
+
 // CanBecome exposes the transition table to the external tests.
 func CanBecome(from, to State) bool { return from.canBecome(to) }
 

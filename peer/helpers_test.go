@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"net/http"
 	"net/http/httptest"
 
 	"github.com/pion/webrtc/v4"
@@ -41,15 +42,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		hs.Close()
-	})
+	hs := serve(t, srv, srv)
 	return &env{t: t, srv: srv, url: "ws" + strings.TrimPrefix(hs.URL, "http") + "/p2p/"}
 }
 
@@ -86,6 +79,21 @@ func (r *rec) peerMap() map[protocol.PeerID]peer.State {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.peers
+}
+
+// serve serves h over HTTP until the test ends, then shuts srv down
+// (telling its peers) and closes the HTTP server.
+func serve(t *testing.T, srv *p2pstreams.Server, h http.Handler) *httptest.Server {
+	hs := httptest.NewServer(h)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		hs.Close()
+	})
+	return hs
 }
 
 // config returns a loopback Config for id in session, recording into r.

@@ -246,6 +246,28 @@ func (p *Peer) setPeerState(id protocol.PeerID, s State) {
 	p.states[id] = s
 	p.toClients(chunkText(encodeStates(p.states)), false)
 	p.setPeers(maps.Clone(p.states))
+	p.reportDue = true
+	p.reportStates(time.Now())
+}
+
+// reportInterval spaces the host's PeerStates (the server takes one per
+// 100 ms); changes in between go with the next one, from tick.
+const reportInterval = 250 * time.Millisecond
+
+// reportStates sends the host's map to the server (PeerStates, presence
+// that stays true after clients close their WebSockets) when it changed
+// and reportInterval has passed since the last one.
+func (p *Peer) reportStates(now time.Time) {
+	if !p.reportDue || !p.joined || !p.isHostNow() || now.Sub(p.reportedAt) < reportInterval {
+		return
+	}
+	m := make(map[protocol.PeerID]string, len(p.states))
+	for id, s := range p.states {
+		m[id] = s.String()
+	}
+	data, _ := json.Marshal(m)
+	p.reportDue, p.reportedAt = false, now
+	p.signal(&protocol.Message{State: protocol.PeerStates, Data: data})
 }
 
 // relayLimit is how many relayed bytes may wait for one client before the

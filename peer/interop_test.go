@@ -3,7 +3,6 @@ package peer_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
@@ -44,15 +43,7 @@ func newDemoEnv(t *testing.T) *demoEnv {
 	mux := http.NewServeMux()
 	mux.Handle("/p2p/", srv)
 	mux.Handle("/", demo.New(srv, demo.Options{}))
-	hs := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		hs.Close()
-	})
+	hs := serve(t, srv, mux)
 	e := &env{t: t, srv: srv, url: "ws" + strings.TrimPrefix(hs.URL, "http") + "/p2p/"}
 	return &demoEnv{env: e, base: hs.URL, b: b}
 }

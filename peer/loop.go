@@ -45,6 +45,7 @@ const (
 	evHostState                  // the app's state for clients (link or nil, data, seq)
 	evNegotiate                  // link's RTCPeerConnection needs negotiating
 	evCall                       // run fn on the loop
+	evFreeze                     // tests: the loop stops for pause, as a frozen process
 )
 
 type event struct {
@@ -61,6 +62,7 @@ type event struct {
 	bin     []byte          // evSend: a binary one
 	seq     uint64          // evHostState: the messages relayed before it
 	fn      func()          // evCall
+	pause   time.Duration   // evFreeze
 }
 
 const (
@@ -298,7 +300,9 @@ func (p *Peer) endRound(reason error) {
 	}
 	closing := errors.Is(reason, ErrClosed)
 	p.suspect = ""
-	if errors.Is(reason, ErrDisconnected) && !p.isHostNow() {
+	// A silent or vanished host is suspect; one whose offer came but whose
+	// ICE path did not connect is not (it answered through the server).
+	if errors.Is(reason, ErrDisconnected) && !errors.Is(reason, ErrICEFailed) && !p.isHostNow() {
 		p.suspect = p.hostIDNow()
 	}
 	if p.sig != nil && p.joined && !errors.Is(reason, ErrHostLeft) {
@@ -364,6 +368,9 @@ func (p *Peer) handle(ev event) error {
 		return nil
 	case evHostState:
 		p.sendHostState(ev)
+		return nil
+	case evFreeze:
+		p.sleep(ev.pause)
 		return nil
 	case evSend:
 		if p.isHostNow() {
@@ -561,6 +568,7 @@ func (p *Peer) remoteCandidate(from protocol.PeerID, data json.RawMessage) {
 // tick sends heartbeats and checks for silence and stuck negotiations.
 func (p *Peer) tick(now time.Time) error {
 	if p.isHostNow() {
+		p.reportStates(now)
 		for id, l := range p.links {
 			switch {
 			case l.open:

@@ -73,6 +73,8 @@ type Peer struct {
 	stateSentAt  time.Time                     // host: when it last sent its state
 	toHost       *link                         // client
 	early        []webrtc.ICECandidateInit     // client: host candidates before its offer
+	reportedAt   time.Time                     // host: when it last sent the map to the server (PeerStates)
+	reportDue    bool                          // host: the map changed since; tick sends it
 	joinAt       time.Time
 	backlog      []event // events left over when a round ended
 	wasConnected bool    // this round reached StateConnected

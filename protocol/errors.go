@@ -22,9 +22,9 @@ const (
 // listed here are informational: a new code is ClassInfo unless added.
 func (c Code) Class() Class {
 	switch c {
-	case CodeBadToken, CodeTokenExpired, CodeSessionExpired, CodeSessionFull, CodeOriginForbidden:
+	case CodeBadToken, CodeTokenExpired, CodeSessionExpired, CodeSessionFull, CodeOriginForbidden, CodePeerRemoved, CodeSessionClosed:
 		return ClassFatal
-	case CodePeerConnected, CodeUnavailable, CodeRateLimited, CodeJoinTimeout:
+	case CodePeerConnected, CodeUnavailable, CodeRateLimited, CodeJoinTimeout, CodeTooManyConnections:
 		return ClassRetry
 	}
 	return ClassInfo

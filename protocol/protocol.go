@@ -42,6 +42,7 @@ const (
 	SessionLeave   State = "SessionLeave"   // peer → server: leave the session for good
 	PeerLeft       State = "PeerLeft"       // server → host: a peer left; host → server: forget a peer
 	HostLeft       State = "HostLeft"       // server → peer: the host is gone, the session was reset
+	PeerStates     State = "PeerStates"     // host → server: its peer-state map (presence)
 	ServerShutdown State = "ServerShutdown" // server → peer: the server goes away in "seconds"
 	Error          State = "Error"          // server → peer: a refused input, with a code
 )
@@ -65,25 +66,28 @@ type Code string
 // The error codes. Each one is also a WebSocket close reason where the server
 // closes the connection for it.
 const (
-	CodeBadMessage      Code = "bad_message"       // not a JSON object, or a field is missing or wrong
-	CodeUnknownState    Code = "unknown_state"     // a type or state this server does not take
-	CodeTooLarge        Code = "message_too_large" // a frame over the size limit (closes)
-	CodeBadToken        Code = "bad_token"         // malformed or forged token
-	CodeTokenExpired    Code = "token_expired"     // a valid token past its expiry
-	CodeNotJoined       Code = "not_joined"        // a message that needs a joined session
-	CodeAlreadyJoined   Code = "already_joined"    // a second SessionJoin on one connection
-	CodePeerNotFound    Code = "peer_not_found"    // the target peer is not connected in this session
-	CodePeerConnected   Code = "peer_connected"    // the token's peer id is connected already
-	CodeSessionFull     Code = "session_full"      // the session has its maximum of peers
-	CodeNotHost         Code = "not_host"          // a host-only message from a client
-	CodeRateLimited     Code = "rate_limited"      // too many messages; this one was dropped
-	CodeSlowReader      Code = "slow_reader"       // the peer did not read what was sent to it (closes)
-	CodeFlood           Code = "flood"             // kept sending over the rate limit (closes)
-	CodeSessionExpired  Code = "session_expired"   // the token's expiry passed while connected (closes)
-	CodeJoinTimeout     Code = "join_timeout"      // no SessionJoin in time (closes)
-	CodeServerShutdown  Code = "server_shutdown"   // the server is going away (closes)
-	CodeUnavailable     Code = "unavailable"       // the store or broker failed; try again
-	CodeOriginForbidden Code = "origin_forbidden"  // refused at the HTTP upgrade (HTTP 403)
+	CodeBadMessage         Code = "bad_message"          // not a JSON object, or a field is missing or wrong
+	CodeUnknownState       Code = "unknown_state"        // a type or state this server does not take
+	CodeTooLarge           Code = "message_too_large"    // a frame over the size limit (closes)
+	CodeBadToken           Code = "bad_token"            // malformed or forged token
+	CodeTokenExpired       Code = "token_expired"        // a valid token past its expiry
+	CodeNotJoined          Code = "not_joined"           // a message that needs a joined session
+	CodeAlreadyJoined      Code = "already_joined"       // a second SessionJoin on one connection
+	CodePeerNotFound       Code = "peer_not_found"       // the target peer is not connected in this session
+	CodePeerConnected      Code = "peer_connected"       // the token's peer id is connected already
+	CodeSessionFull        Code = "session_full"         // the session has its maximum of peers
+	CodeNotHost            Code = "not_host"             // a host-only message from a client
+	CodeRateLimited        Code = "rate_limited"         // too many messages; this one was dropped
+	CodeSlowReader         Code = "slow_reader"          // the peer did not read what was sent to it (closes)
+	CodeFlood              Code = "flood"                // kept sending over the rate limit (closes)
+	CodeSessionExpired     Code = "session_expired"      // the token's expiry passed while connected (closes)
+	CodeJoinTimeout        Code = "join_timeout"         // no SessionJoin in time (closes)
+	CodeServerShutdown     Code = "server_shutdown"      // the server is going away (closes)
+	CodeUnavailable        Code = "unavailable"          // the store or broker failed; try again
+	CodeOriginForbidden    Code = "origin_forbidden"     // refused at the HTTP upgrade (HTTP 403)
+	CodeTooManyConnections Code = "too_many_connections" // over the server's connection limits, in all or per client IP (HTTP 503)
+	CodePeerRemoved        Code = "peer_removed"         // the server's operator removed this peer (closes; its token is refused)
+	CodeSessionClosed      Code = "session_closed"       // the server's operator closed the session (closes)
 )
 
 // Liveness codes (PROTOCOL.md, "Liveness").
@@ -173,6 +177,10 @@ func DecodeClient(b []byte) (*Message, error) {
 	case PeerLeft:
 		if err := CheckID(string(m.PeerID)); err != nil {
 			return nil, bad(CodeBadMessage, "peerId: %v", err)
+		}
+	case PeerStates:
+		if _, err := DecodePeerStates(m.Data); err != nil {
+			return nil, err
 		}
 	default:
 		return nil, bad(CodeUnknownState, "state %q is not one a peer sends", truncate(string(m.State)))

@@ -112,15 +112,9 @@ func Verify(secret []byte, tok string, now time.Time) (Claims, error) {
 	if !hmac.Equal(got, sign(secret, payload)) {
 		return c, ErrSignature
 	}
-	body, err := enc.DecodeString(payload)
+	c, err = decodeClaims(payload)
 	if err != nil {
-		return c, ErrMalformed
-	}
-	if err := json.Unmarshal(body, &c); err != nil {
-		return Claims{}, ErrMalformed
-	}
-	if err := c.check(); err != nil {
-		return Claims{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return Claims{}, err
 	}
 	if !now.Before(c.ExpiresAt()) {
 		return Claims{}, ErrExpired
@@ -133,14 +127,19 @@ func Verify(secret []byte, tok string, now time.Time) (Claims, error) {
 // it; only the server, with the secret, can trust them. It bounds and
 // validates like Verify, and returns ErrMalformed for anything else.
 func Peek(tok string) (Claims, error) {
-	var c Claims
 	if len(tok) > MaxLength {
-		return c, ErrMalformed
+		return Claims{}, ErrMalformed
 	}
 	payload, _, ok := strings.Cut(tok, ".")
 	if !ok {
-		return c, ErrMalformed
+		return Claims{}, ErrMalformed
 	}
+	return decodeClaims(payload)
+}
+
+// decodeClaims reads and checks the claims of a token's first part.
+func decodeClaims(payload string) (Claims, error) {
+	var c Claims
 	body, err := enc.DecodeString(payload)
 	if err != nil || json.Unmarshal(body, &c) != nil {
 		return Claims{}, ErrMalformed

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"sort"
@@ -307,5 +308,39 @@ func (v originsValue) Set(s string) error {
 			return fmt.Errorf("%q is not an origin like https://example.com (or *)", o)
 		}
 	}
+	return nil
+}
+
+// prefixesValue is a comma-separated list of IP addresses or CIDR prefixes.
+type prefixesValue struct{ p *[]netip.Prefix }
+
+func (v prefixesValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	var l []string
+	for _, p := range *v.p {
+		l = append(l, p.String())
+	}
+	return strings.Join(l, ",")
+}
+
+func (v prefixesValue) Set(s string) error {
+	var l []netip.Prefix
+	for _, e := range strings.Split(s, ",") {
+		if e = strings.TrimSpace(e); e == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(e)
+		if err != nil {
+			ip, err2 := netip.ParseAddr(e)
+			if err2 != nil {
+				return fmt.Errorf("%q is not an IP address or CIDR prefix", e)
+			}
+			p = netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen())
+		}
+		l = append(l, p.Masked())
+	}
+	*v.p = l
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -45,6 +46,13 @@ var nonDefault = map[string]struct {
 	"log-format":        {"json", func(c *serveConfig) any { return c.LogFormat }, "json"},
 	"metrics":           {"false", func(c *serveConfig) any { return c.Metrics }, false},
 	"metrics-addr":      {"127.0.0.1:0", func(c *serveConfig) any { return c.MetricsAddr }, "127.0.0.1:0"},
+	"max-conns":         {"1000", func(c *serveConfig) any { return c.MaxConns }, 1000},
+	"max-conns-per-ip":  {"20", func(c *serveConfig) any { return c.MaxConnsPerIP }, 20},
+	"trusted-proxies":   {"10.0.0.0/8, 192.0.2.1", func(c *serveConfig) any { return c.TrustedProxies }, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.1/32")}},
+	"admin-secret":      {"admin-secret-0123456789", func(c *serveConfig) any { return c.AdminSecret }, "admin-secret-0123456789"},
+	"webhook-url":       {"https://u:pw@hooks.example/p2p", func(c *serveConfig) any { return c.WebhookURL }, "https://u:pw@hooks.example/p2p"},
+	"webhook-secret":    {"hook-secret-0123456789", func(c *serveConfig) any { return c.WebhookSecret }, "hook-secret-0123456789"},
+	"webhook-queue":     {"5", func(c *serveConfig) any { return c.WebhookQueue }, 5},
 	"turn-addr":         {"127.0.0.1:0", func(c *serveConfig) any { return c.TURN.Addr }, "127.0.0.1:0"},
 	"turn-public-ip":    {"127.0.0.1", func(c *serveConfig) any { return c.TURN.PublicIP }, "127.0.0.1"},
 	"turn-ports":        {"40000-40099", func(c *serveConfig) any { return c.TURN.Ports }, "40000-40099"},
@@ -106,7 +114,7 @@ func TestConfigEverySourceEverySetting(t *testing.T) {
 					t.Errorf("print-config line %q; want it to end with %q", line, want)
 				}
 			}
-			if strings.Contains(out.String(), testSecret) || strings.Contains(out.String(), ":pw@") || strings.Contains(out.String(), "turn-secret-0123") {
+			if strings.Contains(out.String(), testSecret) || strings.Contains(out.String(), ":pw@") || strings.Contains(out.String(), "turn-secret-0123") || strings.Contains(out.String(), "hook-secret-0123") || strings.Contains(out.String(), "admin-secret-0123") {
 				t.Errorf("print-config shows a secret:\n%s", out.String())
 			}
 		})
@@ -159,6 +167,7 @@ func TestConfigMalformed(t *testing.T) {
 		{[]string{"--rate-limit", "fast"}, nil, []string{"rate-limit", "not a number"}},
 		{[]string{"--log-level", "loud"}, nil, []string{"log-level", "not one of"}},
 		{[]string{"--allowed-origins", "example.com"}, nil, []string{"allowed-origins", "not an origin"}},
+		{[]string{"--trusted-proxies", "10.0.0.0/33"}, nil, []string{"trusted-proxies", "not an IP address"}},
 		{nil, map[string]string{"P2PSTREAMS_SEND_QUEUE_BYTES": "-3"}, []string{"P2PSTREAMS_SEND_QUEUE_BYTES", "--send-queue-bytes", "less than 1"}},
 		{nil, map[string]string{"P2PSTREAMS_METRICS": "maybe"}, []string{"P2PSTREAMS_METRICS", "not true or false"}},
 		{[]string{"--config", write("a", "write-timeout soon\n")}, nil, []string{"a:1", "write-timeout", "not a duration"}},
@@ -240,6 +249,15 @@ func TestServeSettingsOnTheWire(t *testing.T) {
 		conn := dialAt(t, base, nil)
 		if m := read(t, conn); m.Code != protocol.CodeJoinTimeout {
 			t.Errorf("a connection that never joins: %+v, want join_timeout", m)
+		}
+	})
+	t.Run("max-conns-per-ip", func(t *testing.T) {
+		base, _ := serve(t, "--secret", testSecret, "--max-conns-per-ip", "1")
+		dialAt(t, base, nil)
+		_, _, _, err := ws.Dial(context.Background(), "ws"+strings.TrimPrefix(base, "http")+"p2p/")
+		var se ws.StatusError
+		if !errors.As(err, &se) || int(se) != http.StatusServiceUnavailable {
+			t.Errorf("a second connection from one IP: %v, want 503", err)
 		}
 	})
 	t.Run("allowed-origins env", func(t *testing.T) {

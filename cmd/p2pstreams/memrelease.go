@@ -24,13 +24,15 @@ import (
 // debug.FreeOSMemory (a full GC, then every free page returned) after a
 // burst, at most once per releaseEvery, costs one GC over the live heap
 // (tens of milliseconds at 10k connections) and nothing while the server is
-// busy or steadily idle.
+// busy or steadily idle. releaseEvery is short because a burst may pause
+// (a loaded machine, a client's backoff): a release in the pause must not
+// keep the one after the burst from coming soon.
 func releaseMemory(ctx context.Context) {
 	const (
 		tick         = 500 * time.Millisecond
-		quietTicks   = 2                // quiet for a second before releasing
-		releaseEvery = 10 * time.Second // at most one forced release per period
-		busyAllocs   = 256 << 10        // bytes allocated in a tick that mean activity
+		quietTicks   = 2               // quiet for a second before releasing
+		releaseEvery = 3 * time.Second // at most one forced release per period
+		busyAllocs   = 256 << 10       // bytes allocated in a tick that mean activity
 	)
 	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
 	read := func() (uint64, int) {

@@ -9,8 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/p2pstreams/p2pstreams"
 	"github.com/p2pstreams/p2pstreams/internal/demo"
@@ -32,6 +35,9 @@ type serveConfig struct {
 	MaxPeers        int
 	MaxMessageBytes int
 	SendQueueBytes  int
+	MaxConns        int
+	MaxConnsPerIP   int
+	TrustedProxies  []netip.Prefix
 	JoinTimeout     time.Duration
 	WriteTimeout    time.Duration
 	StoreTimeout    time.Duration
@@ -44,6 +50,12 @@ type serveConfig struct {
 	Metrics     bool
 	MetricsAddr string
 
+	AdminSecret string
+
+	WebhookURL    string
+	WebhookSecret string
+	WebhookQueue  int
+
 	TURN turnConfig // serve_turn.go
 }
 
@@ -53,7 +65,7 @@ func defaultServeConfig() serveConfig {
 	return serveConfig{
 		Addr: ":8080", RateLimit: 100, RateBurst: 1000, MaxPeers: 128, MaxMessageBytes: 64 << 10,
 		SendQueueBytes: 1 << 20, JoinTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
-		StoreTimeout: 5 * time.Second, LogLevel: "info", LogFormat: "text", Metrics: true,
+		StoreTimeout: 5 * time.Second, LogLevel: "info", LogFormat: "text", Metrics: true, WebhookQueue: 1024,
 		TURN: defaultTURNConfig(),
 	}
 }
@@ -70,6 +82,9 @@ func (c *serveConfig) settings() []*setting {
 		{name: "rate-burst", usage: "messages one connection may send at once", value: intValue{&c.RateBurst, 1}},
 		{name: "max-peers", usage: "members of a session, host included", value: intValue{&c.MaxPeers, 1}},
 		{name: "max-message-bytes", usage: "size of one signaling message", value: intValue{&c.MaxMessageBytes, 256}},
+		{name: "max-conns", usage: "open WebSocket connections in all; more are refused (HTTP 503 too_many_connections); 0 means no bound", value: intValue{&c.MaxConns, 0}},
+		{name: "max-conns-per-ip", usage: "open WebSocket connections from one client IP; 0 means no bound", value: intValue{&c.MaxConnsPerIP, 0}},
+		{name: "trusted-proxies", usage: "comma-separated proxy addresses or CIDRs (10.0.0.0/8) whose X-Forwarded-For gives the client IP; empty means none", value: prefixesValue{&c.TrustedProxies}},
 		{name: "send-queue-bytes", usage: "bytes waiting to be written to one connection before it is closed as a slow reader (at least twice max-message-bytes)", value: intValue{&c.SendQueueBytes, 1}},
 		{name: "join-timeout", usage: "time a new connection has to join", value: durationValue{&c.JoinTimeout, time.Millisecond}},
 		{name: "write-timeout", usage: "time a write to one connection may make no progress before it is closed as a slow reader", value: durationValue{&c.WriteTimeout, time.Millisecond}},
@@ -79,6 +94,10 @@ func (c *serveConfig) settings() []*setting {
 		{name: "log-level", usage: "debug, info, warn or error", value: choiceValue{&c.LogLevel, []string{"debug", "info", "warn", "error"}}},
 		{name: "log-format", usage: "text or json", value: choiceValue{&c.LogFormat, []string{"text", "json"}}},
 		{name: "metrics", usage: "serve Prometheus metrics at /metrics", value: boolValue{&c.Metrics}},
+		{name: "admin-secret", usage: "bearer secret of the JSON admin API at /admin/api/ (list sessions, remove peers), at least 16 bytes; empty means no admin API", value: stringValue{&c.AdminSecret}, redact: redactSecret},
+		{name: "webhook-url", usage: "POST every server event as signed JSON to this http(s) URL; empty means none", value: stringValue{&c.WebhookURL}, redact: redactURL},
+		{name: "webhook-secret", usage: "the HMAC-SHA256 key of the webhook's " + SignatureHeader + " header, at least 16 bytes; required with --webhook-url", value: stringValue{&c.WebhookSecret}, redact: redactSecret},
+		{name: "webhook-queue", usage: "events waiting for the webhook; more are dropped and counted", value: intValue{&c.WebhookQueue, 1}},
 		{name: "metrics-addr", usage: "serve /metrics on this address instead of --addr (off the signaling listener)", value: stringValue{&c.MetricsAddr}},
 	}, c.TURN.settings()...)
 }
@@ -90,6 +109,7 @@ func (c *serveConfig) options(secret []byte, log *slog.Logger) *p2pstreams.Optio
 		MaxMessageBytes: c.MaxMessageBytes, MaxPeers: c.MaxPeers, SendQueueBytes: c.SendQueueBytes,
 		RateLimit: c.RateLimit, RateBurst: c.RateBurst, JoinTimeout: c.JoinTimeout,
 		WriteTimeout: c.WriteTimeout, StoreTimeout: c.StoreTimeout, Lease: c.Lease,
+		MaxConns: c.MaxConns, MaxConnsPerIP: c.MaxConnsPerIP, TrustedProxies: c.TrustedProxies,
 	}
 }
 
@@ -127,7 +147,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Warn("no --secret or P2PSTREAMS_SECRET: using a random secret; tokens will not survive a restart")
 	}
 	opts := c.options(secret, log)
-	ice, closeTURN, err := startTURN(c.TURN, log)
+	ice, closeTURN, turnAllocations, err := startTURN(c.TURN, log)
 	if err != nil {
 		return err
 	}
@@ -141,11 +161,24 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer closeRedis()
 		opts.Store, opts.Broker = store, broker
 	}
+	var extra []prometheus.Collector // serve's own metrics
+	if turnAllocations != nil {
+		extra = append(extra, turnGauge(turnAllocations))
+	}
+	if c.WebhookURL != "" {
+		wh, err := startWebhook(c, log)
+		if err != nil {
+			return err
+		}
+		defer wh.stop()
+		opts.OnEvent = wh.onEvent
+		extra = append(extra, wh.collectors()...)
+	}
 	var m *metrics.Metrics
 	var metricsHandler http.Handler
 	var metricsAddr net.Addr // of --metrics-addr
 	if c.Metrics {
-		if m, metricsHandler, err = instrument(opts); err != nil {
+		if m, metricsHandler, err = instrument(opts, extra...); err != nil {
 			return err
 		}
 	}
@@ -157,6 +190,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mux.Handle("/p2p/", srv)
 	mux.Handle("/healthz", p2pstreams.HealthHandler())
 	mux.Handle("/readyz", srv.ReadyHandler(0))
+	if c.AdminSecret != "" {
+		if len(c.AdminSecret) < 16 {
+			srv.Shutdown(context.Background())
+			return errors.New("serve: --admin-secret must be at least 16 bytes")
+		}
+		mux.Handle("/admin/", adminAPI(srv, c.AdminSecret))
+	}
 	mux.Handle("/", demo.New(srv, demo.Options{Mount: "/p2p/"}))
 	if m != nil {
 		m.Watch(srv)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/p2pstreams/p2pstreams"
@@ -13,12 +14,18 @@ import (
 )
 
 // instrument times opts's Store and Broker and returns the metrics and
-// their /metrics handler. Watch the server once it is made.
-func instrument(opts *p2pstreams.Options) (*metrics.Metrics, http.Handler, error) {
+// their /metrics handler, with serve's own collectors (extra) beside them.
+// Watch the server once it is made.
+func instrument(opts *p2pstreams.Options, extra ...prometheus.Collector) (*metrics.Metrics, http.Handler, error) {
 	m := metrics.Instrument(opts)
 	reg, err := m.Registry()
 	if err != nil {
 		return nil, nil, err
+	}
+	for _, c := range extra {
+		if err := reg.Register(c); err != nil {
+			return nil, nil, err
+		}
 	}
 	return m, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), nil
 }
@@ -35,4 +42,11 @@ func listenMetrics(addr string, h http.Handler) (net.Addr, func(), error) {
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)
 	return ln.Addr(), func() { hs.Close() }, nil
+}
+
+// turnGauge is p2pstreams_turn_allocations, read from the embedded TURN server.
+func turnGauge(allocations func() int) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "p2pstreams_turn_allocations", Help: "TURN allocations on the embedded TURN server now.",
+	}, func() float64 { return float64(allocations()) })
 }

@@ -27,6 +27,11 @@ func TestServeMetricsEndpoints(t *testing.T) {
 	}
 	waitStatus(t, base+"metrics", http.StatusNotFound)
 
+	base, _ = serve(t, "--secret", testSecret, "--turn-addr", "127.0.0.1:0")
+	if body, _ := get(t, base+"metrics"); !strings.Contains(body, "p2pstreams_turn_allocations 0") {
+		t.Errorf("with the embedded TURN server, /metrics lacks p2pstreams_turn_allocations")
+	}
+
 	t.Setenv("P2PSTREAMS_METRICS", "false")
 	base, _ = serve(t, "--secret", testSecret)
 	waitStatus(t, base+"metrics", http.StatusNotFound)

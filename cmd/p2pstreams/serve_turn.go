@@ -48,18 +48,19 @@ func (c *turnConfig) settings() []*setting {
 }
 
 // startTURN starts what c asks for: it returns the Options.ICEServers of
-// the signaling server (nil when TURN is off) and a func that stops the
-// embedded server.
-func startTURN(c turnConfig, log *slog.Logger) (func(p2pstreams.SessionID, p2pstreams.PeerID, time.Time) []p2pstreams.ICEServer, func(), error) {
+// the signaling server (nil when TURN is off), a func that stops the
+// embedded server, and the embedded server's allocation count (nil
+// without one), for the metrics.
+func startTURN(c turnConfig, log *slog.Logger) (func(p2pstreams.SessionID, p2pstreams.PeerID, time.Time) []p2pstreams.ICEServer, func(), func() int, error) {
 	nothing := func() {}
 	switch {
 	case c.Addr == "" && c.URL == "":
-		return nil, nothing, nil
+		return nil, nothing, nil, nil
 	case c.Addr != "" && c.URL != "":
-		return nil, nil, errors.New("serve: --turn-addr (embedded TURN) and --turn-url (external TURN) exclude each other")
+		return nil, nil, nil, errors.New("serve: --turn-addr (embedded TURN) and --turn-url (external TURN) exclude each other")
 	case c.URL != "":
 		if c.Secret == "" {
-			return nil, nil, errors.New("serve: --turn-url needs --turn-secret, the external TURN server's shared secret")
+			return nil, nil, nil, errors.New("serve: --turn-url needs --turn-secret, the external TURN server's shared secret")
 		}
 		var stun, turn []string
 		for _, u := range strings.Split(c.URL, ",") {
@@ -70,14 +71,14 @@ func startTURN(c turnConfig, log *slog.Logger) (func(p2pstreams.SessionID, p2pst
 			case strings.HasPrefix(u, "turn:") || strings.HasPrefix(u, "turns:"):
 				turn = append(turn, u)
 			case u != "":
-				return nil, nil, fmt.Errorf("serve: --turn-url %q: not a stun:, turn: or turns: URL", u)
+				return nil, nil, nil, fmt.Errorf("serve: --turn-url %q: not a stun:, turn: or turns: URL", u)
 			}
 		}
 		p, err := turncred.NewProvider(turncred.Provider{STUN: stun, TURN: turn, Secret: []byte(c.Secret), TTL: c.TTL})
 		if err != nil {
-			return nil, nil, fmt.Errorf("serve: --turn-secret: %w", err)
+			return nil, nil, nil, fmt.Errorf("serve: --turn-secret: %w", err)
 		}
-		return p.ICEServers, nothing, nil
+		return p.ICEServers, nothing, nil, nil
 	}
 	tc := turnserver.Config{
 		Addr: c.Addr, Realm: c.Realm, TTL: c.TTL, Logger: log,
@@ -89,7 +90,7 @@ func startTURN(c turnConfig, log *slog.Logger) (func(p2pstreams.SessionID, p2pst
 	}
 	if c.PublicIP != "" {
 		if tc.PublicIP = net.ParseIP(c.PublicIP); tc.PublicIP == nil {
-			return nil, nil, fmt.Errorf("serve: --turn-public-ip %q is not an IP address", c.PublicIP)
+			return nil, nil, nil, fmt.Errorf("serve: --turn-public-ip %q is not an IP address", c.PublicIP)
 		}
 	}
 	if c.Ports != "" {
@@ -97,14 +98,14 @@ func startTURN(c turnConfig, log *slog.Logger) (func(p2pstreams.SessionID, p2pst
 		min, err1 := strconv.ParseUint(lo, 10, 16)
 		max, err2 := strconv.ParseUint(hi, 10, 16)
 		if !ok || err1 != nil || err2 != nil {
-			return nil, nil, fmt.Errorf("serve: --turn-ports %q: want MIN-MAX", c.Ports)
+			return nil, nil, nil, fmt.Errorf("serve: --turn-ports %q: want MIN-MAX", c.Ports)
 		}
 		tc.RelayPortMin, tc.RelayPortMax = uint16(min), uint16(max)
 	}
 	ts, err := turnserver.Listen(tc)
 	if err != nil {
-		return nil, nil, fmt.Errorf("serve: --turn-addr: %w", err)
+		return nil, nil, nil, fmt.Errorf("serve: --turn-addr: %w", err)
 	}
 	log.Info("STUN/TURN server listening", "addr", c.Addr, "port", ts.Port(), "relay", tc.PublicIP)
-	return ts.ICEServers, func() { ts.Close() }, nil
+	return ts.ICEServers, func() { ts.Close() }, ts.Allocations, nil
 }

@@ -28,6 +28,8 @@ import (
 	"testing"
 	"time"
 
+	cdppage "github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
 	"github.com/pion/ice/v4"
 	"github.com/pion/transport/v4/stdnet"
 	"github.com/pion/webrtc/v4"
@@ -142,7 +144,7 @@ func TestTURNAcrossNamespaces(t *testing.T) {
 			base, _ := serve(t, append([]string{"--addr", srvIP + ":0", "--secret", secret}, dead...)...)
 			rc := roleConfig{Base: base, Secret: secret, Session: strings.ReplaceAll(name, "/", "-"), RelayOnly: true}
 			hc, cc := rc, rc
-			hc.Me, hc.Other = "alice", "bob"
+			hc.Me, hc.Other, hc.HostOnly = "alice", "bob", true
 			cc.Me, cc.Other, cc.ExpectFail = "bob", "alice", true
 			host := startRole(t, "ta", kind+"host", hc)
 			host.result(t)
@@ -212,6 +214,7 @@ type roleConfig struct {
 	Me, Other  string
 	RelayOnly  bool
 	ExpectFail bool   // client: nothing can connect; report the failure's code
+	HostOnly   bool   // host: join, report, and wait for the end
 	Addr       string // turn role: where to listen
 }
 
@@ -394,6 +397,10 @@ func goRole(t *testing.T, c roleConfig, isHost bool, report func(roleResult)) {
 	defer p.Close(context.Background())
 	if isHost {
 		report(roleResult{Phase: "up"})
+		if c.HostOnly {
+			io.Copy(io.Discard, os.Stdin) // stay the host until the test ends
+			return
+		}
 	}
 	for m := range peers { // until the other end is connected
 		if m[protocol.PeerID(c.Other)] == peer.StateConnected {
@@ -447,6 +454,11 @@ func browserRole(t *testing.T, c roleConfig, isHost bool, report func(roleResult
 	}
 	defer b.Close()
 	page := b.NewPage(t)
+	// Record the frame's events from the start (they bubble to document).
+	if _, err := chromedp.Call(page.Context(), cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: `window.events = [];
+		for (const type of ["p2p:error", "p2p:state"]) document.addEventListener(type, (e) => events.push(type + " " + JSON.stringify(e.detail)))`}); err != nil {
+		t.Fatal(err)
+	}
 	url := c.Base + "room?room=" + c.Session + "&name=" + c.Me
 	if c.RelayOnly {
 		url += "&relay=on"
@@ -455,10 +467,22 @@ func browserRole(t *testing.T, c roleConfig, isHost bool, report func(roleResult
 	if isHost {
 		page.WaitText(c.Me + ": connected")
 		report(roleResult{Phase: "up"})
+		if c.HostOnly {
+			io.Copy(io.Discard, os.Stdin) // stay the host until the test ends
+			return
+		}
 	}
 	if c.ExpectFail {
-		// The demo's words for ice_failed (internal/demo/static/chat.js).
-		page.WaitTrue(`document.querySelector("#status").textContent.includes("No direct connection")`, "the ice_failed words")
+		// The link times out after connect_timeout_mls (15 s by default).
+		browsertest.Timeout = 45 * time.Second
+		defer func() {
+			if t.Failed() {
+				var ev []string
+				page.Eval(`events`, &ev)
+				t.Logf("the frame's events:\n%s", strings.Join(ev, "\n"))
+			}
+		}()
+		page.WaitTrue(`events.some((e) => e.startsWith('p2p:state {"state":"failed"') && e.includes('"code":"ice_failed"'))`, "state failed with code ice_failed")
 		report(roleResult{Phase: "done", FailedCode: "ice_failed"})
 		return
 	}

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -146,4 +148,63 @@ func TestServeTURNRefusals(t *testing.T) {
 			t.Errorf("%v: %v; want an error about %q", tc.args, err, tc.want)
 		}
 	}
+}
+
+// A relayed flood does not starve signaling: while a TURN client floods its
+// allocation (bounded: 20000 datagrams of 1 KiB), peers keep joining.
+func TestServeTURNFloodKeepsSignaling(t *testing.T) {
+	const secret, turnSecret = "serve-turn-secret-0123456789", "turn-shared-secret-0123"
+	base, _ := serve(t, "--secret", secret, "--turn-addr", "127.0.0.1:0", "--turn-secret", turnSecret)
+	s := iceServersOf(t, joinServe(t, base, secret, "flooder", time.Hour))
+	addr := strings.TrimPrefix(strings.Split(s[1].URLs[0], "?")[0], "turn:")
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	tc, err := turn.NewClient(&turn.ClientConfig{STUNServerAddr: addr, TURNServerAddr: addr, Conn: conn,
+		Username: s[1].Username, Password: s[1].Credential, Realm: "p2pstreams", RTO: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	if err := tc.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	relay, err := tc.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relay.Close()
+	sink, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	var got atomic.Int64
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := sink.ReadFrom(buf); err != nil {
+				return
+			}
+			got.Add(1)
+		}
+	}()
+	flooded := make(chan struct{})
+	go func() {
+		defer close(flooded)
+		p := make([]byte, 1024)
+		for range 20000 {
+			relay.WriteTo(p, sink.LocalAddr())
+		}
+	}()
+	for i := range 30 {
+		joinServe(t, base, secret, protocol.PeerID(fmt.Sprintf("p%d", i)), time.Hour) // fails the test if a join does not complete
+	}
+	<-flooded
+	if got.Load() == 0 {
+		t.Fatal("the flood never reached the sink: the test measured nothing")
+	}
+	t.Logf("%d of 20000 flood datagrams relayed meanwhile", got.Load())
 }

@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -133,22 +132,6 @@ func serveProfile(w http.ResponseWriter, r *http.Request) {
 	}
 	debug, _ := strconv.Atoi(r.URL.Query().Get("debug"))
 	p.WriteTo(w, debug)
-}
-
-// raiseFileLimit lifts the soft open-file limit to the hard one: a server
-// and a load generator need a descriptor per connection.
-func raiseFileLimit() (uint64, error) {
-	var l syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
-		return 0, err
-	}
-	if l.Cur < l.Max {
-		l.Cur = l.Max
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
-			return 0, err
-		}
-	}
-	return l.Cur, nil
 }
 
 // spawned is a server in a child process.

@@ -5,19 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"syscall"
 )
-
-// selfCPU returns the CPU time (user + system) this process has used, in
-// seconds.
-func selfCPU() (float64, error) {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0, err
-	}
-	sec := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	return sec(ru.Utime) + sec(ru.Stime), nil
-}
 
 // pidCPU returns the CPU time of process pid from /proc/PID/stat, in
 // seconds (clock ticks of 1/100 s, the Linux default USER_HZ).

@@ -99,3 +99,6 @@ func (l *Reader) Release() {
 		l.buf, l.i, l.n = nil, 0, 0
 	}
 }
+
+// Buffered reports how many bytes were read from R but not yet from l.
+func (l *Reader) Buffered() int { return l.n - l.i }

@@ -1,0 +1,87 @@
+package p2pstreams
+
+import (
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/p2pstreams/p2pstreams/protocol"
+)
+
+// minReportInterval is the least time between two PeerStates of one host;
+// a host sends one per change, coalesced, so only a misbehaving one is
+// refused (rate_limited).
+const minReportInterval = 100 * time.Millisecond
+
+// presence is what the host of a session on this server last reported of
+// its links: which peers are connected to it, whether or not they still
+// hold a WebSocket. Entries exist only for sessions whose host reports,
+// and end with the host's membership. An entry is never modified once in
+// Server.presence (it is read after the lock is released): it is replaced.
+type presence struct {
+	host   PeerID
+	states map[PeerID]string
+	at     time.Time
+}
+
+// reportStates handles a host's PeerStates: it keeps the map for Sessions
+// and reports peers that became connected (EventPeerConnected). A host
+// speaks only for its own session, the one of its membership.
+func (c *conn) reportStates(m *protocol.Message) {
+	s := c.srv
+	mb := c.m.Load()
+	switch {
+	case mb == nil:
+		c.fail(protocol.CodeNotJoined, "join a session first")
+		return
+	case mb.host != mb.peer:
+		c.fail(protocol.CodeNotHost, "only the host reports peer states")
+		return
+	}
+	states, _ := protocol.DecodePeerStates(m.Data) // DecodeClient checked it
+	if len(states) > s.o.MaxPeers {
+		c.fail(protocol.CodeBadMessage, "more peers than a session holds")
+		return
+	}
+	now := time.Now()
+	s.presMu.Lock()
+	old := s.presence[mb.session]
+	if old != nil && old.host != mb.peer {
+		old = nil // another host's report, from before this one joined
+	}
+	if old != nil && now.Sub(old.at) < minReportInterval {
+		s.presMu.Unlock()
+		c.fail(protocol.CodeRateLimited, "PeerStates at most every 100 ms; this one was dropped")
+		return
+	}
+	if s.presence == nil {
+		s.presence = make(map[SessionID]*presence)
+	}
+	s.presence[mb.session] = &presence{host: mb.peer, states: states, at: now}
+	s.presMu.Unlock()
+	for id, st := range states {
+		if st == "connected" && id != mb.peer && (old == nil || old.states[id] != "connected") {
+			s.emit(EventPeerConnected, mb.session, id, mb.peer)
+		}
+	}
+}
+
+// dropPresence forgets the report of host's session (its membership ended).
+func (s *Server) dropPresence(session SessionID, host PeerID) {
+	s.presMu.Lock()
+	if p := s.presence[session]; p != nil && p.host == host {
+		delete(s.presence, session)
+	}
+	s.presMu.Unlock()
+}
+
+// closeFor closes c (if joined to session, and to peer unless peer is
+// empty) with code: the admin's removals.
+func (c *conn) closeFor(session SessionID, peer PeerID, code protocol.Code, text string) bool {
+	mb := c.m.Load()
+	if mb == nil || mb.session != session || (peer != "" && mb.peer != peer) {
+		return false
+	}
+	c.closeWith(ws.StatusPolicyViolation, code, text)
+	return true
+}
