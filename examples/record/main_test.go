@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
+	"github.com/pion/webrtc/v4/pkg/media/oggreader"
 	"golang.org/x/image/vp8"
 
 	"github.com/p2pstreams/p2pstreams/internal/browsertest"
@@ -143,6 +144,38 @@ func TestRecordsBrowserCamera(t *testing.T) {
 	dir := t.TempDir()
 	record(t, context.Background(), wsURL, "cam", dir, 60, joined)
 	checkIVF(t, dir, 30, 0, 0) // ivfwriter drops the frames before the first keyframe
+	checkOgg(t, dir, 10)       // the demo shares the fake microphone too
+}
+
+// checkOgg reads the one Ogg file in dir: an Opus head, at least want pages.
+func checkOgg(t *testing.T, dir string, want int) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.ogg"))
+	if len(files) != 1 {
+		t.Fatalf("Ogg files in %s: %v, want one", dir, files)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, h, err := oggreader.NewWith(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.SampleRate != 48000 {
+		t.Errorf("Opus head: %+v, want 48 kHz", h)
+	}
+	n := 0
+	for {
+		if _, _, err := r.ParseNextPage(); err != nil {
+			break
+		}
+		n++
+	}
+	if n < want {
+		t.Errorf("%s holds %d pages, want at least %d", files[0], n, want)
+	}
+	t.Logf("%s: %d pages, %d bytes", filepath.Base(files[0]), n, len(data))
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
