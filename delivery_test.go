@@ -118,7 +118,7 @@ func dialSmallWindow(t *testing.T, url string) *testPeer {
 	d := ws.Dialer{NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		nd := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 			return rc.Control(func(fd uintptr) {
-				syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+				setRecvBuffer(fd, 4096)
 			})
 		}}
 		return nd.DialContext(ctx, network, addr)

@@ -539,7 +539,7 @@ type Stats struct {
 	DeadClosed    int64            // connections closed by the keepalive (no pong in time)
 	HostResets    int64            // sessions reset because their host was unreachable
 	EventsDropped int64            // events dropped because OnEvent's queue was full
-	Errors        map[string]int64 // Error messages sent, by protocol code
+	Errors        map[string]int64 // refused inputs, by protocol code (one per Error or close sent; rate_limited once per coalesced Error)
 }
 
 type stats struct {

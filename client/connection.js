@@ -7,6 +7,24 @@
 // disconnected / closed / failed (isFinal). A final state is never left: a
 // peer that comes back gets a new Connection. Each change calls onstate once.
 //
+// Renegotiation: the first offer and answer go through the server; once the
+// channel is open, every later change (an ICE restart, tracks) is
+// negotiated over the channel itself (Negotiation.Description and
+// Negotiation.Candidate messages, never given to the app) with the
+// perfect-negotiation pattern: the client is polite (its crossing offer is
+// rolled back), the host impolite (it ignores the client's crossing offer).
+//
+// Healing: a connected link whose path breaks (ICE disconnected or failed,
+// or the remote silent while ICE is not connected) stays connected and
+// heals: a browser client restarts ICE over the channel when its host is a
+// browser too (SCTP delivers the offer when a path comes back; with a Go
+// peer, ICE recovers by itself) and both sides hold what is sent meanwhile (at most RELAY_MAX_HELD
+// messages), sending it in order once healed: ICE connected again and the
+// remote heard since the break. A link not healed within heal_timeout_mls
+// ends disconnected, and what it held is reported to onlost. A remote
+// silent for twice the idle timeout while ICE still says connected is
+// frozen (its page, not its path): disconnected.
+//
 // Sending: send queues a peer message (in chunks when large, see wire.js)
 // and hands pieces to the channel while its bufferedAmount is at most
 // SEND_HIGH_WATER, resuming on bufferedamountlow. Before the channel opens
@@ -16,6 +34,9 @@
 
 import { CHANNEL_LABEL, Code, MAX_MAX_MESSAGE_SIZE, Message, RELAY_MAX_HELD, RELAY_MAX_QUEUED, SEND_HIGH_WATER, SEND_LOW_WATER, Signal, State, isFinal, rtcConfiguration } from "./protocol.js"
 import { Reassembler, TOO_LARGE, encode, pieceSize } from "./wire.js"
+
+/** How long a renegotiation waits for ICE gathering, so that its description carries the candidates. */
+const GATHER_WAIT_MLS = 1000
 
 export class Connection {
   /**
@@ -43,7 +64,7 @@ export class Connection {
     this.queue = [] // pieces to send, oldest first, from queueHead on
     this.queueHead = 0
     this.queuedBytes = 0
-    this.held = 0 // messages queued before the channel opened
+    this.held = 0 // messages queued before the channel opened, or while it heals
     // Relayed bytes that may wait for this peer: two of the largest messages at least.
     this.queueLimit = Math.max(RELAY_MAX_QUEUED, 2 * config.maxMessageSize)
     this.chunks = new Reassembler(MAX_MAX_MESSAGE_SIZE + 65536)
@@ -53,13 +74,34 @@ export class Connection {
     this.connectTimer = setTimeout(() => this.fail("ice_failed"), config.connect_timeout_mls)
     this.onstate = () => {}
     this.onmessage = () => {}
+    this.onlost = (n) => {} // n held messages were lost with the link
+    this.onerror = (e) => {} // a renegotiation failed
+    // perfect negotiation
+    this.polite = !offerer
+    this.makingOffer = false
+    this.ignoreOffer = false
+    this.settingAnswer = false
+    // healing
+    this.healing = false
+    this.healSince = 0
+    this.remoteRestarts = false // the remote said it takes ICE restarts over the channel (Negotiation.Features)
+    this.heals = 0 // links healed (for tests)
+    this.glares = 0 // renegotiation offers that crossed (for tests)
+    // media: our senders by stream id (a forwarded stream may have lost its
+    // tracks by the time it is removed); the remote's streams by id
+    this.senders = new Map()
+    this.remoteStreams = new Map()
+    this.streamFrom = new Map() // stream id -> the peer that shares it, when not the remote (Negotiation.StreamFrom)
+    this.onstream = (stream, from) => {}
+    this.onstreamended = (stream, from) => {}
 
     const pc = new RTCPeerConnection(rtcConfiguration(config, iceServers))
     this.pc = pc
     pc.onicecandidate = (e) => {
       if (!e.candidate) return
       const c = e.candidate.toJSON()
-      if (this.described) this.signal(Signal.IceCandidate, remoteId, c)
+      if (this.inBand) this.sendNow({ type: Message.Candidate, data: c })
+      else if (this.described) this.signal(Signal.IceCandidate, remoteId, c)
       else this.outgoing.push(c)
     }
     pc.onconnectionstatechange = () => {
@@ -67,13 +109,30 @@ export class Connection {
         case "connecting":
           if (this.state === State.Negotiating) this.setState(State.Connecting)
           break
+        case "connected":
+          this.checkHealed()
+          break
+        case "disconnected":
+          if (this.state === State.Connected) this.startHeal()
+          break
         case "failed":
-          this.fail("ice_failed")
+          if (this.state === State.Connected) this.startHeal()
+          else this.fail("ice_failed")
           break
         case "closed":
           this.setState(State.Closed)
           break
-        // "disconnected" may heal by itself: the heartbeat decides.
+      }
+    }
+    pc.ontrack = (e) => {
+      for (const stream of e.streams) {
+        if (this.remoteStreams.has(stream.id)) continue
+        this.remoteStreams.set(stream.id, stream)
+        // The sharer removed its last track of it (a renegotiation): ended.
+        stream.onremovetrack = () => {
+          if (stream.getTracks().length === 0 && this.remoteStreams.delete(stream.id)) this.onstreamended(stream, this.streamFrom.get(stream.id) ?? this.remoteId)
+        }
+        this.onstream(stream, this.streamFrom.get(stream.id) ?? this.remoteId)
       }
     }
     if (!offerer) {
@@ -128,8 +187,9 @@ export class Connection {
    */
   send(msg) {
     if (isFinal(this.state)) return { code: Code.NotJoined, message: `${this.remoteId}: the connection is over` }
-    const opened = this.channel?.readyState === "open"
-    if (!opened && this.held >= RELAY_MAX_HELD) return { code: Code.SlowReader, message: `${this.remoteId}: too many messages held while it connects` }
+    // A healing link holds what is sent, as one not open yet.
+    const opened = this.channel?.readyState === "open" && !this.healing
+    if (!opened && this.held >= RELAY_MAX_HELD) return { code: Code.SlowReader, message: `${this.remoteId}: too many messages held while it connects or heals` }
     const pieces = encode(msg)
     let size = 0
     for (const p of pieces) size += pieceSize(p)
@@ -144,7 +204,7 @@ export class Connection {
   // pump hands queued pieces to the channel while it has room.
   pump() {
     const ch = this.channel
-    if (!ch || ch.readyState !== "open") return
+    if (!ch || ch.readyState !== "open" || this.healing) return
     this.held = 0
     while (this.queueHead < this.queue.length && ch.bufferedAmount <= SEND_HIGH_WATER) {
       const p = this.queue[this.queueHead]
@@ -201,6 +261,11 @@ export class Connection {
     for (const c of out) this.signal(Signal.IceCandidate, this.remoteId, c)
   }
 
+  // inBand: the channel is open, so negotiation goes over it.
+  get inBand() {
+    return !!this.channel && this.channel.readyState === "open"
+  }
+
   attach(channel) {
     this.channel = channel
     channel.binaryType = "arraybuffer"
@@ -209,6 +274,8 @@ export class Connection {
     channel.onopen = () => {
       this.lastHeard = Date.now()
       this.startHeartbeat()
+      this.pc.onnegotiationneeded = () => this.negotiate()
+      this.sendNow({ type: Message.Features, data: { iceRestart: true } })
       this.pump() // what was held for this peer goes first
       this.setState(State.Connected)
     }
@@ -221,21 +288,157 @@ export class Connection {
       } catch {
         return // not ours: ignore
       }
+      this.checkHealed()
       if (msg === TOO_LARGE) msg = { type: Message.Data, tooLarge: true }
       if (!msg || typeof msg !== "object" || msg.type === Message.Heartbeat) return
-      this.onmessage(msg)
+      if (msg.type === Message.Description) this.onDescription(msg.data)
+      else if (msg.type === Message.Candidate) this.onCandidate(msg.data)
+      else if (msg.type === Message.Features) this.remoteRestarts = msg.data?.iceRestart === true
+      else if (msg.type === Message.StreamFrom) {
+        if (typeof msg.data?.streamId === "string" && typeof msg.data?.peerId === "string") this.streamFrom.set(msg.data.streamId, msg.data.peerId)
+      }
+      else this.onmessage(msg)
     }
   }
 
   startHeartbeat() {
     const { interval_mls, idle_timeout_mls } = this.config.heartbeat
     this.timer = setInterval(() => {
-      if (Date.now() - this.lastHeard > idle_timeout_mls) {
-        this.setState(State.Disconnected)
+      const now = Date.now()
+      const idle = now - this.lastHeard
+      if (this.healing) {
+        if (now - this.healSince > this.config.heal_timeout_mls) {
+          this.setState(State.Disconnected)
+          return
+        }
+        this.checkHealed()
+      } else if (idle > idle_timeout_mls && this.pc.connectionState !== "connected") {
+        this.startHeal()
+      } else if (idle > 2 * idle_timeout_mls) {
+        this.setState(State.Disconnected) // frozen: ICE answers, the page does not
         return
       }
       this.sendNow({ type: Message.Heartbeat })
     }, interval_mls)
+  }
+
+  // ---- renegotiation over the channel (perfect negotiation)
+
+  async negotiate() {
+    if (!this.inBand || isFinal(this.state)) return
+    try {
+      this.makingOffer = true
+      await this.pc.setLocalDescription()
+    } catch {
+      return // another description won; negotiationneeded fires again when stable
+    } finally {
+      this.makingOffer = false
+    }
+    await this.gathered()
+    const d = this.pc.localDescription
+    if (d && d.type === "offer" && this.pc.signalingState === "have-local-offer") this.sendInBand(d)
+  }
+
+  async onDescription(desc) {
+    if (isFinal(this.state) || !desc || typeof desc !== "object") return
+    const pc = this.pc
+    try {
+      const ready = !this.makingOffer && (pc.signalingState === "stable" || this.settingAnswer)
+      const collision = desc.type === "offer" && !ready
+      this.ignoreOffer = !this.polite && collision
+      if (collision) this.glares++
+      if (this.ignoreOffer) return
+      this.settingAnswer = desc.type === "answer"
+      await pc.setRemoteDescription(desc) // a polite side's crossing offer rolls back here
+      this.settingAnswer = false
+      if (desc.type === "offer") {
+        await pc.setLocalDescription()
+        await this.gathered()
+        this.sendInBand(pc.localDescription)
+      }
+    } catch (e) {
+      this.settingAnswer = false
+      if (!isFinal(this.state)) this.onerror(e)
+    }
+  }
+
+  async onCandidate(c) {
+    if (isFinal(this.state) || !c || typeof c !== "object") return
+    try {
+      await this.pc.addIceCandidate(c)
+    } catch {
+      // a candidate of an offer we ignored, or of a past ICE generation
+    }
+  }
+
+  sendInBand(d) {
+    this.sendNow({ type: Message.Description, data: { type: d.type, sdp: d.sdp } })
+  }
+
+  // gathered waits (a little) for ICE gathering, so that a restart's
+  // description carries its candidates: the remote may not be able to
+  // receive trickled ones until the new path works.
+  gathered() {
+    const pc = this.pc
+    if (pc.iceGatheringState === "complete") return Promise.resolve()
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t)
+        pc.removeEventListener("icegatheringstatechange", check)
+        resolve()
+      }
+      const check = () => pc.iceGatheringState === "complete" && done()
+      const t = setTimeout(done, GATHER_WAIT_MLS)
+      pc.addEventListener("icegatheringstatechange", check)
+    })
+  }
+
+  // ---- healing
+
+  startHeal() {
+    if (this.healing || isFinal(this.state)) return
+    this.healing = true
+    this.healSince = Date.now()
+    // The client restarts ICE (the host's side restarts as it answers):
+    // one side only, so restarts do not cross; and only with a peer that
+    // says it can take a restart over the channel (a browser: Go peers on
+    // pion drop their candidate pairs on a restart, so the answer could not
+    // leave; they heal as ICE recovers by itself).
+    if (this.polite && this.remoteRestarts) this.pc.restartIce() // negotiationneeded: the offer goes over the channel
+  }
+
+  checkHealed() {
+    if (!this.healing || this.pc.connectionState !== "connected" || this.lastHeard <= this.healSince) return
+    this.healing = false
+    this.heals++
+    this.pump() // what was held while it healed, in order
+  }
+
+  // ---- media: tracks are added and removed on the live connection, and
+  // negotiated over the channel (negotiationneeded)
+
+  /** addStream sends stream's tracks to the remote peer; from: who shares it, when not this peer. */
+  addStream(stream, from) {
+    if (isFinal(this.state)) return
+    if (from) this.sendNow({ type: Message.StreamFrom, data: { streamId: stream.id, peerId: from } })
+    const senders = this.senders.get(stream.id) ?? []
+    for (const track of stream.getTracks()) {
+      if (!senders.some((s) => s.track === track)) senders.push(this.pc.addTrack(track, stream))
+    }
+    this.senders.set(stream.id, senders)
+  }
+
+  /** removeStream stops sending stream's tracks; the remote sees the stream end. */
+  removeStream(stream) {
+    const senders = this.senders.get(stream.id) ?? []
+    this.senders.delete(stream.id)
+    for (const sender of senders) {
+      try {
+        this.pc.removeTrack(sender)
+      } catch {
+        // closed meanwhile
+      }
+    }
   }
 
   /** fail ends a connection that is not connected yet in state failed, with code. */
@@ -251,11 +454,17 @@ export class Connection {
     if (s === State.Connected || isFinal(s)) clearTimeout(this.connectTimer)
     if (isFinal(s)) {
       clearInterval(this.timer)
+      const lost = this.held // queued while it healed, and never sent
+      this.held = 0
+      if (lost && this.healing) this.onlost(lost)
+      const streams = [...this.remoteStreams.values()]
+      this.remoteStreams.clear()
+      for (const st of streams) this.onstreamended(st, this.streamFrom.get(st.id) ?? this.remoteId) // its link ended
       this.pending = this.outgoing = []
       this.queue = []
       this.queueHead = this.queuedBytes = 0
       if (this.channel) this.channel.onopen = this.channel.onclose = this.channel.onmessage = this.channel.onbufferedamountlow = null
-      this.pc.onicecandidate = this.pc.onconnectionstatechange = this.pc.ondatachannel = null
+      this.pc.onicecandidate = this.pc.onconnectionstatechange = this.pc.ondatachannel = this.pc.onnegotiationneeded = this.pc.ontrack = null
       try {
         this.channel?.close()
         this.pc.close()

@@ -95,6 +95,10 @@ export const Message = Object.freeze({
   Heartbeat: "Heartbeat",
   Error: "Error",
   HostState: "Data.Host.State",
+  Description: "Negotiation.Description",
+  Candidate: "Negotiation.Candidate",
+  Features: "Negotiation.Features",
+  StreamFrom: "Negotiation.StreamFrom",
 })
 
 /** Connection states, of a peer and in Data.Connection.State. */
@@ -118,6 +122,7 @@ export const SEND_HIGH_WATER = 1048576
 export const SEND_LOW_WATER = 262144
 export const RELAY_MAX_QUEUED = 33554432
 export const RELAY_MAX_HELD = 4096
+export const HEAL_MAX_HELD = 4096
 export const CHUNK_SIZE = 16384
 export const MAX_MAX_MESSAGE_SIZE = 67108864
 export const HOST_STATE_EVERY_MLS = 1000
@@ -131,6 +136,7 @@ export const DEFAULT_CONFIG = Object.freeze({
   maxMessageSize: 16777216,
   iceTransportPolicy: "all",
   connect_timeout_mls: 15000,
+  heal_timeout_mls: 20000,
 })
 
 /** The token claims' JSON names (package token, Claims). */

@@ -47,6 +47,15 @@ export const P2pMixin = (Base) =>
       return this.p2pFrame ? this.p2pFrame.send(data) : false
     }
 
+    /** p2pShareStream shares a MediaStream (camera, screen, canvas) with every other peer. */
+    p2pShareStream(stream) {
+      return this.p2pFrame ? this.p2pFrame.shareStream(stream) : false
+    }
+    /** p2pStopStream stops sharing it: every peer gets p2pStreamEnded. */
+    p2pStopStream(stream) {
+      return this.p2pFrame ? this.p2pFrame.stopStream(stream) : false
+    }
+
     // The callbacks: override the ones you need.
     p2pNegotiating() {}
     p2pConnecting() {}
@@ -55,6 +64,10 @@ export const P2pMixin = (Base) =>
     p2pClosed() {}
     p2pError() {}
     p2pReceivedMessage() {}
+    /** p2pReceivedStream(stream, {peerId}): a peer shares stream. */
+    p2pReceivedStream() {}
+    /** p2pStreamEnded(stream, {peerId}): it stopped sharing it, or its link ended. */
+    p2pStreamEnded() {}
     /** p2pHostChanged({previous, current}): another peer hosts the session now. */
     p2pHostChanged() {}
     // State hand-off (opt-in): define p2pHostState() to return the app's

@@ -131,6 +131,16 @@ export class P2pFrameElement extends (globalThis.HTMLElement ?? class {}) {
   get config() {
     return this.peer?.config
   }
+  /** shareStream shares a MediaStream with every other peer (a client's goes through the host). */
+  shareStream(stream) {
+    return this.peer ? this.peer.shareStream(stream) : false
+  }
+
+  /** stopStream stops sharing a stream; every peer sees it end. */
+  stopStream(stream) {
+    return this.peer ? this.peer.stopStream(stream) : false
+  }
+
   /** Per live link: direct or relayed (TURN), and its RTT. */
   linkStats() {
     return this.peer ? this.peer.linkStats() : Promise.resolve([])
@@ -174,6 +184,14 @@ export class P2pFrameElement extends (globalThis.HTMLElement ?? class {}) {
         for (const l of [...this.listeners]) call(l, "p2pReceivedMessage", msg)
       },
       error: (err) => this.emitError(err),
+      stream: (stream, info) => {
+        this.emit("p2p:stream", { stream, ...info })
+        for (const l of [...this.listeners]) call(l, "p2pReceivedStream", stream, info)
+      },
+      streamEnded: (stream, info) => {
+        this.emit("p2p:streamended", { stream, ...info })
+        for (const l of [...this.listeners]) call(l, "p2pStreamEnded", stream, info)
+      },
       hostChanged: (change) => {
         this.emit("p2p:hostchanged", change)
         for (const l of [...this.listeners]) call(l, "p2pHostChanged", change)
@@ -213,9 +231,9 @@ export class P2pFrameElement extends (globalThis.HTMLElement ?? class {}) {
 
 // call calls a listener's callback; one listener's exception must not stop
 // the others, nor the peer logic that called us.
-function call(listener, name, arg) {
+function call(listener, name, arg, arg2) {
   try {
-    listener[name]?.(arg)
+    listener[name]?.(arg, arg2)
   } catch (e) {
     queueMicrotask(() => {
       throw e

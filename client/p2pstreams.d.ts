@@ -34,9 +34,11 @@ export interface P2pConfig {
   maxMessageSize?: number
   /** "relay": connect through TURN only (hides the peers' addresses); default "all". */
   iceTransportPolicy?: RTCIceTransportPolicy
+  /** How long a link whose path broke may take to heal over its DataChannel (same connection, no server) before it counts as lost; default 20000 ms. */
+  heal_timeout_mls?: number
   [key: string]: unknown
 }
-export declare const DEFAULT_CONFIG: Readonly<Required<Pick<P2pConfig, "ice_servers" | "keepCableConnection" | "manualFailover" | "maxMessageSize" | "iceTransportPolicy" | "connect_timeout_mls">> & { heartbeat: { interval_mls: number; idle_timeout_mls: number } }>
+export declare const DEFAULT_CONFIG: Readonly<Required<Pick<P2pConfig, "ice_servers" | "keepCableConnection" | "manualFailover" | "maxMessageSize" | "iceTransportPolicy" | "connect_timeout_mls" | "heal_timeout_mls">> & { heartbeat: { interval_mls: number; idle_timeout_mls: number } }>
 export declare function normalizeConfig(c?: P2pConfig): Required<Omit<P2pConfig, "autoFailover">>
 /** Error codes by name (generated from Go's package protocol). */
 export declare const Code: Readonly<Record<string, string>>
@@ -50,7 +52,7 @@ export type P2pMessage =
   | { type: "Data"; senderId: string; data: unknown }
   | { type: "Data.Connection.State"; data: Record<string, P2pState> }
 
-/** An error from the server (PROTOCOL.md codes) or from the client ("webrtc", "bad_frame", "signaling_unreachable", "ice_failed", "already_open"); the one shape p2pError gets. */
+/** An error from the server (PROTOCOL.md codes) or from the client ("webrtc", "bad_frame", "signaling_unreachable", "ice_failed", "already_open", "messages_lost": sent while a link healed, and lost with it); the one shape p2pError gets. */
 export interface P2pError { code: string; message: string }
 
 /** Detail of a state change; `reconnecting` tells whether a disconnected client rejoins by itself. */
@@ -69,6 +71,10 @@ export interface P2pListener {
   p2pClosed?(detail: P2pStateDetail): void
   p2pError?(error: P2pError): void
   p2pReceivedMessage?(message: P2pMessage): void
+  /** A peer shares stream (from.peerId: who; a client's comes forwarded by the host). */
+  p2pReceivedStream?(stream: MediaStream, from: P2pStreamFrom): void
+  /** It stopped sharing stream, or its link ended. */
+  p2pStreamEnded?(stream: MediaStream, from: P2pStreamFrom): void
   /** Another peer hosts the session now. */
   p2pHostChanged?(change: P2pHostChange): void
   /** Opt-in state hand-off: the app's state (any JSON value), asked on the host. */
@@ -76,6 +82,9 @@ export interface P2pListener {
   /** Replace the app's state with the host's (on a newcomer, and on a new host). */
   p2pRestoreState?(state: unknown): void
 }
+
+/** Who shares a received stream. */
+export interface P2pStreamFrom { peerId: string }
 
 /** Detail of p2pHostChanged and the p2p:hostchanged event. */
 export interface P2pHostChange { previous: string; current: string }
@@ -92,6 +101,8 @@ export interface P2pFrameEventMap extends HTMLElementEventMap {
   "p2p:failed": CustomEvent<P2pStateDetail>
   "p2p:message": CustomEvent<P2pMessage>
   "p2p:error": CustomEvent<P2pError>
+  "p2p:stream": CustomEvent<P2pStreamFrom & { stream: MediaStream }>
+  "p2p:streamended": CustomEvent<P2pStreamFrom & { stream: MediaStream }>
 }
 
 /** One live link's selected ICE candidate pair: candidate types "host", "srflx", "prflx", "relay". */
@@ -109,6 +120,10 @@ export interface P2pLinkStats {
 export declare class P2pFrameElement extends HTMLElement {
   /** Sends data to every peer, this one included; false when not connected. */
   send(data: unknown): boolean
+  /** Shares a MediaStream with every other peer, those joining later too (a client's goes through the host, which forwards it). */
+  shareStream(stream: MediaStream): boolean
+  /** Stops sharing it: every peer gets p2pStreamEnded. */
+  stopStream(stream: MediaStream): boolean
   readonly peerId: string | undefined
   readonly sessionId: string | undefined
   readonly hostPeerId: string | null | undefined
@@ -137,6 +152,8 @@ export interface P2pControllerAPI extends Required<Omit<P2pListener, "p2pHostSta
   readonly hostPeerId: string | null | undefined
   readonly iamHost: boolean
   p2pSendMessage(data: unknown): boolean
+  p2pShareStream(stream: MediaStream): boolean
+  p2pStopStream(stream: MediaStream): boolean
   p2pSetup(element?: Element): void
   p2pTeardown(): void
 }
@@ -151,6 +168,8 @@ export declare class P2pController implements P2pControllerAPI {
   readonly hostPeerId: string | null | undefined
   readonly iamHost: boolean
   p2pSendMessage(data: unknown): boolean
+  p2pShareStream(stream: MediaStream): boolean
+  p2pStopStream(stream: MediaStream): boolean
   p2pSetup(element?: Element): void
   p2pTeardown(): void
   disconnect(): void
@@ -161,6 +180,8 @@ export declare class P2pController implements P2pControllerAPI {
   p2pClosed(detail: P2pStateDetail): void
   p2pError(error: P2pError): void
   p2pReceivedMessage(message: P2pMessage): void
+  p2pReceivedStream(stream: MediaStream, from: P2pStreamFrom): void
+  p2pStreamEnded(stream: MediaStream, from: P2pStreamFrom): void
   p2pHostChanged(change: P2pHostChange): void
   p2pHostState?(): unknown
   p2pRestoreState(state: unknown): void
@@ -189,7 +210,7 @@ export declare class Peer {
     token: string
     config?: P2pConfig
     signaling: SignalingTransport
-    events: { state(state: P2pState, detail: P2pStateDetail): void; message(msg: P2pMessage): void; error(err: P2pError): void }
+    events: { state(state: P2pState, detail: P2pStateDetail): void; message(msg: P2pMessage): void; error(err: P2pError): void; stream?(stream: MediaStream, from: P2pStreamFrom): void; streamEnded?(stream: MediaStream, from: P2pStreamFrom): void }
     RTCPeerConnection?: typeof RTCPeerConnection
     /** Host: how long a client that went may take to come back before it is forgotten; default 30000. */
     forgetAfterMls?: number
@@ -206,6 +227,8 @@ export declare class Peer {
   /** leave: false when the page is only closing or reloading (the default true also frees the place). */
   stop(options?: { leave?: boolean }): void
   send(data: unknown): boolean
+  shareStream(stream: MediaStream): boolean
+  stopStream(stream: MediaStream): boolean
 }
 
 /** One RTCPeerConnection between the host and a client. */

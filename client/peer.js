@@ -78,6 +78,8 @@ export class Peer {
     this.offerTimer = null
 
     this.clients = new Map() // host: peer id -> Connection
+    this.streams = new Map() // host: MediaStream -> its sharer (itself, or a client it forwards)
+    this.ownStreams = new Set() // client: the MediaStreams it shares (through the host)
     this.forgetTimers = new Map() // host: peer id -> timer, for clients that went
     this.states = new Map() // host: peer id -> state, itself included
     this.upstream = null // client: the Connection to the host
@@ -171,6 +173,50 @@ export class Peer {
     const err = this.upstream.send({ type: Message.Data, data })
     if (err) this.events.error(err)
     return !err
+  }
+
+  /**
+   * shareStream shares a MediaStream with every other peer, those that
+   * join later too: the host sends its tracks to every client; a client
+   * sends them to the host, which forwards them to every other client.
+   * Tracks are added to live connections and negotiated over their
+   * DataChannels. It returns whether it shares the stream.
+   */
+  shareStream(stream) {
+    if (this.iamHost) {
+      this.streams.set(stream, this.peerId)
+      for (const c of this.clients.values()) if (c.open) c.addStream(stream)
+      return true
+    }
+    this.ownStreams.add(stream)
+    if (this.upstream?.open) this.upstream.addStream(stream)
+    return true
+  }
+
+  /** stopStream stops sharing a stream: every peer sees it end. */
+  stopStream(stream) {
+    if (this.iamHost) {
+      if (this.streams.get(stream) !== this.peerId) return false
+      this.streams.delete(stream)
+      for (const c of this.clients.values()) c.removeStream(stream)
+      return true
+    }
+    if (!this.ownStreams.delete(stream)) return false
+    this.upstream?.removeStream(stream)
+    return true
+  }
+
+  // forward (host): a client shares stream; every other client gets it,
+  // with who shares it.
+  forward(from, stream) {
+    this.streams.set(stream, from)
+    for (const [id, c] of this.clients) if (id !== from && c.open) c.addStream(stream, from)
+  }
+
+  unforward(from, stream) {
+    if (this.streams.get(stream) !== from) return
+    this.streams.delete(stream)
+    for (const [id, c] of this.clients) if (id !== from) c.removeStream(stream)
   }
 
   // ---- signaling
@@ -309,6 +355,8 @@ export class Peer {
     if (!this.iamHost) {
       this.iamHost = true
       this.states = new Map([[this.peerId, State.Connected]])
+      this.streams = new Map([...this.ownStreams].map((st) => [st, this.peerId])) // a new host shares its own
+      this.ownStreams.clear()
       this.takeOverState()
       clearInterval(this.stateTimer)
       this.stateTimer = setInterval(() => this.stateDirty && this.sendHostState(), HOST_STATE_EVERY_MLS)
@@ -361,6 +409,10 @@ export class Peer {
       if (isFinal(s)) {
         this.clients.delete(id)
         this.forgetLater(id)
+      }
+      // A client that joins gets every stream being shared.
+      if (s === State.Connected) {
+        for (const [st, from] of this.streams) if (from !== id) conn.addStream(st, from === this.peerId ? undefined : from)
       }
       this.setPeerState(id, s)
       if (s === State.Connected) this.sendHostState(conn) // the newcomer gets the room's state
@@ -451,6 +503,7 @@ export class Peer {
       if (this.upstream !== conn) return
       if (s === State.Connected) {
         this.attempt = 0
+        for (const st of this.ownStreams) conn.addStream(st) // to the host, which forwards them
         if (!this.config.keepCableConnection) {
           this.signaling.close()
           this.joined = false
@@ -535,7 +588,7 @@ export class Peer {
   // iceServers: those of the SessionReady that announced the link (the
   // server's, with fresh credentials, then the config's), else the config's.
   newConnection(remoteId, offerer, iceServers) {
-    return new Connection({
+    const conn = new Connection({
       remoteId,
       offerer,
       config: this.config,
@@ -543,6 +596,18 @@ export class Peer {
       RTCPeerConnection: this.RTCPeerConnection,
       signal: (state, to, data) => this.signal({ state, to, data }),
     })
+    conn.onlost = (n) =>
+      this.events.error({ code: "messages_lost", message: `${n} messages for ${remoteId}, sent while the link was healing, were lost with it` })
+    conn.onerror = (e) => this.events.error({ code: "webrtc", message: `renegotiation with ${remoteId}: ${e && e.message ? e.message : e}` })
+    conn.onstream = (stream, from) => {
+      this.events.stream?.(stream, { peerId: from })
+      if (offerer) this.forward(remoteId, stream) // the host: a client's stream
+    }
+    conn.onstreamended = (stream, from) => {
+      this.events.streamEnded?.(stream, { peerId: from })
+      if (offerer) this.unforward(remoteId, stream)
+    }
+    return conn
   }
 
   connectionOf(id) {

@@ -7,6 +7,7 @@ export {
   SIGNAL, Signal, Code, CODE_CLASS, FATAL, RETRY, CHANNEL_LABEL, Message, State, DEFAULT_CONFIG, CLAIMS,
   OFFER_TIMEOUT_MLS, NEGOTIATION_TIMEOUT_MLS, FORGET_AFTER_MLS, BACKOFF_BASE_MLS, BACKOFF_MAX_MLS,
   SEND_HIGH_WATER, SEND_LOW_WATER, RELAY_MAX_QUEUED, RELAY_MAX_HELD, CHUNK_SIZE, MAX_MAX_MESSAGE_SIZE, HOST_STATE_EVERY_MLS,
+  HEAL_MAX_HELD,
 } from "./constants.js"
 import { BACKOFF_BASE_MLS, BACKOFF_MAX_MLS, CLAIMS, DEFAULT_CONFIG, MAX_MAX_MESSAGE_SIZE, State } from "./constants.js"
 
@@ -46,6 +47,8 @@ export function normalizeConfig(c) {
     maxMessageSize: Math.min(positive(c.maxMessageSize, DEFAULT_CONFIG.maxMessageSize), MAX_MAX_MESSAGE_SIZE),
     // A link not connected this long after its negotiation began fails (ice_failed).
     connect_timeout_mls: positive(c.connect_timeout_mls, DEFAULT_CONFIG.connect_timeout_mls),
+    // A link whose path broke heals this long at most before it counts as lost.
+    heal_timeout_mls: positive(c.heal_timeout_mls, DEFAULT_CONFIG.heal_timeout_mls),
     iceTransportPolicy: c.iceTransportPolicy === "relay" ? "relay" : "all",
   }
 }

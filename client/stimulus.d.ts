@@ -1,6 +1,6 @@
 // Types of the Stimulus adapter (stimulus.js).
 import { Controller } from "@hotwired/stimulus"
-import type { P2pFrameElement, P2pError, P2pHostChange, P2pMessage, P2pStateDetail } from "./p2pstreams.js"
+import type { P2pFrameElement, P2pError, P2pHostChange, P2pMessage, P2pStateDetail, P2pStreamFrom } from "./p2pstreams.js"
 
 /** A Stimulus controller with the P2pController API; its element is inside or around a <p2p-frame>. */
 export declare class P2pController<E extends Element = Element> extends Controller<E> {
@@ -9,6 +9,8 @@ export declare class P2pController<E extends Element = Element> extends Controll
   readonly hostPeerId: string | null | undefined
   readonly iamHost: boolean
   p2pSendMessage(data: unknown): boolean
+  p2pShareStream(stream: MediaStream): boolean
+  p2pStopStream(stream: MediaStream): boolean
   p2pSetup(element?: Element): void
   p2pTeardown(): void
   p2pNegotiating(detail: P2pStateDetail): void
@@ -18,6 +20,8 @@ export declare class P2pController<E extends Element = Element> extends Controll
   p2pClosed(detail: P2pStateDetail): void
   p2pError(error: P2pError): void
   p2pReceivedMessage(message: P2pMessage): void
+  p2pReceivedStream(stream: MediaStream, from: P2pStreamFrom): void
+  p2pStreamEnded(stream: MediaStream, from: P2pStreamFrom): void
   p2pHostChanged(change: P2pHostChange): void
   p2pHostState?(): unknown
   p2pRestoreState(state: unknown): void

@@ -57,14 +57,21 @@ func (p *Peer) clientOffer(data json.RawMessage) error {
 func (p *Peer) clientLinkEvent(l *link, ev event) error {
 	switch ev.kind {
 	case evCandidate:
-		data, _ := json.Marshal(ev.cand)
-		p.signal(&protocol.Message{State: protocol.IceCandidate, To: l.remote, Data: data})
+		p.localCandidate(l, ev.cand)
+	case evNegotiate:
+		p.negotiationNeeded(l)
 	case evPCState:
 		switch ev.pcState {
 		case webrtc.PeerConnectionStateConnecting:
 			if !l.open {
 				p.setState(StateConnecting)
 			}
+		case webrtc.PeerConnectionStateDisconnected:
+			if l.open {
+				p.startHeal(l, "connection disconnected")
+			}
+		case webrtc.PeerConnectionStateConnected:
+			p.checkHealed(l)
 		case webrtc.PeerConnectionStateFailed:
 			return p.hostLost(fmt.Errorf("%w: %w: ICE failed", ErrDisconnected, ErrICEFailed))
 		case webrtc.PeerConnectionStateClosed:
@@ -79,6 +86,10 @@ func (p *Peer) clientLinkEvent(l *link, ev event) error {
 	case evData:
 		if !l.open {
 			p.clientOpen(l, ev.dc)
+		}
+		p.checkHealed(l)
+		if p.negotiationMessage(l, ev.wire) {
+			return nil
 		}
 		switch ev.wire.Type {
 		case typeData:

@@ -87,8 +87,15 @@ type Config struct {
 	OnPeers func(map[protocol.PeerID]State)
 	// OnError gets what went wrong outside any call: a message of this
 	// peer's that the host refused (a *protocol.CodeError, such as
-	// message_too_large when the host's maximum is lower than this peer's).
+	// message_too_large when the host's maximum is lower than this peer's),
+	// or ErrMessagesLost (messages a client held while its link healed,
+	// and the link was lost instead).
 	OnError func(error)
+	// OnTrack gets each media track another peer sends to this one (on a
+	// client: its host's AddTrack), once its first packet arrives. Read it
+	// (Track.Remote.ReadRTP) on a goroutine of your own and return: the
+	// callbacks after it wait for it.
+	OnTrack func(Track)
 	// OnHostChange gets the previous and the current host when another
 	// peer hosts the session now (after a failover, or a host that came
 	// back to find another in its place).
@@ -120,6 +127,11 @@ type Config struct {
 	// client that gets no offer at all within protocol.OfferTimeout of
 	// joining takes its host as lost, as the browser does.)
 	NegotiationTimeout time.Duration
+	// HealTimeout bounds how long a link whose path broke while its
+	// DataChannel was open (ICE disconnected, heartbeat silence) may take
+	// to heal, keeping its RTCPeerConnection, before it counts as lost.
+	// Default: the token config's "heal_timeout_mls", then 20 s.
+	HealTimeout time.Duration
 }
 
 // Heartbeat is the DataChannel heartbeat: each side sends a Heartbeat every
@@ -138,6 +150,7 @@ type settings struct {
 	failover       bool
 	maxMessage     int           // bytes of one Data payload
 	connect        time.Duration // the negotiation timeout
+	heal           time.Duration // the heal timeout
 }
 
 func (c *Config) settings(raw json.RawMessage, log *slog.Logger) settings {
@@ -167,6 +180,9 @@ func (c *Config) settings(raw json.RawMessage, log *slog.Logger) settings {
 	}
 	if s.connect <= 0 {
 		s.connect = time.Duration(fc.ConnectTimeoutMls) * time.Millisecond // Normalize gave a default
+	}
+	if s.heal = c.HealTimeout; s.heal <= 0 {
+		s.heal = time.Duration(fc.HealTimeoutMls) * time.Millisecond
 	}
 	if s.iceServers == nil {
 		for _, is := range fc.ICEServers {

@@ -117,6 +117,7 @@ type opts struct {
 	// retryFull: join again while session_full (the host's PeerLeft and
 	// this join travel on different connections: either may come first)
 	retryFull bool
+	noHandOff bool // no state hand-off (the harness opts in by default)
 }
 
 func (c *confRun) join(kind, id string, o opts) member {
@@ -275,7 +276,8 @@ func confSlowClient(c *confRun) {
 	if raceEnabled {
 		c.t.Skip("under the race detector every client is slow: run without -race")
 	}
-	h, cs := c.hostAndClients(1, opts{})
+	// No hand-off: a dropped client that rejoins must not get the history.
+	h, cs := c.hostAndClients(1, opts{noHandOff: true})
 	slow := c.joinGo("slow", opts{}).(*goMember) // only a Go peer can be made slow
 	c.allConnected(h, cs[0], slow)
 	peer.ReadSlowly(slow.p, 50*time.Millisecond) // about 300 KB/s: far behind the others
@@ -468,6 +470,9 @@ func (c *confRun) joinGo(id string, o opts) member {
 			g.mu.Unlock()
 		},
 	}
+	if o.noHandOff {
+		cfg.HostState = nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	p, err := peer.Join(ctx, cfg)
@@ -582,7 +587,7 @@ func (c *confRun) memberPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	forget, _ := strconv.Atoi(q.Get("forget"))
-	confPage.Execute(w, map[string]any{"Token": tok, "Config": cfg, "ForgetAfter": forget})
+	confPage.Execute(w, map[string]any{"Token": tok, "Config": cfg, "ForgetAfter": forget, "HandOff": q.Get("nohandoff") == ""})
 }
 
 var confPage = template.Must(template.New("member").Funcs(template.FuncMap{"json": func(v any) (string, error) {
@@ -625,11 +630,11 @@ window.sendCode = (data) => {
   const ok = f.send(data)
   return ok ? "" : conf.errors.slice(before)[0] || "not_connected"
 }
-// The state hand-off: the lines shown are the state.
+{{if .HandOff}}// The state hand-off: the lines shown are the state.
 f.addP2pListener({
   p2pHostState: () => conf.lines.map((e) => e.line),
   p2pRestoreState: (lines) => { conf.lines = lines.map((line) => ({ line })) },
-})
+}){{end}}
 {{with .ForgetAfter}}customElements.whenDefined("p2p-frame").then(() => {
   const set = () => (f.peer ? (f.peer.forgetAfterMls = {{.}}) : setTimeout(set, 5))
   set()
@@ -650,6 +655,9 @@ func (c *confRun) joinBrowser(id string, o opts) member {
 	}
 	if o.forgetAfter > 0 {
 		u += fmt.Sprintf("&forget=%d", o.forgetAfter.Milliseconds())
+	}
+	if o.noHandOff {
+		u += "&nohandoff=1"
 	}
 	pg := c.b.NewPage(c.t)
 	pg.Navigate(u)

@@ -26,6 +26,13 @@ var (
 	// Peer tries again with backoff, and Join reports it as the last
 	// failure. Its text carries the browser client's code, "ice_failed".
 	ErrICEFailed = errors.New("peer: ice_failed: the link to the host did not connect")
+	// ErrMessagesLost (to OnError): messages that a client's Send queued
+	// while its link was healing were never sent, because the link was
+	// lost instead (the client then rejoins through the server).
+	ErrMessagesLost = errors.New("peer: messages lost")
+	// ErrQueueFull: Send on a client whose link is healing and already
+	// holds 4096 messages; this one was not sent.
+	ErrQueueFull = errors.New("peer: send queue full")
 )
 
 // A refusal by the server (an Error message, or a close with a code as its

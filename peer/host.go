@@ -70,19 +70,25 @@ func (p *Peer) hostLinkEvent(l *link, ev event) {
 	id := l.remote
 	switch ev.kind {
 	case evCandidate:
-		data, _ := json.Marshal(ev.cand)
-		p.signal(&protocol.Message{State: protocol.IceCandidate, To: id, Data: data})
+		p.localCandidate(l, ev.cand)
+	case evNegotiate:
+		p.negotiationNeeded(l)
 	case evPCState:
 		switch ev.pcState {
 		case webrtc.PeerConnectionStateConnecting:
 			if p.states[id] == StateNegotiating {
 				p.setPeerState(id, StateConnecting)
 			}
+		case webrtc.PeerConnectionStateDisconnected:
+			if l.open {
+				p.startHeal(l, "connection disconnected")
+			}
+		case webrtc.PeerConnectionStateConnected:
+			p.checkHealed(l)
 		case webrtc.PeerConnectionStateFailed:
 			p.hostDrop(id, StateFailed)
 		case webrtc.PeerConnectionStateClosed:
 			p.hostDrop(id, StateClosed)
-			// "disconnected" may heal by itself: the heartbeat decides.
 		}
 	case evOpen:
 		if !l.open {
@@ -93,6 +99,10 @@ func (p *Peer) hostLinkEvent(l *link, ev event) {
 	case evData:
 		if !l.open {
 			p.hostOpen(l)
+		}
+		p.checkHealed(l)
+		if p.negotiationMessage(l, ev.wire) {
+			return
 		}
 		if ev.wire.Type != typeData {
 			return
@@ -111,16 +121,23 @@ func (p *Peer) hostLinkEvent(l *link, ev event) {
 func (p *Peer) hostOpen(l *link) {
 	l.open = true
 	l.seen()
-	out := l.outbox
-	l.outbox, l.held, l.heldBytes = nil, 0, 0
-	if !p.sendPieces(l, out) {
+	if !p.flushOutbox(l) {
 		p.hostDrop(l.remote, StateFailed)
 		return
 	}
+	p.sendTracks(l) // negotiated over the channel, now open
 	p.setPeerState(l.remote, StateConnected)
 	if p.links[l.remote] == l {
 		p.askHostState(l) // the newcomer gets the room's state
 	}
+}
+
+// flushOutbox sends what the host held for a client, in order; false if
+// its channel refused it.
+func (p *Peer) flushOutbox(l *link) bool {
+	out := l.outbox
+	l.outbox, l.held, l.heldBytes = nil, 0, 0
+	return p.sendPieces(l, out)
 }
 
 // hostDrop ends the link to a client and records its last state, which it
@@ -198,7 +215,7 @@ func (p *Peer) toClients(pieces []piece, hold bool) {
 	var slow []protocol.PeerID
 	for id, l := range p.links {
 		switch {
-		case l.open:
+		case l.open && !l.healing:
 			if !p.sendPieces(l, pieces) || l.dc.BufferedAmount() > limit {
 				slow = append(slow, id)
 			}

@@ -37,6 +37,16 @@ type link struct {
 	baseSeq   uint64                    // host: Peer.seq when the link was made
 	closed    bool
 
+	polite      bool // the client's side: gives way when offers cross (negotiate.go)
+	ignoreOffer bool // the last remote offer crossed ours and was ignored
+
+	// Healing (heal.go). healing is written by the loop under hmu, and read
+	// by the loop freely and by Send (hold) under hmu.
+	hmu       sync.Mutex
+	healing   bool
+	healHeld  [][]piece // client: Data messages sent while healing
+	healSince time.Time // loop only
+
 	sendMu sync.Mutex  // a client's Send: one message's chunks back to back
 	rs     reassembler // chunks received (pion's reading goroutine)
 
@@ -96,9 +106,11 @@ func (p *Peer) newLink(remote protocol.PeerID, offerer bool, iceServers []webrtc
 		return nil, err
 	}
 	l := &link{
-		remote: remote, pc: pc, started: time.Now(),
+		remote: remote, pc: pc, started: time.Now(), polite: !offerer,
 		low: make(chan struct{}, 1), gone: make(chan struct{}),
 	}
+	pc.OnNegotiationNeeded(func() { p.inbox.push(event{kind: evNegotiate, link: l}) })
+	pc.OnTrack(func(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) { p.emitTrack(remote, tr, recv) })
 	p.live.Store(remote, l)
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil { // end of gathering: the browser client sends nothing for it either
@@ -196,6 +208,7 @@ func (p *Peer) closeLink(l *link) {
 	}
 	l.closed = true
 	close(l.gone)
+	p.reportLost(l)
 	p.live.CompareAndDelete(l.remote, l)
 	p.wg.Add(1)
 	go func() {

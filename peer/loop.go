@@ -43,6 +43,8 @@ const (
 	evCandidate                  // a local ICE candidate of link (cand)
 	evSend                       // the host's own Send (data)
 	evHostState                  // the app's state for clients (link or nil, data, seq)
+	evNegotiate                  // link's RTCPeerConnection needs negotiating
+	evCall                       // run fn on the loop
 	evFreeze                     // tests: the loop stops for pause, as a frozen process
 )
 
@@ -59,6 +61,7 @@ type event struct {
 	data    json.RawMessage // evSend: a JSON message; or
 	bin     []byte          // evSend: a binary one
 	seq     uint64          // evHostState: the messages relayed before it
+	fn      func()          // evCall
 	pause   time.Duration   // evFreeze
 }
 
@@ -374,6 +377,9 @@ func (p *Peer) handle(ev event) error {
 			p.relay(p.id, ev.data, ev.bin)
 		}
 		return nil
+	case evCall:
+		ev.fn()
+		return nil
 	}
 	l := ev.link
 	if l == nil || l.closed {
@@ -565,11 +571,11 @@ func (p *Peer) tick(now time.Time) error {
 		p.reportStates(now)
 		for id, l := range p.links {
 			switch {
-			case l.open && l.idleFor(now) > p.set.idle:
-				p.log.Info("p2pstreams: client silent, dropping it", "peer", id, "idle", l.idleFor(now))
-				p.hostDrop(id, StateDisconnected)
 			case l.open:
-				p.sendText(l, heartbeatMsg)
+				if err := p.tickOpen(l, now); err != nil {
+					p.log.Info("p2pstreams: dropping a client", "peer", id, "err", err)
+					p.hostDrop(id, StateDisconnected)
+				}
 			case now.Sub(l.started) > p.set.connect:
 				p.log.Info("p2pstreams: negotiation timed out", "peer", id)
 				p.hostDrop(id, StateFailed)
@@ -581,10 +587,10 @@ func (p *Peer) tick(now time.Time) error {
 	}
 	l := p.toHost
 	switch {
-	case l != nil && l.open && l.idleFor(now) > p.set.idle:
-		return p.hostLost(fmt.Errorf("%w: no message from the host for %v", ErrDisconnected, l.idleFor(now).Round(time.Millisecond)))
 	case l != nil && l.open:
-		p.sendText(l, heartbeatMsg)
+		if err := p.tickOpen(l, now); err != nil {
+			return p.hostLost(err)
+		}
 	case l == nil && p.joined && now.Sub(p.joinAt) > protocol.OfferTimeout:
 		return fmt.Errorf("%w: no offer from the host within %v", ErrDisconnected, protocol.OfferTimeout)
 	case l != nil && now.Sub(l.started) > p.set.connect:

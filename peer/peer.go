@@ -38,6 +38,8 @@ type Peer struct {
 	inCallback   atomic.Bool
 	mute         atomic.Bool    // tests: send no heartbeat and answer no HostProbe, as a frozen peer
 	slowRead     atomic.Int64   // tests: nanoseconds to take per DataChannel message read
+	glares       atomic.Int64   // tests: renegotiation offers that crossed
+	heals        atomic.Int64   // tests: links healed
 	wg           sync.WaitGroup // signal readers and link closers
 	slowDrops    atomic.Int64   // host: clients dropped as too slow
 	live         sync.Map       // PeerID → *link: the live links, for Stats
@@ -82,12 +84,14 @@ type Peer struct {
 	redialTimer  *time.Timer // host: when to reopen its signaling connection
 	redials      int
 	suspect      protocol.PeerID     // the host the last round lost: report it if the server names it again
+	tracks       []webrtc.TrackLocal // host: sent to every client (media.go)
 	cert         *webrtc.Certificate // DTLS, shared by this Peer's links
 	certc        chan certResult     // makeCert's result, taken by the first link
 }
 
 type callback struct {
 	msg   *Message
+	track *Track
 	state State
 	peers map[protocol.PeerID]State
 	err   error
@@ -106,6 +110,7 @@ const (
 	cbHostChange
 	cbRestore
 	cbSnapshot // call HostState (the state hand-off)
+	cbTrack
 )
 
 // Join joins the session named by cfg.Token through the signaling server
@@ -163,7 +168,7 @@ func newPeer(cfg Config) *Peer {
 		}
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	if cfg.OnMessage != nil || cfg.OnState != nil || cfg.OnPeers != nil || cfg.OnError != nil || cfg.OnHostChange != nil || cfg.OnRestoreState != nil || cfg.HostState != nil {
+	if cfg.OnMessage != nil || cfg.OnState != nil || cfg.OnPeers != nil || cfg.OnError != nil || cfg.OnHostChange != nil || cfg.OnRestoreState != nil || cfg.HostState != nil || cfg.OnTrack != nil {
 		p.events = newQueue[callback]()
 		go p.dispatch()
 	} else {
@@ -250,6 +255,11 @@ func (p *Peer) Err() error {
 // Send never waits: it queues the message for the relay, which drops a
 // client that cannot keep up (protocol.RelayMaxQueued, RelayMaxHeld) rather
 // than buffer without bound or stall the others.
+//
+// While a client's link heals (see Config.HealTimeout), Send queues the
+// message (up to protocol.HealMaxHeld, then ErrQueueFull) and returns nil:
+// queued messages go out in order once the link is healed, or are
+// reported to OnError as ErrMessagesLost if it is lost instead.
 func (p *Peer) Send(ctx context.Context, data any) error {
 	raw, bin, err := marshalData(data)
 	if err != nil {
@@ -276,9 +286,17 @@ func (p *Peer) Send(ctx context.Context, data any) error {
 		return ErrNotConnected
 	}
 	if bin != nil {
-		return l.send(ctx, chunkBinary(encodeBinaryHeader(""), bin))
+		pieces := chunkBinary(encodeBinaryHeader(""), bin)
+		if held, err := l.hold(pieces); held {
+			return err
+		}
+		return l.send(ctx, pieces)
 	}
-	return l.send(ctx, chunkText(encodeData(raw)))
+	pieces := chunkText(encodeData(raw))
+	if held, err := l.hold(pieces); held {
+		return err
+	}
+	return l.send(ctx, pieces)
 }
 
 // SlowDrops returns how many clients this peer, as a host, dropped because
@@ -342,6 +360,8 @@ func (p *Peer) dispatch() {
 				p.cfg.OnRestoreState(c.raw)
 			case cbSnapshot:
 				p.takeHostState(c)
+			case cbTrack:
+				p.cfg.OnTrack(*c.track)
 			}
 			p.inCallback.Store(false)
 		}

@@ -40,6 +40,11 @@ type FrameConfig struct {
 	// link not connected this long after it began fails (CodeICEFailed) and
 	// the client tries again with backoff. Default NegotiationTimeout.
 	ConnectTimeoutMls int64 `json:"connect_timeout_mls,omitempty"`
+	// HealTimeoutMls bounds, in milliseconds, how long a link whose path
+	// broke while its DataChannel was open may take to heal over the
+	// channel (keeping its connection, no server) before it counts as
+	// lost. Default HealTimeout.
+	HealTimeoutMls int64 `json:"heal_timeout_mls,omitempty"`
 }
 
 // ICEServer is one entry of RTCConfiguration.iceServers.
@@ -118,6 +123,9 @@ func (c FrameConfig) Normalize() FrameConfig {
 	}
 	if c.ConnectTimeoutMls <= 0 {
 		c.ConnectTimeoutMls = NegotiationTimeout.Milliseconds()
+	}
+	if c.HealTimeoutMls <= 0 {
+		c.HealTimeoutMls = HealTimeout.Milliseconds()
 	}
 	return c
 }

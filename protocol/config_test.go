@@ -58,6 +58,12 @@ func TestFrameConfigAliasAndDefaults(t *testing.T) {
 	if c, _ := ParseFrameConfig(json.RawMessage(`{"connect_timeout_mls":2500}`)); c.ConnectTimeoutMls != 2500 {
 		t.Errorf("connect_timeout_mls read as %d", c.ConnectTimeoutMls)
 	}
+	if c, _ := ParseFrameConfig(nil); c.HealTimeoutMls != HealTimeout.Milliseconds() {
+		t.Errorf("heal_timeout_mls defaults to %d", c.HealTimeoutMls)
+	}
+	if c, _ := ParseFrameConfig(json.RawMessage(`{"heal_timeout_mls":3000}`)); c.HealTimeoutMls != 3000 {
+		t.Errorf("heal_timeout_mls read as %d", c.HealTimeoutMls)
+	}
 }
 
 func TestBackoff(t *testing.T) {

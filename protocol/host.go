@@ -36,6 +36,13 @@ const (
 	// that did not come back within this: it leaves the state map and the
 	// host sends PeerLeft, which frees its place in the session.
 	ForgetAfter = 30 * time.Second
+	// HealTimeout: a link whose path broke while its DataChannel was open
+	// heals (same connection, no server) for at most this long before it
+	// counts as lost. The default of the frame config's heal_timeout_mls.
+	HealTimeout = 20 * time.Second
+	// HealMaxHeld: the messages a healing link holds at most, to send once
+	// healed.
+	HealMaxHeld = 4096
 
 	// BackoffBase and BackoffMax shape the wait before joining again: retry
 	// n waits min(BackoffBase·2ⁿ, BackoffMax) times a random factor in
@@ -82,6 +89,13 @@ const (
 	MsgHeartbeat = "Heartbeat"             // both ways, every heartbeat interval
 	MsgError     = "Error"                 // host → client: a message of the client's was refused (code)
 	MsgHostState = "Data.Host.State"       // host → clients: the app's state snapshot (opt-in hand-off)
+
+	// Renegotiation over the channel, peer to peer, never given to the app
+	// nor relayed (PROTOCOL.md, "Renegotiation over the DataChannel").
+	MsgDescription = "Negotiation.Description" // both ways: an RTCSessionDescriptionInit (offer or answer)
+	MsgCandidate   = "Negotiation.Candidate"   // both ways: an RTCIceCandidateInit
+	MsgFeatures    = "Negotiation.Features"    // both ways, once on open: {"iceRestart": bool}; browsers send it, Go peers do not
+	MsgStreamFrom  = "Negotiation.StreamFrom"  // host → client, before it forwards a stream: {"streamId", "peerId"} (who shares it)
 )
 
 // HostStateEvery: a host whose app gives a state snapshot sends a fresh

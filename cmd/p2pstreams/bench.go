@@ -35,6 +35,8 @@ Scenarios (each prints one JSON line):
           direct and relayed, with the TURN server's CPU per MB)
   hop     relay pairs split over two nodes sharing a Redis, against one node:
           the latency a Redis hop adds (starts its own redis-server unless -redis)
+  media   a Go host sending VP8 video to Go viewers: join to first frame, CPU and
+          uplink per viewer at each -bitrates, viewers sustained before frames drop
 
 Flags:`)
 		fs.PrintDefaults()
@@ -67,6 +69,11 @@ Flags:`)
 	fs.IntVar(&cfg.TURNMB, "turn-mb", 0, "webrtc -turn: MiB each throughput run sends (default 32)")
 	fs.BoolVar(&cfg.Metrics, "metrics", false, "also run against the server with Prometheus metrics on (server_metrics, metrics_ratio in the report)")
 	fs.StringVar(&cfg.Redis, "redis", "", "hop: host:port of a Redis to use (default: start redis-server on a free loopback port)")
+	bitrates := fs.String("bitrates", "500,2500", "media: video bitrates in kbit/s")
+	fs.IntVar(&cfg.FPS, "fps", 0, "media: frames per second (default 30)")
+	fs.IntVar(&cfg.MaxViewers, "max-viewers", 0, "media: most viewers the ramp tries (default 64, at most 127: the server's 128 peers per session)")
+	fs.IntVar(&cfg.Trials, "trials", 0, "media: viewers timed from join to first frame (default 10)")
+	fs.DurationVar(&cfg.MediaWindow, "window-time", 0, "media: each measurement's length (default 5s)")
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fs.Usage()
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
@@ -100,6 +107,14 @@ Flags:`)
 			return errUsage
 		}
 		cfg.Everyday = append(cfg.Everyday, r)
+	}
+	for _, f := range strings.Split(*bitrates, ",") {
+		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || r <= 0 {
+			fmt.Fprintf(stderr, "bench: -bitrates: %q is not a bitrate\n", f)
+			return errUsage
+		}
+		cfg.Bitrates = append(cfg.Bitrates, r)
 	}
 	_, err = bench.Run(ctx, cfg, stdout)
 	return err

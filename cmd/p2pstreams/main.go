@@ -43,7 +43,7 @@ type command struct {
 // code lives in its own file (serve.go, bench.go, generate.go).
 var commands = map[string]command{
 	"serve":      {runServe, "run the signaling server and the demo chat"},
-	"bench":      {runBench, "measure the server against a bare relay (idle, relay, storm, webrtc)"},
+	"bench":      {runBench, "measure the server against a bare relay (idle, relay, storm, webrtc, hop), and Go media (media)"},
 	"install":    {runInstall, "wire p2pstreams into the Go module here (p2pstreams.go, a template partial)"},
 	"controller": {runController, "write NAME_controller.js with every callback stubbed (plain or --stimulus)"},
 	"new":        {runNew, "write a runnable chat app in the directory APP"},

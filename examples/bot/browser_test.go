@@ -14,6 +14,7 @@ import (
 	"github.com/p2pstreams/p2pstreams"
 	"github.com/p2pstreams/p2pstreams/internal/browsertest"
 	"github.com/p2pstreams/p2pstreams/internal/demo"
+	"github.com/p2pstreams/p2pstreams/internal/examplepeer/examplepeertest"
 )
 
 func TestMain(m *testing.M) { os.Exit(browsertest.Main(m)) }
@@ -36,7 +37,7 @@ func TestBotInDemoChat(t *testing.T) {
 	defer srv.Shutdown(context.Background())
 
 	ctx, cancel := context.WithCancel(context.Background())
-	out, errOut := &lockedBuffer{}, &lockedBuffer{}
+	out, errOut := &examplepeertest.Buffer{}, &examplepeertest.Buffer{}
 	done := make(chan error, 1)
 	wsURL := "ws" + strings.TrimPrefix(hs.URL, "http") + "/p2p/"
 	go func() {

@@ -19,10 +19,10 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/p2pstreams/p2pstreams/internal/examplepeer"
 	"github.com/p2pstreams/p2pstreams/peer"
 	"github.com/p2pstreams/p2pstreams/peer/peertest"
 	"github.com/p2pstreams/p2pstreams/protocol"
@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	stdout = &syncWriter{w: stdout} // the callbacks print from their own goroutine
+	stdout = &examplepeer.SyncWriter{W: stdout} // the callbacks print from their own goroutine
 	tok, err := token.Issue([]byte(*secret), token.Claims{
 		Session: protocol.SessionID(*room), Peer: protocol.PeerID(*name),
 		Expires: time.Now().Add(12 * time.Hour).Unix(),
@@ -112,15 +112,4 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return nil
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }

@@ -1,35 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/p2pstreams/p2pstreams"
+	"github.com/p2pstreams/p2pstreams/internal/examplepeer/examplepeertest"
 	"github.com/p2pstreams/p2pstreams/peer"
 	"github.com/p2pstreams/p2pstreams/peer/peertest"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // The bot hosts a room, a Go client says hi, and the bot answers.
 func TestBotAnswers(t *testing.T) {
@@ -44,7 +26,7 @@ func TestBotAnswers(t *testing.T) {
 	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/p2p/"
 
 	ctx, cancel := context.WithCancel(context.Background())
-	out, errOut := &lockedBuffer{}, &lockedBuffer{}
+	out, errOut := &examplepeertest.Buffer{}, &examplepeertest.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-url", url, "-secret", secret, "-room", "lobby", "-loopback"}, out, errOut)

@@ -237,3 +237,43 @@ func TestStartRedis(t *testing.T) {
 		t.Error("redis-server not waited for")
 	}
 }
+
+// TestMediaScenario runs the media scenario tiny, so that it never rots:
+// every viewer joined and got frames, the figures are there. No timing.
+func TestMediaScenario(t *testing.T) {
+	t.Setenv(childEnv, "1")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Scenario: "media", Target: TargetSpawn, Command: []string{exe}, N: 2, MaxViewers: 2, Trials: 2,
+		Bitrates: []float64{100, 400}, MediaWindow: 500 * time.Millisecond, Timeout: 60 * time.Second}
+	var out bytes.Buffer
+	rep, err := Run(context.Background(), cfg, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f mediaFigures
+	b, _ := json.Marshal(rep.Server)
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	if f.JoinToFirstFrame.N != 2 || f.JoinFailures != 0 {
+		t.Errorf("join to first frame: %+v, %d failures", f.JoinToFirstFrame, f.JoinFailures)
+	}
+	if len(f.Loads) != 2 {
+		t.Fatalf("loads: %+v, want one per bitrate", f.Loads)
+	}
+	for _, l := range f.Loads {
+		if l.Viewers != 2 || l.RTPKbpsPerViewer <= 0 || l.Delivered <= 0 || l.FrameBytes != int(l.Kbps*1000/8/30) {
+			t.Errorf("load %+v: want 2 viewers receiving frames of the bitrate's size", l)
+		}
+	}
+	if f.Loads[1].RTPKbpsPerViewer <= f.Loads[0].RTPKbpsPerViewer {
+		t.Errorf("%g kbit/s per viewer at 400 kbit/s, not more than %g at 100", f.Loads[1].RTPKbpsPerViewer, f.Loads[0].RTPKbpsPerViewer)
+	}
+	if len(f.Capacity.Steps) == 0 || f.Capacity.Stopped == "" {
+		t.Errorf("capacity: %+v", f.Capacity)
+	}
+	t.Logf("%s", out.String())
+}

@@ -14,7 +14,7 @@ const (
 
 // Config is one bench run. Zero values mean the defaults in each comment.
 type Config struct {
-	// Scenario is idle, relay, storm, webrtc or hop.
+	// Scenario is idle, relay, storm, webrtc, hop or media.
 	Scenario string
 	// Target is TargetSpawn (default), TargetInProcess, or a ws:// URL of
 	// a running server on loopback (then Secret is its token secret, and
@@ -93,6 +93,18 @@ type Config struct {
 	// gathered every second as a scraper would), between the server and the
 	// floor: the report's server_metrics and metrics_ratio give the cost.
 	Metrics bool
+
+	// Media (media.go): Bitrates are the video bitrates in kbit/s, default
+	// 500 and 2500 (the first one also for join to first frame and the
+	// viewer ramp); FPS the frame rate, default 30; N the viewers per
+	// bitrate, default 4; MaxViewers bounds the ramp, default 64; Trials
+	// is how many viewers join a streaming host one by one for join to
+	// first frame, default 10; MediaWindow each measurement, default 5 s.
+	Bitrates    []float64
+	FPS         int
+	MaxViewers  int
+	Trials      int
+	MediaWindow time.Duration
 }
 
 func (c *Config) defaults() error {
@@ -115,8 +127,26 @@ func (c *Config) defaults() error {
 	case "relay":
 	case "hop":
 		def(&c.Messages, 20000)
+	case "media":
+		def(&c.N, 4)
+		def(&c.FPS, 30)
+		def(&c.MaxViewers, 64)
+		def(&c.Trials, 10)
+		if c.MediaWindow <= 0 {
+			c.MediaWindow = 5 * time.Second
+		}
+		if len(c.Bitrates) == 0 {
+			c.Bitrates = []float64{500, 2500}
+		}
+		for _, b := range c.Bitrates {
+			if b <= 0 {
+				return fmt.Errorf("bench: bitrate %g kbit/s is not positive", b)
+			}
+		}
+		c.Group = max(c.N, c.MaxViewers) + 1 // the server's peers per session
+		c.NoFloor = true                     // the figures are the host's, not the server's
 	default:
-		return fmt.Errorf("bench: unknown scenario %q (idle, relay, storm, webrtc, hop)", c.Scenario)
+		return fmt.Errorf("bench: unknown scenario %q (idle, relay, storm, webrtc, hop, media)", c.Scenario)
 	}
 	switch c.Scenario {
 	case "webrtc":

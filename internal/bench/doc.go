@@ -6,8 +6,10 @@
 // Scenarios (see Run): idle (N joined host connections: server memory per
 // connection and connect+join latency), relay (pairs exchanging routed
 // signaling messages: throughput, one-way latency, loss), storm (many clients
-// joining at once: joins per second, latency, failures) and webrtc (Go peers
-// opening DataChannels through the server).
+// joining at once: joins per second, latency, failures), webrtc (Go peers
+// opening DataChannels through the server), hop (a Redis hop between nodes)
+// and media (a Go host sending VP8 video to Go viewers: join to first frame,
+// CPU and uplink per viewer, viewers sustained; media.go).
 //
 // Invariants:
 //   - Every loop is bounded in count and in time (Config.Timeout); a

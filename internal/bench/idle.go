@@ -61,6 +61,19 @@ func runIdle(ctx context.Context, r *runner, t target) (any, error) {
 		return nil, err
 	}
 	defer o.closeAll()
+	// Idle peers still answer the server's keepalive pings, as browsers and
+	// Go peers do, or a long run would see them closed as dead.
+	for _, c := range o.conns {
+		if c != nil {
+			go func() {
+				for {
+					if _, err := c.read(); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}
 	f.Connections, f.Failed, f.Failures = len(o.total), o.failed, topFailures(o.failures)
 	f.Connect, f.Join, f.ConnectJoin = summarize(o.connect), summarize(o.join), summarize(o.total)
 	f.ConnectsPS = round(float64(len(o.total)) / o.elapsed.Seconds())

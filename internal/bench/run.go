@@ -53,6 +53,7 @@ var scenarios = map[string]scenario{
 	"storm":  runStorm,
 	"webrtc": runWebRTC,
 	"hop":    nil, // runs its own servers: see Run and runHop
+	"media":  runMedia,
 }
 
 // runner carries a run's config and what one server's run tells the next.
@@ -257,6 +258,8 @@ func (r *runner) params() map[string]any {
 	case "relay", "hop":
 		p["pairs"], p["messages"], p["size"], p["window"], p["rate"] = c.Pairs, c.Messages, c.Size, c.Window, c.Rate
 		p["everyday"] = c.Everyday
+	case "media":
+		p["viewers"], p["bitrates_kbps"], p["fps"], p["max_viewers"], p["trials"], p["window_s"] = c.N, c.Bitrates, c.FPS, c.MaxViewers, c.Trials, c.MediaWindow.Seconds()
 	case "webrtc":
 		p["n"], p["concurrency"] = c.N, c.Concurrency
 		if c.TURN {

@@ -41,6 +41,7 @@ import (
 var Flags = []string{
 	"allow-loopback-in-peer-connection", // without it pages gather no candidates on loopback
 	"use-fake-ui-for-media-stream",      // grants camera/mic and lets WebRTC gather host candidates
+	"use-fake-device-for-media-stream",  // getUserMedia gets a synthetic camera (test pattern) and beeping microphone
 	"disable-background-networking",
 	"disable-component-update",
 	"disable-sync",

@@ -19,8 +19,8 @@ func LoopbackAPI() *webrtc.API {
 	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
 }
 
-// LoopbackSettings are LoopbackAPI's settings, to change before making an
-// API of them (e.g. SetRelayAcceptanceMinWait for relay-only TURN tests).
+// LoopbackSettings returns the SettingEngine of LoopbackAPI, for callers
+// that change more (ICE timeouts, say) before making their API.
 func LoopbackSettings() webrtc.SettingEngine {
 	var se webrtc.SettingEngine
 	if n, err := stdnet.NewNet(); err == nil {

@@ -59,6 +59,11 @@ export default class ChatController extends P2pController {
     this.host = null // the host named in the last system line
     this.lost = false // this page lost the host and has not connected since
     this.error = false // the status shows an error until connected again
+    // Streams: the Share camera button, and every shared video.
+    this.shareButton = element.querySelector("#share")
+    this.videos = element.querySelector("#videos")
+    this.camera = null // the stream this page shares
+    this.shareButton?.addEventListener("click", () => this.toggleCamera())
     // Every chat message [sender, data, time], in the host's order: the state
     // the library hands to newcomers and to a new host (p2pHostState), so
     // that every page shows the whole history, once, across host changes.
@@ -86,6 +91,7 @@ export default class ChatController extends P2pController {
     this.showStatus("")
     this.enable(true)
     this.role.textContent = this.iamHost ? "(host)" : ""
+    if (this.shareButton) this.shareButton.hidden = false
     if (this.lost) this.system("reconnected")
     this.lost = false
   }
@@ -118,6 +124,14 @@ export default class ChatController extends P2pController {
     this.showStatus(errorText(err), true)
   }
 
+  p2pReceivedStream(stream, { peerId }) {
+    this.showVideo(peerId, stream)
+  }
+
+  p2pStreamEnded(stream, { peerId }) {
+    this.showVideo(peerId, null)
+  }
+
   p2pReceivedMessage(message) {
     switch (message.type) {
       case "Data": {
@@ -130,6 +144,55 @@ export default class ChatController extends P2pController {
         this.showPeers(message.data)
         break
     }
+  }
+
+  // ---- streams
+
+  async toggleCamera() {
+    if (this.camera) {
+      this.p2pStopStream(this.camera)
+      for (const t of this.camera.getTracks()) t.stop()
+      this.camera = null
+      this.showVideo(this.peerId, null)
+      this.shareButton.textContent = "Share camera"
+      return
+    }
+    let stream
+    try {
+      const md = navigator.mediaDevices
+      stream = await md.getUserMedia({ video: true, audio: true }).catch(() => md.getUserMedia({ video: true }))
+    } catch (e) {
+      this.showStatus(`Your camera cannot be used (${e.name}): allow it in the browser, or connect one.`, true)
+      return
+    }
+    if (!this.p2pShareStream(stream)) {
+      for (const t of stream.getTracks()) t.stop()
+      return
+    }
+    this.camera = stream
+    this.showVideo(this.peerId, stream) // your own, muted
+    this.shareButton.textContent = "Stop sharing"
+  }
+
+  // showVideo shows name's stream in the grid, labelled with the name, or
+  // removes it (stream null).
+  showVideo(name, stream) {
+    let fig = [...this.videos.children].find((f) => f.dataset.name === name)
+    if (!stream) return fig?.remove()
+    if (!fig) {
+      fig = document.createElement("figure")
+      fig.dataset.name = name
+      const video = document.createElement("video")
+      video.autoplay = video.playsInline = video.muted = true // muted: browsers autoplay only so
+      video.controls = name !== this.peerId
+      const caption = document.createElement("figcaption")
+      caption.textContent = name
+      fig.append(video, caption)
+      this.videos.append(fig)
+    }
+    const video = fig.querySelector("video")
+    video.srcObject = stream
+    video.play().catch(() => {})
   }
 
   // the room's state for a newcomer or a new host (the library asks the host)

@@ -36,8 +36,15 @@ func TestGenerateFindsEveryCode(t *testing.T) {
 			t.Errorf("constants.js lacks %s", s)
 		}
 	}
-	if n := strings.Count(string(b), `: "fatal",`); n != 5 {
-		t.Errorf("%d fatal codes, want 5", n)
+	// Every fatal code of package protocol is fatal in the JS too, and no other.
+	fatal := []protocol.Code{protocol.CodeBadToken, protocol.CodeTokenExpired, protocol.CodeSessionExpired,
+		protocol.CodeSessionFull, protocol.CodeOriginForbidden, protocol.CodePeerRemoved, protocol.CodeSessionClosed}
+	for _, c := range fatal {
+		if !c.Fatal() || !bytes.Contains(b, []byte(string(c)+`: "fatal",`)) {
+			t.Errorf("%s: fatal in Go %v, in constants.js %v", c, c.Fatal(), bytes.Contains(b, []byte(string(c)+`: "fatal",`)))
+		}
 	}
-	_ = protocol.CodeBadToken
+	if n := strings.Count(string(b), `: "fatal",`); n != len(fatal) {
+		t.Errorf("%d fatal codes in constants.js, want %d", n, len(fatal))
+	}
 }

@@ -44,6 +44,7 @@ var rules = []struct {
 	{"SEND_LOW_WATER", protocol.SendLowWater},
 	{"RELAY_MAX_QUEUED", protocol.RelayMaxQueued},
 	{"RELAY_MAX_HELD", protocol.RelayMaxHeld},
+	{"HEAL_MAX_HELD", protocol.HealMaxHeld},
 	{"CHUNK_SIZE", protocol.ChunkSize},
 	{"MAX_MAX_MESSAGE_SIZE", protocol.MaxMaxMessageSize},
 	{"HOST_STATE_EVERY_MLS", protocol.HostStateEvery},
@@ -104,8 +105,9 @@ func generate(dir string) ([]byte, error) {
 
 	w("/** The label of the DataChannel the host opens for each client. */\nexport const CHANNEL_LABEL = %s\n\n", q(protocol.DataChannelLabel))
 	w("/** Peer message types over the DataChannel (PROTOCOL.md, \"Peer messages\"). */\nexport const Message = Object.freeze({\n")
-	w("  Data: %s,\n  ConnectionState: %s,\n  Heartbeat: %s,\n  Error: %s,\n  HostState: %s,\n})\n\n",
+	w("  Data: %s,\n  ConnectionState: %s,\n  Heartbeat: %s,\n  Error: %s,\n  HostState: %s,\n",
 		q(protocol.MsgData), q(protocol.MsgStates), q(protocol.MsgHeartbeat), q(protocol.MsgError), q(protocol.MsgHostState))
+	w("  Description: %s,\n  Candidate: %s,\n  Features: %s,\n  StreamFrom: %s,\n})\n\n", q(protocol.MsgDescription), q(protocol.MsgCandidate), q(protocol.MsgFeatures), q(protocol.MsgStreamFrom))
 	w("/** Connection states, of a peer and in Data.Connection.State. */\nexport const State = Object.freeze({\n")
 	for _, s := range protocol.ConnStates {
 		w("  %s: %s,\n", strings.ToUpper(s[:1])+s[1:], q(s))

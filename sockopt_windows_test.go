@@ -1,0 +1,10 @@
+//go:build windows
+
+package p2pstreams
+
+import "syscall"
+
+// setRecvBuffer sets a socket's receive buffer (SO_RCVBUF).
+func setRecvBuffer(fd uintptr, n int) {
+	syscall.SetsockoptInt(syscall.Handle(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, n)
+}
