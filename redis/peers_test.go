@@ -28,7 +28,11 @@ func runHostPeer(url, sessionPeer string) error {
 
 // joinPeer joins a Go peer to session s through node n, with failover and
 // the heartbeat hb (zero: the default, 1 s, idle 4 s), and closes it when
-// the test ends.
+// the test ends. Its heal window is 1 s: a link whose path breaks first
+// waits that long for the path to come back (peer/heal.go), and a client
+// cannot tell a dead host from a cut path without asking the server, which
+// it does only once the window is over. With the default window (20 s) a
+// killed node's clients heal about 20 s later than measured here.
 func joinPeer(t *testing.T, n *node, s, id string, hb gopeer.Heartbeat) *gopeer.Peer {
 	t.Helper()
 	tok, err := token.Issue(secret, token.Claims{Session: protocol.SessionID(s), Peer: protocol.PeerID(id), Expires: time.Now().Add(time.Hour).Unix()})
@@ -37,7 +41,7 @@ func joinPeer(t *testing.T, n *node, s, id string, hb gopeer.Heartbeat) *gopeer.
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	p, err := gopeer.Join(ctx, gopeer.Config{URL: n.url, Token: tok, API: peertest.LoopbackAPI(), Heartbeat: hb})
+	p, err := gopeer.Join(ctx, gopeer.Config{URL: n.url, Token: tok, API: peertest.LoopbackAPI(), Heartbeat: hb, HealTimeout: time.Second})
 	if err != nil {
 		t.Fatalf("%s: Join: %v", id, err)
 	}
