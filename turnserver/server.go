@@ -140,17 +140,10 @@ func Listen(c Config) (*Server, error) {
 	}
 	s := &Server{cfg: c, creds: creds, quota: newQuota(c.MaxAllocationsPerPeer, c.MaxAllocations)}
 
-	s.udp, err = net.ListenPacket("udp", c.Addr)
-	if err != nil {
+	if s.udp, s.tcp, err = listenBoth(host, c.Addr); err != nil {
 		return nil, fmt.Errorf("turnserver: %w", err)
 	}
 	s.port = s.udp.LocalAddr().(*net.UDPAddr).Port
-	// TCP on the same port as UDP (the one the system chose for ":0").
-	s.tcp, err = net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(s.port)))
-	if err != nil {
-		s.udp.Close()
-		return nil, fmt.Errorf("turnserver: %w", err)
-	}
 	if c.Host == "" {
 		s.cfg.Host = c.PublicIP.String()
 	}
@@ -219,5 +212,26 @@ func defaultAllowPeer(relay net.IP) func(net.IP) bool {
 		}
 		return !(ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
 			ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified())
+	}
+}
+
+// listenBoth listens on UDP at addr and on TCP at the same port. For port 0
+// the system picks a free UDP port, whose TCP twin may be taken: then it
+// tries again with another pick.
+func listenBoth(host, addr string) (net.PacketConn, net.Listener, error) {
+	for try := 0; ; try++ {
+		udp, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		port := udp.LocalAddr().(*net.UDPAddr).Port
+		tcp, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err == nil {
+			return udp, tcp, nil
+		}
+		udp.Close()
+		if _, p, _ := net.SplitHostPort(addr); p != "0" || try == 10 {
+			return nil, nil, err
+		}
 	}
 }
