@@ -65,6 +65,7 @@ type conn struct {
 	stale     *membership
 	joinTimer *time.Timer
 	probe     atomic.Pointer[prober] // host liveness (probe.go); made on first use
+	checked   bool                   // the reader's: this connection sent its one HostCheck
 
 	// Rate limiter (token bucket) and flood meter; the reader's own.
 	tokens float32 // messages that may be sent now
@@ -318,6 +319,8 @@ func (c *conn) handle(op ws.OpCode, p []byte) {
 		c.reportUnreachable(m.HostPeerID)
 	case protocol.HostAlive:
 		c.hostAlive()
+	case protocol.HostCheck:
+		c.checkHost(m.Token, m.HostPeerID)
 	}
 }
 

@@ -2,6 +2,7 @@ package p2pstreams
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/p2pstreams/p2pstreams/protocol"
+	"github.com/p2pstreams/p2pstreams/token"
 )
 
 // Host liveness (PROTOCOL.md, "Liveness"). A client whose link to its host
@@ -79,6 +81,49 @@ func (c *conn) reportUnreachable(host PeerID) {
 		c.fail(protocol.CodeUnavailable, "the message broker failed; try again")
 	case n == 0:
 		s.resetHost(ctx, mb.session, host, "no node serves it")
+	}
+}
+
+// checkHost handles a HostCheck: a client healing its link to host, away
+// from the server, asks whether a node still serves that host, without
+// joining (a join would make the host renegotiate). The check is a probe
+// request, as for HostUnreachable: no node serving the host (its node died)
+// resets the session, answered HostLeft; else the answer is HostAlive, and
+// the host's node probes the host (rate-limited per host, see probeHost).
+// One check per connection, before any join: a client checks on a fresh
+// connection, then closes it or joins.
+func (c *conn) checkHost(tok string, host PeerID) {
+	s := c.srv
+	switch {
+	case c.m.Load() != nil:
+		c.fail(protocol.CodeAlreadyJoined, "HostCheck comes before any join")
+		return
+	case c.checked:
+		c.fail(protocol.CodeRateLimited, "one HostCheck per connection")
+		return
+	}
+	cl, err := token.Verify(s.o.Secret, tok, time.Now())
+	switch {
+	case errors.Is(err, token.ErrExpired):
+		c.fail(protocol.CodeTokenExpired, "the token has expired")
+		return
+	case err != nil:
+		c.fail(protocol.CodeBadToken, "the token is not valid")
+		return
+	}
+	c.checked = true
+	ctx, cancel := s.storeContext()
+	defer cancel()
+	n, err := s.broker.Publish(ctx, PeerTopic(cl.Session, host), probeRequest)
+	switch {
+	case err != nil:
+		s.log.Error("broker publish", "session", cl.Session, "err", err)
+		c.fail(protocol.CodeUnavailable, "the message broker failed; try again")
+	case n == 0:
+		s.resetHost(ctx, cl.Session, host, "no node serves it")
+		c.send(protocol.Encode(&protocol.Message{State: protocol.HostLeft, SessionID: cl.Session, HostPeerID: host}))
+	default:
+		c.send(protocol.Encode(&protocol.Message{State: protocol.HostAlive, SessionID: cl.Session, HostPeerID: host}))
 	}
 }
 

@@ -1,6 +1,7 @@
 package p2pstreams
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -127,5 +128,65 @@ func TestHostUnreachableRefusals(t *testing.T) {
 	alice.join(srv, "room", "alice")
 	if m := alice.expect(protocol.SessionReady); m.HostPeerID != "alice" {
 		t.Fatalf("alice got %+v (a probe must not have reached her)", m)
+	}
+}
+
+// A client healing its link to its host, away from the server, asks on a
+// fresh connection whether its host is still served, without joining: a bad
+// token is refused; a live host is probed and answered HostAlive; a host no
+// node serves (its node died: only its place in the store is left) resets
+// the session, answered HostLeft, and the next joiner hosts.
+func TestHostCheck(t *testing.T) {
+	checkNoLeaks(t)
+	store := NewMemoryStore()
+	srv, url := newTestServer(t, &Options{Store: store, ProbeTimeout: time.Hour})
+	alice, _ := join(t, srv, url, "room", "alice")
+	bob, _ := join(t, srv, url, "room", "bob")
+	alice.expect(protocol.SessionReady)
+	tok, err := srv.Token("room", "bob", time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	forged := dial(t, url)
+	forged.send(protocol.Message{State: protocol.HostCheck, Token: tok + "x", HostPeerID: "alice"})
+	forged.expectError(protocol.CodeBadToken)
+	forged.sendRaw(`{"type":"Connection","state":"HostCheck","token":"t"}`)
+	forged.expectError(protocol.CodeBadMessage)
+
+	check := dial(t, url)
+	check.send(protocol.Message{State: protocol.HostCheck, Token: tok, HostPeerID: "alice"})
+	if m := check.expect(protocol.HostAlive); m.HostPeerID != "alice" || m.SessionID != "room" {
+		t.Fatalf("HostCheck answered %+v", m)
+	}
+	alice.expect(protocol.HostProbe)
+	alice.send(protocol.Message{State: protocol.HostAlive})
+	check.send(protocol.Message{State: protocol.HostCheck, Token: tok, HostPeerID: "alice"})
+	check.expectError(protocol.CodeRateLimited) // one check per connection
+	bob.send(protocol.Message{State: protocol.HostCheck, Token: tok, HostPeerID: "alice"})
+	bob.expectError(protocol.CodeAlreadyJoined)
+	if st := srv.Stats(); st.HostResets != 0 {
+		t.Fatalf("HostResets = %d after checks of a live host", st.HostResets)
+	}
+
+	// A host whose node died: in the store, served by no node.
+	if _, err := store.Join(context.Background(), "hall", "zed", JoinOptions{MaxPeers: 8, Lease: time.Hour, Expires: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err = srv.Token("hall", "bob", time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check = dial(t, url)
+	check.send(protocol.Message{State: protocol.HostCheck, Token: tok, HostPeerID: "zed"})
+	if m := check.expect(protocol.HostLeft); m.HostPeerID != "zed" || m.SessionID != "hall" {
+		t.Fatalf("HostCheck answered %+v", m)
+	}
+	if st := srv.Stats(); st.HostResets != 1 {
+		t.Fatalf("HostResets = %d, want 1", st.HostResets)
+	}
+	check.join(srv, "hall", "bob")
+	if m := check.expect(protocol.SessionReady); m.HostPeerID != "bob" {
+		t.Fatalf("after the reset bob joined under %q", m.HostPeerID)
 	}
 }

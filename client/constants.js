@@ -20,6 +20,7 @@ export const Signal = Object.freeze({
   HostUnreachable: "HostUnreachable",
   HostProbe: "HostProbe",
   HostAlive: "HostAlive",
+  HostCheck: "HostCheck",
 })
 
 /** Error codes (PROTOCOL.md, "Errors"). */

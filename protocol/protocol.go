@@ -52,7 +52,8 @@ const (
 const (
 	HostUnreachable State = "HostUnreachable" // client → server: my link to host "hostPeerId" failed
 	HostProbe       State = "HostProbe"       // server → host: answer HostAlive now
-	HostAlive       State = "HostAlive"       // host → server: the answer to HostProbe
+	HostAlive       State = "HostAlive"       // host → server: the answer to HostProbe; server → client: the answer to HostCheck
+	HostCheck       State = "HostCheck"       // client → server, before any join: is host "hostPeerId" still served?
 )
 
 // Routed reports whether messages in state s go from one peer to another.
@@ -109,7 +110,7 @@ type Message struct {
 	Token      string    `json:"token,omitempty"`      // SessionJoin
 	SessionID  SessionID `json:"sessionId,omitempty"`  // SessionReady
 	PeerID     PeerID    `json:"peerId,omitempty"`     // SessionReady, PeerLeft
-	HostPeerID PeerID    `json:"hostPeerId,omitempty"` // SessionReady, HostLeft, HostUnreachable
+	HostPeerID PeerID    `json:"hostPeerId,omitempty"` // SessionReady, HostLeft, HostUnreachable, HostCheck
 
 	To   PeerID          `json:"to,omitempty"`   // routed: the target, set by the sender
 	From PeerID          `json:"from,omitempty"` // routed: the sender, set by the server only
@@ -161,6 +162,13 @@ func DecodeClient(b []byte) (*Message, error) {
 	case SessionJoin:
 		if m.Token == "" {
 			return nil, bad(CodeBadMessage, "SessionJoin needs a token")
+		}
+	case HostCheck:
+		if m.Token == "" {
+			return nil, bad(CodeBadMessage, "HostCheck needs a token")
+		}
+		if err := CheckID(string(m.HostPeerID)); err != nil {
+			return nil, bad(CodeBadMessage, "hostPeerId: %v", err)
 		}
 	case SdpOffer, SdpAnswer, IceCandidate:
 		if err := CheckID(string(m.To)); err != nil {

@@ -22,6 +22,7 @@ func TestDecodeClient(t *testing.T) {
 		{`{"type":"Connection","state":"PeerStates","data":{}}`, ""},
 		{`{"type":"Connection","state":"HostUnreachable","hostPeerId":"h"}`, ""},
 		{`{"type":"Connection","state":"HostAlive"}`, ""},
+		{`{"type":"Connection","state":"HostCheck","token":"t","hostPeerId":"h"}`, ""},
 		{`{"type":"Connection","state":"SessionLeave","extra":1}`, ""},
 		{``, CodeBadMessage},
 		{`null`, CodeBadMessage},
@@ -50,6 +51,9 @@ func TestDecodeClient(t *testing.T) {
 		{`{"type":"Connection","state":"HostUnreachable"}`, CodeBadMessage},
 		{`{"type":"Connection","state":"HostUnreachable","hostPeerId":"h\u0000"}`, CodeBadMessage},
 		{`{"type":"Connection","state":"HostProbe"}`, CodeUnknownState},
+		{`{"type":"Connection","state":"HostCheck","hostPeerId":"h"}`, CodeBadMessage},
+		{`{"type":"Connection","state":"HostCheck","token":"t"}`, CodeBadMessage},
+		{`{"type":"Connection","state":"HostCheck","token":"t","hostPeerId":"h\u0000"}`, CodeBadMessage},
 	}
 	for _, c := range cases {
 		_, err := DecodeClient([]byte(c.in))
@@ -94,6 +98,7 @@ func FuzzDecodeClient(f *testing.F) {
 		`{"type":"Connection","state":"SessionLeave"}`,
 		`{"type":"Connection","state":"HostUnreachable","hostPeerId":"h"}`,
 		`{"type":"Connection","state":"HostAlive"}`,
+		`{"type":"Connection","state":"HostCheck","token":"t","hostPeerId":"h"}`,
 		`{"type":"Connection","state":"PeerStates","data":{"a":"connected","b":"closed"}}`,
 		`{"type":"Connection","state":"SdpOffer","to":"\u00e9","data":{"a":[1,{"b":null}]}}`,
 		`[]`, `{`, "\xff",
