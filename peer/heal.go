@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -33,6 +34,59 @@ func (p *Peer) startHeal(l *link, why string) {
 	l.hmu.Unlock()
 	l.healSince = time.Now()
 	p.log.Info("p2pstreams: link broken, healing", "peer", l.remote, "why", why)
+	if !p.isHostNow() && l == p.toHost {
+		p.checkHost(l)
+	}
+}
+
+// checkHost asks the server, on a signaling connection of its own and
+// without joining (a join would make the host renegotiate), whether a node
+// still serves l's host (HostCheck). A host whose node died cannot heal:
+// the server resets the session and answers HostLeft, and the client
+// rejoins at once instead of at the end of the heal timeout. Any other
+// outcome (HostAlive, an error, no server) leaves the link healing.
+func (p *Peer) checkHost(l *link) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		left, err := p.askHost(l.remote)
+		switch {
+		case err != nil:
+			p.log.Debug("p2pstreams: HostCheck", "peer", p.id, "host", l.remote, "err", err)
+		case left:
+			p.inbox.push(event{kind: evHostGone, link: l,
+				err: fmt.Errorf("%w: no node serves host %s (HostCheck)", ErrHostLeft, l.remote)})
+		}
+	}()
+}
+
+// askHost sends HostCheck for host and reports whether the answer is HostLeft.
+func (p *Peer) askHost(host protocol.PeerID) (bool, error) {
+	ctx, cancel := context.WithTimeout(p.ctx, dialTimeout)
+	defer cancel()
+	sig, err := dialSignal(ctx, p.cfg.URL, p.cfg.NetDial)
+	if err != nil {
+		return false, err
+	}
+	defer sig.close()
+	defer context.AfterFunc(ctx, sig.close)() // bounds the read below
+	if err := sig.send(&protocol.Message{State: protocol.HostCheck, Token: p.cfg.Token, HostPeerID: host}); err != nil {
+		return false, err
+	}
+	for {
+		m, err := sig.read()
+		if err != nil {
+			return false, err
+		}
+		switch m.State {
+		case protocol.HostLeft:
+			return true, nil
+		case protocol.HostAlive:
+			return false, nil
+		case protocol.Error:
+			return false, &protocol.CodeError{Code: m.Code, Text: m.Text}
+		}
+	}
 }
 
 // checkHealed ends l's healing once ICE is connected again and the remote

@@ -46,6 +46,7 @@ const (
 	evNegotiate                  // link's RTCPeerConnection needs negotiating
 	evCall                       // run fn on the loop
 	evFreeze                     // tests: the loop stops for pause, as a frozen process
+	evHostGone                   // client: HostCheck found link's host served by no node (err)
 )
 
 type event struct {
@@ -371,6 +372,11 @@ func (p *Peer) handle(ev event) error {
 		return nil
 	case evFreeze:
 		p.sleep(ev.pause)
+		return nil
+	case evHostGone:
+		if l := ev.link; l == p.toHost && l != nil && l.healing && !l.closed && !p.isHostNow() {
+			return ev.err
+		}
 		return nil
 	case evSend:
 		if p.isHostNow() {

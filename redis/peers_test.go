@@ -28,11 +28,9 @@ func runHostPeer(url, sessionPeer string) error {
 
 // joinPeer joins a Go peer to session s through node n, with failover and
 // the heartbeat hb (zero: the default, 1 s, idle 4 s), and closes it when
-// the test ends. Its heal window is 1 s: a link whose path breaks first
-// waits that long for the path to come back (peer/heal.go), and a client
-// cannot tell a dead host from a cut path without asking the server, which
-// it does only once the window is over. With the default window (20 s) a
-// killed node's clients heal about 20 s later than measured here.
+// the test ends. Its heal window is the default (20 s): a client whose link
+// breaks asks the server at once whether its host is still served
+// (HostCheck), so a killed host's clients rejoin without waiting it out.
 func joinPeer(t *testing.T, n *node, s, id string, hb gopeer.Heartbeat) *gopeer.Peer {
 	t.Helper()
 	tok, err := token.Issue(secret, token.Claims{Session: protocol.SessionID(s), Peer: protocol.PeerID(id), Expires: time.Now().Add(time.Hour).Unix()})
@@ -41,7 +39,7 @@ func joinPeer(t *testing.T, n *node, s, id string, hb gopeer.Heartbeat) *gopeer.
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	p, err := gopeer.Join(ctx, gopeer.Config{URL: n.url, Token: tok, API: peertest.LoopbackAPI(), Heartbeat: hb, HealTimeout: time.Second})
+	p, err := gopeer.Join(ctx, gopeer.Config{URL: n.url, Token: tok, API: peertest.LoopbackAPI(), Heartbeat: hb})
 	if err != nil {
 		t.Fatalf("%s: Join: %v", id, err)
 	}
