@@ -112,6 +112,7 @@ func (c *conn) checkHost(tok string, host PeerID) {
 		return
 	}
 	c.checked = true
+	s.stats.hostChecks.Add(1)
 	ctx, cancel := s.storeContext()
 	defer cancel()
 	n, err := s.broker.Publish(ctx, PeerTopic(cl.Session, host), probeRequest)

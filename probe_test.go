@@ -182,8 +182,8 @@ func TestHostCheck(t *testing.T) {
 	if m := check.expect(protocol.HostLeft); m.HostPeerID != "zed" || m.SessionID != "hall" {
 		t.Fatalf("HostCheck answered %+v", m)
 	}
-	if st := srv.Stats(); st.HostResets != 1 {
-		t.Fatalf("HostResets = %d, want 1", st.HostResets)
+	if st := srv.Stats(); st.HostResets != 1 || st.HostChecks != 2 {
+		t.Fatalf("HostResets = %d, HostChecks = %d, want 1 and 2", st.HostResets, st.HostChecks)
 	}
 	check.join(srv, "hall", "bob")
 	if m := check.expect(protocol.SessionReady); m.HostPeerID != "bob" {

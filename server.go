@@ -538,6 +538,7 @@ type Stats struct {
 	FloodClosed   int64            // connections closed for flooding
 	DeadClosed    int64            // connections closed by the keepalive (no pong in time)
 	HostResets    int64            // sessions reset because their host was unreachable
+	HostChecks    int64            // HostCheck questions answered (a healing client's, see probe.go)
 	EventsDropped int64            // events dropped because OnEvent's queue was full
 	Errors        map[string]int64 // refused inputs, by protocol code (one per Error or close sent; rate_limited once per coalesced Error)
 }
@@ -545,7 +546,7 @@ type Stats struct {
 type stats struct {
 	connections, accepted, joins, hosts, relayed, slow atomic.Int64
 	relayedBytes, peers, hosting, hostResets           atomic.Int64
-	rateLimited, flood, dead                           atomic.Int64
+	rateLimited, flood, dead, hostChecks               atomic.Int64
 	mu                                                 sync.Mutex
 	errors                                             map[protocol.Code]int64
 }
@@ -574,7 +575,7 @@ func (s *Server) Stats() Stats {
 		Connections: st.connections.Load(), Accepted: st.accepted.Load(),
 		Joins: st.joins.Load(), Hosts: st.hosts.Load(), Relayed: st.relayed.Load(),
 		SlowClosed: st.slow.Load(), RateLimited: st.rateLimited.Load(), FloodClosed: st.flood.Load(),
-		DeadClosed: st.dead.Load(), HostResets: st.hostResets.Load(), Errors: make(map[string]int64),
+		DeadClosed: st.dead.Load(), HostResets: st.hostResets.Load(), HostChecks: st.hostChecks.Load(), Errors: make(map[string]int64),
 		EventsDropped: s.eventsDropped(), RelayedBytes: st.relayedBytes.Load(), Peers: st.peers.Load(), Sessions: st.hosting.Load(),
 	}
 	st.mu.Lock()
