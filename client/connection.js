@@ -75,6 +75,7 @@ export class Connection {
     this.onstate = () => {}
     this.onmessage = () => {}
     this.onlost = (n) => {} // n held messages were lost with the link
+    this.onheal = () => {} // the link started healing
     this.onerror = (e) => {} // a renegotiation failed
     // perfect negotiation
     this.polite = !offerer
@@ -399,6 +400,7 @@ export class Connection {
     if (this.healing || isFinal(this.state)) return
     this.healing = true
     this.healSince = Date.now()
+    this.onheal()
     // The client restarts ICE (the host's side restarts as it answers):
     // one side only, so restarts do not cross; and only with a peer that
     // says it can take a restart over the channel (a browser: Go peers on

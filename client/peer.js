@@ -513,6 +513,7 @@ export class Peer {
       if (isFinal(s)) this.hostLost(conn.failure || s)
       else this.setState(s)
     }
+    conn.onheal = () => this.checkHost(conn)
     this.restored = false
     this.recent = []
     conn.onmessage = (msg) => {
@@ -523,6 +524,20 @@ export class Peer {
       else if (msg.type === Message.Error) this.events.error({ code: msg.code || "error", message: msg.message || "" })
     }
     conn.answer(offer).catch((e) => this.fail(from, e))
+  }
+
+  // checkHost asks the server, on a socket of its own and without joining
+  // (a join would make the host renegotiate), whether a node still serves
+  // the host conn heals to (HostCheck). A host whose node died cannot heal:
+  // on HostLeft the client gives the heal up now and joins again, rather
+  // than at the end of heal_timeout_mls. Anything else: it keeps healing.
+  checkHost(conn) {
+    if (!this.signaling.ask) return
+    this.signaling.ask({ type: SIGNAL, state: Signal.HostCheck, token: this.token, hostPeerId: conn.remoteId }).then((m) => {
+      if (m?.state !== Signal.HostLeft || this.upstream !== conn || !conn.healing) return
+      conn.failure = "host_left"
+      conn.setState(State.Disconnected)
+    })
   }
 
   // keepRecent keeps the last Data messages (bounded), for a snapshot that

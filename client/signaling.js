@@ -9,6 +9,8 @@
 //   onclose     ({code, reason, opened}) => void, when the socket ends by
 //               itself; opened is false when it never opened (wrong URL,
 //               server down, refused upgrade)
+//   ask(msg)    (optional) send msg on a socket of its own, and resolve
+//               with the server's answer (null on failure); for HostCheck
 //
 // Invariant: at most one socket at a time; messages queued while it opens are
 // sent in order once it is open, and dropped if it fails to open.
@@ -45,6 +47,45 @@ export class Signaling {
       ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null
       ws.close(1000, "done")
     }
+  }
+
+  /**
+   * ask sends msg on a WebSocket of its own, apart from the joined one, and
+   * resolves with the server's first answer to it (HostAlive, HostLeft or
+   * Error), or null when there is none within timeoutMls; then it closes.
+   */
+  ask(msg, timeoutMls = 10000) {
+    return new Promise((resolve) => {
+      let ws
+      const done = (m) => {
+        clearTimeout(timer)
+        if (ws) {
+          ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null
+          try {
+            ws.close(1000, "done")
+          } catch {}
+        }
+        resolve(m)
+      }
+      const timer = setTimeout(() => done(null), timeoutMls)
+      try {
+        ws = new this.WebSocket(this.url)
+      } catch {
+        done(null)
+        return
+      }
+      ws.onopen = () => ws.send(JSON.stringify(msg))
+      ws.onmessage = (e) => {
+        let m
+        try {
+          m = JSON.parse(e.data)
+        } catch {
+          return
+        }
+        if (m && (m.state === "HostAlive" || m.state === "HostLeft" || m.state === "Error")) done(m)
+      }
+      ws.onclose = () => done(null)
+    })
   }
 
   open() {
