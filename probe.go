@@ -74,14 +74,24 @@ func (c *conn) reportUnreachable(host PeerID) {
 	pr.reported = now
 	ctx, cancel := s.storeContext()
 	defer cancel()
-	n, err := s.broker.Publish(ctx, PeerTopic(mb.session, host), probeRequest)
-	switch {
-	case err != nil:
-		s.log.Error("broker publish", "session", mb.session, "err", err)
+	if _, err := s.askProbe(ctx, mb.session, host); err != nil {
 		c.fail(protocol.CodeUnavailable, "the message broker failed; try again")
-	case n == 0:
-		s.resetHost(ctx, mb.session, host, "no node serves it")
 	}
+}
+
+// askProbe publishes a probe request on host's topic, for its node to probe
+// it, and reports whether any node serves host; when none does (its node
+// died), the session is reset at once.
+func (s *Server) askProbe(ctx context.Context, sid SessionID, host PeerID) (served bool, err error) {
+	n, err := s.broker.Publish(ctx, PeerTopic(sid, host), probeRequest)
+	if err != nil {
+		s.log.Error("broker publish", "session", sid, "err", err)
+		return false, err
+	}
+	if n == 0 {
+		s.resetHost(ctx, sid, host, "no node serves it")
+	}
+	return n > 0, nil
 }
 
 // checkHost handles a HostCheck: a client healing its link to host, away
@@ -115,16 +125,14 @@ func (c *conn) checkHost(tok string, host PeerID) {
 	s.stats.hostChecks.Add(1)
 	ctx, cancel := s.storeContext()
 	defer cancel()
-	n, err := s.broker.Publish(ctx, PeerTopic(cl.Session, host), probeRequest)
+	served, err := s.askProbe(ctx, cl.Session, host)
 	switch {
 	case err != nil:
-		s.log.Error("broker publish", "session", cl.Session, "err", err)
 		c.fail(protocol.CodeUnavailable, "the message broker failed; try again")
-	case n == 0:
-		s.resetHost(ctx, cl.Session, host, "no node serves it")
-		c.send(protocol.Encode(&protocol.Message{State: protocol.HostLeft, SessionID: cl.Session, HostPeerID: host}))
-	default:
+	case served:
 		c.send(protocol.Encode(&protocol.Message{State: protocol.HostAlive, SessionID: cl.Session, HostPeerID: host}))
+	default:
+		c.send(protocol.Encode(&protocol.Message{State: protocol.HostLeft, SessionID: cl.Session, HostPeerID: host}))
 	}
 }
 
