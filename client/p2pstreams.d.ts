@@ -194,11 +194,14 @@ export interface SignalingTransport {
   readonly isOpen: boolean
   onmessage: (msg: any) => void
   onclose: (info: { code: number; reason: string }) => void
+  /** Optional: send msg on a socket of its own and resolve with the server's answer, or null (HostCheck). */
+  ask?(msg: object): Promise<any | null>
 }
 export declare class Signaling implements SignalingTransport {
   constructor(url: string, options?: { WebSocket?: typeof WebSocket })
   send(msg: object): void
   close(): void
+  ask(msg: object, timeoutMls?: number): Promise<any | null>
   readonly isOpen: boolean
   onmessage: (msg: any) => void
   onclose: (info: { code: number; reason: string }) => void
