@@ -70,6 +70,7 @@ var (
 	descRateLimited = prometheus.NewDesc("p2pstreams_rate_limited_messages_total", "Messages dropped over the per-connection rate limit.", nil, nil)
 	descDeadCloses  = prometheus.NewDesc("p2pstreams_dead_closes_total", "Connections closed by the keepalive (no pong in time).", nil, nil)
 	descHostResets  = prometheus.NewDesc("p2pstreams_host_resets_total", "Sessions reset because their host was unreachable.", nil, nil)
+	descHostChecks  = prometheus.NewDesc("p2pstreams_host_checks_total", "HostCheck questions from healing clients, answered.", nil, nil)
 	descEventsDrop  = prometheus.NewDesc("p2pstreams_events_dropped_total", "Server events dropped because the OnEvent queue was full.", nil, nil)
 )
 
@@ -77,7 +78,7 @@ var (
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnections, descAccepted, descPeers, descSessions, descJoins,
 		descHostJoins, descRouted, descRoutedBytes, descErrors, descSlowCloses, descEventsDrop,
-		descFloodCloses, descRateLimited, descDeadCloses, descHostResets} {
+		descFloodCloses, descRateLimited, descDeadCloses, descHostResets, descHostChecks} {
 		ch <- d
 	}
 	m.store.Describe(ch)
@@ -108,6 +109,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		counter(descRateLimited, st.RateLimited)
 		counter(descDeadCloses, st.DeadClosed)
 		counter(descHostResets, st.HostResets)
+		counter(descHostChecks, st.HostChecks)
 		for code, n := range st.Errors {
 			ch <- prometheus.MustNewConstMetric(descErrors, prometheus.CounterValue, float64(n), code)
 		}
