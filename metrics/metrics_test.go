@@ -135,12 +135,28 @@ func TestEachMetricMoves(t *testing.T) {
 	wsURL, metricsURL := "ws"+strings.TrimPrefix(hs.URL, "http")+"/p2p/", hs.URL+"/metrics"
 
 	before := scrape(t, metricsURL)
+	// step waits (2 s at most) for every metric in want to move by its
+	// figure: a counter may move just after the message it counts arrives.
 	step := func(what string, want map[string]float64) {
 		t.Helper()
-		after := scrape(t, metricsURL)
+		var after map[string]float64
+		moved := func(k string, d float64) bool {
+			got := after[k] - before[k]
+			return (d > 0 && got >= d) || (d <= 0 && got == d)
+		}
+		for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			after = scrape(t, metricsURL)
+			all := true
+			for k, d := range want {
+				all = all && moved(k, d)
+			}
+			if all || time.Now().After(deadline) {
+				break
+			}
+		}
 		for k, d := range want {
-			if got := after[k] - before[k]; (d > 0 && got < d) || (d <= 0 && got != d) {
-				t.Errorf("after %s: %s moved by %v, want %v", what, k, got, d)
+			if !moved(k, d) {
+				t.Errorf("after %s: %s moved by %v, want %v", what, k, after[k]-before[k], d)
 			}
 		}
 		before = after
