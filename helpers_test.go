@@ -74,6 +74,26 @@ func join(t *testing.T, srv *Server, url string, s SessionID, p PeerID) (*testPe
 	return tp, tp.expect(protocol.SessionReady)
 }
 
+// joinRetrying joins as join does, but dials and joins again while the
+// refusal is retry (as a client does after a retry code) for 2 s at most:
+// the server acts on a closed socket or a host's report a moment after the
+// test's last read.
+func joinRetrying(t *testing.T, srv *Server, url string, s SessionID, p PeerID, retry protocol.Code) (*testPeer, protocol.Message) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		tp := dial(t, url)
+		tp.join(srv, s, p)
+		m := tp.next()
+		if m.State == protocol.SessionReady {
+			return tp, m
+		}
+		if m.State != protocol.Error || m.Code != retry || time.Now().After(deadline) {
+			t.Fatalf("%s: got %s %+v, want SessionReady", p, m.State, m)
+		}
+		tp.nc.Close()
+	}
+}
+
 func (tp *testPeer) join(srv *Server, s SessionID, p PeerID) {
 	tp.t.Helper()
 	tok, err := srv.Token(s, p, time.Hour, nil)

@@ -95,7 +95,7 @@ func TestClientsComeAndGo(t *testing.T) {
 	// A client closing its WebSocket stays a member: it can come back (a
 	// reload) and is not counted twice; the host is not disturbed.
 	bob.nc.Close()
-	bob, _ = join(t, srv, url, "room", "bob")
+	bob, _ = joinRetrying(t, srv, url, "room", "bob", protocol.CodePeerConnected)
 	if m := host.expect(protocol.SessionReady); m.PeerID != "bob" {
 		t.Fatalf("host got %+v", m)
 	}
@@ -116,9 +116,7 @@ func TestClientsComeAndGo(t *testing.T) {
 	carol.send(protocol.Message{State: protocol.PeerLeft, PeerID: "dave"})
 	carol.expectError(protocol.CodeNotHost)
 	host.send(protocol.Message{State: protocol.PeerLeft, PeerID: "dave"})
-	e := dial(t, url)
-	e.join(srv, "room", "erin")
-	e.expect(protocol.SessionReady)
+	joinRetrying(t, srv, url, "room", "erin", protocol.CodeSessionFull)
 }
 
 func TestConcurrentJoinsElectOneHost(t *testing.T) {
