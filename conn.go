@@ -326,6 +326,23 @@ func (c *conn) handle(op ws.OpCode, p []byte) {
 
 func (c *conn) join(tok string) { c.joinToken(tok, true) }
 
+// verify checks tok, or fails the connection with token_expired or
+// bad_token (logged as refused, never the token) and reports false.
+func (c *conn) verify(tok, refused string) (token.Claims, bool) {
+	cl, err := token.Verify(c.srv.o.Secret, tok, time.Now())
+	switch {
+	case errors.Is(err, token.ErrExpired):
+		c.srv.log.Info(refused, "code", protocol.CodeTokenExpired)
+		c.fail(protocol.CodeTokenExpired, "the token has expired")
+		return cl, false
+	case err != nil:
+		c.srv.log.Info(refused, "code", protocol.CodeBadToken)
+		c.fail(protocol.CodeBadToken, "the token is not valid")
+		return cl, false
+	}
+	return cl, true
+}
+
 // joinToken joins with tok; mayRetry allows one more try after a stale
 // presence of the same peer was released (see releaseStale).
 func (c *conn) joinToken(tok string, mayRetry bool) {
@@ -334,15 +351,8 @@ func (c *conn) joinToken(tok string, mayRetry bool) {
 		c.fail(protocol.CodeAlreadyJoined, "this connection has joined a session already")
 		return
 	}
-	cl, err := token.Verify(s.o.Secret, tok, time.Now())
-	switch {
-	case errors.Is(err, token.ErrExpired):
-		s.log.Info("join refused", "code", protocol.CodeTokenExpired)
-		c.fail(protocol.CodeTokenExpired, "the token has expired")
-		return
-	case err != nil:
-		s.log.Info("join refused", "code", protocol.CodeBadToken) // never the token
-		c.fail(protocol.CodeBadToken, "the token is not valid")
+	cl, ok := c.verify(tok, "join refused")
+	if !ok {
 		return
 	}
 	if code := s.refusedJoin(cl.Session, cl.Peer); code != "" {
@@ -358,6 +368,7 @@ func (c *conn) joinToken(tok string, mayRetry bool) {
 	g := &gate{}
 	c.gate.Store(g)
 	var unsubscribe func()
+	var err error
 	if st := c.stale; st != nil && st.session == cl.Session && st.peer == cl.Peer {
 		c.stale, unsubscribe = nil, st.unsubscribe
 	} else {
@@ -464,15 +475,26 @@ func (c *conn) route(m *protocol.Message) {
 	}
 }
 
-// forget handles the host's report that peer p left for good.
-func (c *conn) forget(p PeerID) {
+// hostMembership returns the membership of a host's connection, or fails
+// the connection (not_joined, or not_host with why) and returns nil.
+func (c *conn) hostMembership(why string) *membership {
 	mb := c.m.Load()
 	switch {
 	case mb == nil:
 		c.fail(protocol.CodeNotJoined, "join a session first")
-		return
+		return nil
 	case mb.host != mb.peer:
-		c.fail(protocol.CodeNotHost, "only the host reports peers that left")
+		c.fail(protocol.CodeNotHost, why)
+		return nil
+	}
+	return mb
+}
+
+// forget handles the host's report that peer p left for good.
+func (c *conn) forget(p PeerID) {
+	mb := c.hostMembership("only the host reports peers that left")
+	switch {
+	case mb == nil:
 		return
 	case p == mb.peer:
 		c.fail(protocol.CodeBadMessage, "the host leaves with SessionLeave")

@@ -29,13 +29,8 @@ type presence struct {
 // speaks only for its own session, the one of its membership.
 func (c *conn) reportStates(m *protocol.Message) {
 	s := c.srv
-	mb := c.m.Load()
-	switch {
-	case mb == nil:
-		c.fail(protocol.CodeNotJoined, "join a session first")
-		return
-	case mb.host != mb.peer:
-		c.fail(protocol.CodeNotHost, "only the host reports peer states")
+	mb := c.hostMembership("only the host reports peer states")
+	if mb == nil {
 		return
 	}
 	states, _ := protocol.DecodePeerStates(m.Data) // DecodeClient checked it

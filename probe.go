@@ -2,7 +2,6 @@ package p2pstreams
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"sync"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/p2pstreams/p2pstreams/protocol"
-	"github.com/p2pstreams/p2pstreams/token"
 )
 
 // Host liveness (PROTOCOL.md, "Liveness"). A client whose link to its host
@@ -112,13 +110,8 @@ func (c *conn) checkHost(tok string, host PeerID) {
 		c.fail(protocol.CodeRateLimited, "one HostCheck per connection")
 		return
 	}
-	cl, err := token.Verify(s.o.Secret, tok, time.Now())
-	switch {
-	case errors.Is(err, token.ErrExpired):
-		c.fail(protocol.CodeTokenExpired, "the token has expired")
-		return
-	case err != nil:
-		c.fail(protocol.CodeBadToken, "the token is not valid")
+	cl, ok := c.verify(tok, "HostCheck refused")
+	if !ok {
 		return
 	}
 	c.checked = true
