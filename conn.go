@@ -79,7 +79,7 @@ type conn struct {
 
 	mu         sync.Mutex
 	wroteAt    int64 // Server.clock of the last direct write (enqueue)
-	queue      []frame
+	queue      []wsFrame
 	queued     int   // payload bytes queued or being written: at most SendQueueBytes
 	pongAt     int32 // 1 + the index in queue of the one pong waiting there; 0: none
 	writing    bool  // a writer goroutine is running
@@ -91,7 +91,9 @@ type conn struct {
 	closeBody  []byte
 }
 
-type frame struct {
+// wsFrame is one WebSocket frame (RFC 6455) waiting to be written. In the
+// rest of the project "frame" means the <p2p-frame> element and its config.
+type wsFrame struct {
 	op ws.OpCode
 	p  []byte
 }
@@ -673,12 +675,12 @@ func (c *conn) fail(code protocol.Code, text string) {
 	c.send(protocol.ErrorMessage(code, text))
 }
 
-func (c *conn) send(msg []byte) { c.enqueue(frame{ws.OpText, msg}) }
+func (c *conn) send(msg []byte) { c.enqueue(wsFrame{ws.OpText, msg}) }
 
 // enqueue queues f for the writer without blocking. A queue that would pass
 // SendQueueBytes means the peer reads slower than it is sent to: it is
 // closed as a slow reader.
-func (c *conn) enqueue(f frame) {
+func (c *conn) enqueue(f wsFrame) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing {
@@ -698,10 +700,10 @@ func (c *conn) enqueue(f frame) {
 			case n == hl+len(f.p):
 				return // written: no writer needed
 			case n >= hl:
-				f = frame{opRaw, f.p[n-hl:]}
+				f = wsFrame{opRaw, f.p[n-hl:]}
 			case n > 0:
 				var hdr [10]byte
-				f = frame{opRaw, append(appendHeader(hdr[:0], f.op, len(f.p))[n:], f.p...)}
+				f = wsFrame{opRaw, append(appendHeader(hdr[:0], f.op, len(f.p))[n:], f.p...)}
 			}
 		}
 	}
@@ -733,7 +735,7 @@ func (c *conn) pong(p []byte) {
 		f.p = p
 		return
 	}
-	c.queue = append(c.queue, frame{ws.OpPong, p})
+	c.queue = append(c.queue, wsFrame{ws.OpPong, p})
 	c.queued += len(p)
 	c.pongAt = int32(len(c.queue))
 	c.kick()
@@ -747,7 +749,7 @@ func (c *conn) pong(p []byte) {
 func (c *conn) slowClose() {
 	c.srv.stats.slow.Add(1)
 	c.srv.stats.refused(protocol.CodeSlowReader)
-	c.queue = append(c.queue[:0], frame{ws.OpText, protocol.ErrorMessage(protocol.CodeSlowReader, "the connection did not read what was sent to it")})
+	c.queue = append(c.queue[:0], wsFrame{ws.OpText, protocol.ErrorMessage(protocol.CodeSlowReader, "the connection did not read what was sent to it")})
 	c.pongAt = 0
 	c.slow = true
 	c.startClose(ws.StatusPolicyViolation, protocol.CodeSlowReader)
@@ -781,7 +783,7 @@ func (c *conn) closeWith(status ws.StatusCode, code protocol.Code, text string) 
 	}
 	if code != "" {
 		c.srv.stats.refused(code)
-		c.queue = append(c.queue, frame{ws.OpText, protocol.ErrorMessage(code, text)})
+		c.queue = append(c.queue, wsFrame{ws.OpText, protocol.ErrorMessage(code, text)})
 	}
 	c.startClose(status, code)
 }
@@ -821,7 +823,7 @@ func (c *conn) writeLoop() {
 		c.queue, c.pongAt = nil, 0
 		if len(batch) == 0 && c.closing && !c.closeSent {
 			c.closeSent = true
-			batch = []frame{{ws.OpClose, c.closeBody}}
+			batch = []wsFrame{{ws.OpClose, c.closeBody}}
 		}
 		if len(batch) == 0 {
 			c.stopWriting(false)
@@ -904,7 +906,7 @@ func (c *conn) flush(bufs *net.Buffers) error {
 // batch stopped in, given rest, what the write left of its buffers (a
 // header and a payload per frame of batch, at the end): frames written after
 // it then parse. Nil when the write stopped between frames.
-func frameTail(rest net.Buffers, batch []frame) []byte {
+func frameTail(rest net.Buffers, batch []wsFrame) []byte {
 	i := len(batch) - (len(rest)+1)/2 // the frame the write stopped in
 	inHeader := len(rest)%2 == 0
 	if inHeader && len(rest[0]) == batch[i].headerLen() {
@@ -928,7 +930,7 @@ func (c *conn) stopWriting(failed bool) {
 
 // headerLen is the length of f's header as the writer writes it: none for
 // the rest of a frame begun by a direct write.
-func (f frame) headerLen() int {
+func (f wsFrame) headerLen() int {
 	if f.op == opRaw {
 		return 0
 	}
@@ -967,7 +969,7 @@ func (c *conn) keepalive(e uint32) {
 		c.closeDead()
 	default:
 		c.pinged = e
-		c.enqueue(frame{ws.OpPing, nil})
+		c.enqueue(wsFrame{ws.OpPing, nil})
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 // of f's frame (header and payload) it wrote: all of them, or fewer when
 // the socket's buffer is full (the rest goes through the writer); ok is
 // false when the socket cannot be written to directly.
-func (c *conn) writeNow(f frame) (n int, ok bool) {
+func (c *conn) writeNow(f wsFrame) (n int, ok bool) {
 	if c.raw == nil {
 		return 0, false
 	}

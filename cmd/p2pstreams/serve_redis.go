@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/p2pstreams/p2pstreams"
-	p2predis "github.com/p2pstreams/p2pstreams/redis"
+	"github.com/p2pstreams/p2pstreams/p2predis"
 	"github.com/redis/go-redis/v9"
 )
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/p2pstreams/p2pstreams"
 	"github.com/p2pstreams/p2pstreams/metrics"
-	p2predis "github.com/p2pstreams/p2pstreams/redis"
+	"github.com/p2pstreams/p2pstreams/p2predis"
 )
 
 // newOurs returns the p2pstreams server as the benchmark runs it: default

@@ -28,10 +28,10 @@ var programs = []struct {
 	find                          func() string
 }{
 	{"Chromium", "P2PSTREAMS_SKIP_BROWSER", "apt-get install -y chromium (or set P2PSTREAMS_CHROMIUM=/path/to/chrome)",
-		"the browser tests of e2e, examples/bot, peer (interop), redis/e2e, cmd/p2pstreams, internal/demo, internal/browsertest",
+		"the browser tests of e2e, examples/bot, peer (interop), p2predis/e2e, cmd/p2pstreams, internal/demo, internal/browsertest",
 		testenv.ChromiumPath},
 	{"redis-server", "P2PSTREAMS_SKIP_REDIS", "apt-get install -y redis-server",
-		"the Redis tests of redis, redis/e2e, cmd/p2pstreams (serve --redis), internal/bench", func() string { return look("redis-server") }},
+		"the Redis tests of p2predis, p2predis/e2e, cmd/p2pstreams (serve --redis), internal/bench", func() string { return look("redis-server") }},
 	{"nats-server", "P2PSTREAMS_SKIP_NATS", "apt-get install -y nats-server",
 		"the NATS tests of nats", func() string { return look("nats-server", "/usr/sbin/nats-server") }},
 	{"esbuild and tsc (npm)", "P2PSTREAMS_SKIP_BUNDLE",

@@ -24,7 +24,7 @@ import (
 	"github.com/p2pstreams/p2pstreams/internal/browsertest"
 	"github.com/p2pstreams/p2pstreams/internal/demo"
 	"github.com/p2pstreams/p2pstreams/internal/testenv"
-	p2predis "github.com/p2pstreams/p2pstreams/redis"
+	"github.com/p2pstreams/p2pstreams/p2predis"
 )
 
 func TestMain(m *testing.M) { os.Exit(browsertest.Main(m)) }

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/p2pstreams/p2pstreams"
+	"github.com/p2pstreams/p2pstreams/p2predis"
 	"github.com/p2pstreams/p2pstreams/protocol"
-	p2predis "github.com/p2pstreams/p2pstreams/redis"
 	"github.com/redis/go-redis/v9"
 )
 

@@ -21,8 +21,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/p2pstreams/p2pstreams"
+	"github.com/p2pstreams/p2pstreams/p2predis"
 	"github.com/p2pstreams/p2pstreams/protocol"
-	p2predis "github.com/p2pstreams/p2pstreams/redis"
 	"github.com/p2pstreams/p2pstreams/token"
 )
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/p2pstreams/p2pstreams"
-	p2predis "github.com/p2pstreams/p2pstreams/redis"
+	"github.com/p2pstreams/p2pstreams/p2predis"
 	"github.com/redis/go-redis/v9"
 )
 

@@ -8,7 +8,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/p2pstreams/p2pstreams"
 	"github.com/p2pstreams/p2pstreams/internal/testenv"
-	p2pnats "github.com/p2pstreams/p2pstreams/nats"
+	"github.com/p2pstreams/p2pstreams/p2pnats"
 	"github.com/p2pstreams/p2pstreams/storetest"
 )
 

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/p2pstreams/p2pstreams"
-	p2predis "github.com/p2pstreams/p2pstreams/redis"
+	"github.com/p2pstreams/p2pstreams/p2predis"
 )
 
 // TestRedisRestart kills redis-server under a Store and two Brokers and

@@ -15,8 +15,8 @@ import (
 
 	"github.com/p2pstreams/p2pstreams"
 	"github.com/p2pstreams/p2pstreams/internal/testenv"
+	"github.com/p2pstreams/p2pstreams/p2predis"
 	"github.com/p2pstreams/p2pstreams/protocol"
-	p2predis "github.com/p2pstreams/p2pstreams/redis"
 	"github.com/p2pstreams/p2pstreams/token"
 )
 

@@ -1,4 +1,4 @@
-package p2predis_test
+package p2pnats_test
 
 import (
 	"context"
@@ -6,39 +6,43 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/nats-io/nats.go"
 
 	"github.com/p2pstreams/p2pstreams/internal/testenv"
-	p2predis "github.com/p2pstreams/p2pstreams/redis"
+	"github.com/p2pstreams/p2pstreams/p2pnats"
 )
 
-// A Broker leaves no goroutine behind once closed, subscribed or not.
+// A Broker leaves no goroutine behind once closed, with its connection.
 func TestBrokerCloseLeavesNothing(t *testing.T) {
-	srv := testenv.Redis(t)
+	srv := testenv.NATS(t)
 	base := runtime.NumGoroutine()
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	b := p2predis.NewBroker(rdb, nil)
+	nc, err := nats.Connect("nats://" + srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := p2pnats.NewBroker(nc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	unsub, err := b.Subscribe(context.Background(), "t", func([]byte) {})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Publish(context.Background(), "t", []byte("x")); err != nil {
-		t.Fatal(err)
+	if n, err := b.Publish(context.Background(), "t", []byte("x")); err != nil || n != 1 {
+		t.Fatalf("Publish = %d, %v", n, err)
 	}
 	unsub()
 	if _, err := b.Subscribe(context.Background(), "u", func([]byte) {}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Close(); err != nil {
-		t.Fatal(err)
-	}
+	b.Close()
 	if _, err := b.Subscribe(context.Background(), "v", func([]byte) {}); err == nil {
 		t.Fatal("Subscribe after Close succeeded")
 	}
 	if _, err := b.Publish(context.Background(), "u", nil); err == nil {
 		t.Fatal("Publish after Close succeeded")
 	}
-	rdb.Close()
+	nc.Close()
 	deadline := time.Now().Add(5 * time.Second)
 	for runtime.NumGoroutine() > base {
 		if time.Now().After(deadline) {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/p2pstreams/p2pstreams"
 	"github.com/p2pstreams/p2pstreams/internal/testenv"
-	p2predis "github.com/p2pstreams/p2pstreams/redis"
+	"github.com/p2pstreams/p2pstreams/p2predis"
 	"github.com/p2pstreams/p2pstreams/storetest"
 	"github.com/redis/go-redis/v9"
 )

@@ -1,32 +1,23 @@
-package p2pnats_test
+package p2predis_test
 
 import (
 	"context"
 	"net/http"
 	"os"
 
-	"github.com/nats-io/nats.go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/p2pstreams/p2pstreams"
-	p2pnats "github.com/p2pstreams/p2pstreams/nats"
-	p2predis "github.com/p2pstreams/p2pstreams/redis"
+	"github.com/p2pstreams/p2pstreams/p2predis"
 )
 
-// A server node whose messages go over NATS and whose sessions are in Redis.
+// A server node that shares its sessions with every other node on the same
+// Redis. Run several behind a load balancer, all with the same secret.
 func Example() {
-	nc, err := nats.Connect(nats.DefaultURL, nats.MaxReconnects(-1))
-	if err != nil {
-		return
-	}
-	defer nc.Close()
-	broker, err := p2pnats.NewBroker(nc, nil)
-	if err != nil {
-		return
-	}
-	defer broker.Close()
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 	defer rdb.Close()
+	broker := p2predis.NewBroker(rdb, nil)
+	defer broker.Close() // after the server's Shutdown: deferred calls run last first
 
 	srv, err := p2pstreams.NewServer(&p2pstreams.Options{
 		Secret: []byte(os.Getenv("P2PSTREAMS_SECRET")),
