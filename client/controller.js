@@ -48,8 +48,8 @@ export const P2pMixin = (Base) =>
     }
 
     /** p2pShareStream shares a MediaStream (camera, screen, canvas) with every other peer. */
-    p2pShareStream(stream) {
-      return this.p2pFrame ? this.p2pFrame.shareStream(stream) : false
+    p2pShareStream(stream, options) {
+      return this.p2pFrame ? this.p2pFrame.shareStream(stream, options) : false
     }
     /** p2pStopStream stops sharing it: every peer gets p2pStreamEnded. */
     p2pStopStream(stream) {

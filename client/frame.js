@@ -131,9 +131,13 @@ export class P2pFrameElement extends (globalThis.HTMLElement ?? class {}) {
   get config() {
     return this.peer?.config
   }
-  /** shareStream shares a MediaStream with every other peer (a client's goes through the host). */
-  shareStream(stream) {
-    return this.peer ? this.peer.shareStream(stream) : false
+  /**
+   * shareStream shares a MediaStream with every other peer (a client's goes
+   * through the host); options {maxBitrate, scaleResolutionDownBy} cap each
+   * viewer's senders (default: the config's).
+   */
+  shareStream(stream, options) {
+    return this.peer ? this.peer.shareStream(stream, options) : false
   }
 
   /** stopStream stops sharing a stream; every peer sees it end. */
