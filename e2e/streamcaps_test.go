@@ -135,3 +135,58 @@ func TestStreamCaps(t *testing.T) {
 		t.Errorf("shareStream with scaleResolutionDownBy 0.5: %+v, want false and bad_stream_options", res)
 	}
 }
+
+// recordErrors, run on a page, keeps the codes of its p2p:error events in
+// window.codes.
+const recordErrors = `window.codes = []; document.querySelector("p2p-frame").addEventListener("p2p:error", (e) => window.codes.push(e.detail.code))`
+
+// With clientsMayShare false (the demo's share=host) a client's share is
+// refused with share_forbidden, and a client that sends a track anyway (its
+// code changed: the track added to its link directly) is refused by the
+// host, which tells it with that code and forwards nothing. The host still
+// shares.
+func TestClientsMayNotShare(t *testing.T) {
+	long(t)
+	a := startApp(t, nil)
+	q := func() url.Values { return url.Values{"share": {"host"}} }
+	host := a.watcher("host", "hostonly", q())
+	alice := a.watcher("alice", "hostonly", q())
+	bob := a.watcher("bob", "hostonly", q())
+	for _, p := range []*browsertest.Page{host, alice, bob} {
+		p.Eval(recordErrors, nil)
+	}
+
+	var ok bool
+	alice.Eval(`(async () => {
+		window.camera = await navigator.mediaDevices.getUserMedia({ video: { width: 320, height: 240 } })
+		return document.querySelector("p2p-frame").shareStream(window.camera) })()`, &ok)
+	if ok {
+		t.Error("a client's shareStream returned true though clients may not share")
+	}
+	alice.WaitTrue(`window.codes.includes("share_forbidden")`, "alice's p2p:error share_forbidden")
+
+	// A modified client: its track goes to the host without the check.
+	alice.Eval(`document.querySelector("p2p-frame").peer.upstream.addStream(window.camera)`, nil)
+	host.WaitTrue(`window.codes.includes("share_forbidden")`, "the host's p2p:error share_forbidden")
+	alice.WaitTrue(`window.codes.filter((c) => c === "share_forbidden").length === 2`, "the host's Error share_forbidden at alice")
+	// The host stopped the track's transceiver: alice's sender is stopped too.
+	// The host stopped the track's transceiver: gone on both ends once renegotiated.
+	alice.WaitTrue(`document.querySelector("p2p-frame").peer.upstream.pc.getTransceivers().length === 0`, "alice's transceiver stopped by the host")
+	host.WaitTrue(`document.querySelector("p2p-frame").peer.clients.get("alice").pc.getTransceivers().length === 0`, "the host's transceiver for alice's track stopped")
+
+	// The host's own share still goes to everyone, and nothing of alice's does.
+	host.Eval(`(async () => {
+		window.camera = await navigator.mediaDevices.getUserMedia({ video: { width: 320, height: 240 } })
+		return document.querySelector("p2p-frame").shareStream(window.camera) })()`, &ok)
+	if !ok {
+		t.Fatal("the host's shareStream returned false")
+	}
+	bob.WaitTrue(playing, "bob plays the host's camera")
+	for name, p := range map[string]*browsertest.Page{"host": host, "bob": bob} {
+		var n int
+		p.Eval(`document.querySelectorAll("#video-alice").length`, &n)
+		if n != 0 {
+			t.Errorf("%s shows alice's refused stream", name)
+		}
+	}
+}
