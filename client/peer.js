@@ -189,12 +189,8 @@ export class Peer {
    * bad_stream_options).
    */
   shareStream(stream, options = {}) {
+    if (!this.canShare(options)) return false
     const caps = this.streamCaps(options)
-    if (!caps) return false
-    if (!this.mayShare()) {
-      this.events.error({ code: Code.ShareForbidden, message: "clients may not share streams in this session (clientsMayShare is false)" })
-      return false
-    }
     this.caps.set(stream, caps)
     if (this.iamHost) {
       this.streams.set(stream, this.peerId)
@@ -206,27 +202,37 @@ export class Peer {
     return true
   }
 
-  /** mayShare: the host always; a client unless the config says clientsMayShare: false. */
-  mayShare() {
-    return this.iamHost || this.config.clientsMayShare !== false
+  /**
+   * canShare tells whether this peer may share a stream with options;
+   * when not, events.error says why: share_forbidden (a client while the
+   * config says clientsMayShare: false; the host always may),
+   * bad_stream_options (an option out of its bounds).
+   */
+  canShare(options) {
+    const caps = this.streamCaps(options)
+    const bad = !(Number.isFinite(caps.maxBitrate) && caps.maxBitrate >= 0 && caps.maxBitrate <= MAX_MAX_BITRATE) ||
+      !(caps.scaleResolutionDownBy >= 1 && caps.scaleResolutionDownBy <= MAX_SCALE_RESOLUTION_DOWN_BY)
+    if (bad) {
+      this.events.error({
+        code: Code.BadStreamOptions,
+        message: `maxBitrate ${caps.maxBitrate} (0 to ${MAX_MAX_BITRATE} bits/s), scaleResolutionDownBy ${caps.scaleResolutionDownBy} (1 to ${MAX_SCALE_RESOLUTION_DOWN_BY})`,
+      })
+      return false
+    }
+    if (!this.iamHost && this.config.clientsMayShare === false) {
+      this.events.error({ code: Code.ShareForbidden, message: "clients may not share streams in this session (clientsMayShare is false)" })
+      return false
+    }
+    return true
   }
 
-  // streamCaps: a share's sender caps, options over the config's defaults;
-  // null (and events.error) when an option is out of its bounds.
+  // streamCaps: a share's sender caps, its options over the config's.
   streamCaps(options) {
     const o = options && typeof options === "object" ? options : {}
-    const caps = {
+    return {
       maxBitrate: o.maxBitrate ?? this.config.maxBitrate,
       scaleResolutionDownBy: o.scaleResolutionDownBy ?? this.config.scaleResolutionDownBy,
     }
-    const bad = !(Number.isFinite(caps.maxBitrate) && caps.maxBitrate >= 0 && caps.maxBitrate <= MAX_MAX_BITRATE) ||
-      !(caps.scaleResolutionDownBy >= 1 && caps.scaleResolutionDownBy <= MAX_SCALE_RESOLUTION_DOWN_BY)
-    if (!bad) return caps
-    this.events.error({
-      code: Code.BadStreamOptions,
-      message: `maxBitrate ${caps.maxBitrate} (0 to ${MAX_MAX_BITRATE} bits/s), scaleResolutionDownBy ${caps.scaleResolutionDownBy} (1 to ${MAX_SCALE_RESOLUTION_DOWN_BY})`,
-    })
-    return null
   }
 
   /** stopStream stops sharing a stream: every peer sees it end. */
@@ -252,7 +258,7 @@ export class Peer {
   // capsOf: the caps of a stream this peer shares, else (a client's, which
   // it forwards) the config's.
   capsOf(stream) {
-    return this.caps.get(stream) ?? { maxBitrate: this.config.maxBitrate, scaleResolutionDownBy: this.config.scaleResolutionDownBy }
+    return this.caps.get(stream) ?? this.streamCaps()
   }
 
   unforward(from, stream) {
