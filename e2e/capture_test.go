@@ -78,3 +78,43 @@ func TestCaptureFails(t *testing.T) {
 		t.Errorf("after a refused camera the button says %q, want Share camera", label)
 	}
 }
+
+// Audio: the host shares the fake microphone (a beep) with its camera; an
+// AnalyserNode on a client's received stream sees signal (samples well off
+// silence), which a stream without the microphone's track would not give.
+func TestSharedAudioHasSignal(t *testing.T) {
+	long(t)
+	a := startApp(t, nil)
+	host := a.join("host", "beep", false)
+	host.WaitText("host: connected")
+	alice := a.viewer("alice", "beep")
+
+	var shared bool
+	host.Eval(`(async () => {
+		window.camera = await navigator.mediaDevices.getUserMedia({ video: { width: 320, height: 240 }, audio: true })
+		return document.querySelector("p2p-frame").shareStream(window.camera) })()`, &shared)
+	if !shared {
+		t.Fatal("shareStream returned false")
+	}
+	alice.WaitTrue(playing, "alice plays the host's camera")
+	var tracks int
+	alice.Eval(`document.getElementById("video-host").srcObject.getAudioTracks().length`, &tracks)
+	if tracks != 1 {
+		t.Fatalf("alice's stream has %d audio tracks, want 1", tracks)
+	}
+	alice.Do(chromedp.Click(chromedp.CSS("header"))) // a user gesture: an AudioContext may run
+	alice.Eval(`(async () => {
+		const ctx = new AudioContext()
+		await ctx.resume()
+		const an = ctx.createAnalyser()
+		an.fftSize = 2048
+		ctx.createMediaStreamSource(document.getElementById("video-host").srcObject).connect(an)
+		const buf = new Float32Array(an.fftSize)
+		window.peak = 0
+		setInterval(() => { an.getFloatTimeDomainData(buf); for (const x of buf) window.peak = Math.max(window.peak, Math.abs(x)) }, 20)
+	})()`, nil)
+	alice.WaitTrue(`window.peak > 0.05`, "signal in the received audio (peak above 0.05)")
+	var peak float64
+	alice.Eval(`window.peak`, &peak)
+	t.Logf("peak of the received audio: %.2f", peak)
+}
