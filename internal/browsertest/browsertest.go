@@ -107,6 +107,15 @@ func cut(f string) (name, value string, ok bool) {
 	return f, "", false
 }
 
+// PID is the browser's main process (its renderers and other processes
+// are its descendants), for CPU figures.
+func (b *Browser) PID() int {
+	if p := chromedp.FromContext(b.ctx).Browser.Process(); p != nil {
+		return p.Pid
+	}
+	return 0
+}
+
 // Close stops the browser and removes its profile.
 func (b *Browser) Close() { b.cancel() }
 
