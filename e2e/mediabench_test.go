@@ -29,8 +29,8 @@ import (
 // (bandwidth estimates ramp up), then measures 5 s from the host's getStats
 // (per sender: frames sent, bytes sent, encode time, the quality
 // limitation) and /proc. Frames drop when the slowest sender sends under
-// 90% of what the host sent with one viewer, or a sender is limited by CPU
-// (Chromium lowers the frame rate or resolution then).
+// 90% of the camera's frame rate in two measurements running, or a sender
+// is limited by CPU (Chromium lowers the frame rate or resolution then).
 func TestBenchChromiumHost(t *testing.T) {
 	if os.Getenv("P2PSTREAMS_BENCH_MEDIA") != "1" {
 		t.Skip("a measurement: set P2PSTREAMS_BENCH_MEDIA=1 to run it")
@@ -59,21 +59,19 @@ func TestBenchChromiumHost(t *testing.T) {
 			t.Fatal("shareStream returned false")
 		}
 		var viewers []*browsertest.Page
-		var first float64 // the frame rate the host keeps with one viewer
 		for n := 1; n <= maxViewers; n++ {
 			v := a.open(fmt.Sprintf("v%d", n), room, nil)
 			v.WaitText(fmt.Sprintf("v%d: connected", n))
 			viewers = append(viewers, v)
 			time.Sleep(10 * time.Second) // the new link's bandwidth estimate ramps up
 			m := measureHost(t, host, hb.PID())
-			t.Logf("cap %4d kbit/s  viewers %2d  host CPU %5.1f%% of a core (%4.1f%%/viewer)  uplink %6.0f kbit/s (%4.0f/viewer)  fps min %4.1f avg %4.1f  encode %4.1f%% of a core  limited by %v  load %s",
-				kbps, n, m.cpuPct, m.cpuPct/float64(n), m.kbps, m.kbps/float64(n), m.minFPS, m.avgFPS, m.encodePct, m.limits, loadavg())
-			if n == 1 {
-				first = m.minFPS
-				t.Logf("cap %d kbit/s: the camera gives %.0f fps; with one viewer the host sends %.1f", kbps, camFPS, first)
+			if m.minFPS < 0.9*camFPS { // one slow sample is not a drop: measure again
+				m = measureHost(t, host, hb.PID())
 			}
-			if m.minFPS < 0.9*first || m.limits["cpu"] > 0 {
-				t.Logf("cap %d kbit/s: frames drop at %d viewers (the slowest sender at %.1f fps, %d senders limited by CPU)", kbps, n, m.minFPS, m.limits["cpu"])
+			t.Logf("cap %4d kbit/s  viewers %2d  host CPU %5.1f%% of a core (%4.1f%%/viewer)  uplink %6.0f kbit/s (%4.0f/viewer)  fps min %4.1f avg %4.1f  encode time %4.1f%% (wall)  limited by %v  load %s",
+				kbps, n, m.cpuPct, m.cpuPct/float64(n), m.kbps, m.kbps/float64(n), m.minFPS, m.avgFPS, m.encodePct, m.limits, loadavg())
+			if m.minFPS < 0.9*camFPS || m.limits["cpu"] > 0 {
+				t.Logf("cap %d kbit/s: frames drop at %d viewers (the slowest sender at %.1f fps of the camera's %.0f, twice; %d senders limited by CPU)", kbps, n, m.minFPS, camFPS, m.limits["cpu"])
 				break
 			}
 		}
