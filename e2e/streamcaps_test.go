@@ -53,7 +53,7 @@ const receivedKbps = `(async () => {
 // video comes at about its cap, far below the same camera uncapped.
 func TestStreamCaps(t *testing.T) {
 	long(t)
-	const capBps = 100_000
+	const capBps = 60_000
 	a := startApp(t, nil)
 	q := func() url.Values { return url.Values{"maxBitrate": {fmt.Sprint(capBps)}} }
 	host := a.watcher("host", "caps", q())
