@@ -510,8 +510,9 @@ export class Connection {
 }
 
 // capSender sets a sender's first encoding to caps: maxBitrate (when set)
-// and, for video, scaleResolutionDownBy. A sender not negotiated yet may
-// have no encodings to set: it gets them once its transceiver is.
+// and, for video, scaleResolutionDownBy. Chromium gives a new sender its
+// encoding at once (checked in TestStreamCaps); a browser that gives none
+// before negotiation leaves that sender uncapped.
 async function capSender(sender, caps) {
   const p = sender.getParameters()
   if (!p.encodings?.length) return
