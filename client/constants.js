@@ -25,6 +25,8 @@ export const Signal = Object.freeze({
 
 /** Error codes (PROTOCOL.md, "Errors"). */
 export const Code = Object.freeze({
+  BadChannel: "bad_channel",
+  UnknownChannel: "unknown_channel",
   BadMessage: "bad_message",
   UnknownState: "unknown_state",
   TooLarge: "message_too_large",
@@ -54,6 +56,8 @@ export const Code = Object.freeze({
 
 /** What a peer does after each code: "fatal" (ends), "retry" (joins again), "info". */
 export const CODE_CLASS = Object.freeze({
+  bad_channel: "info",
+  unknown_channel: "info",
   bad_message: "info",
   unknown_state: "info",
   message_too_large: "info",
@@ -100,6 +104,7 @@ export const Message = Object.freeze({
   Candidate: "Negotiation.Candidate",
   Features: "Negotiation.Features",
   StreamFrom: "Negotiation.StreamFrom",
+  Channel: "Negotiation.Channel",
 })
 
 /** Connection states, of a peer and in Data.Connection.State. */
@@ -115,6 +120,8 @@ export const State = Object.freeze({
 
 // Host behaviour (PROTOCOL.md, "Host behaviour").
 export const OFFER_TIMEOUT_MLS = 10000
+export const CHANNEL_NAME_MAX = 64
+export const CHANNEL_MAX_OPTION = 65535
 export const NEGOTIATION_TIMEOUT_MLS = 15000
 export const FORGET_AFTER_MLS = 30000
 export const BACKOFF_BASE_MLS = 200

@@ -87,6 +87,7 @@ type Peer struct {
 	tracks       []webrtc.TrackLocal // host: sent to every client (media.go)
 	cert         *webrtc.Certificate // DTLS, shared by this Peer's links
 	certc        chan certResult     // makeCert's result, taken by the first link
+	chans        channels            // named channels (channels.go)
 }
 
 type callback struct {
