@@ -243,7 +243,6 @@ export class Peer {
     this.events.message({ ...msg, channel: name })
     const slow = []
     for (const c of this.clients.values()) {
-      c.openNamed(this.channels.get(name)) // every link has it already: a no-op
       const err = c.sendNamed(name, msg)
       if (err) slow.push([c, err])
     }

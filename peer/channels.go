@@ -437,11 +437,8 @@ func (p *Peer) relayNamed(from protocol.PeerID, name string, data json.RawMessag
 	var slow []protocol.PeerID
 	for id, l := range p.links {
 		nc := p.chans.lookup(l, name)
-		if nc == nil || nc.dc == nil { // unreachable: the host opens every channel on every link
-			p.createNamed(l, s)
-			if nc = p.chans.lookup(l, name); nc == nil || nc.dc == nil {
-				continue
-			}
+		if nc == nil || nc.dc == nil {
+			continue // its DataChannel could not be made (logged by createNamed)
 		}
 		if !nc.isOpen {
 			nc.outbox = append(nc.outbox, pieces...)

@@ -22,6 +22,10 @@ func confNamedChannels(c *confRun) {
 	no, zero := false, 0
 	state := protocol.ChannelSpec{Name: "state", Ordered: &no, MaxRetransmits: &zero}
 	must(c.t, h.OpenChannel(events))
+	// Opened by the host alone, never by another app: a new host has it
+	// from the old one.
+	life := 500
+	must(c.t, h.OpenChannel(protocol.ChannelSpec{Name: "host.only", MaxPacketLifeTime: &life}))
 	must(c.t, c1.OpenChannel(state))
 	must(c.t, c1.OpenChannel(events)) // the same options again: fine
 
@@ -73,6 +77,7 @@ func confNamedChannels(c *confRun) {
 	room = []member{c1, late, late2}
 	c.allConnected(room...)
 	c.lossy(c1, "state", "s-c1-after", room...)
+	c.wait("late2 has the old host's own channel", func() bool { return late2.Knows("host.only") })
 	must(c.t, late.SendOn("events", "after"))
 	for _, m := range room {
 		c.wait(m.ID()+" gets the message after the host change", func() bool { return slices.Contains(m.Lines(), "#events late: after") })

@@ -21,3 +21,12 @@ func RogueChannel(p *Peer, remote protocol.PeerID, name, text string) error {
 		return nil
 	})
 }
+
+// KnowsChannel reports whether p knows the named channel: its app opened
+// it, or a host opened it to p.
+func KnowsChannel(p *Peer, name string) bool {
+	p.chans.mu.Lock()
+	defer p.chans.mu.Unlock()
+	_, ok := p.chans.specs[name]
+	return ok
+}

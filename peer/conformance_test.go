@@ -114,6 +114,7 @@ type member interface {
 	// Rogue opens a DataChannel to the host outside the protocol and
 	// sends text on it (a client only).
 	Rogue(channel, text string)
+	Knows(channel string) bool // it has the channel (its app's, or its host opened it)
 }
 
 // opts are a member's settings beyond its id.
@@ -583,6 +584,7 @@ func (g *goMember) SendOn(channel, text string) error {
 	defer cancel()
 	return ch.Send(ctx, text)
 }
+func (g *goMember) Knows(channel string) bool { return peer.KnowsChannel(g.p, channel) }
 func (g *goMember) Rogue(channel, text string) {
 	must(g.c.t, peer.RogueChannel(g.p, g.p.HostID(), channel, text))
 }
@@ -777,6 +779,11 @@ func (b *browserMember) SendOn(channel, text string) error {
 	q, _ := json.Marshal(text)
 	ch, _ := json.Marshal(channel)
 	return b.send(fmt.Sprintf(`%s, {channel: %s}`, q, ch))
+}
+func (b *browserMember) Knows(channel string) bool {
+	var v bool
+	b.pg.Eval(fmt.Sprintf(`!!document.querySelector("p2p-frame").peer?.channels.has(%q)`, channel), &v)
+	return v
 }
 func (b *browserMember) Rogue(channel, text string) {
 	q, _ := json.Marshal(text)
