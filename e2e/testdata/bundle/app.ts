@@ -27,6 +27,10 @@ const chat = new Chat(document.getElementById("chat")!)
 declare global {
   interface Window {
     say(text: string): boolean
+    cursor(x: number, y: number): boolean
   }
 }
 window.say = (text: string) => chat.p2pSendMessage(text)
+// A lossy named channel: the types of its options and of send's.
+chat.p2pOpenChannel("cursor", { ordered: false, maxRetransmits: 0 })
+window.cursor = (x: number, y: number) => chat.p2pSendMessage({ x, y }, { channel: "cursor" })
