@@ -84,15 +84,9 @@ func (p *Peer) OpenChannel(name string, opts ChannelOptions) (*Channel, error) {
 // heals nothing is held (SCTP delivers what it can once the path is back).
 func (c *Channel) Send(ctx context.Context, data any) error {
 	p := c.p
-	raw, bin, err := marshalData(data)
+	raw, bin, st, host, l, err := p.outgoing(data)
 	if err != nil {
 		return err
-	}
-	p.mu.Lock()
-	st, host, l, limit := p.state, p.isHost, p.sendLink, p.maxMessage
-	p.mu.Unlock()
-	if n := len(raw) + len(bin); n > limit {
-		return &protocol.CodeError{Code: protocol.CodeTooLarge, Text: fmt.Sprintf("a message of %d bytes; the maximum is %d", n, limit)}
 	}
 	switch {
 	case st.Final():
