@@ -7,10 +7,10 @@
 // (Negotiation.Channel) and knows every channel its host opens to it. The
 // same as the Go peer's (peer/channels.go).
 
-import { CHANNEL_LABEL, CHANNEL_MAX_OPTION, CHANNEL_NAME_MAX, CHUNK_SIZE, Code, MAX_MAX_MESSAGE_SIZE, Message, RELAY_MAX_HELD, SEND_HIGH_WATER, SEND_LOW_WATER } from "./constants.js"
+import { CHANNEL_LABEL, CHANNEL_MAX_OPTION, CHANNEL_NAME_MAX, CHANNEL_NAME_PATTERN, CHUNK_SIZE, Code, MAX_MAX_MESSAGE_SIZE, Message, RELAY_MAX_HELD, SEND_HIGH_WATER, SEND_LOW_WATER } from "./constants.js"
 import { Reassembler, TOO_LARGE, encode, pieceSize } from "./wire.js"
 
-const NAME = /^[A-Za-z0-9._-]+$/
+const NAME = new RegExp(CHANNEL_NAME_PATTERN)
 
 /**
  * channelSpec checks a channel's name and options and returns

@@ -93,6 +93,9 @@ export const RETRY = new Set(["peer_connected", "rate_limited", "join_timeout", 
 /** The label of the DataChannel the host opens for each client. */
 export const CHANNEL_LABEL = "p2pstreams"
 
+/** What a named channel's name is made of (a RegExp source). */
+export const CHANNEL_NAME_PATTERN = "^[A-Za-z0-9._-]+$"
+
 /** Peer message types over the DataChannel (PROTOCOL.md, "Peer messages"). */
 export const Message = Object.freeze({
   Data: "Data",

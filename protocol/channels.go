@@ -3,6 +3,7 @@ package protocol
 import (
 	"fmt"
 	"math"
+	"regexp"
 )
 
 // Named channels (PROTOCOL.md, "Named channels"): DataChannels the app
@@ -16,6 +17,12 @@ const MsgChannel = "Negotiation.Channel"
 
 // ChannelNameMax is the longest channel name, in bytes.
 const ChannelNameMax = 64
+
+// ChannelNamePattern is what a channel name is made of (the browser
+// client's copy is generated, CHANNEL_NAME_PATTERN).
+const ChannelNamePattern = `^[A-Za-z0-9._-]+$`
+
+var channelName = regexp.MustCompile(ChannelNamePattern)
 
 // ChannelMaxOption bounds maxRetransmits and maxPacketLifeTime: browsers
 // and pion take them as unsigned 16-bit numbers.
@@ -75,10 +82,8 @@ func ValidChannelName(name string) error {
 	case name == DataChannelLabel:
 		return bad("reserved for the default channel")
 	}
-	for _, c := range []byte(name) {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return bad("only letters, digits, '-', '_' and '.'")
-		}
+	if !channelName.MatchString(name) {
+		return bad("only letters, digits, '-', '_' and '.'")
 	}
 	return nil
 }

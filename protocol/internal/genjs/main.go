@@ -106,6 +106,7 @@ func generate(dir string) ([]byte, error) {
 	w("/** Codes after which joining again, a little later, may work. */\nexport const RETRY = new Set([%s])\n\n", strings.Join(retry, ", "))
 
 	w("/** The label of the DataChannel the host opens for each client. */\nexport const CHANNEL_LABEL = %s\n\n", q(protocol.DataChannelLabel))
+	w("/** What a named channel's name is made of (a RegExp source). */\nexport const CHANNEL_NAME_PATTERN = %s\n\n", q(protocol.ChannelNamePattern))
 	w("/** Peer message types over the DataChannel (PROTOCOL.md, \"Peer messages\"). */\nexport const Message = Object.freeze({\n")
 	w("  Data: %s,\n  ConnectionState: %s,\n  Heartbeat: %s,\n  Error: %s,\n  HostState: %s,\n",
 		q(protocol.MsgData), q(protocol.MsgStates), q(protocol.MsgHeartbeat), q(protocol.MsgError), q(protocol.MsgHostState))
