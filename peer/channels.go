@@ -154,9 +154,10 @@ type namedChan struct {
 	rs     reassembler         // pion's reading goroutine
 
 	// The host's loop only: relayed messages held until dc opens.
-	isOpen bool
-	outbox []piece
-	held   int
+	isOpen    bool
+	outbox    []piece
+	held      int
+	heldBytes int
 }
 
 // record returns l's channel name, making an empty one (not open, not
@@ -371,7 +372,7 @@ func (p *Peer) namedOpen(l *link, nc *namedChan) {
 	}
 	nc.isOpen = true
 	out := nc.outbox
-	nc.outbox, nc.held = nil, 0
+	nc.outbox, nc.held, nc.heldBytes = nil, 0, 0
 	if !p.sendPiecesOn(l, nc.dc, out) {
 		p.dropSlow(l.remote)
 	}
@@ -436,7 +437,11 @@ func (p *Peer) relayNamed(from protocol.PeerID, name string, data json.RawMessag
 		}
 		if !nc.isOpen {
 			nc.outbox = append(nc.outbox, pieces...)
-			if nc.held++; nc.held > protocol.RelayMaxHeld {
+			nc.held++
+			for _, pc := range pieces {
+				nc.heldBytes += pc.size()
+			}
+			if nc.held > protocol.RelayMaxHeld || uint64(nc.heldBytes) > limit {
 				slow = append(slow, id)
 			}
 			continue

@@ -47,6 +47,12 @@ func confNamedChannels(c *confRun) {
 		must(c.t, m.SendOn("events", "e-"+m.ID()))
 		want = append(want, "#events "+m.ID()+": e-"+m.ID())
 	}
+	// A reliable channel takes messages of any size, in chunks.
+	big := strings.Repeat("chunked ", 100<<10/8)
+	for _, m := range []member{h, c1} {
+		must(c.t, m.SendOn("events", big))
+		want = append(want, "#events "+line(m.ID(), big, nil, false))
+	}
 	c.sameChannel("events", want, room...)
 
 	// Bad names and options are refused at once, with bad_channel.

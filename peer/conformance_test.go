@@ -652,10 +652,10 @@ f.addEventListener("p2p:message", (e) => {
   if (m.type !== "Data") return
   const entry = { line: "" } // pushed now: the order is the arrival's, the hash comes later
   conf.lines.push(entry)
-  if (m.data instanceof Uint8Array) hex(m.data).then((h) => { entry.line = m.senderId + ": bin:" + m.data.length + ":" + h })
-  else if (typeof m.data === "string" && m.data.length > 1000) hex(new TextEncoder().encode(m.data)).then((h) => { entry.line = m.senderId + ": text:" + m.data.length + ":" + h })
-  else entry.line = m.senderId + ": " + (typeof m.data === "string" ? m.data : JSON.stringify(m.data))
-  if (m.channel) entry.line = "#" + m.channel + " " + entry.line
+  const from = (m.channel ? "#" + m.channel + " " : "") + m.senderId
+  if (m.data instanceof Uint8Array) hex(m.data).then((h) => { entry.line = from + ": bin:" + m.data.length + ":" + h })
+  else if (typeof m.data === "string" && m.data.length > 1000) hex(new TextEncoder().encode(m.data)).then((h) => { entry.line = from + ": text:" + m.data.length + ":" + h })
+  else entry.line = from + ": " + (typeof m.data === "string" ? m.data : JSON.stringify(m.data))
 })
 // big is bigPayload of conformance_test.go.
 window.big = (kind, n, seed) => {
