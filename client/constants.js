@@ -50,6 +50,7 @@ export const Code = Object.freeze({
   HostUnresponsive: "host_unresponsive",
   ICEFailed: "ice_failed",
   AlreadyOpen: "already_open",
+  SuccessorPending: "successor_pending",
 })
 
 /** What a peer does after each code: "fatal" (ends), "retry" (joins again), "info". */
@@ -79,12 +80,13 @@ export const CODE_CLASS = Object.freeze({
   host_unresponsive: "info",
   ice_failed: "info",
   already_open: "info",
+  successor_pending: "retry",
 })
 
 /** Codes after which joining again cannot help. */
 export const FATAL = new Set(["bad_token", "token_expired", "session_full", "session_expired", "origin_forbidden", "peer_removed", "session_closed"])
 /** Codes after which joining again, a little later, may work. */
-export const RETRY = new Set(["peer_connected", "rate_limited", "join_timeout", "unavailable", "too_many_connections"])
+export const RETRY = new Set(["peer_connected", "rate_limited", "join_timeout", "unavailable", "too_many_connections", "successor_pending"])
 
 /** The label of the DataChannel the host opens for each client. */
 export const CHANNEL_LABEL = "p2pstreams"
