@@ -410,6 +410,7 @@ export class Peer {
         this.clients.delete(id)
         this.forgetLater(id)
       }
+      if (s === State.Connected) conn.connectedAt ??= Date.now() // the longest-connected client is the successor
       // A client that joins gets every stream being shared.
       if (s === State.Connected) {
         for (const [st, from] of this.streams) if (from !== id) conn.addStream(st, from === this.peerId ? undefined : from)
@@ -477,15 +478,27 @@ export class Peer {
     this.reportStates()
   }
 
+  // successor is the client the host names to host after it (PeerStates):
+  // the one connected longest, as the Go host does; undefined when none is.
+  successor() {
+    let best
+    for (const [id, c] of this.clients) {
+      if (c.connectedAt === undefined || this.states.get(id) !== State.Connected) continue
+      if (!best || c.connectedAt < best.at || (c.connectedAt === best.at && id < best.id)) best = { id, at: c.connectedAt }
+    }
+    return best?.id
+  }
+
   // reportStates tells the server the map too (PeerStates: its presence
-  // stays true after clients close their WebSockets), at most every
-  // REPORT_MLS: changes in between go out together, the latest map winning.
+  // stays true after clients close their WebSockets) and its successor, at
+  // most every REPORT_MLS: changes in between go out together, the latest
+  // map winning.
   reportStates() {
     if (this.reportTimer) return
     const send = () => {
       this.reportTimer = null
       this.lastReport = Date.now()
-      if (this.iamHost && this.joined) this.signal({ state: Signal.PeerStates, data: Object.fromEntries(this.states) })
+      if (this.iamHost && this.joined) this.signal({ state: Signal.PeerStates, data: Object.fromEntries(this.states), successor: this.successor() })
     }
     const wait = this.lastReport + REPORT_MLS - Date.now()
     if (wait <= 0) send()
