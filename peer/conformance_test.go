@@ -41,6 +41,7 @@ var conformance = []struct {
 	{"fatal refusal", confFatalRefusal},
 	{"slow client", confSlowClient},
 	{"host change", confHostChange},
+	{"host change to the named successor", confSuccessor},
 	{"state hand-off across a host change", confHandOff},
 }
 
@@ -62,10 +63,12 @@ func TestConformance(t *testing.T) {
 type confRun struct {
 	t          *testing.T
 	srv        *p2pstreams.Server
+	store      *successorStore
 	url, base  string
 	b          *browsertest.Browser
 	host, kind string // member kinds: "go" or "browser"
 	room       string
+	goMembers  []*goMember // for closeAll
 }
 
 const confMaxPeers = 3
@@ -77,11 +80,21 @@ func newConfRun(t *testing.T, host, clients string) *confRun {
 		b = browsertest.Shared(t)
 	}
 	checkGoroutines(t)
-	srv, err := p2pstreams.NewServer(&p2pstreams.Options{Secret: []byte("peer-conformance-secret-0123456789"), MaxPeers: confMaxPeers})
+	return newConfRunWith(t, host, clients, b, 0)
+}
+
+// newConfRunWith is newConfRun with the server's SuccessorWindow.
+func newConfRunWith(t *testing.T, host, clients string, b *browsertest.Browser, window time.Duration) *confRun {
+	t.Helper()
+	store := &successorStore{MemoryStore: p2pstreams.NewMemoryStore(), named: map[protocol.SessionID]protocol.PeerID{}}
+	srv, err := p2pstreams.NewServer(&p2pstreams.Options{
+		Secret: []byte("peer-conformance-secret-0123456789"), MaxPeers: confMaxPeers,
+		Store: store, Lease: -1, SuccessorWindow: window,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &confRun{t: t, srv: srv, b: b, host: host, kind: clients, room: "conf"}
+	c := &confRun{t: t, srv: srv, store: store, b: b, host: host, kind: clients, room: "conf"}
 	mux := http.NewServeMux()
 	mux.Handle("/p2p/", srv)
 	mux.HandleFunc("/member", c.memberPage)
@@ -319,6 +332,28 @@ func confHostChange(c *confRun) {
 	}
 }
 
+// The host names its longest-connected client its successor (through the
+// server); when the host goes, that client hosts, even when the other one
+// comes back first (it waits: successor_pending).
+func confSuccessor(c *confRun) {
+	h := c.join(c.host, "h", opts{})
+	c.wait("h hosts", func() bool { return h.IsHost() && h.State() == "connected" })
+	first := c.join(c.kind, "c1", opts{})
+	c.allConnected(h, first)
+	second := c.join(c.kind, "c2", opts{})
+	c.allConnected(h, first, second)
+	c.wait("h names c1 its successor", func() bool { return c.store.successor(c.room) == "c1" })
+	h.Go()
+	c.wait("a new host", func() bool { return first.IsHost() || second.IsHost() })
+	if second.IsHost() {
+		c.t.Fatal("c2 hosts: the named successor was c1")
+	}
+	c.allConnected(first, second)
+	if second.IsHost() || !first.IsHost() {
+		c.t.Fatalf("c1 host %v, c2 host %v: want c1 only", first.IsHost(), second.IsHost())
+	}
+}
+
 // The host's state (here: the lines it shows) reaches a newcomer, and
 // survives a host change: a newcomer to the new host gets all of it, once.
 func confHandOff(c *confRun) {
@@ -338,6 +373,30 @@ func confHandOff(c *confRun) {
 	must(c.t, late2.Send("three"))
 	want = append(want, "late2: three")
 	c.sameLines(want, cs[0], late, late2)
+}
+
+// successorStore is the server's memory store, noting the successor each
+// session's host names (the test waits for it before the host goes).
+type successorStore struct {
+	*p2pstreams.MemoryStore
+	mu    sync.Mutex
+	named map[protocol.SessionID]protocol.PeerID
+}
+
+func (s *successorStore) SetSuccessor(ctx context.Context, sid protocol.SessionID, host, successor protocol.PeerID, window time.Duration) error {
+	err := s.MemoryStore.SetSuccessor(ctx, sid, host, successor, window)
+	if err == nil {
+		s.mu.Lock()
+		s.named[sid] = successor
+		s.mu.Unlock()
+	}
+	return err
+}
+
+func (s *successorStore) successor(room string) protocol.PeerID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.named[protocol.SessionID(room)]
 }
 
 // ---- payloads
@@ -492,6 +551,7 @@ func (c *confRun) joinGo(id string, o opts) member {
 	}
 	g.p = p
 	c.t.Cleanup(func() { closePeer(c.t, p) })
+	c.goMembers = append(c.goMembers, g)
 	return g
 }
 
