@@ -39,6 +39,7 @@ var conformance = []struct {
 	{"large text and binary messages", confLarge},
 	{"over the maximum size", confOverMax},
 	{"fatal refusal", confFatalRefusal},
+	{"duplicate peer", confDuplicate},
 	{"slow client", confSlowClient},
 	{"host change", confHostChange},
 	{"host change to the named successor", confSuccessor},
@@ -68,7 +69,8 @@ type confRun struct {
 	b          *browsertest.Browser
 	host, kind string // member kinds: "go" or "browser"
 	room       string
-	goMembers  []*goMember // for closeAll
+	goMembers  []*goMember               // for closeAll
+	pages      map[string]*browserMember // browser members by id (a duplicate opens a tab of the first's)
 }
 
 const confMaxPeers = 3
@@ -131,6 +133,9 @@ type opts struct {
 	// this join travel on different connections: either may come first)
 	retryFull bool
 	noHandOff bool // no state hand-off (the harness opts in by default)
+	// duplicate: the id is connected already; a Go peer's Join is
+	// expected to fail (it would retry peer_connected until its context ends)
+	duplicate bool
 }
 
 func (c *confRun) join(kind, id string, o opts) member {
@@ -310,6 +315,33 @@ func confSlowClient(c *confRun) {
 	c.sameLines(want, h, cs[0]) // c1 was never dropped: it has every message
 	if got := slow.Lines(); len(got) >= count {
 		c.t.Errorf("the slow client got all %d messages: it was not dropped", len(got))
+	}
+}
+
+// A second connection with a peer id that is connected already never joins
+// and never disturbs the first: a second page in the same browser is
+// refused by the Web Lock (already_open, no WebSocket), a second Go peer by
+// the server (peer_connected, while the first holds its signaling
+// connection: here keepCableConnection). The host sees nothing of it.
+func confDuplicate(c *confRun) {
+	keep := opts{config: &p2pstreams.FrameConfig{KeepCableConnection: true}}
+	h, cs := c.hostAndClients(1, keep)
+	before := cs[0].HostChanges()
+	dup := keep
+	dup.duplicate = true
+	twin := c.join(c.kind, "c1", dup)
+	c.wait("the second c1 fails", func() bool { return twin.State() == "failed" })
+	want := map[string]string{"go": string(protocol.CodePeerConnected), "browser": string(protocol.CodeAlreadyOpen)}[c.kind]
+	if e := twin.Errors(); !slices.Contains(e, want) {
+		c.t.Errorf("the second c1 reported %v, want %s", e, want)
+	}
+	must(c.t, cs[0].Send("still the first"))
+	c.sameLines([]string{"c1: still the first"}, h, cs[0])
+	if s := h.States()["c1"]; s != "connected" {
+		c.t.Errorf("the host shows c1 %s, want connected", s)
+	}
+	if hc := cs[0].HostChanges(); !slices.Equal(hc, before) || cs[0].State() != "connected" {
+		c.t.Errorf("the first c1 is %s with host changes %v (%v before): it was disturbed", cs[0].State(), hc, before)
 	}
 }
 
@@ -532,16 +564,20 @@ func (c *confRun) joinGo(id string, o opts) member {
 	if o.noHandOff {
 		cfg.HostState = nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	joinFor := 20 * time.Second
+	if o.duplicate {
+		joinFor = 3 * time.Second // peer_connected is a retry: Join tries until then
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), joinFor)
 	defer cancel()
 	p, err := peer.Join(ctx, cfg)
 	for o.retryFull && protocol.CodeOf(err) == protocol.CodeSessionFull && ctx.Err() == nil {
 		time.Sleep(50 * time.Millisecond) // a bounded poll: ctx ends it
 		p, err = peer.Join(ctx, cfg)
 	}
-	if o.expired {
+	if o.expired || o.duplicate {
 		if err == nil {
-			c.t.Fatal("an expired token joined")
+			c.t.Fatalf("%s joined: want a refusal (expired %v, duplicate %v)", id, o.expired, o.duplicate)
 		}
 		g.err = append(g.err, string(protocol.CodeOf(err)))
 		return &failedMember{goMember: g}
@@ -719,10 +755,22 @@ func (c *confRun) joinBrowser(id string, o opts) member {
 	if o.noHandOff {
 		u += "&nohandoff=1"
 	}
-	pg := c.b.NewPage(c.t)
+	var pg *browsertest.Page
+	if first := c.pages[id]; o.duplicate && first != nil {
+		pg = first.pg.NewTab(c.t) // the same browser, the same user: the Web Lock is shared
+	} else {
+		pg = c.b.NewPage(c.t)
+	}
 	pg.Navigate(u)
 	pg.WaitTrue(`window.conf`, "the harness page")
-	return &browserMember{c: c, pg: pg, id: id}
+	m := &browserMember{c: c, pg: pg, id: id}
+	if c.pages == nil {
+		c.pages = map[string]*browserMember{}
+	}
+	if !o.duplicate {
+		c.pages[id] = m
+	}
+	return m
 }
 
 func (b *browserMember) ID() string { return b.id }
