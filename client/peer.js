@@ -166,8 +166,9 @@ export class Peer {
     }
     if (isBytes(data)) data = new Uint8Array(data instanceof ArrayBuffer ? data.slice(0) : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength))
     if (this.iamHost && this.state === State.Connected) {
-      this.relay({ type: Message.Data, senderId: this.peerId, data })
-      return true
+      const err = this.relay({ type: Message.Data, senderId: this.peerId, data }, true, true)
+      if (err) this.events.error(err)
+      return !err
     }
     if (!this.upstream?.open) return false
     const err = this.upstream.send({ type: Message.Data, data })
@@ -451,12 +452,24 @@ export class Peer {
   // relay delivers msg to this host and to every client: Data messages are
   // held for a client still negotiating; a state map (hold false) goes
   // only to open ones. A client the message cannot be queued for is dropped.
-  relay(msg, hold = true) {
+  // The host's own message (own) is paced by its fastest client, as the Go
+  // host's Send: when even the least-queued open client cannot take it, it
+  // goes nowhere and relay returns the error (slow_reader) for send to
+  // report, instead of dropping every client.
+  relay(msg, hold = true, own = false) {
+    let fastest = null
+    if (own) {
+      for (const c of this.clients.values()) {
+        if (c.open && !c.healing && (!fastest || c.queuedBytes < fastest.queuedBytes)) fastest = c
+      }
+      const err = fastest?.send(msg)
+      if (err) return { code: err.code, message: `not sent: even the fastest client cannot take it (${err.message}); send again later` }
+    }
     this.events.message(msg)
     if (msg.type === Message.Data) this.stateDirty = true
     const slow = []
     for (const [id, c] of this.clients) {
-      if (!hold && !c.open) continue
+      if (c === fastest || (!hold && !c.open)) continue
       const err = c.send(msg)
       if (err) slow.push([c, err])
     }

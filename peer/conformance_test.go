@@ -41,6 +41,7 @@ var conformance = []struct {
 	{"fatal refusal", confFatalRefusal},
 	{"duplicate peer", confDuplicate},
 	{"slow client", confSlowClient},
+	{"host's own burst", confHostBurst},
 	{"host change", confHostChange},
 	{"host change to the named successor", confSuccessor},
 	{"state hand-off across a host change", confHandOff},
@@ -112,6 +113,9 @@ type member interface {
 	IsHost() bool
 	Send(text string) error                 // a small JSON string
 	SendBig(kind string, n, seed int) error // "text" or "bin", made by bigPayload's rule
+	// Burst sends count big messages (seeds 0, 1, ...) as fast as the
+	// member takes them, and returns each one's error code ("" when sent).
+	Burst(kind string, n, count int) []string
 	Lines() []string                        // "from: text", big ones as "from: kind:len:sha256"
 	States() map[string]string              // the last state map
 	Errors() []string                       // error codes reported
@@ -343,6 +347,37 @@ func confDuplicate(c *confRun) {
 	if hc := cs[0].HostChanges(); !slices.Equal(hc, before) || cs[0].State() != "connected" {
 		c.t.Errorf("the first c1 is %s with host changes %v (%v before): it was disturbed", cs[0].State(), hc, before)
 	}
+}
+
+// The host's own burst, far past the relay's bound at once, drops no
+// client: the Go host's Send waits for its fastest client, the browser
+// host's send refuses (slow_reader) what its fastest client cannot take.
+// Every client gets what was sent, in order.
+func confHostBurst(c *confRun) {
+	if raceEnabled {
+		c.t.Skip("under the race detector pion moves 40 MiB too slowly: run without -race")
+	}
+	h, cs := c.hostAndClients(2, opts{noHandOff: true})
+	const n, count = 4 << 20, 10 // 40 MiB: past protocol.RelayMaxQueued (32 MiB)
+	codes := h.Burst("bin", n, count)
+	var want []string
+	for i, code := range codes {
+		switch {
+		case code == "":
+			want = append(want, "h: "+bigLine("bin", n, i))
+		case c.host == "go" || code != string(protocol.CodeSlowReader):
+			c.t.Errorf("message %d of the burst: %s", i, code)
+		}
+	}
+	c.t.Logf("the host took %d of %d messages (%q)", len(want), count, codes)
+	for _, m := range []member{h, cs[0], cs[1]} { // up to 40 MiB each, to a browser on a loaded machine
+		eventually(c.t, 3*time.Minute, m.ID()+" gets the burst", func() bool { return len(m.Lines()) >= len(want) })
+	}
+	c.sameLines(want, h, cs[0], cs[1])
+	if d := h.SlowDrops(); d != 0 {
+		c.t.Errorf("the host dropped %d clients: its own burst must drop none", d)
+	}
+	c.allConnected(h, cs[0], cs[1])
 }
 
 // The host goes: its clients elect one of themselves, and the room works.
@@ -620,6 +655,18 @@ func (g *goMember) SendBig(kind string, n, seed int) error {
 	}
 	return g.p.Send(ctx, b)
 }
+func (g *goMember) Burst(kind string, n, count int) []string {
+	codes := make([]string, count)
+	for i := range codes {
+		if err := g.SendBig(kind, n, i); err != nil {
+			codes[i] = err.Error()
+			if c := protocol.CodeOf(err); c != "" {
+				codes[i] = string(c)
+			}
+		}
+	}
+	return codes
+}
 func (g *goMember) Lines() []string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -798,6 +845,12 @@ func (b *browserMember) Send(text string) error {
 }
 func (b *browserMember) SendBig(kind string, n, seed int) error {
 	return b.send(fmt.Sprintf("big(%q, %d, %d)", kind, n, seed))
+}
+func (b *browserMember) Burst(kind string, n, count int) []string {
+	var codes []string
+	// In one task: the page cannot drain anything in between.
+	b.pg.Eval(fmt.Sprintf(`(() => { const out = []; for (let i = 0; i < %d; i++) out.push(sendCode(big(%q, %d, i))); return out })()`, count, kind, n), &codes)
+	return codes
 }
 func (b *browserMember) Lines() []string {
 	var ls []string

@@ -23,6 +23,7 @@ func (p *Peer) hostNewPeer(id protocol.PeerID, iceServers []webrtc.ICEServer) {
 	if old := p.links[id]; old != nil {
 		delete(p.links, id)
 		p.closeLink(old)
+		p.publishFanout()
 	}
 	l, err := p.newLink(id, true, iceServers)
 	if err != nil {
@@ -120,6 +121,7 @@ func (p *Peer) hostLinkEvent(l *link, ev event) {
 // negotiated go first, in order, then the map with it connected.
 func (p *Peer) hostOpen(l *link) {
 	l.open, l.openedAt = true, time.Now()
+	p.publishFanout()
 	l.seen()
 	if !p.flushOutbox(l) {
 		p.hostDrop(l.remote, StateFailed)
@@ -150,6 +152,7 @@ func (p *Peer) hostDrop(id protocol.PeerID, s State) {
 	}
 	delete(p.links, id)
 	p.closeLink(l)
+	p.publishFanout()
 	p.gone[id] = time.Now()
 	p.setPeerState(id, s)
 }

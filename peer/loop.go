@@ -155,6 +155,7 @@ func (p *Peer) stop() {
 func (p *Peer) round() (end roundEnd) {
 	p.joined = false
 	p.links = make(map[protocol.PeerID]*link)
+	p.publishFanout()
 	p.states = nil
 	p.toHost = nil
 	p.early = nil
@@ -317,6 +318,7 @@ func (p *Peer) endRound(reason error) {
 	}
 	p.closeLink(p.toHost)
 	p.links, p.toHost = nil, nil
+	p.publishFanout()
 	if closing && p.sig != nil {
 		p.sig.close()
 		p.sig = nil
@@ -382,6 +384,7 @@ func (p *Peer) handle(ev event) error {
 		if p.isHostNow() {
 			p.relay(p.id, ev.data, ev.bin)
 		}
+		p.hostPending.Add(-int64(len(ev.data) + len(ev.bin)))
 		return nil
 	case evCall:
 		ev.fn()
@@ -481,6 +484,7 @@ func (p *Peer) joinedAs(m *protocol.Message) error {
 			p.closeLink(l)
 		}
 		clear(p.links)
+		p.publishFanout()
 		p.states, p.gone = nil, nil
 	}
 	if m.HostPeerID == p.suspect {
