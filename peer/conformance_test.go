@@ -116,11 +116,11 @@ type member interface {
 	// Burst sends count big messages (seeds 0, 1, ...) as fast as the
 	// member takes them, and returns each one's error code ("" when sent).
 	Burst(kind string, n, count int) []string
-	Lines() []string                        // "from: text", big ones as "from: kind:len:sha256"
-	States() map[string]string              // the last state map
-	Errors() []string                       // error codes reported
-	State() string                          // its own state
-	Go()                                    // goes without leaving: a closed page, a stopped process
+	Lines() []string           // "from: text", big ones as "from: kind:len:sha256"
+	States() map[string]string // the last state map
+	Errors() []string          // error codes reported
+	State() string             // its own state
+	Go()                       // goes without leaving: a closed page, a stopped process
 	// SendWhenNegotiating arms the host to send text the moment its map
 	// shows peer id negotiating.
 	SendWhenNegotiating(id, text string)
