@@ -118,7 +118,11 @@ export interface P2pLinkStats {
 
 /** <p2p-frame token="…" config="{…}" url="ws://…">. */
 export declare class P2pFrameElement extends HTMLElement {
-  /** Sends data to every peer, this one included; false when not connected. */
+  /**
+   * Sends data to every peer, this one included; false when it was not sent: not connected,
+   * over maxMessageSize (p2pError message_too_large), or its send queue is full (slow_reader;
+   * the host's own: even its fastest client cannot take it now). Send again later.
+   */
   send(data: unknown): boolean
   /** Shares a MediaStream with every other peer, those joining later too (a client's goes through the host, which forwards it). */
   shareStream(stream: MediaStream): boolean
