@@ -32,6 +32,10 @@
 //     events into an unbounded queue: nothing the network does blocks them,
 //     and nothing the app does blocks the loop. (Send on the host first
 //     waits for room at its fastest client: pace.go.)
+//   - Each signaling WebSocket has one writer goroutine (signal.go), as in
+//     the server: the loop only queues frames (at most 256: a socket that
+//     takes no more is stalled and closed), so a stalled socket never stops
+//     the loop nor its heartbeats.
 //   - Every Data message reaches every peer exactly once, the sender
 //     included, through the host and in the order the host's loop handled
 //     it; the host's own messages too. "Every peer" is every peer in the

@@ -244,9 +244,11 @@ func (p *Peer) round() (end roundEnd) {
 	}
 }
 
-// useSignal makes sig the signaling connection and starts its reader.
+// useSignal makes sig the signaling connection and starts its writer and
+// its reader.
 func (p *Peer) useSignal(sig *signal) {
 	p.sig = sig
+	sig.startWriter(&p.wg)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
