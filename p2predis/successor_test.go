@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/p2pstreams/p2pstreams"
 	"github.com/p2pstreams/p2pstreams/protocol"
 )
 
@@ -33,16 +34,7 @@ func TestSuccessorAcrossNodes(t *testing.T) {
 	nameSuccessor(alice, `{"alice":"connected","bob":"connected","carol":"connected"}`, "bob")
 
 	alice.send(protocol.Message{State: protocol.SessionLeave})
-	bob.expect(protocol.HostLeft)
-	carol.expect(protocol.HostLeft)
-	carol.sendJoin(s)
-	carol.expectError(protocol.CodeSuccessorPending)
-	if h := bob.join(s); h != "bob" {
-		t.Fatalf("bob, the successor, joined with host %q", h)
-	}
-	if h := carol.join(s); h != "bob" {
-		t.Fatalf("carol joined with host %q, want bob", h)
-	}
+	successorHosts(t, s, bob, carol)
 	if m := bob.expect(protocol.SessionReady); m.PeerID != "carol" {
 		t.Fatalf("bob got %+v, want SessionReady for carol", m)
 	}
@@ -64,14 +56,21 @@ func TestSuccessorOfKilledNode(t *testing.T) {
 	nameSuccessor(alice, `{"alice":"connected","bob":"connected","carol":"connected"}`, "bob")
 
 	doomed.kill()
-	carol.expect(protocol.HostLeft)
-	bob.expect(protocol.HostLeft)
-	carol.sendJoin(s)
-	carol.expectError(protocol.CodeSuccessorPending)
-	if h := bob.rejoin(s); h != "bob" {
-		t.Fatalf("bob, the successor, joined with host %q", h)
+	successorHosts(t, s, bob, carol)
+}
+
+// successorHosts: once both are told HostLeft, other, joining first, waits
+// (successor_pending); successor joins and hosts, then other joins it.
+func successorHosts(t *testing.T, s p2pstreams.SessionID, successor, other *peer) {
+	t.Helper()
+	successor.expect(protocol.HostLeft)
+	other.expect(protocol.HostLeft)
+	other.sendJoin(s)
+	other.expectError(protocol.CodeSuccessorPending)
+	if h := successor.rejoin(s); h != successor.id {
+		t.Fatalf("%s, the successor, joined with host %q", successor.id, h)
 	}
-	if h := carol.rejoin(s); h != "bob" {
-		t.Fatalf("carol joined with host %q, want bob", h)
+	if h := other.rejoin(s); h != successor.id {
+		t.Fatalf("%s joined with host %q, want %s", other.id, h, successor.id)
 	}
 }
