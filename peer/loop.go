@@ -478,6 +478,10 @@ func (p *Peer) joinedAs(m *protocol.Message) error {
 		p.setState(StateConnected)
 		p.toClients(chunkText(encodeStates(p.states)), false)
 		p.setPeers(maps.Clone(p.states))
+		// Each join is a new membership: the server has neither the map
+		// nor the successor yet (the browser host reports on joining too).
+		p.reportDue = true
+		p.reportStates(time.Now())
 		p.markReady()
 		return nil
 	}
