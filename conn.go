@@ -109,6 +109,7 @@ type membership struct {
 	expiry      *time.Timer
 	expires     int64           // the token's expiry, Unix seconds (for ICE credentials)
 	configICE   json.RawMessage // the frame config's ice_servers, a JSON array, or nil
+	successor   PeerID          // host: the successor the store has from its reports (connection goroutine only)
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -403,6 +404,10 @@ func (c *conn) joinToken(tok string, mayRetry bool) {
 	case errors.Is(err, ErrSessionFull):
 		s.log.Info("join refused", "session", cl.Session, "peer", cl.Peer, "code", protocol.CodeSessionFull)
 		c.fail(protocol.CodeSessionFull, "the session is full")
+		return
+	case errors.Is(err, ErrSuccessorPending):
+		s.log.Info("join refused", "session", cl.Session, "peer", cl.Peer, "code", protocol.CodeSuccessorPending)
+		c.fail(protocol.CodeSuccessorPending, "the host left; the session waits for the successor it named")
 		return
 	case err != nil:
 		s.log.Error("store join", "session", cl.Session, "peer", cl.Peer, "err", err)

@@ -136,6 +136,11 @@ type Options struct {
 	// its clients reports the host unreachable or a peer joins it (see
 	// ProbeTimeout). `p2pstreams serve --lease` sets it.
 	Lease time.Duration
+	// SuccessorWindow is how long a reset session waits for the successor
+	// its host named (PROTOCOL.md, "Presence"): only the successor or the
+	// old host may join it meanwhile. Default protocol.SuccessorWindow
+	// (10s); negative: successors are not kept, the first peer back hosts.
+	SuccessorWindow time.Duration
 }
 
 // RandomSecret returns a new random 32-byte secret.
@@ -220,6 +225,9 @@ func NewServer(o *Options) (*Server, error) {
 	defDur(&s.o.StoreTimeout, 5*time.Second)
 	defDur(&s.o.RemovedFor, 24*time.Hour)
 	defDur(&s.o.ProbeTimeout, 2*time.Second)
+	if s.o.SuccessorWindow == 0 {
+		s.o.SuccessorWindow = protocol.SuccessorWindow
+	}
 	if s.o.PingInterval == 0 {
 		s.o.PingInterval = 10 * time.Second
 	}

@@ -52,6 +52,7 @@ export const Code = Object.freeze({
   HostUnresponsive: "host_unresponsive",
   ICEFailed: "ice_failed",
   AlreadyOpen: "already_open",
+  SuccessorPending: "successor_pending",
   ShareForbidden: "share_forbidden",
   BadStreamOptions: "bad_stream_options",
   MediaDenied: "media_denied",
@@ -87,6 +88,7 @@ export const CODE_CLASS = Object.freeze({
   host_unresponsive: "info",
   ice_failed: "info",
   already_open: "info",
+  successor_pending: "retry",
   share_forbidden: "info",
   bad_stream_options: "info",
   media_denied: "info",
@@ -96,7 +98,7 @@ export const CODE_CLASS = Object.freeze({
 /** Codes after which joining again cannot help. */
 export const FATAL = new Set(["bad_token", "token_expired", "session_full", "session_expired", "origin_forbidden", "peer_removed", "session_closed"])
 /** Codes after which joining again, a little later, may work. */
-export const RETRY = new Set(["peer_connected", "rate_limited", "join_timeout", "unavailable", "too_many_connections"])
+export const RETRY = new Set(["peer_connected", "rate_limited", "join_timeout", "unavailable", "too_many_connections", "successor_pending"])
 
 /** The label of the DataChannel the host opens for each client. */
 export const CHANNEL_LABEL = "p2pstreams"

@@ -148,7 +148,12 @@ export interface P2pLinkStats {
 
 /** <p2p-frame token="…" config="{…}" url="ws://…">. */
 export declare class P2pFrameElement extends HTMLElement {
-  /** Sends data to every peer, this one included (on a named channel with {channel}); false when not connected or refused (p2pError says why). */
+  /**
+   * Sends data to every peer, this one included (on a named channel with {channel}); false when
+   * it was not sent: not connected, refused (p2pError says why: bad_channel, message_too_large
+   * over maxMessageSize), or its send queue is full (slow_reader; the host's own: even its
+   * fastest client cannot take it now). Send again later.
+   */
   send(data: unknown, options?: P2pSendOptions): boolean
   /** Opens a named channel on every link of the session, those made later too; its messages arrive with `channel` set. False (p2pError "bad_channel") when refused. */
   openChannel(name: string, options?: P2pChannelOptions): boolean

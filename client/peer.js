@@ -176,8 +176,9 @@ export class Peer {
     if (isBytes(data)) data = new Uint8Array(data instanceof ArrayBuffer ? data.slice(0) : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength))
     if (channel !== undefined) return this.sendNamed(channel, data)
     if (this.iamHost && this.state === State.Connected) {
-      this.relay({ type: Message.Data, senderId: this.peerId, data })
-      return true
+      const err = this.relay({ type: Message.Data, senderId: this.peerId, data }, true, true)
+      if (err) this.events.error(err)
+      return !err
     }
     if (!this.upstream?.open) return false
     const err = this.upstream.send({ type: Message.Data, data })
@@ -560,6 +561,7 @@ export class Peer {
         this.clients.delete(id)
         this.forgetLater(id)
       }
+      if (s === State.Connected) conn.connectedAt ??= Date.now() // the longest-connected client is the successor
       // A client that joins gets every stream being shared.
       if (s === State.Connected) {
         for (const [st, from] of this.streams) if (from !== id) conn.addStream(st, from === this.peerId ? undefined : from, this.capsOf(st))
@@ -603,12 +605,24 @@ export class Peer {
   // relay delivers msg to this host and to every client: Data messages are
   // held for a client still negotiating; a state map (hold false) goes
   // only to open ones. A client the message cannot be queued for is dropped.
-  relay(msg, hold = true) {
+  // The host's own message (own) is paced by its fastest client, as the Go
+  // host's Send: when even the least-queued open client cannot take it, it
+  // goes nowhere and relay returns the error (slow_reader) for send to
+  // report, instead of dropping every client.
+  relay(msg, hold = true, own = false) {
+    let fastest = null
+    if (own) {
+      for (const c of this.clients.values()) {
+        if (c.open && !c.healing && (!fastest || c.queuedBytes < fastest.queuedBytes)) fastest = c
+      }
+      const err = fastest?.send(msg)
+      if (err) return { code: err.code, message: `not sent: even the fastest client cannot take it (${err.message}); send again later` }
+    }
     this.events.message(msg)
     if (msg.type === Message.Data) this.stateDirty = true
     const slow = []
     for (const [id, c] of this.clients) {
-      if (!hold && !c.open) continue
+      if (c === fastest || (!hold && !c.open)) continue
       const err = c.send(msg)
       if (err) slow.push([c, err])
     }
@@ -635,15 +649,27 @@ export class Peer {
     this.reportStates()
   }
 
+  // successor is the client the host names to host after it (PeerStates):
+  // the one connected longest, as the Go host does; undefined when none is.
+  successor() {
+    let best
+    for (const [id, c] of this.clients) {
+      if (c.connectedAt === undefined || this.states.get(id) !== State.Connected) continue
+      if (!best || c.connectedAt < best.at || (c.connectedAt === best.at && id < best.id)) best = { id, at: c.connectedAt }
+    }
+    return best?.id
+  }
+
   // reportStates tells the server the map too (PeerStates: its presence
-  // stays true after clients close their WebSockets), at most every
-  // REPORT_MLS: changes in between go out together, the latest map winning.
+  // stays true after clients close their WebSockets) and its successor, at
+  // most every REPORT_MLS: changes in between go out together, the latest
+  // map winning.
   reportStates() {
     if (this.reportTimer) return
     const send = () => {
       this.reportTimer = null
       this.lastReport = Date.now()
-      if (this.iamHost && this.joined) this.signal({ state: Signal.PeerStates, data: Object.fromEntries(this.states) })
+      if (this.iamHost && this.joined) this.signal({ state: Signal.PeerStates, data: Object.fromEntries(this.states), successor: this.successor() })
     }
     const wait = this.lastReport + REPORT_MLS - Date.now()
     if (wait <= 0) send()

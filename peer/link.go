@@ -29,6 +29,7 @@ type link struct {
 
 	started   time.Time                 // for the negotiation timeout
 	open      bool                      // the DataChannel is open
+	openedAt  time.Time                 // host: when it opened (the longest-open client is the successor)
 	remoteSet bool                      // the remote description is set
 	pending   []webrtc.ICECandidateInit // remote candidates until then
 	outbox    []piece                   // host: relayed messages until open

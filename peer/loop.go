@@ -155,6 +155,7 @@ func (p *Peer) stop() {
 func (p *Peer) round() (end roundEnd) {
 	p.joined = false
 	p.links = make(map[protocol.PeerID]*link)
+	p.publishFanout()
 	p.states = nil
 	p.toHost = nil
 	p.early = nil
@@ -243,9 +244,11 @@ func (p *Peer) round() (end roundEnd) {
 	}
 }
 
-// useSignal makes sig the signaling connection and starts its reader.
+// useSignal makes sig the signaling connection and starts its writer and
+// its reader.
 func (p *Peer) useSignal(sig *signal) {
 	p.sig = sig
+	sig.startWriter(&p.wg)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -317,6 +320,7 @@ func (p *Peer) endRound(reason error) {
 	}
 	p.closeLink(p.toHost)
 	p.links, p.toHost = nil, nil
+	p.publishFanout()
 	if closing && p.sig != nil {
 		p.sig.close()
 		p.sig = nil
@@ -382,6 +386,7 @@ func (p *Peer) handle(ev event) error {
 		if p.isHostNow() {
 			p.relay(p.id, ev.data, ev.bin)
 		}
+		p.hostPending.Add(-int64(len(ev.data) + len(ev.bin)))
 		return nil
 	case evCall:
 		ev.fn()
@@ -473,6 +478,10 @@ func (p *Peer) joinedAs(m *protocol.Message) error {
 		p.setState(StateConnected)
 		p.toClients(chunkText(encodeStates(p.states)), false)
 		p.setPeers(maps.Clone(p.states))
+		// Each join is a new membership: the server has neither the map
+		// nor the successor yet (the browser host reports on joining too).
+		p.reportDue = true
+		p.reportStates(time.Now())
 		p.markReady()
 		return nil
 	}
@@ -481,6 +490,7 @@ func (p *Peer) joinedAs(m *protocol.Message) error {
 			p.closeLink(l)
 		}
 		clear(p.links)
+		p.publishFanout()
 		p.states, p.gone = nil, nil
 	}
 	if m.HostPeerID == p.suspect {

@@ -37,7 +37,7 @@ func (c Code) Class() Class {
 	switch c {
 	case CodeBadToken, CodeTokenExpired, CodeSessionExpired, CodeSessionFull, CodeOriginForbidden, CodePeerRemoved, CodeSessionClosed:
 		return ClassFatal
-	case CodePeerConnected, CodeUnavailable, CodeRateLimited, CodeJoinTimeout, CodeTooManyConnections:
+	case CodePeerConnected, CodeUnavailable, CodeRateLimited, CodeJoinTimeout, CodeTooManyConnections, CodeSuccessorPending:
 		return ClassRetry
 	}
 	return ClassInfo
