@@ -23,7 +23,7 @@ import (
 // died), and the session is reset as if the host had left. A false report
 // costs one probe and its answer.
 //
-// A HostCheck (a healing client's question, see checkHost) waits for the
+// A HostCheck (a suspecting client's question, see checkHost) waits for the
 // probe's outcome: its probe request names a reply topic, on which the
 // host's node answers alive or left once it knows.
 //
@@ -51,14 +51,16 @@ var (
 	probeLeft  = []byte("left")
 )
 
-// replyPrefix starts every reply topic: no PeerTopic starts with NUL (a
-// session id is never empty). The random part keeps the topics of several
-// processes apart; maxReplyTopic bounds what a probe request may name.
-const replyMark = "\x00check\x00"
+// replyMark starts every reply topic: no PeerTopic starts with NUL (a
+// session id is never empty). replyPrefix adds a random part, which keeps
+// the topics of several processes apart; maxReplyTopic bounds what a probe
+// request may name.
+const (
+	replyMark     = "\x00check\x00"
+	maxReplyTopic = 64
+)
 
 var replyPrefix = replyMark + rand.Text() + "\x00"
-
-const maxReplyTopic = 64
 
 // maxWaiting bounds the HostChecks one probe answers; more wait out their
 // bound (see awaitProbe) and are answered from a presence check.
@@ -124,8 +126,8 @@ func (s *Server) askProbe(ctx context.Context, sid SessionID, host PeerID, req [
 	return n > 0, nil
 }
 
-// checkHost handles a HostCheck: a client healing its link to host, away
-// from the server, asks whether host is still alive, without joining (a
+// checkHost handles a HostCheck: a client that suspects host (its link to
+// it heals, or it went silent) asks whether host is alive, without joining (a
 // join would make the host renegotiate). A host removed by the operator is
 // not; else the check is a probe request, as for HostUnreachable, and the
 // answer waits for its outcome: no node serving the host (its node died)
