@@ -609,10 +609,11 @@ func (c *conn) deliver(msg []byte) {
 
 // accept passes on a delivered message.
 func (c *conn) accept(msg []byte) {
-	if len(msg) == 1 { // a mark alone is for the connection, not its peer (probe.go)
-		if msg[0] == probeMark {
-			c.probeHost()
-		}
+	if len(msg) > 0 && msg[0] == probeMark { // for the connection, not its peer (probe.go)
+		c.probeHost(msg[1:])
+		return
+	}
+	if len(msg) == 1 { // a mark alone (presenceMark) is for the connection too
 		return
 	}
 	if len(msg) > 0 && msg[0] == resetMark {
@@ -1000,8 +1001,9 @@ func (c *conn) finish() {
 		c.joinTimer.Stop()
 	}
 	c.dropStale()
+	var waiting []string // HostChecks waiting for a probe of this host (probe.go)
 	if c.probe.Load() != nil {
-		c.hostAlive() // stops a waiting probe
+		waiting = c.endProbe(false)
 	}
 	mb := c.m.Swap(nil)
 	if mb != nil {
@@ -1011,6 +1013,9 @@ func (c *conn) finish() {
 		} else {
 			c.leave(mb, false)
 		}
+	}
+	for _, r := range waiting {
+		c.srv.answerCheck(r, false)
 	}
 	c.closeWith(ws.StatusNormalClosure, "", "")
 	c.mu.Lock()

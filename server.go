@@ -563,7 +563,7 @@ type Stats struct {
 	FloodClosed   int64            // connections closed for flooding
 	DeadClosed    int64            // connections closed by the keepalive (no pong in time)
 	HostResets    int64            // sessions reset because their host was unreachable
-	HostChecks    int64            // HostCheck questions answered (a healing client's, see probe.go)
+	HostChecks    int64            // HostCheck questions answered (a suspecting client's, see probe.go)
 	EventsDropped int64            // events dropped because OnEvent's queue was full
 	Errors        map[string]int64 // refused inputs, by protocol code (one per Error or close sent; rate_limited once per coalesced Error)
 }

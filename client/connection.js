@@ -22,8 +22,9 @@
 // messages), sending it in order once healed: ICE connected again and the
 // remote heard since the break. A link not healed within heal_timeout_mls
 // ends disconnected, and what it held is reported to onlost. A remote
-// silent for twice the idle timeout while ICE still says connected is
-// frozen (its page, not its path): disconnected.
+// silent for the idle timeout while ICE still says connected is suspect
+// (onsuspect: the client asks the server about its host), and after twice
+// the idle timeout frozen (its page, not its path): disconnected.
 //
 // Sending: send queues a peer message (in chunks when large, see wire.js)
 // and hands pieces to the channel while its bufferedAmount is at most
@@ -76,7 +77,12 @@ export class Connection {
     this.onstate = () => {}
     this.onmessage = () => {}
     this.onlost = (n) => {} // n held messages were lost with the link
-    this.onheal = () => {} // the link started healing
+    // The remote may be gone: the link started healing, or the remote has
+    // been silent for the idle timeout while ICE still says connected.
+    // Once per silence (not again until the remote is heard).
+    this.onsuspect = () => {}
+    this.suspectedAt = -1 // lastHeard when onsuspect was last called
+    this.silentTimer = null
     this.onerror = (e) => {} // a renegotiation failed
     // perfect negotiation
     this.polite = !offerer
@@ -325,9 +331,24 @@ export class Connection {
       } else if (idle > 2 * idle_timeout_mls) {
         this.setState(State.Disconnected) // frozen: ICE answers, the page does not
         return
+      } else if (idle > idle_timeout_mls) {
+        this.suspect()
+      } else if (idle_timeout_mls - idle < interval_mls) {
+        // The idle timeout passes before the next tick: look then, not up
+        // to an interval late.
+        clearTimeout(this.silentTimer)
+        this.silentTimer = setTimeout(() => {
+          if (!this.healing && !isFinal(this.state) && Date.now() - this.lastHeard > idle_timeout_mls) this.suspect()
+        }, idle_timeout_mls - idle + 1)
       }
       this.sendNow({ type: Message.Heartbeat })
     }, interval_mls)
+  }
+
+  suspect() {
+    if (this.suspectedAt === this.lastHeard) return
+    this.suspectedAt = this.lastHeard
+    this.onsuspect()
   }
 
   // ---- renegotiation over the channel (perfect negotiation)
@@ -407,7 +428,7 @@ export class Connection {
     if (this.healing || isFinal(this.state)) return
     this.healing = true
     this.healSince = Date.now()
-    this.onheal()
+    this.suspect()
     // The client restarts ICE (the host's side restarts as it answers):
     // one side only, so restarts do not cross; and only with a peer that
     // says it can take a restart over the channel (a browser: Go peers on
@@ -536,6 +557,7 @@ export class Connection {
     if (s === State.Connected || isFinal(s)) clearTimeout(this.connectTimer)
     if (isFinal(s)) {
       clearInterval(this.timer)
+      clearTimeout(this.silentTimer)
       const lost = this.held // queued while it healed, and never sent
       this.held = 0
       if (lost && this.healing) this.onlost(lost)

@@ -698,7 +698,7 @@ export class Peer {
       if (isFinal(s)) this.hostLost(conn.failure || s)
       else this.setState(s)
     }
-    conn.onheal = () => this.checkHost(conn)
+    conn.onsuspect = () => this.checkHost(conn)
     conn.onnamed = (name, msg, known) => this.upstream === conn && this.onNamed(conn, name, msg, known)
     conn.onchannel = (spec) => this.upstream === conn && !this.channels.has(spec.name) && this.channels.set(spec.name, spec)
     this.restored = false
@@ -714,14 +714,18 @@ export class Peer {
   }
 
   // checkHost asks the server, on a socket of its own and without joining
-  // (a join would make the host renegotiate), whether a node still serves
-  // the host conn heals to (HostCheck). A host whose node died cannot heal:
-  // on HostLeft the client gives the heal up now and joins again, rather
-  // than at the end of heal_timeout_mls. Anything else: it keeps healing.
+  // (a join would make the host renegotiate), whether the host of conn is
+  // still alive (HostCheck): when conn starts healing, or when the host has
+  // been silent for the idle timeout while ICE still says connected. The
+  // server probes the host and answers with the outcome. A host whose node
+  // died, or whose page does not answer, is gone: on HostLeft the client
+  // gives the link up now and joins again, rather than at the end of
+  // heal_timeout_mls or of twice the idle timeout. Anything else changes
+  // nothing.
   checkHost(conn) {
     if (!this.signaling.ask) return
     this.signaling.ask({ type: SIGNAL, state: Signal.HostCheck, token: this.token, hostPeerId: conn.remoteId }).then((m) => {
-      if (m?.state !== Signal.HostLeft || this.upstream !== conn || !conn.healing) return
+      if (m?.state !== Signal.HostLeft || this.upstream !== conn || isFinal(conn.state)) return
       conn.failure = "host_left"
       conn.setState(State.Disconnected)
     })

@@ -47,6 +47,9 @@ type link struct {
 	healing   bool
 	healHeld  [][]piece // client: Data messages sent while healing
 	healSince time.Time // loop only
+	// checkedSeen is lastSeen when the client last asked about its host
+	// (HostCheck): one check per silence. Loop only.
+	checkedSeen int64
 
 	sendMu sync.Mutex  // a client's Send: one message's chunks back to back
 	rs     reassembler // chunks received (pion's reading goroutine)

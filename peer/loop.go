@@ -46,7 +46,7 @@ const (
 	evNegotiate                  // link's RTCPeerConnection needs negotiating
 	evCall                       // run fn on the loop
 	evFreeze                     // tests: the loop stops for pause, as a frozen process
-	evHostGone                   // client: HostCheck found link's host served by no node (err)
+	evHostGone                   // client: HostCheck found link's host gone (err)
 )
 
 type event struct {
@@ -378,7 +378,7 @@ func (p *Peer) handle(ev event) error {
 		p.sleep(ev.pause)
 		return nil
 	case evHostGone:
-		if l := ev.link; l == p.toHost && l != nil && l.healing && !l.closed && !p.isHostNow() {
+		if l := ev.link; l == p.toHost && l != nil && !l.closed && !p.isHostNow() {
 			return ev.err
 		}
 		return nil
