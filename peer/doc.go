@@ -46,5 +46,8 @@
 //     16 MiB is dropped (state failed).
 //   - After Close returns (or Done is closed), no goroutine of the Peer is
 //     left but a callback that was running then.
+//   - A received track ends (Track.Done) exactly once: when its sender
+//     removes it or the link that brought it closes; on the host that ends
+//     its forwarding to every other client too.
 //   - The package never panics, exits or prints; it logs to Config.Logger.
 package peer
