@@ -26,7 +26,10 @@ import (
 // lets ICE recover from "disconnected" on its own while the link heals
 // (heal.go). It does start and answer other renegotiations (tracks). As
 // the polite side it cannot resolve glare yet: pion v4.2.20 refuses to
-// roll back a local offer (have-local-offer -> rollback), so it logs it.
+// roll back a local offer (have-local-offer -> rollback), so it logs it;
+// media.go's clientTracks keeps a client joining a Go host out of it. (A
+// browser host that shares a stream offers up to a second after its
+// state map, so a Go client joining it with a track can still cross it.)
 
 // localCandidate sends one of l's local ICE candidates to the remote peer:
 // over the channel once it is open, through the server before.
