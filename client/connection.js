@@ -34,6 +34,7 @@
 
 import { CHANNEL_LABEL, Code, MAX_MAX_MESSAGE_SIZE, Message, RELAY_MAX_HELD, RELAY_MAX_QUEUED, SEND_HIGH_WATER, SEND_LOW_WATER, Signal, State, isFinal, rtcConfiguration } from "./protocol.js"
 import { Reassembler, TOO_LARGE, encode, pieceSize } from "./wire.js"
+import { LinkChannel, channelSpec } from "./channels.js"
 
 /** How long a renegotiation waits for ICE gathering, so that its description carries the candidates. */
 const GATHER_WAIT_MLS = 1000
@@ -95,6 +96,12 @@ export class Connection {
     this.streamFrom = new Map() // stream id -> the peer that shares it, when not the remote (Negotiation.StreamFrom)
     this.onstream = (stream, from) => {}
     this.onstreamended = (stream, from) => {}
+    this.refuseTracks = false // a host where clients may not share: it stops every track the client sends
+    this.onrefused = () => {} // a refused track came (once per stream)
+    // named channels (channels.js): name -> LinkChannel
+    this.named = new Map()
+    this.onnamed = (name, msg, known) => {} // a peer message on a named channel; known: the host opened it
+    this.onchannel = (spec) => {} // client: the host opened a channel (learn it)
 
     const pc = new RTCPeerConnection(rtcConfiguration(config, iceServers))
     this.pc = pc
@@ -126,6 +133,7 @@ export class Connection {
       }
     }
     pc.ontrack = (e) => {
+      if (this.refuseTracks) return this.refuse(e)
       for (const stream of e.streams) {
         if (this.remoteStreams.has(stream.id)) continue
         this.remoteStreams.set(stream.id, stream)
@@ -136,10 +144,9 @@ export class Connection {
         this.onstream(stream, this.streamFrom.get(stream.id) ?? this.remoteId)
       }
     }
-    if (!offerer) {
-      pc.ondatachannel = (e) => {
-        if (e.channel.label === CHANNEL_LABEL && !this.channel) this.attach(e.channel)
-      }
+    pc.ondatachannel = (e) => {
+      if (e.channel.label === CHANNEL_LABEL && !offerer && !this.channel) this.attach(e.channel)
+      else this.takeNamed(e.channel)
     }
   }
 
@@ -419,15 +426,38 @@ export class Connection {
   // ---- media: tracks are added and removed on the live connection, and
   // negotiated over the channel (negotiationneeded)
 
-  /** addStream sends stream's tracks to the remote peer; from: who shares it, when not this peer. */
-  addStream(stream, from) {
+  /**
+   * addStream sends stream's tracks to the remote peer; from: who shares
+   * it, when not this peer; caps: {maxBitrate, scaleResolutionDownBy} for
+   * each of its senders (0 and 1: none).
+   */
+  addStream(stream, from, caps) {
     if (isFinal(this.state)) return
     if (from) this.sendNow({ type: Message.StreamFrom, data: { streamId: stream.id, peerId: from } })
     const senders = this.senders.get(stream.id) ?? []
     for (const track of stream.getTracks()) {
-      if (!senders.some((s) => s.track === track)) senders.push(this.pc.addTrack(track, stream))
+      if (senders.some((s) => s.track === track)) continue
+      const sender = this.pc.addTrack(track, stream)
+      senders.push(sender)
+      if (caps) capSender(sender, caps).catch((e) => this.onerror(e))
     }
     this.senders.set(stream.id, senders)
+  }
+
+  // refuse stops a track the remote may not send (its transceiver: the
+  // remote stops sending it at the next negotiation) and tells onrefused
+  // once per stream.
+  refuse(e) {
+    try {
+      e.transceiver.stop()
+    } catch {
+      // closed meanwhile
+    }
+    const id = e.streams[0]?.id ?? e.track.id
+    this.refused ??= new Set()
+    if (this.refused.has(id)) return
+    this.refused.add(id)
+    this.onrefused()
   }
 
   /** removeStream stops sending stream's tracks; the remote sees the stream end. */
@@ -441,6 +471,56 @@ export class Connection {
         // closed meanwhile
       }
     }
+  }
+
+  /** senderCaps: the encodings of every video and audio sender (for tests and stats). */
+  senderCaps() {
+    return this.pc.getSenders().filter((s) => s.track).map((s) => ({ kind: s.track.kind, encodings: s.getParameters().encodings ?? [] }))
+  }
+
+  // ---- named channels (channels.js)
+
+  /** namedChannel returns the LinkChannel of name, made empty (queueing) until its RTCDataChannel comes. */
+  namedChannel(name) {
+    let lc = this.named.get(name)
+    if (!lc) {
+      lc = new LinkChannel(name, this.queueLimit)
+      lc.onmessage = (msg) => {
+        this.lastHeard = Date.now()
+        this.onnamed(name, msg, lc.known)
+      }
+      this.named.set(name, lc)
+    }
+    return lc
+  }
+
+  /** openNamed (host): open the channel spec on this link, unless it has it. */
+  openNamed(spec) {
+    if (isFinal(this.state) || this.named.get(spec.name)?.channel) return
+    const { name, ...init } = spec
+    this.namedChannel(name).attach(this.pc.createDataChannel(name, init), true)
+  }
+
+  /** sendNamed queues a peer message on the named channel; null or the error. */
+  sendNamed(name, msg) {
+    if (isFinal(this.state)) return { code: Code.NotJoined, message: `${this.remoteId}: the connection is over` }
+    return this.namedChannel(name).send(msg)
+  }
+
+  // takeNamed: a channel the remote opened. A client knows its host's (and
+  // learns them); a host never opened what a client opens by itself: what
+  // comes on it is reported, not relayed.
+  takeNamed(dc) {
+    const known = !this.offerer && !channelSpec(dc.label).error && !this.named.get(dc.label)?.channel
+    if (!known) {
+      const lc = new LinkChannel(dc.label, 0)
+      lc.onmessage = (msg) => this.onnamed(dc.label, msg, false)
+      lc.attach(dc, false)
+      return
+    }
+    const lc = this.namedChannel(dc.label)
+    lc.attach(dc, true)
+    this.onchannel(lc.spec)
   }
 
   /** fail ends a connection that is not connected yet in state failed, with code. */
@@ -465,6 +545,8 @@ export class Connection {
       this.pending = this.outgoing = []
       this.queue = []
       this.queueHead = this.queuedBytes = 0
+      for (const lc of this.named.values()) lc.close()
+      this.named.clear()
       if (this.channel) this.channel.onopen = this.channel.onclose = this.channel.onmessage = this.channel.onbufferedamountlow = null
       this.pc.onicecandidate = this.pc.onconnectionstatechange = this.pc.ondatachannel = this.pc.onnegotiationneeded = this.pc.ontrack = null
       try {
@@ -476,4 +558,18 @@ export class Connection {
     }
     this.onstate(s)
   }
+}
+
+// capSender sets a sender's first encoding to caps: maxBitrate (when set)
+// and, for video, scaleResolutionDownBy. Chromium gives a new sender its
+// encoding at once (checked in TestStreamCaps); a browser that gives none
+// before negotiation leaves that sender uncapped.
+async function capSender(sender, caps) {
+  const p = sender.getParameters()
+  if (!p.encodings?.length) return
+  const e = p.encodings[0]
+  if (caps.maxBitrate > 0) e.maxBitrate = caps.maxBitrate
+  else delete e.maxBitrate
+  if (sender.track?.kind === "video") e.scaleResolutionDownBy = caps.scaleResolutionDownBy || 1
+  await sender.setParameters(p)
 }

@@ -42,6 +42,7 @@ var conformance = []struct {
 	{"slow client", confSlowClient},
 	{"host change", confHostChange},
 	{"state hand-off across a host change", confHandOff},
+	{"named channels", confNamedChannels},
 }
 
 func TestConformance(t *testing.T) {
@@ -107,6 +108,13 @@ type member interface {
 	SendWhenNegotiating(id, text string)
 	SlowDrops() int        // host: clients dropped as too slow
 	HostChanges() []string // "previous>current", from OnHostChange / p2pHostChanged
+	// Named channels: lines of messages on one show as "#name from: text".
+	OpenChannel(s protocol.ChannelSpec) error // the spec's name and options
+	SendOn(channel, text string) error
+	// Rogue opens a DataChannel to the host outside the protocol and
+	// sends text on it (a client only).
+	Rogue(channel, text string)
+	Knows(channel string) bool // it has the channel (its app's, or its host opened it)
 }
 
 // opts are a member's settings beyond its id.
@@ -406,13 +414,14 @@ type goMember struct {
 	err []string
 	arm map[string]string // SendWhenNegotiating
 	hc  []string
+	chs map[string]*peer.Channel
 }
 
 func (c *confRun) joinGo(id string, o opts) member {
 	if o.forgetAfter > 0 {
 		c.t.Cleanup(peer.SetForgetAfter(o.forgetAfter))
 	}
-	g := &goMember{c: c, id: id, st: map[string]string{}, arm: map[string]string{}}
+	g := &goMember{c: c, id: id, st: map[string]string{}, arm: map[string]string{}, chs: map[string]*peer.Channel{}}
 	ttl := time.Hour
 	tok, err := c.srv.Token(protocol.SessionID(c.room), protocol.PeerID(id), ttl, o.config)
 	if err != nil {
@@ -426,7 +435,11 @@ func (c *confRun) joinGo(id string, o opts) member {
 		OnMessage: func(m peer.Message) {
 			g.mu.Lock()
 			defer g.mu.Unlock()
-			g.ls = append(g.ls, line(string(m.From), m.Text(), m.Binary, m.Data == nil))
+			l := line(string(m.From), m.Text(), m.Binary, m.Data == nil)
+			if m.Channel != "" {
+				l = "#" + m.Channel + " " + l
+			}
+			g.ls = append(g.ls, l)
 		},
 		OnPeers: func(m map[protocol.PeerID]peer.State) {
 			g.mu.Lock()
@@ -550,6 +563,31 @@ func (g *goMember) HostChanges() []string {
 	defer g.mu.Unlock()
 	return slices.Clone(g.hc)
 }
+func (g *goMember) OpenChannel(s protocol.ChannelSpec) error {
+	o := peer.ChannelOptions{Unordered: s.Ordered != nil && !*s.Ordered, MaxRetransmits: s.MaxRetransmits, MaxPacketLifeTime: s.MaxPacketLifeTime}
+	ch, err := g.p.OpenChannel(s.Name, o)
+	if err == nil {
+		g.mu.Lock()
+		g.chs[s.Name] = ch
+		g.mu.Unlock()
+	}
+	return err
+}
+func (g *goMember) SendOn(channel, text string) error {
+	g.mu.Lock()
+	ch := g.chs[channel]
+	g.mu.Unlock()
+	if ch == nil {
+		return fmt.Errorf("%s: channel %q not opened", g.id, channel)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return ch.Send(ctx, text)
+}
+func (g *goMember) Knows(channel string) bool { return peer.KnowsChannel(g.p, channel) }
+func (g *goMember) Rogue(channel, text string) {
+	must(g.c.t, peer.RogueChannel(g.p, g.p.HostID(), channel, text))
+}
 func (g *goMember) SendWhenNegotiating(id, text string) {
 	g.mu.Lock()
 	g.arm[id] = text
@@ -614,9 +652,10 @@ f.addEventListener("p2p:message", (e) => {
   if (m.type !== "Data") return
   const entry = { line: "" } // pushed now: the order is the arrival's, the hash comes later
   conf.lines.push(entry)
-  if (m.data instanceof Uint8Array) hex(m.data).then((h) => { entry.line = m.senderId + ": bin:" + m.data.length + ":" + h })
-  else if (typeof m.data === "string" && m.data.length > 1000) hex(new TextEncoder().encode(m.data)).then((h) => { entry.line = m.senderId + ": text:" + m.data.length + ":" + h })
-  else entry.line = m.senderId + ": " + (typeof m.data === "string" ? m.data : JSON.stringify(m.data))
+  const from = (m.channel ? "#" + m.channel + " " : "") + m.senderId
+  if (m.data instanceof Uint8Array) hex(m.data).then((h) => { entry.line = from + ": bin:" + m.data.length + ":" + h })
+  else if (typeof m.data === "string" && m.data.length > 1000) hex(new TextEncoder().encode(m.data)).then((h) => { entry.line = from + ": text:" + m.data.length + ":" + h })
+  else entry.line = from + ": " + (typeof m.data === "string" ? m.data : JSON.stringify(m.data))
 })
 // big is bigPayload of conformance_test.go.
 window.big = (kind, n, seed) => {
@@ -625,10 +664,18 @@ window.big = (kind, n, seed) => {
   for (let i = 0; i < n; i++) b[i] = kind === "text" ? alphabet.charCodeAt((i * 7 + seed) % alphabet.length) : (i * 31 + seed) & 255
   return kind === "text" ? new TextDecoder().decode(b) : b
 }
-window.sendCode = (data) => {
+window.sendCode = (data, opts) => {
   const before = conf.errors.length
-  const ok = f.send(data)
+  const ok = f.send(data, opts)
   return ok ? "" : conf.errors.slice(before)[0] || "not_connected"
+}
+window.openCode = (name, opts) => {
+  const before = conf.errors.length
+  return f.openChannel(name, opts) ? "" : conf.errors.slice(before)[0] || "refused"
+}
+window.rogue = (name, text) => {
+  const dc = f.peer.upstream.pc.createDataChannel(name)
+  dc.onopen = () => dc.send(JSON.stringify({ type: "Data", data: text }))
 }
 {{if .HandOff}}// The state hand-off: the lines shown are the state.
 f.addP2pListener({
@@ -717,6 +764,31 @@ func (b *browserMember) SlowDrops() int {
 	var n int
 	b.pg.Eval(`document.querySelector("p2p-frame").peer.slowDrops`, &n)
 	return n
+}
+func (b *browserMember) OpenChannel(s protocol.ChannelSpec) error {
+	opts, _ := json.Marshal(s)
+	q, _ := json.Marshal(s.Name)
+	var code string
+	b.pg.Eval(fmt.Sprintf(`openCode(%s, %s)`, q, opts), &code)
+	if code != "" {
+		return &protocol.CodeError{Code: protocol.Code(code)}
+	}
+	return nil
+}
+func (b *browserMember) SendOn(channel, text string) error {
+	q, _ := json.Marshal(text)
+	ch, _ := json.Marshal(channel)
+	return b.send(fmt.Sprintf(`%s, {channel: %s}`, q, ch))
+}
+func (b *browserMember) Knows(channel string) bool {
+	var v bool
+	b.pg.Eval(fmt.Sprintf(`!!document.querySelector("p2p-frame").peer?.channels.has(%q)`, channel), &v)
+	return v
+}
+func (b *browserMember) Rogue(channel, text string) {
+	q, _ := json.Marshal(text)
+	ch, _ := json.Marshal(channel)
+	b.pg.Eval(fmt.Sprintf(`rogue(%s, %s)`, ch, q), nil)
 }
 func (b *browserMember) SendWhenNegotiating(id, text string) {
 	q, _ := json.Marshal(text)

@@ -101,7 +101,7 @@ func (p *Peer) hostLinkEvent(l *link, ev event) {
 			p.hostOpen(l)
 		}
 		p.checkHealed(l)
-		if p.negotiationMessage(l, ev.wire) {
+		if p.negotiationMessage(l, ev.wire) || p.channelMessage(l, ev.wire) {
 			return
 		}
 		if ev.wire.Type != typeData {

@@ -621,18 +621,4 @@ func (p *Peer) sendText(l *link, s string) {
 // sendPieces hands one message's pieces to l's DataChannel (the host's
 // loop: it never waits). It reports false when the channel refused one;
 // the caller drops the client.
-func (p *Peer) sendPieces(l *link, pieces []piece) bool {
-	for _, pc := range pieces {
-		var err error
-		if pc.bin != nil {
-			err = l.dc.Send(pc.bin)
-		} else {
-			err = l.dc.SendText(pc.text)
-		}
-		if err != nil {
-			p.log.Debug("p2pstreams: datachannel send", "peer", l.remote, "err", err)
-			return false
-		}
-	}
-	return true
-}
+func (p *Peer) sendPieces(l *link, pieces []piece) bool { return p.sendPiecesOn(l, l.dc, pieces) }

@@ -87,6 +87,7 @@ type Peer struct {
 	media        media               // tracks sent, received and forwarded (media.go)
 	cert         *webrtc.Certificate // DTLS, shared by this Peer's links
 	certc        chan certResult     // makeCert's result, taken by the first link
+	chans        channels            // named channels (channels.go)
 }
 
 type callback struct {
@@ -263,15 +264,9 @@ func (p *Peer) Err() error {
 // queued messages go out in order once the link is healed, or are
 // reported to OnError as ErrMessagesLost if it is lost instead.
 func (p *Peer) Send(ctx context.Context, data any) error {
-	raw, bin, err := marshalData(data)
+	raw, bin, st, host, l, err := p.outgoing(data)
 	if err != nil {
 		return err
-	}
-	p.mu.Lock()
-	st, host, l, limit := p.state, p.isHost, p.sendLink, p.maxMessage
-	p.mu.Unlock()
-	if n := len(raw) + len(bin); n > limit {
-		return &protocol.CodeError{Code: protocol.CodeTooLarge, Text: fmt.Sprintf("a message of %d bytes; the maximum is %d", n, limit)}
 	}
 	switch {
 	case st.Final():
@@ -299,6 +294,23 @@ func (p *Peer) Send(ctx context.Context, data any) error {
 		return err
 	}
 	return l.send(ctx, pieces)
+}
+
+// outgoing marshals the data of a Send, checks its size, and returns it
+// with what Send needs to know of the peer: its state, whether it hosts,
+// and a client's link.
+func (p *Peer) outgoing(data any) (raw json.RawMessage, bin []byte, st State, host bool, l *link, err error) {
+	raw, bin, err = marshalData(data)
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	st, host, l, limit := p.state, p.isHost, p.sendLink, p.maxMessage
+	p.mu.Unlock()
+	if n := len(raw) + len(bin); n > limit {
+		err = &protocol.CodeError{Code: protocol.CodeTooLarge, Text: fmt.Sprintf("a message of %d bytes; the maximum is %d", n, limit)}
+	}
+	return
 }
 
 // SlowDrops returns how many clients this peer, as a host, dropped because
