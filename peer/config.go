@@ -158,6 +158,7 @@ type settings struct {
 	keepSignaling  bool
 	failover       bool
 	maxMessage     int           // bytes of one Data payload
+	noShare        bool          // clientsMayShare is false (media.go)
 	connect        time.Duration // the negotiation timeout
 	heal           time.Duration // the heal timeout
 }
@@ -185,6 +186,7 @@ func (c *Config) settings(raw json.RawMessage, log *slog.Logger) settings {
 		keepSignaling: c.KeepSignaling || fc.KeepCableConnection,
 		failover:      !c.ManualFailover && !fc.ManualFailover,
 		maxMessage:    fc.MaxMessageSize,
+		noShare:       !fc.MayShare(),
 		connect:       c.NegotiationTimeout,
 	}
 	if s.connect <= 0 {

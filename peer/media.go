@@ -110,9 +110,14 @@ func (k *keyframeLimit) allow() bool {
 // client to its host, which forwards it to every other client. Write to
 // the track as pion says; each peer gets what is written from the moment
 // its link has negotiated it. A client that becomes host (failover) sends
-// its tracks to its clients from then on.
+// its tracks to its clients from then on. A client in a session whose
+// frame config says clientsMayShare: false gets a *protocol.CodeError
+// (share_forbidden), and nothing is sent.
 func (p *Peer) AddTrack(track webrtc.TrackLocal) error {
 	return p.onLoop(func() error {
+		if p.set.noShare && !p.isHostNow() {
+			return &protocol.CodeError{Code: protocol.CodeShareForbidden, Text: "clients may not share streams in this session (clientsMayShare is false)"}
+		}
 		m := &p.media
 		if slices.ContainsFunc(m.own, func(s *sent) bool { return s.track == track }) {
 			return nil
@@ -284,9 +289,19 @@ func (p *Peer) addReceived(l *link, tr *webrtc.TrackRemote, recv *webrtc.RTPRece
 		p.endTrack(l, st)
 		return
 	}
+	host := p.isHostNow()
+	if host && p.set.noShare { // a client that shares anyway: refused, told
+		p.endTrack(l, st)
+		if err := recv.RTPTransceiver().Stop(); err != nil {
+			p.log.Debug("p2pstreams: stop a refused track", "peer", l.remote, "err", err)
+		}
+		text := string(l.remote) + " sent a track, but clients may not share in this session; it was refused"
+		p.sendText(l, encodeError(protocol.CodeShareForbidden, text))
+		p.emitError(&protocol.CodeError{Code: protocol.CodeShareForbidden, Text: text})
+		return
+	}
 	p.requestKeyframe(l, tr)
 	from := l.remote
-	host := p.isHostNow()
 	if !host && m.fromLink == l {
 		if f, ok := m.from[tr.StreamID()]; ok {
 			from = f

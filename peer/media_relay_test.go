@@ -344,3 +344,53 @@ func TestBrowserClientCameraThroughGoHost(t *testing.T) {
 	bob.Eval(`document.querySelector("p2p-frame").stopStream(window.camera)`, &shared)
 	ended(t, "carol's track of bob's camera after bob stopped", r)
 }
+
+// clientsMayShare false: a Go client's AddTrack is refused at once; a
+// client that sends anyway (its token says it may) is refused by the Go
+// host, which tells it and its own app, and forwards nothing.
+func TestGoClientsMayNotShare(t *testing.T) {
+	e := newEnv(t)
+	noShare := map[string]any{"clientsMayShare": false}
+	errs := func(into *[]error, mu *sync.Mutex) func(error) {
+		return func(err error) { mu.Lock(); *into = append(*into, err); mu.Unlock() }
+	}
+	var mu sync.Mutex
+	var hostErrs, bobErrs []error
+	hcfg := e.mediaConfig("host", &rec{})
+	hcfg.Token = e.token("room", "host", noShare)
+	hcfg.OnError = errs(&hostErrs, &mu)
+	e.join(hcfg)
+	acfg := e.mediaConfig("alice", &rec{})
+	acfg.Token = e.token("room", "alice", noShare)
+	atAlice := &tracks{t: t}
+	acfg.OnTrack = atAlice.onTrack
+	alice := e.join(acfg)
+	video := testVideo(t, "cam", "cam")
+	if err := alice.AddTrack(video); protocol.CodeOf(err) != protocol.CodeShareForbidden {
+		t.Errorf("alice's AddTrack: %v, want share_forbidden", err)
+	}
+	bcfg := e.mediaConfig("bob", &rec{}) // a token that says it may
+	bcfg.OnError = errs(&bobErrs, &mu)
+	bob := e.join(bcfg)
+	if err := bob.AddTrack(video); err != nil {
+		t.Fatal(err)
+	}
+	has := func(es *[]error) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, err := range *es {
+				if protocol.CodeOf(err) == protocol.CodeShareForbidden {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	eventually(t, 20*time.Second, "the host reports bob's refused track", has(&hostErrs))
+	eventually(t, 20*time.Second, "bob hears share_forbidden", has(&bobErrs))
+	time.Sleep(time.Second) // what a forwarded track would have needed to arrive (not a timing assertion)
+	if r := atAlice.last("bob"); r != nil {
+		t.Error("alice got bob's refused track")
+	}
+}
