@@ -27,8 +27,8 @@ import (
 //
 // Keyframes: a receiver asks for one (RTCP PLI) as a video track starts;
 // the host passes its viewers' requests (PLI, FIR) for a relayed track up
-// to the sharer, and asks for one itself when a viewer is added, so that
-// a late viewer decodes within a frame or two of a keyframe. Requests for
+// to the sharer, and asks for one itself as each viewer's relay sender
+// starts, so that a late viewer decodes from its first keyframe on. Requests for
 // this peer's own tracks go to Config.OnKeyframeRequest: pion does not
 // encode, so the app makes the keyframe (and sets the bitrate: the host
 // cannot cap it per viewer).
@@ -89,7 +89,7 @@ type relay struct {
 	from protocol.PeerID
 	src  *link
 	in   *webrtc.TrackRemote
-	out  sent // a *webrtc.TrackLocalStaticRTP
+	out  sent // a *relayTrack
 }
 
 // keyframeLimit passes at most one keyframe request per keyframeInterval:
@@ -173,6 +173,10 @@ func (p *Peer) clientTracks(l *link) {
 		return
 	}
 	p.media.upLink = l
+	if p.set.noShare && len(p.media.own) > 0 { // tracks added as host, before a failover
+		p.emitError(&protocol.CodeError{Code: protocol.CodeShareForbidden, Text: "clients may not share streams in this session (clientsMayShare is false): this peer's tracks are not sent to its new host"})
+		return
+	}
 	p.sendTracks(l)
 }
 
