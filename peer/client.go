@@ -106,6 +106,7 @@ func (p *Peer) clientLinkEvent(l *link, ev event) error {
 				return nil
 			}
 			p.setPeers(m)
+			p.clientTracks(l)
 		}
 	}
 	return nil

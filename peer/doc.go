@@ -52,5 +52,8 @@
 //     The host's own Send waits only for the fastest client.
 //   - After Close returns (or Done is closed), no goroutine of the Peer is
 //     left but a callback that was running then.
+//   - A received track ends (Track.Done) exactly once: when its sender
+//     removes it or the link that brought it closes; on the host that ends
+//     its forwarding to every other client too.
 //   - The package never panics, exits or prints; it logs to Config.Logger.
 package peer

@@ -205,8 +205,8 @@ func TestLinkLostReportsHeld(t *testing.T) {
 // client, adds a transceiver to the live connection; each change is
 // negotiated over the channel (no new join), and the link carries on.
 // (Glare between two Go peers is not tested: pion v4.2.20 cannot roll
-// back a local offer, so a polite Go peer cannot give way; Go peers
-// start no renegotiation of their own yet, see negotiate.go.)
+// back a local offer, so a polite Go peer cannot give way; see
+// negotiate.go and clientTracks in media.go.)
 func TestRenegotiationOverChannel(t *testing.T) {
 	e := newEnv(t)
 	hr, cr := &rec{}, &rec{}

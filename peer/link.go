@@ -38,8 +38,9 @@ type link struct {
 	baseSeq   uint64                    // host: Peer.seq when the link was made
 	closed    bool
 
-	polite      bool // the client's side: gives way when offers cross (negotiate.go)
-	ignoreOffer bool // the last remote offer crossed ours and was ignored
+	polite      bool   // the client's side: gives way when offers cross (negotiate.go)
+	ignoreOffer bool   // the last remote offer crossed ours and was ignored
+	setup       string // this side's DTLS role as an a=setup line, from the first exchange (negotiate.go)
 
 	// Healing (heal.go). healing is written by the loop under hmu, and read
 	// by the loop freely and by Send (hold) under hmu.
@@ -114,7 +115,7 @@ func (p *Peer) newLink(remote protocol.PeerID, offerer bool, iceServers []webrtc
 		low: make(chan struct{}, 1), gone: make(chan struct{}),
 	}
 	pc.OnNegotiationNeeded(func() { p.inbox.push(event{kind: evNegotiate, link: l}) })
-	pc.OnTrack(func(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) { p.emitTrack(remote, tr, recv) })
+	pc.OnTrack(func(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) { p.gotTrack(l, tr, recv) })
 	p.live.Store(remote, l)
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil { // end of gathering: the browser client sends nothing for it either
@@ -214,6 +215,7 @@ func (p *Peer) closeLink(l *link) {
 	}
 	l.closed = true
 	close(l.gone)
+	p.tracksGone(l)
 	p.reportLost(l)
 	p.live.CompareAndDelete(l.remote, l)
 	p.wg.Add(1)

@@ -86,7 +86,7 @@ type Peer struct {
 	redialTimer  *time.Timer // host: when to reopen its signaling connection
 	redials      int
 	suspect      protocol.PeerID     // the host the last round lost: report it if the server names it again
-	tracks       []webrtc.TrackLocal // host: sent to every client (media.go)
+	media        media               // tracks sent, received and forwarded (media.go)
 	cert         *webrtc.Certificate // DTLS, shared by this Peer's links
 	certc        chan certResult     // makeCert's result, taken by the first link
 	chans        channels            // named channels (channels.go)
@@ -102,6 +102,7 @@ type callback struct {
 	link  *link              // cbSnapshot: the client to send it to (nil: all)
 	seq   uint64             // cbSnapshot: the messages relayed before it
 	hosts [2]protocol.PeerID // cbHostChange: previous, current
+	fn    func()             // cbCall
 	kind  uint8              // cbMessage, cbState, cbPeers, cbError, cbHostChange, cbRestore
 }
 
@@ -114,6 +115,7 @@ const (
 	cbRestore
 	cbSnapshot // call HostState (the state hand-off)
 	cbTrack
+	cbCall // run fn
 )
 
 // Join joins the session named by cfg.Token through the signaling server
@@ -171,7 +173,7 @@ func newPeer(cfg Config) *Peer {
 		}
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	if cfg.OnMessage != nil || cfg.OnState != nil || cfg.OnPeers != nil || cfg.OnError != nil || cfg.OnHostChange != nil || cfg.OnRestoreState != nil || cfg.HostState != nil || cfg.OnTrack != nil {
+	if cfg.OnMessage != nil || cfg.OnState != nil || cfg.OnPeers != nil || cfg.OnError != nil || cfg.OnHostChange != nil || cfg.OnRestoreState != nil || cfg.HostState != nil || cfg.OnTrack != nil || cfg.OnKeyframeRequest != nil {
 		p.events = newQueue[callback]()
 		go p.dispatch()
 	} else {
@@ -385,6 +387,8 @@ func (p *Peer) dispatch() {
 				p.takeHostState(c)
 			case cbTrack:
 				p.cfg.OnTrack(*c.track)
+			case cbCall:
+				c.fn()
 			}
 			p.inCallback.Store(false)
 		}
