@@ -136,6 +136,11 @@ type Options struct {
 	// its clients reports the host unreachable or a peer joins it (see
 	// ProbeTimeout). `p2pstreams serve --lease` sets it.
 	Lease time.Duration
+	// SuccessorWindow is how long a reset session waits for the successor
+	// its host named (PROTOCOL.md, "Presence"): only the successor or the
+	// old host may join it meanwhile. Default protocol.SuccessorWindow
+	// (10s); negative: successors are not kept, the first peer back hosts.
+	SuccessorWindow time.Duration
 }
 
 // RandomSecret returns a new random 32-byte secret.
@@ -220,6 +225,9 @@ func NewServer(o *Options) (*Server, error) {
 	defDur(&s.o.StoreTimeout, 5*time.Second)
 	defDur(&s.o.RemovedFor, 24*time.Hour)
 	defDur(&s.o.ProbeTimeout, 2*time.Second)
+	if s.o.SuccessorWindow == 0 {
+		s.o.SuccessorWindow = protocol.SuccessorWindow
+	}
 	if s.o.PingInterval == 0 {
 		s.o.PingInterval = 10 * time.Second
 	}
@@ -266,6 +274,9 @@ func NewServer(o *Options) (*Server, error) {
 // back to the peer when it joins (the frame config: ICE servers, heartbeat...).
 func (s *Server) Token(session SessionID, peer PeerID, ttl time.Duration, config any) (string, error) {
 	c := token.Claims{Session: session, Peer: peer, Expires: time.Now().Add(ttl).Unix()}
+	if err := validConfig(config); err != nil {
+		return "", fmt.Errorf("p2pstreams: config: %w", err)
+	}
 	if config != nil {
 		b, err := json.Marshal(config)
 		if err != nil {
@@ -276,6 +287,20 @@ func (s *Server) Token(session SessionID, peer PeerID, ttl time.Duration, config
 		}
 	}
 	return token.Issue(s.o.Secret, c)
+}
+
+// validConfig checks a token's config when it is a FrameConfig (an app's
+// own map or struct is the app's business).
+func validConfig(config any) error {
+	switch c := config.(type) {
+	case FrameConfig:
+		return c.Validate()
+	case *FrameConfig:
+		if c != nil {
+			return c.Validate()
+		}
+	}
+	return nil
 }
 
 // ServeHTTP upgrades WebSocket requests to signaling connections, at any
@@ -546,7 +571,7 @@ type Stats struct {
 	FloodClosed   int64            // connections closed for flooding
 	DeadClosed    int64            // connections closed by the keepalive (no pong in time)
 	HostResets    int64            // sessions reset because their host was unreachable
-	HostChecks    int64            // HostCheck questions answered (a healing client's, see probe.go)
+	HostChecks    int64            // HostCheck questions answered (a suspecting client's, see probe.go)
 	EventsDropped int64            // events dropped because OnEvent's queue was full
 	Errors        map[string]int64 // refused inputs, by protocol code (one per Error or close sent; rate_limited once per coalesced Error)
 }

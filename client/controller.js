@@ -42,14 +42,27 @@ export const P2pMixin = (Base) =>
       return !!this.p2pFrame?.iamHost
     }
 
-    /** p2pSendMessage sends data to every peer, this one included (through the host). */
-    p2pSendMessage(data) {
-      return this.p2pFrame ? this.p2pFrame.send(data) : false
+    /** p2pSendMessage sends data to every peer, this one included (through the host); on a named channel with {channel}. */
+    p2pSendMessage(data, opts) {
+      return this.p2pFrame ? this.p2pFrame.send(data, opts) : false
+    }
+
+    /** p2pOpenChannel opens a named channel ({ordered, maxRetransmits, maxPacketLifeTime}) on every link. */
+    p2pOpenChannel(name, opts) {
+      return this.p2pFrame ? this.p2pFrame.openChannel(name, opts) : false
     }
 
     /** p2pShareStream shares a MediaStream (camera, screen, canvas) with every other peer. */
-    p2pShareStream(stream) {
-      return this.p2pFrame ? this.p2pFrame.shareStream(stream) : false
+    p2pShareStream(stream, options) {
+      return this.p2pFrame ? this.p2pFrame.shareStream(stream, options) : false
+    }
+    /** p2pShareCamera captures the camera (and microphone) and shares it: the stream, or null after p2pError. */
+    p2pShareCamera(constraints, options) {
+      return this.p2pFrame ? this.p2pFrame.shareCamera(constraints, options) : Promise.resolve(null)
+    }
+    /** p2pShareScreen captures a screen, window or tab and shares it: the stream, or null after p2pError. */
+    p2pShareScreen(constraints, options) {
+      return this.p2pFrame ? this.p2pFrame.shareScreen(constraints, options) : Promise.resolve(null)
     }
     /** p2pStopStream stops sharing it: every peer gets p2pStreamEnded. */
     p2pStopStream(stream) {

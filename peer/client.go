@@ -119,6 +119,7 @@ func (p *Peer) clientOpen(l *link, dc *webrtc.DataChannel) {
 	p.mu.Lock()
 	p.sendLink = l
 	p.mu.Unlock()
+	p.declareAll(l) // channels.go
 	p.setState(StateConnected)
 	p.markReady()
 	if !p.set.keepSignaling && p.sig != nil {

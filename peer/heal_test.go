@@ -141,8 +141,9 @@ func TestLinkHealsAfterBreak(t *testing.T) {
 		}
 	}
 	eventually(t, 10*time.Second, "both healed", func() bool { return peer.Heals(host) >= 1 && peer.Heals(client) >= 1 })
-	// The client asked once whether its host is still served (HostCheck,
-	// on a connection of its own), was answered HostAlive and kept
+	// The client asked once whether its host is alive (HostCheck, on a
+	// connection of its own: one check per silence, whether the heal or
+	// the host's silence set it off), was answered HostAlive and kept
 	// healing: nothing else, and no join.
 	eventually(t, 10*time.Second, "the client's HostCheck, answered and closed", func() bool {
 		st := e.srv.Stats()

@@ -100,6 +100,30 @@ const (
 	// CodeAlreadyOpen is the browser client's own: this peer is open in
 	// another page of the same browser already (PROTOCOL.md, "One page per peer").
 	CodeAlreadyOpen Code = "already_open"
+	// CodeSuccessorPending: the session's host left and named a successor,
+	// which has SuccessorWindow to join and host; until then other joins
+	// are refused with this code (a retry: they join the successor then).
+	CodeSuccessorPending Code = "successor_pending"
+)
+
+// Media codes: the peers' own, never sent by the server (PROTOCOL.md, "Media").
+// All are informational (ClassInfo): the connection goes on.
+const (
+	// CodeShareForbidden: a client shared a stream while the frame config
+	// says clients may not (clientsMayShare false). The client refuses it
+	// itself; a host that gets a track from a client anyway ignores it and
+	// sends the client an Error with this code.
+	CodeShareForbidden Code = "share_forbidden"
+	// CodeBadStreamOptions: a share's options (maxBitrate,
+	// scaleResolutionDownBy) are out of their bounds; nothing is shared.
+	CodeBadStreamOptions Code = "bad_stream_options"
+	// CodeMediaDenied: the camera, microphone or screen was refused
+	// (getUserMedia or getDisplayMedia: NotAllowedError).
+	CodeMediaDenied Code = "media_denied"
+	// CodeMediaUnavailable: no such device, or it cannot be read, or the
+	// browser cannot capture at all (NotFoundError, NotReadableError,
+	// OverconstrainedError, no mediaDevices).
+	CodeMediaUnavailable Code = "media_unavailable"
 )
 
 // Message is one signaling message. Fields not used by a state are empty.
@@ -111,6 +135,7 @@ type Message struct {
 	SessionID  SessionID `json:"sessionId,omitempty"`  // SessionReady
 	PeerID     PeerID    `json:"peerId,omitempty"`     // SessionReady, PeerLeft
 	HostPeerID PeerID    `json:"hostPeerId,omitempty"` // SessionReady, HostLeft, HostUnreachable, HostCheck
+	Successor  PeerID    `json:"successor,omitempty"`  // PeerStates: the client the host names to host after it
 
 	To   PeerID          `json:"to,omitempty"`   // routed: the target, set by the sender
 	From PeerID          `json:"from,omitempty"` // routed: the sender, set by the server only
@@ -187,8 +212,12 @@ func DecodeClient(b []byte) (*Message, error) {
 			return nil, bad(CodeBadMessage, "peerId: %v", err)
 		}
 	case PeerStates:
-		if _, err := DecodePeerStates(m.Data); err != nil {
+		states, err := DecodePeerStates(m.Data)
+		if err != nil {
 			return nil, err
+		}
+		if m.Successor != "" && states[m.Successor] != "connected" {
+			return nil, bad(CodeBadMessage, "successor: not a connected peer of the map")
 		}
 	default:
 		return nil, bad(CodeUnknownState, "state %q is not one a peer sends", truncate(string(m.State)))
