@@ -115,7 +115,7 @@ type membership struct {
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{srv: s, nc: nc, raw: rawConn(nc), tokens: float32(s.o.RateBurst), last: s.clock()}
 	c.seen.Store(s.tick.Load())
-	c.rd = lazyread.Reader{R: nc, Conn: nc, Idle: idleMove}
+	c.rd = lazyread.Reader{R: nc, Conn: nc, Idle: idleMove, Raw: c.raw}
 	c.joinTimer = time.AfterFunc(s.o.JoinTimeout, func() {
 		if c.m.Load() == nil {
 			c.closeWith(ws.StatusPolicyViolation, protocol.CodeJoinTimeout, "no SessionJoin in time")

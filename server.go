@@ -466,16 +466,24 @@ func (s *Server) pingLoop() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.o.PingInterval)
 	defer t.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
 		}
+		if time.Since(last) < s.o.PingInterval/2 {
+			// A tick that waited in the channel while this goroutine was
+			// late (a stalled process): a sweep now would leave a peer
+			// pinged at the last one only milliseconds to answer.
+			continue
+		}
 		e := s.tick.Add(1)
 		for _, c := range s.snapshot() {
 			c.keepalive(e)
 		}
+		last = time.Now()
 	}
 }
 
