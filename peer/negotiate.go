@@ -36,9 +36,9 @@ import (
 // the host (impolite) ignores ours, and we simply forget ours and answer
 // the host's: nothing to roll back. pion asks for an offer again once
 // stable, and the new one carries our tracks. pion gives a transceiver its
-// mid when it creates the offer and keeps it; the mids we give our new
-// transceivers first ("c1", ...) are not numbers, so they never match the
-// host's numeric ones in its crossing offer.
+// mid when it creates the offer and keeps it; the mids we give our
+// transceivers first (newMid) are not numbers, so they never match the
+// remote's in its crossing offer.
 
 // localCandidate sends one of l's local ICE candidates to the remote peer:
 // over the channel once it is open, through the server before.
@@ -58,11 +58,9 @@ func (p *Peer) negotiationNeeded(l *link) {
 		return // pion asks again once stable
 	}
 	l.keepSetup()
-	if l.polite {
-		if err := l.ownMids(); err != nil {
-			p.log.Warn("p2pstreams: renegotiation offer", "peer", l.remote, "err", err)
-			return
-		}
+	if err := l.ownMids(); err != nil {
+		p.log.Warn("p2pstreams: renegotiation offer", "peer", l.remote, "err", err)
+		return
 	}
 	offer, err := l.pc.CreateOffer(nil)
 	if err == nil && !l.polite {
@@ -80,31 +78,37 @@ func (p *Peer) negotiationNeeded(l *link) {
 	p.sendNegotiation(l, protocol.MsgDescription, l.pc.LocalDescription())
 }
 
-// ownMids gives l's transceivers that have no mid yet one that is not a
-// number ("c1", "c2", ...): the remote's offers use numbers, so a crossing
-// one never matches a transceiver of ours by mid.
+// ownMids gives l's transceivers that have no mid yet one of ours (those
+// sendTrack did not make: the tests').
 func (l *link) ownMids() error {
-	ts := l.pc.GetTransceivers()
-	used := make(map[string]bool, len(ts))
-	for _, t := range ts {
-		used[t.Mid()] = true
-	}
-	n := 0
-	for _, t := range ts {
-		if t.Mid() != "" {
-			continue
-		}
-		mid := ""
-		for mid == "" || used[mid] {
-			n++
-			mid = "c" + strconv.Itoa(n)
-		}
-		used[mid] = true
-		if err := t.SetMid(mid); err != nil {
-			return err
+	for _, t := range l.pc.GetTransceivers() {
+		if t.Mid() == "" {
+			if err := t.SetMid(l.newMid()); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// newMid is a mid for a transceiver of ours that is not used on l: "h1",
+// "h2", ... on the host's side, "c1", ... on the client's. Not numbers,
+// which browsers and pion's offers use, so that a crossing offer never
+// names a transceiver of ours.
+func (l *link) newMid() string {
+	prefix := "h"
+	if l.polite {
+		prefix = "c"
+	}
+	used := map[string]bool{}
+	for _, t := range l.pc.GetTransceivers() {
+		used[t.Mid()] = true
+	}
+	for n := len(used); ; n++ {
+		if mid := prefix + strconv.Itoa(n); !used[mid] {
+			return mid
+		}
+	}
 }
 
 // negotiationMessage handles w if it is a renegotiation message, and
