@@ -32,7 +32,7 @@ func TestPresenceFromHostReports(t *testing.T) {
 	}
 	var ss []SessionInfo
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		ss = srv.Sessions()
+		ss, _ = srv.Sessions(context.Background())
 		if len(ss) == 1 && len(ss[0].Peers) == 2 && !ss[0].Peers[1].Signaling {
 			break
 		}

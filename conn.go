@@ -357,13 +357,18 @@ func (c *conn) joinToken(tok string, mayRetry bool) {
 	if !ok {
 		return
 	}
-	if code := s.refusedJoin(cl.Session, cl.Peer); code != "" {
+	ctx, cancel := s.storeContext()
+	defer cancel()
+	switch code, err := s.refusedJoin(ctx, cl.Session, cl.Peer); {
+	case err != nil:
+		s.log.Error("store refused", "session", cl.Session, "peer", cl.Peer, "err", err)
+		c.fail(protocol.CodeUnavailable, "the session store failed; try again")
+		return
+	case code != "":
 		s.log.Info("join refused", "session", cl.Session, "peer", cl.Peer, "code", code)
 		c.fail(code, "removed by the server's operator")
 		return
 	}
-	ctx, cancel := s.storeContext()
-	defer cancel()
 	// Subscribe before joining: once the store has the peer, others may
 	// publish to it (the host hears of joiners at once). Deliveries wait
 	// in the gate until the peer's own SessionReady is queued.
@@ -425,7 +430,7 @@ func (c *conn) joinToken(tok string, mayRetry bool) {
 	s.stats.joins.Add(1)
 	s.log.Info("peer joined", "session", cl.Session, "peer", cl.Peer, "host", host)
 	if host == cl.Peer {
-		s.sessionStarted(cl.Session, host)
+		s.sessionStarted(ctx, cl.Session, host)
 	}
 	s.emit(EventPeerJoined, cl.Session, cl.Peer, host)
 	if host == cl.Peer {
@@ -533,7 +538,7 @@ func (c *conn) leave(mb *membership, forget bool) {
 	}
 	if d.WasHost {
 		s.dropPresence(mb.session, mb.peer)
-		s.sessionEnded(mb.session, mb.peer)
+		s.sessionEnded(ctx, mb.session, mb.peer)
 	}
 	switch {
 	case d.WasHost:
@@ -604,9 +609,11 @@ func (c *conn) deliver(msg []byte) {
 
 // accept passes on a delivered message.
 func (c *conn) accept(msg []byte) {
-	if len(msg) == 1 { // a mark alone is for the connection, not its peer (probe.go)
+	if len(msg) == 1 { // a mark alone is for the connection, not its peer (probe.go, admin.go)
 		if msg[0] == probeMark {
 			c.probeHost()
+		} else {
+			c.closeByOperator(msg[0])
 		}
 		return
 	}

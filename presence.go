@@ -3,8 +3,6 @@ package p2pstreams
 import (
 	"time"
 
-	"github.com/gobwas/ws"
-
 	"github.com/p2pstreams/p2pstreams/protocol"
 )
 
@@ -25,7 +23,8 @@ type presence struct {
 }
 
 // reportStates handles a host's PeerStates: it keeps the map for Sessions
-// and reports peers that became connected (EventPeerConnected). A host
+// (here, and in the store when it is a Directory) and reports peers that
+// became connected (EventPeerConnected). A host
 // speaks only for its own session, the one of its membership.
 func (c *conn) reportStates(m *protocol.Message) {
 	s := c.srv
@@ -54,6 +53,14 @@ func (c *conn) reportStates(m *protocol.Message) {
 	}
 	s.presence[mb.session] = &presence{host: mb.peer, states: states, at: now}
 	s.presMu.Unlock()
+	if s.dir != nil { // for Sessions on every node
+		ctx, cancel := s.storeContext()
+		err := s.dir.Report(ctx, mb.session, mb.peer, states)
+		cancel()
+		if err != nil {
+			s.log.Warn("store report", "session", mb.session, "err", err)
+		}
+	}
 	for id, st := range states {
 		if st == "connected" && id != mb.peer && (old == nil || old.states[id] != "connected") {
 			s.emit(EventPeerConnected, mb.session, id, mb.peer)
@@ -68,15 +75,4 @@ func (s *Server) dropPresence(session SessionID, host PeerID) {
 		delete(s.presence, session)
 	}
 	s.presMu.Unlock()
-}
-
-// closeFor closes c (if joined to session, and to peer unless peer is
-// empty) with code: the admin's removals.
-func (c *conn) closeFor(session SessionID, peer PeerID, code protocol.Code, text string) bool {
-	mb := c.m.Load()
-	if mb == nil || mb.session != session || (peer != "" && mb.peer != peer) {
-		return false
-	}
-	c.closeWith(ws.StatusPolicyViolation, code, text)
-	return true
 }

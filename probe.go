@@ -220,9 +220,9 @@ func (s *Server) resetHost(ctx context.Context, sid SessionID, host PeerID, why 
 	if d.WasHost {
 		s.log.Info("host unreachable: session reset", "session", sid, "host", host, "why", why)
 		s.stats.hostResets.Add(1)
-		s.hostLeft(ctx, sid, host, d.Connected)
 		s.dropPresence(sid, host)
-		s.sessionEnded(sid, host)
+		s.sessionEnded(ctx, sid, host) // before HostLeft: a client that rejoins at once sees it ended
+		s.hostLeft(ctx, sid, host, d.Connected)
 	}
 }
 
