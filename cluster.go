@@ -11,7 +11,25 @@ import (
 // host_changed (events.go). MemoryStore and the Redis store have them all. A
 // Server whose Store lacks one keeps that part per node instead: it lists and
 // closes only the sessions with a member connected to it, remembers its own
-// removals, and reports a host change only when it saw the session end.
+// removals, and reports a host change only when it saw the session end. A
+// Store that wraps another (to time it, say) passes these on by having an
+// Unwrap() Store method.
+
+// optional returns st as a T, or else the Store it wraps (its Unwrap()
+// Store method, as metrics' timing wrapper has) as a T, and so on down.
+func optional[T any](st Store) (T, bool) {
+	for {
+		if v, ok := st.(T); ok {
+			return v, true
+		}
+		u, ok := st.(interface{ Unwrap() Store })
+		if !ok {
+			var zero T
+			return zero, false
+		}
+		st = u.Unwrap()
+	}
+}
 
 // Directory is an optional interface of a Store: it keeps each host's last
 // report of its links (PeerStates) with its session, and looks sessions up,

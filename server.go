@@ -241,11 +241,11 @@ func NewServer(o *Options) (*Server, error) {
 	if s.broker == nil {
 		s.broker = NewMemoryBroker()
 	}
-	s.dir, _ = s.store.(Directory)
-	if s.refusals, _ = s.store.(Refusals); s.refusals == nil {
+	s.dir, _ = optional[Directory](s.store)
+	if s.refusals, _ = optional[Refusals](s.store); s.refusals == nil {
 		s.refusals = new(memRefusals)
 	}
-	if s.changes, _ = s.store.(HostChanges); s.changes == nil {
+	if s.changes, _ = optional[HostChanges](s.store); s.changes == nil {
 		s.changes = new(memHostChanges)
 	}
 	s.log = o.Logger
