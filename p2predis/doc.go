@@ -27,8 +27,9 @@
 //	p2pstreams:{SESSION}:r  hash    peer ("" for the session) → refused until (Unix ms); expires with the last
 //	p2pstreams:{SESSION}:x  string  the host of the session that ended; expires after a minute
 //
-// Leases are scores compared with the Redis server's clock (TIME) inside the scripts, never with a node's clock: nodes whose
-// clocks disagree still agree on who is connected.
+// Leases are scores compared with the Redis server's clock (TIME) inside
+// the scripts, never with a node's clock: nodes whose clocks disagree still
+// agree on who is connected.
 //
 // # Invariants
 //
