@@ -77,6 +77,9 @@ func (s *Server) FrameStart(o FrameOptions) (template.HTML, error) {
 	if o.Config != nil {
 		cfg = *o.Config
 	}
+	if err := cfg.Validate(); err != nil {
+		return "", fmt.Errorf("p2pstreams: frame config: %w", err)
+	}
 	cfgJSON, err := json.Marshal(cfg)
 	if err != nil {
 		return "", fmt.Errorf("p2pstreams: frame config: %w", err)

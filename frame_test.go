@@ -122,12 +122,14 @@ func TestFrameTagEscapesHostileInput(t *testing.T) {
 func TestFrameTagRefusesBadInput(t *testing.T) {
 	srv := frameServer(t)
 	for name, o := range map[string]p2pstreams.FrameOptions{
-		"no session":      {Peer: "bob"},
-		"no peer":         {Session: "lobby"},
-		"control char":    {Session: "lobby", Peer: "bo\x00b"},
-		"long id":         {Session: p2pstreams.SessionID(strings.Repeat("x", 65)), Peer: "bob"},
-		"javascript url":  {Session: "lobby", Peer: "bob", URL: "javascript:alert(1)"},
-		"scheme-relative": {Session: "lobby", Peer: "bob", URL: "//evil.example/p2p/"},
+		"no session":       {Peer: "bob"},
+		"no peer":          {Session: "lobby"},
+		"control char":     {Session: "lobby", Peer: "bo\x00b"},
+		"long id":          {Session: p2pstreams.SessionID(strings.Repeat("x", 65)), Peer: "bob"},
+		"javascript url":   {Session: "lobby", Peer: "bob", URL: "javascript:alert(1)"},
+		"scheme-relative":  {Session: "lobby", Peer: "bob", URL: "//evil.example/p2p/"},
+		"negative bitrate": {Session: "lobby", Peer: "bob", Config: &p2pstreams.FrameConfig{MaxBitrate: -1}},
+		"upscale":          {Session: "lobby", Peer: "bob", Config: &p2pstreams.FrameConfig{ScaleResolutionDownBy: 0.5}},
 	} {
 		if out, err := srv.FrameTag(o); err == nil {
 			t.Errorf("%s: rendered %s, want an error", name, out)
@@ -135,6 +137,12 @@ func TestFrameTagRefusesBadInput(t *testing.T) {
 	}
 	if _, err := srv.FrameTag(p2pstreams.FrameOptions{Session: "lobby", Peer: "bob", URL: "data:x"}); !errors.Is(err, p2pstreams.ErrFrameURL) {
 		t.Errorf("data: URL gave %v, want ErrFrameURL", err)
+	}
+	if _, err := srv.Token("lobby", "bob", time.Minute, p2pstreams.FrameConfig{MaxBitrate: 1 << 40}); err == nil {
+		t.Error("Token took a FrameConfig with maxBitrate over MaxMaxBitrate")
+	}
+	if _, err := srv.Token("lobby", "bob", time.Minute, &p2pstreams.FrameConfig{MaxBitrate: 300_000, ScaleResolutionDownBy: 2}); err != nil {
+		t.Errorf("Token refused a valid config: %v", err)
 	}
 	for _, u := range []string{"ws://127.0.0.1:8080/p2p/", "wss://example.com/p2p/", "https://example.com/p2p/", "/p2p/"} {
 		if _, err := srv.FrameTag(p2pstreams.FrameOptions{Session: "lobby", Peer: "bob", URL: u}); err != nil {

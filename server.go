@@ -277,6 +277,9 @@ func NewServer(o *Options) (*Server, error) {
 // back to the peer when it joins (the frame config: ICE servers, heartbeat...).
 func (s *Server) Token(session SessionID, peer PeerID, ttl time.Duration, config any) (string, error) {
 	c := token.Claims{Session: session, Peer: peer, Expires: time.Now().Add(ttl).Unix()}
+	if err := validConfig(config); err != nil {
+		return "", fmt.Errorf("p2pstreams: config: %w", err)
+	}
 	if config != nil {
 		b, err := json.Marshal(config)
 		if err != nil {
@@ -287,6 +290,20 @@ func (s *Server) Token(session SessionID, peer PeerID, ttl time.Duration, config
 		}
 	}
 	return token.Issue(s.o.Secret, c)
+}
+
+// validConfig checks a token's config when it is a FrameConfig (an app's
+// own map or struct is the app's business).
+func validConfig(config any) error {
+	switch c := config.(type) {
+	case FrameConfig:
+		return c.Validate()
+	case *FrameConfig:
+		if c != nil {
+			return c.Validate()
+		}
+	}
+	return nil
 }
 
 // ServeHTTP upgrades WebSocket requests to signaling connections, at any

@@ -95,6 +95,8 @@ export class Connection {
     this.streamFrom = new Map() // stream id -> the peer that shares it, when not the remote (Negotiation.StreamFrom)
     this.onstream = (stream, from) => {}
     this.onstreamended = (stream, from) => {}
+    this.refuseTracks = false // a host where clients may not share: it stops every track the client sends
+    this.onrefused = () => {} // a refused track came (once per stream)
 
     const pc = new RTCPeerConnection(rtcConfiguration(config, iceServers))
     this.pc = pc
@@ -126,6 +128,7 @@ export class Connection {
       }
     }
     pc.ontrack = (e) => {
+      if (this.refuseTracks) return this.refuse(e)
       for (const stream of e.streams) {
         if (this.remoteStreams.has(stream.id)) continue
         this.remoteStreams.set(stream.id, stream)
@@ -419,15 +422,38 @@ export class Connection {
   // ---- media: tracks are added and removed on the live connection, and
   // negotiated over the channel (negotiationneeded)
 
-  /** addStream sends stream's tracks to the remote peer; from: who shares it, when not this peer. */
-  addStream(stream, from) {
+  /**
+   * addStream sends stream's tracks to the remote peer; from: who shares
+   * it, when not this peer; caps: {maxBitrate, scaleResolutionDownBy} for
+   * each of its senders (0 and 1: none).
+   */
+  addStream(stream, from, caps) {
     if (isFinal(this.state)) return
     if (from) this.sendNow({ type: Message.StreamFrom, data: { streamId: stream.id, peerId: from } })
     const senders = this.senders.get(stream.id) ?? []
     for (const track of stream.getTracks()) {
-      if (!senders.some((s) => s.track === track)) senders.push(this.pc.addTrack(track, stream))
+      if (senders.some((s) => s.track === track)) continue
+      const sender = this.pc.addTrack(track, stream)
+      senders.push(sender)
+      if (caps) capSender(sender, caps).catch((e) => this.onerror(e))
     }
     this.senders.set(stream.id, senders)
+  }
+
+  // refuse stops a track the remote may not send (its transceiver: the
+  // remote stops sending it at the next negotiation) and tells onrefused
+  // once per stream.
+  refuse(e) {
+    try {
+      e.transceiver.stop()
+    } catch {
+      // closed meanwhile
+    }
+    const id = e.streams[0]?.id ?? e.track.id
+    this.refused ??= new Set()
+    if (this.refused.has(id)) return
+    this.refused.add(id)
+    this.onrefused()
   }
 
   /** removeStream stops sending stream's tracks; the remote sees the stream end. */
@@ -441,6 +467,11 @@ export class Connection {
         // closed meanwhile
       }
     }
+  }
+
+  /** senderCaps: the encodings of every video and audio sender (for tests and stats). */
+  senderCaps() {
+    return this.pc.getSenders().filter((s) => s.track).map((s) => ({ kind: s.track.kind, encodings: s.getParameters().encodings ?? [] }))
   }
 
   /** fail ends a connection that is not connected yet in state failed, with code. */
@@ -476,4 +507,18 @@ export class Connection {
     }
     this.onstate(s)
   }
+}
+
+// capSender sets a sender's first encoding to caps: maxBitrate (when set)
+// and, for video, scaleResolutionDownBy. Chromium gives a new sender its
+// encoding at once (checked in TestStreamCaps); a browser that gives none
+// before negotiation leaves that sender uncapped.
+async function capSender(sender, caps) {
+  const p = sender.getParameters()
+  if (!p.encodings?.length) return
+  const e = p.encodings[0]
+  if (caps.maxBitrate > 0) e.maxBitrate = caps.maxBitrate
+  else delete e.maxBitrate
+  if (sender.track?.kind === "video") e.scaleResolutionDownBy = caps.scaleResolutionDownBy || 1
+  await sender.setParameters(p)
 }

@@ -50,6 +50,10 @@ export const Code = Object.freeze({
   HostUnresponsive: "host_unresponsive",
   ICEFailed: "ice_failed",
   AlreadyOpen: "already_open",
+  ShareForbidden: "share_forbidden",
+  BadStreamOptions: "bad_stream_options",
+  MediaDenied: "media_denied",
+  MediaUnavailable: "media_unavailable",
 })
 
 /** What a peer does after each code: "fatal" (ends), "retry" (joins again), "info". */
@@ -79,6 +83,10 @@ export const CODE_CLASS = Object.freeze({
   host_unresponsive: "info",
   ice_failed: "info",
   already_open: "info",
+  share_forbidden: "info",
+  bad_stream_options: "info",
+  media_denied: "info",
+  media_unavailable: "info",
 })
 
 /** Codes after which joining again cannot help. */
@@ -127,6 +135,8 @@ export const HEAL_MAX_HELD = 4096
 export const CHUNK_SIZE = 16384
 export const MAX_MAX_MESSAGE_SIZE = 67108864
 export const HOST_STATE_EVERY_MLS = 1000
+export const MAX_MAX_BITRATE = 100000000
+export const MAX_SCALE_RESOLUTION_DOWN_BY = 16
 
 /** The frame config's keys with their defaults. */
 export const DEFAULT_CONFIG = Object.freeze({
@@ -138,6 +148,9 @@ export const DEFAULT_CONFIG = Object.freeze({
   iceTransportPolicy: "all",
   connect_timeout_mls: 15000,
   heal_timeout_mls: 20000,
+  maxBitrate: 0,
+  scaleResolutionDownBy: 1,
+  clientsMayShare: true,
 })
 
 /** The token claims' JSON names (package token, Claims). */

@@ -48,8 +48,16 @@ export const P2pMixin = (Base) =>
     }
 
     /** p2pShareStream shares a MediaStream (camera, screen, canvas) with every other peer. */
-    p2pShareStream(stream) {
-      return this.p2pFrame ? this.p2pFrame.shareStream(stream) : false
+    p2pShareStream(stream, options) {
+      return this.p2pFrame ? this.p2pFrame.shareStream(stream, options) : false
+    }
+    /** p2pShareCamera captures the camera (and microphone) and shares it: the stream, or null after p2pError. */
+    p2pShareCamera(constraints, options) {
+      return this.p2pFrame ? this.p2pFrame.shareCamera(constraints, options) : Promise.resolve(null)
+    }
+    /** p2pShareScreen captures a screen, window or tab and shares it: the stream, or null after p2pError. */
+    p2pShareScreen(constraints, options) {
+      return this.p2pFrame ? this.p2pFrame.shareScreen(constraints, options) : Promise.resolve(null)
     }
     /** p2pStopStream stops sharing it: every peer gets p2pStreamEnded. */
     p2pStopStream(stream) {

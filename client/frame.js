@@ -23,7 +23,8 @@
 // at once (in a microtask, after its constructor has finished).
 
 import { Peer } from "./peer.js"
-import { Message, State } from "./protocol.js"
+import { capture } from "./media.js"
+import { Code, Message, State } from "./protocol.js"
 import { Signaling } from "./signaling.js"
 
 const CALLBACKS = {
@@ -131,9 +132,53 @@ export class P2pFrameElement extends (globalThis.HTMLElement ?? class {}) {
   get config() {
     return this.peer?.config
   }
-  /** shareStream shares a MediaStream with every other peer (a client's goes through the host). */
-  shareStream(stream) {
-    return this.peer ? this.peer.shareStream(stream) : false
+  /**
+   * shareStream shares a MediaStream with every other peer (a client's goes
+   * through the host); options {maxBitrate, scaleResolutionDownBy} cap each
+   * viewer's senders (default: the config's).
+   */
+  shareStream(stream, options) {
+    return this.peer ? this.peer.shareStream(stream, options) : false
+  }
+
+  /**
+   * shareCamera captures the camera and microphone (getUserMedia with
+   * constraints; by default video and audio, or video alone where there is
+   * no microphone) and shares them; shareScreen captures a screen, window
+   * or tab (getDisplayMedia). Each resolves to the stream it shares, or to
+   * null after a p2pError with the code: media_denied (refused),
+   * media_unavailable (no device, or no capture in this browser),
+   * share_forbidden, bad_stream_options. A captured stream whose tracks
+   * all end (the browser's own "stop sharing") stops being shared.
+   */
+  shareCamera(constraints, options) {
+    return this.shareCaptured("camera", constraints, options)
+  }
+
+  shareScreen(constraints = { video: true }, options) {
+    return this.shareCaptured("screen", constraints, options)
+  }
+
+  async shareCaptured(kind, constraints, options) {
+    const peer = this.peer
+    if (!peer || !peer.canShare(options)) return null // said why, before asking for the device
+    let got = await capture(kind, constraints ?? { video: true, audio: true })
+    if (got.error?.code === Code.MediaUnavailable && kind === "camera" && !constraints) got = await capture(kind, { video: true }) // no microphone
+    if (got.error) {
+      this.emitError(got.error)
+      return null
+    }
+    const stream = got.stream
+    if (this.peer !== peer || !peer.shareStream(stream, options)) {
+      for (const t of stream.getTracks()) t.stop()
+      return null
+    }
+    for (const t of stream.getTracks()) {
+      t.addEventListener("ended", () => {
+        if (stream.getTracks().every((x) => x.readyState === "ended")) peer.stopStream(stream)
+      })
+    }
+    return stream
   }
 
   /** stopStream stops sharing a stream; every peer sees it end. */

@@ -36,9 +36,23 @@ export interface P2pConfig {
   iceTransportPolicy?: RTCIceTransportPolicy
   /** How long a link whose path broke may take to heal over its DataChannel (same connection, no server) before it counts as lost; default 20000 ms. */
   heal_timeout_mls?: number
+  /** Per-viewer cap, in bits per second, on each sender of a shared stream (RTCRtpSender maxBitrate); default 0: none; at most 100000000. A share's own options win. */
+  maxBitrate?: number
+  /** Per-viewer downscale of each shared video (scaleResolutionDownBy): 2 sends half the width and height; default 1, in [1, 16]. */
+  scaleResolutionDownBy?: number
+  /** Whether clients may share streams; default true. false: only the host shares (a client's share fails with share_forbidden). */
+  clientsMayShare?: boolean
   [key: string]: unknown
 }
-export declare const DEFAULT_CONFIG: Readonly<Required<Pick<P2pConfig, "ice_servers" | "keepCableConnection" | "manualFailover" | "maxMessageSize" | "iceTransportPolicy" | "connect_timeout_mls" | "heal_timeout_mls">> & { heartbeat: { interval_mls: number; idle_timeout_mls: number } }>
+
+/** A share's sender caps, per viewer; each defaults to the frame config's. Out of bounds: the share fails with bad_stream_options. */
+export interface P2pShareOptions {
+  /** Bits per second, 0 (no cap) to 100000000. */
+  maxBitrate?: number
+  /** Video only: 1 (full size) to 16. */
+  scaleResolutionDownBy?: number
+}
+export declare const DEFAULT_CONFIG: Readonly<Required<Pick<P2pConfig, "ice_servers" | "keepCableConnection" | "manualFailover" | "maxMessageSize" | "iceTransportPolicy" | "connect_timeout_mls" | "heal_timeout_mls" | "maxBitrate" | "scaleResolutionDownBy" | "clientsMayShare">> & { heartbeat: { interval_mls: number; idle_timeout_mls: number } }>
 export declare function normalizeConfig(c?: P2pConfig): Required<Omit<P2pConfig, "autoFailover">>
 /** Error codes by name (generated from Go's package protocol). */
 export declare const Code: Readonly<Record<string, string>>
@@ -52,7 +66,7 @@ export type P2pMessage =
   | { type: "Data"; senderId: string; data: unknown }
   | { type: "Data.Connection.State"; data: Record<string, P2pState> }
 
-/** An error from the server (PROTOCOL.md codes) or from the client ("webrtc", "bad_frame", "signaling_unreachable", "ice_failed", "already_open", "messages_lost": sent while a link healed, and lost with it); the one shape p2pError gets. */
+/** An error from the server (PROTOCOL.md codes) or from the client ("webrtc", "bad_frame", "signaling_unreachable", "ice_failed", "already_open", "messages_lost": sent while a link healed, and lost with it; for streams "share_forbidden", "bad_stream_options", "media_denied", "media_unavailable"); the one shape p2pError gets. */
 export interface P2pError { code: string; message: string }
 
 /** Detail of a state change; `reconnecting` tells whether a disconnected client rejoins by itself. */
@@ -120,8 +134,12 @@ export interface P2pLinkStats {
 export declare class P2pFrameElement extends HTMLElement {
   /** Sends data to every peer, this one included; false when not connected. */
   send(data: unknown): boolean
-  /** Shares a MediaStream with every other peer, those joining later too (a client's goes through the host, which forwards it). */
-  shareStream(stream: MediaStream): boolean
+  /** Shares a MediaStream with every other peer, those joining later too (a client's goes through the host, which forwards it); false after p2pError (share_forbidden, bad_stream_options). */
+  shareStream(stream: MediaStream, options?: P2pShareOptions): boolean
+  /** Captures the camera (and microphone; default constraints { video: true, audio: true }) and shares it: the stream, or null after p2pError (media_denied, media_unavailable, share_forbidden, bad_stream_options). */
+  shareCamera(constraints?: MediaStreamConstraints, options?: P2pShareOptions): Promise<MediaStream | null>
+  /** Captures a screen, window or tab (getDisplayMedia) and shares it, as shareCamera. */
+  shareScreen(constraints?: DisplayMediaStreamOptions, options?: P2pShareOptions): Promise<MediaStream | null>
   /** Stops sharing it: every peer gets p2pStreamEnded. */
   stopStream(stream: MediaStream): boolean
   readonly peerId: string | undefined
@@ -152,7 +170,9 @@ export interface P2pControllerAPI extends Required<Omit<P2pListener, "p2pHostSta
   readonly hostPeerId: string | null | undefined
   readonly iamHost: boolean
   p2pSendMessage(data: unknown): boolean
-  p2pShareStream(stream: MediaStream): boolean
+  p2pShareStream(stream: MediaStream, options?: P2pShareOptions): boolean
+  p2pShareCamera(constraints?: MediaStreamConstraints, options?: P2pShareOptions): Promise<MediaStream | null>
+  p2pShareScreen(constraints?: DisplayMediaStreamOptions, options?: P2pShareOptions): Promise<MediaStream | null>
   p2pStopStream(stream: MediaStream): boolean
   p2pSetup(element?: Element): void
   p2pTeardown(): void
@@ -168,7 +188,9 @@ export declare class P2pController implements P2pControllerAPI {
   readonly hostPeerId: string | null | undefined
   readonly iamHost: boolean
   p2pSendMessage(data: unknown): boolean
-  p2pShareStream(stream: MediaStream): boolean
+  p2pShareStream(stream: MediaStream, options?: P2pShareOptions): boolean
+  p2pShareCamera(constraints?: MediaStreamConstraints, options?: P2pShareOptions): Promise<MediaStream | null>
+  p2pShareScreen(constraints?: DisplayMediaStreamOptions, options?: P2pShareOptions): Promise<MediaStream | null>
   p2pStopStream(stream: MediaStream): boolean
   p2pSetup(element?: Element): void
   p2pTeardown(): void
@@ -230,9 +252,16 @@ export declare class Peer {
   /** leave: false when the page is only closing or reloading (the default true also frees the place). */
   stop(options?: { leave?: boolean }): void
   send(data: unknown): boolean
-  shareStream(stream: MediaStream): boolean
+  shareStream(stream: MediaStream, options?: P2pShareOptions): boolean
+  /** Whether this peer may share with options; false after events.error (share_forbidden, bad_stream_options). */
+  canShare(options?: P2pShareOptions): boolean
   stopStream(stream: MediaStream): boolean
 }
+
+/** Captures the camera (getUserMedia) or a screen (getDisplayMedia); a failure as {error} with code media_denied or media_unavailable. */
+export declare function capture(kind: "camera" | "screen", constraints?: MediaStreamConstraints | DisplayMediaStreamOptions): Promise<{ stream: MediaStream; error?: undefined } | { stream?: undefined; error: P2pError }>
+/** Whether this browser can capture kind (getDisplayMedia exists for "screen"). */
+export declare function isCaptureSupported(kind: "camera" | "screen"): boolean
 
 /** One RTCPeerConnection between the host and a client. */
 export declare class Connection {

@@ -34,7 +34,7 @@
 
 import { Connection } from "./connection.js"
 import { linkStats } from "./stats.js"
-import { Code, FATAL, FORGET_AFTER_MLS, HOST_STATE_EVERY_MLS, Message, OFFER_TIMEOUT_MLS, RETRY, SIGNAL, Signal, State, backoff, isFinal, normalizeConfig, readToken } from "./protocol.js"
+import { Code, FATAL, FORGET_AFTER_MLS, HOST_STATE_EVERY_MLS, MAX_MAX_BITRATE, MAX_SCALE_RESOLUTION_DOWN_BY, Message, OFFER_TIMEOUT_MLS, RETRY, SIGNAL, Signal, State, backoff, isFinal, normalizeConfig, readToken } from "./protocol.js"
 import { isBytes, payloadSize } from "./wire.js"
 
 export { OFFER_TIMEOUT_MLS, FORGET_AFTER_MLS }
@@ -80,6 +80,7 @@ export class Peer {
     this.clients = new Map() // host: peer id -> Connection
     this.streams = new Map() // host: MediaStream -> its sharer (itself, or a client it forwards)
     this.ownStreams = new Set() // client: the MediaStreams it shares (through the host)
+    this.caps = new WeakMap() // MediaStream this peer shares -> its sender caps {maxBitrate, scaleResolutionDownBy}
     this.forgetTimers = new Map() // host: peer id -> timer, for clients that went
     this.states = new Map() // host: peer id -> state, itself included
     this.upstream = null // client: the Connection to the host
@@ -180,17 +181,58 @@ export class Peer {
    * join later too: the host sends its tracks to every client; a client
    * sends them to the host, which forwards them to every other client.
    * Tracks are added to live connections and negotiated over their
-   * DataChannels. It returns whether it shares the stream.
+   * DataChannels. options caps each sender, per viewer (maxBitrate in
+   * bits per second, scaleResolutionDownBy for video); the config's
+   * maxBitrate and scaleResolutionDownBy are the defaults. It returns
+   * whether it shares the stream; when not, events.error says why
+   * (share_forbidden: a client while clientsMayShare is false;
+   * bad_stream_options).
    */
-  shareStream(stream) {
+  shareStream(stream, options = {}) {
+    if (!this.canShare(options)) return false
+    const caps = this.streamCaps(options)
+    this.caps.set(stream, caps)
     if (this.iamHost) {
       this.streams.set(stream, this.peerId)
-      for (const c of this.clients.values()) if (c.open) c.addStream(stream)
+      for (const c of this.clients.values()) if (c.open) c.addStream(stream, undefined, caps)
       return true
     }
     this.ownStreams.add(stream)
-    if (this.upstream?.open) this.upstream.addStream(stream)
+    if (this.upstream?.open) this.upstream.addStream(stream, undefined, caps)
     return true
+  }
+
+  /**
+   * canShare tells whether this peer may share a stream with options;
+   * when not, events.error says why: share_forbidden (a client while the
+   * config says clientsMayShare: false; the host always may),
+   * bad_stream_options (an option out of its bounds).
+   */
+  canShare(options) {
+    const caps = this.streamCaps(options)
+    const bad = !(Number.isFinite(caps.maxBitrate) && caps.maxBitrate >= 0 && caps.maxBitrate <= MAX_MAX_BITRATE) ||
+      !(caps.scaleResolutionDownBy >= 1 && caps.scaleResolutionDownBy <= MAX_SCALE_RESOLUTION_DOWN_BY)
+    if (bad) {
+      this.events.error({
+        code: Code.BadStreamOptions,
+        message: `maxBitrate ${caps.maxBitrate} (0 to ${MAX_MAX_BITRATE} bits/s), scaleResolutionDownBy ${caps.scaleResolutionDownBy} (1 to ${MAX_SCALE_RESOLUTION_DOWN_BY})`,
+      })
+      return false
+    }
+    if (!this.iamHost && this.config.clientsMayShare === false) {
+      this.events.error({ code: Code.ShareForbidden, message: "clients may not share streams in this session (clientsMayShare is false)" })
+      return false
+    }
+    return true
+  }
+
+  // streamCaps: a share's sender caps, its options over the config's.
+  streamCaps(options) {
+    const o = options && typeof options === "object" ? options : {}
+    return {
+      maxBitrate: o.maxBitrate ?? this.config.maxBitrate,
+      scaleResolutionDownBy: o.scaleResolutionDownBy ?? this.config.scaleResolutionDownBy,
+    }
   }
 
   /** stopStream stops sharing a stream: every peer sees it end. */
@@ -210,7 +252,13 @@ export class Peer {
   // with who shares it.
   forward(from, stream) {
     this.streams.set(stream, from)
-    for (const [id, c] of this.clients) if (id !== from && c.open) c.addStream(stream, from)
+    for (const [id, c] of this.clients) if (id !== from && c.open) c.addStream(stream, from, this.capsOf(stream))
+  }
+
+  // capsOf: the caps of a stream this peer shares, else (a client's, which
+  // it forwards) the config's.
+  capsOf(stream) {
+    return this.caps.get(stream) ?? this.streamCaps()
   }
 
   unforward(from, stream) {
@@ -412,7 +460,7 @@ export class Peer {
       }
       // A client that joins gets every stream being shared.
       if (s === State.Connected) {
-        for (const [st, from] of this.streams) if (from !== id) conn.addStream(st, from === this.peerId ? undefined : from)
+        for (const [st, from] of this.streams) if (from !== id) conn.addStream(st, from === this.peerId ? undefined : from, this.capsOf(st))
       }
       this.setPeerState(id, s)
       if (s === State.Connected) this.sendHostState(conn) // the newcomer gets the room's state
@@ -503,7 +551,7 @@ export class Peer {
       if (this.upstream !== conn) return
       if (s === State.Connected) {
         this.attempt = 0
-        for (const st of this.ownStreams) conn.addStream(st) // to the host, which forwards them
+        for (const st of this.ownStreams) conn.addStream(st, undefined, this.capsOf(st)) // to the host, which forwards them
         if (!this.config.keepCableConnection) {
           this.signaling.close()
           this.joined = false
@@ -614,6 +662,16 @@ export class Peer {
     conn.onlost = (n) =>
       this.events.error({ code: "messages_lost", message: `${n} messages for ${remoteId}, sent while the link was healing, were lost with it` })
     conn.onerror = (e) => this.events.error({ code: "webrtc", message: `renegotiation with ${remoteId}: ${e && e.message ? e.message : e}` })
+    // A host of a session where clients may not share takes no track from
+    // a client: it tells the client (and its own app) with the code.
+    if (offerer && this.config.clientsMayShare === false) {
+      conn.refuseTracks = true
+      conn.onrefused = () => {
+        const message = `${remoteId} sent a stream, but clients may not share in this session; it was refused`
+        conn.sendNow({ type: Message.Error, code: Code.ShareForbidden, message })
+        this.events.error({ code: Code.ShareForbidden, message })
+      }
+    }
     conn.onstream = (stream, from) => {
       this.events.stream?.(stream, { peerId: from })
       if (offerer) this.forward(remoteId, stream) // the host: a client's stream

@@ -7,9 +7,9 @@ export {
   SIGNAL, Signal, Code, CODE_CLASS, FATAL, RETRY, CHANNEL_LABEL, Message, State, DEFAULT_CONFIG, CLAIMS,
   OFFER_TIMEOUT_MLS, NEGOTIATION_TIMEOUT_MLS, FORGET_AFTER_MLS, BACKOFF_BASE_MLS, BACKOFF_MAX_MLS,
   SEND_HIGH_WATER, SEND_LOW_WATER, RELAY_MAX_QUEUED, RELAY_MAX_HELD, CHUNK_SIZE, MAX_MAX_MESSAGE_SIZE, HOST_STATE_EVERY_MLS,
-  HEAL_MAX_HELD,
+  HEAL_MAX_HELD, MAX_MAX_BITRATE, MAX_SCALE_RESOLUTION_DOWN_BY,
 } from "./constants.js"
-import { BACKOFF_BASE_MLS, BACKOFF_MAX_MLS, CLAIMS, DEFAULT_CONFIG, MAX_MAX_MESSAGE_SIZE, State } from "./constants.js"
+import { BACKOFF_BASE_MLS, BACKOFF_MAX_MLS, CLAIMS, DEFAULT_CONFIG, MAX_MAX_BITRATE, MAX_MAX_MESSAGE_SIZE, MAX_SCALE_RESOLUTION_DOWN_BY, State } from "./constants.js"
 
 /** isFinal reports whether a connection in state s is over for good. */
 export function isFinal(s) {
@@ -50,6 +50,10 @@ export function normalizeConfig(c) {
     // A link whose path broke heals this long at most before it counts as lost.
     heal_timeout_mls: positive(c.heal_timeout_mls, DEFAULT_CONFIG.heal_timeout_mls),
     iceTransportPolicy: c.iceTransportPolicy === "relay" ? "relay" : "all",
+    // Per-viewer sender caps of shared streams, in their bounds (as Go's Normalize).
+    maxBitrate: Math.min(Number.isFinite(c.maxBitrate) && c.maxBitrate > 0 ? c.maxBitrate : 0, MAX_MAX_BITRATE),
+    scaleResolutionDownBy: Math.min(c.scaleResolutionDownBy >= 1 ? c.scaleResolutionDownBy : 1, MAX_SCALE_RESOLUTION_DOWN_BY),
+    clientsMayShare: c.clientsMayShare !== false,
   }
 }
 

@@ -1,6 +1,6 @@
 // Types of the Stimulus adapter (stimulus.js).
 import { Controller } from "@hotwired/stimulus"
-import type { P2pFrameElement, P2pError, P2pHostChange, P2pMessage, P2pStateDetail, P2pStreamFrom } from "./p2pstreams.js"
+import type { P2pFrameElement, P2pError, P2pHostChange, P2pMessage, P2pShareOptions, P2pStateDetail, P2pStreamFrom } from "./p2pstreams.js"
 
 /** A Stimulus controller with the P2pController API; its element is inside or around a <p2p-frame>. */
 export declare class P2pController<E extends Element = Element> extends Controller<E> {
@@ -9,7 +9,9 @@ export declare class P2pController<E extends Element = Element> extends Controll
   readonly hostPeerId: string | null | undefined
   readonly iamHost: boolean
   p2pSendMessage(data: unknown): boolean
-  p2pShareStream(stream: MediaStream): boolean
+  p2pShareStream(stream: MediaStream, options?: P2pShareOptions): boolean
+  p2pShareCamera(constraints?: MediaStreamConstraints, options?: P2pShareOptions): Promise<MediaStream | null>
+  p2pShareScreen(constraints?: DisplayMediaStreamOptions, options?: P2pShareOptions): Promise<MediaStream | null>
   p2pStopStream(stream: MediaStream): boolean
   p2pSetup(element?: Element): void
   p2pTeardown(): void

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -45,7 +46,48 @@ type FrameConfig struct {
 	// channel (keeping its connection, no server) before it counts as
 	// lost. Default HealTimeout.
 	HealTimeoutMls int64 `json:"heal_timeout_mls,omitempty"`
+	// MaxBitrate caps, in bits per second, what each sender of a shared
+	// stream sends to one viewer (RTCRtpEncodingParameters.maxBitrate), so
+	// that a host's uplink is shared predictably: a host with n viewers
+	// sends at most n × MaxBitrate per track. Default 0: no cap (congestion
+	// control decides). At most MaxMaxBitrate; a share may set its own.
+	MaxBitrate int `json:"maxBitrate,omitempty"`
+	// ScaleResolutionDownBy divides the width and height of each shared
+	// video as sent to one viewer (RTCRtpEncodingParameters
+	// .scaleResolutionDownBy): 2 sends a quarter of the pixels. Default 1,
+	// in [1, MaxScaleResolutionDownBy]; a share may set its own.
+	ScaleResolutionDownBy float64 `json:"scaleResolutionDownBy,omitempty"`
+	// ClientsMayShare says whether clients may share streams; default
+	// (nil) true. When false only the host shares: a client's share is
+	// refused with CodeShareForbidden, and a host ignores a track a
+	// client sends anyway (it tells the client, with that code).
+	ClientsMayShare *bool `json:"clientsMayShare,omitempty"`
 }
+
+// Bounds of FrameConfig's media caps (Validate refuses values outside,
+// Normalize clamps them).
+const (
+	MaxMaxBitrate            = 100_000_000 // bits per second
+	MaxScaleResolutionDownBy = 16
+)
+
+// Validate reports a config with a media cap out of its bounds: a negative
+// or too large MaxBitrate, a ScaleResolutionDownBy below 1 (other than 0,
+// the default) or above MaxScaleResolutionDownBy. Normalize would clamp
+// them; Validate lets the app that writes the config hear of its mistake.
+func (c FrameConfig) Validate() error {
+	if c.MaxBitrate < 0 || c.MaxBitrate > MaxMaxBitrate {
+		return fmt.Errorf("maxBitrate %d: want 0 (no cap) to %d bits per second", c.MaxBitrate, MaxMaxBitrate)
+	}
+	if s := c.ScaleResolutionDownBy; s != 0 && !(s >= 1 && s <= MaxScaleResolutionDownBy) {
+		return fmt.Errorf("scaleResolutionDownBy %v: want 1 to %d", s, MaxScaleResolutionDownBy)
+	}
+	return nil
+}
+
+// MayShare reports whether clients may share streams (ClientsMayShare,
+// default true).
+func (c FrameConfig) MayShare() bool { return c.ClientsMayShare == nil || *c.ClientsMayShare }
 
 // ICEServer is one entry of RTCConfiguration.iceServers.
 type ICEServer struct {
@@ -105,7 +147,7 @@ func (c *FrameConfig) UnmarshalJSON(b []byte) error {
 // Normalize returns c with the defaults filled in and the bounds applied,
 // as every peer reads it: heartbeat 1 s / 4 s, an idle timeout of at least
 // two intervals (less would drop live peers), a maximum message size in
-// (0, MaxMaxMessageSize].
+// (0, MaxMaxMessageSize], the media caps in their bounds.
 func (c FrameConfig) Normalize() FrameConfig {
 	if c.Heartbeat.Interval <= 0 {
 		c.Heartbeat.Interval = DefaultHeartbeatInterval
@@ -127,6 +169,13 @@ func (c FrameConfig) Normalize() FrameConfig {
 	if c.HealTimeoutMls <= 0 {
 		c.HealTimeoutMls = HealTimeout.Milliseconds()
 	}
+	c.MaxBitrate = min(max(c.MaxBitrate, 0), MaxMaxBitrate)
+	if !(c.ScaleResolutionDownBy >= 1) { // NaN too
+		c.ScaleResolutionDownBy = 1
+	}
+	c.ScaleResolutionDownBy = min(c.ScaleResolutionDownBy, MaxScaleResolutionDownBy)
+	may := c.MayShare()
+	c.ClientsMayShare = &may
 	return c
 }
 

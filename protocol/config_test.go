@@ -89,3 +89,32 @@ func TestCodeClass(t *testing.T) {
 		t.Errorf("CodeOf / errors.Is on %v", err)
 	}
 }
+
+func TestFrameConfigMedia(t *testing.T) {
+	c, _ := ParseFrameConfig(nil)
+	if c.MaxBitrate != 0 || c.ScaleResolutionDownBy != 1 || !c.MayShare() {
+		t.Errorf("defaults: maxBitrate %d, scaleResolutionDownBy %v, clients may share %v; want 0, 1, true", c.MaxBitrate, c.ScaleResolutionDownBy, c.MayShare())
+	}
+	c, _ = ParseFrameConfig(json.RawMessage(`{"maxBitrate":250000,"scaleResolutionDownBy":2,"clientsMayShare":false}`))
+	if c.MaxBitrate != 250000 || c.ScaleResolutionDownBy != 2 || c.MayShare() {
+		t.Errorf("read %d, %v, %v", c.MaxBitrate, c.ScaleResolutionDownBy, c.MayShare())
+	}
+	c, _ = ParseFrameConfig(json.RawMessage(`{"maxBitrate":-5,"scaleResolutionDownBy":0.5}`))
+	if c.MaxBitrate != 0 || c.ScaleResolutionDownBy != 1 {
+		t.Errorf("out of bounds normalized to %d, %v; want 0, 1", c.MaxBitrate, c.ScaleResolutionDownBy)
+	}
+	c, _ = ParseFrameConfig(json.RawMessage(`{"maxBitrate":1000000000000,"scaleResolutionDownBy":1000}`))
+	if c.MaxBitrate != MaxMaxBitrate || c.ScaleResolutionDownBy != MaxScaleResolutionDownBy {
+		t.Errorf("too large normalized to %d, %v", c.MaxBitrate, c.ScaleResolutionDownBy)
+	}
+	for _, bad := range []FrameConfig{{MaxBitrate: -1}, {MaxBitrate: MaxMaxBitrate + 1}, {ScaleResolutionDownBy: 0.5}, {ScaleResolutionDownBy: 17}} {
+		if bad.Validate() == nil {
+			t.Errorf("Validate(%+v) = nil, want an error", bad)
+		}
+	}
+	for _, ok := range []FrameConfig{{}, {MaxBitrate: 300_000, ScaleResolutionDownBy: 4}} {
+		if err := ok.Validate(); err != nil {
+			t.Errorf("Validate(%+v) = %v", ok, err)
+		}
+	}
+}

@@ -19,7 +19,9 @@ const (
 )
 
 // Class returns what a peer does after an Error with code c. Codes not
-// listed here are informational: a new code is ClassInfo unless added.
+// listed here are informational: a new code is ClassInfo unless added
+// (the media codes, CodeShareForbidden and the others, are: a refused share
+// or capture leaves the connection as it was).
 func (c Code) Class() Class {
 	switch c {
 	case CodeBadToken, CodeTokenExpired, CodeSessionExpired, CodeSessionFull, CodeOriginForbidden, CodePeerRemoved, CodeSessionClosed:

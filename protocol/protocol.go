@@ -102,6 +102,26 @@ const (
 	CodeAlreadyOpen Code = "already_open"
 )
 
+// Media codes: the peers' own, never sent by the server (PROTOCOL.md, "Media").
+// All are informational (ClassInfo): the connection goes on.
+const (
+	// CodeShareForbidden: a client shared a stream while the frame config
+	// says clients may not (clientsMayShare false). The client refuses it
+	// itself; a host that gets a track from a client anyway ignores it and
+	// sends the client an Error with this code.
+	CodeShareForbidden Code = "share_forbidden"
+	// CodeBadStreamOptions: a share's options (maxBitrate,
+	// scaleResolutionDownBy) are out of their bounds; nothing is shared.
+	CodeBadStreamOptions Code = "bad_stream_options"
+	// CodeMediaDenied: the camera, microphone or screen was refused
+	// (getUserMedia or getDisplayMedia: NotAllowedError).
+	CodeMediaDenied Code = "media_denied"
+	// CodeMediaUnavailable: no such device, or it cannot be read, or the
+	// browser cannot capture at all (NotFoundError, NotReadableError,
+	// OverconstrainedError, no mediaDevices).
+	CodeMediaUnavailable Code = "media_unavailable"
+)
+
 // Message is one signaling message. Fields not used by a state are empty.
 type Message struct {
 	Type  string `json:"type"`

@@ -63,8 +63,9 @@ type Browser struct {
 }
 
 // Launch starts Chromium at execPath and returns it once it answers. Close
-// stops it.
-func Launch(ctx context.Context, execPath string) (*Browser, error) {
+// stops it. extra flags ("name" or "name=value") come after Flags and win
+// over them (e.g. "use-fake-ui-for-media-stream=deny": every capture refused).
+func Launch(ctx context.Context, execPath string, extra ...string) (*Browser, error) {
 	dir, err := os.MkdirTemp("", "p2pstreams-chromium-")
 	if err != nil {
 		return nil, err
@@ -75,7 +76,7 @@ func Launch(ctx context.Context, execPath string) (*Browser, error) {
 		chromedp.NoSandbox,
 		chromedp.UserDataDir(dir),
 	}
-	for _, f := range Flags {
+	for _, f := range append(Flags[:len(Flags):len(Flags)], extra...) {
 		name, value, ok := cut(f)
 		if ok {
 			opts = append(opts, chromedp.Flag(name, value))
@@ -104,6 +105,15 @@ func cut(f string) (name, value string, ok bool) {
 		}
 	}
 	return f, "", false
+}
+
+// PID is the browser's main process (its renderers and other processes
+// are its descendants), for CPU figures.
+func (b *Browser) PID() int {
+	if p := chromedp.FromContext(b.ctx).Browser.Process(); p != nil {
+		return p.Pid
+	}
+	return 0
 }
 
 // Close stops the browser and removes its profile.

@@ -9,7 +9,9 @@
 // Query switches on /room: failover=off (the manual mode of the Rails gem
 // p2p_streams_channel: when the host goes, "Stream disconnected! please
 // refresh to continue"), keep=on (keepCableConnection), relay=on
-// (iceTransportPolicy "relay": through TURN only, when the server has TURN).
+// (iceTransportPolicy "relay": through TURN only, when the server has TURN),
+// share=host (clientsMayShare false: only the host shares streams),
+// maxBitrate=N (each viewer's video and audio capped at N bits per second).
 package demo
 
 import (
@@ -18,6 +20,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -104,6 +107,17 @@ func (a *app) room(w http.ResponseWriter, r *http.Request) {
 	}
 	if q.Get("relay") == "on" {
 		cfg.ICETransportPolicy = "relay"
+	}
+	if q.Get("share") == "host" {
+		no := false
+		cfg.ClientsMayShare = &no
+	}
+	if b, err := strconv.Atoi(q.Get("maxBitrate")); err == nil {
+		cfg.MaxBitrate = b
+	}
+	if err := cfg.Validate(); err != nil {
+		back(w, r, "This room's settings are not valid: "+err.Error()+".")
+		return
 	}
 	a.render(w, "room.html", map[string]any{
 		"Name":      name,

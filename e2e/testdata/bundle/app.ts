@@ -27,6 +27,9 @@ const chat = new Chat(document.getElementById("chat")!)
 declare global {
   interface Window {
     say(text: string): boolean
+    shareCamera(): Promise<MediaStream | null>
   }
 }
 window.say = (text: string) => chat.p2pSendMessage(text)
+// A camera capped at 300 kbit/s and half size for each viewer (the types of the share options).
+window.shareCamera = () => chat.p2pShareCamera({ video: true }, { maxBitrate: 300_000, scaleResolutionDownBy: 2 })

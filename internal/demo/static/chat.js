@@ -9,7 +9,7 @@
 // STATE"), #lines (messages "SENDER: TEXT" as <div>, system lines as <p>),
 // #empty, #status, #role, and the form #send with #message and its button.
 // Text from peers is always set as text (textContent), never as HTML.
-import { P2pController } from "p2pstreams"
+import { P2pController, isCaptureSupported } from "p2pstreams"
 
 // Words for people, for each code p2pError can bring (PROTOCOL.md's and the
 // client's own); anything else falls back to the code and the server's words.
@@ -32,6 +32,10 @@ const ERRORS = {
   message_too_large: "That message is too long to send.",
   slow_reader: "A peer could not keep up and was dropped; it will rejoin.",
   bad_frame: "This page is broken: its room element cannot be read.",
+  media_denied: "Your camera, microphone or screen cannot be used: the browser was not allowed to. Allow it (the icon in the address bar) and try again.",
+  media_unavailable: "No camera or screen could be captured: none is connected, another app is using it, or this browser cannot capture here.",
+  share_forbidden: "Only the host can share video in this room.",
+  bad_stream_options: "This page asked for video settings that cannot be used.",
 }
 
 /** errorText is what the room says for a p2pError. */
@@ -59,11 +63,15 @@ export default class ChatController extends P2pController {
     this.host = null // the host named in the last system line
     this.lost = false // this page lost the host and has not connected since
     this.error = false // the status shows an error until connected again
-    // Streams: the Share camera button, and every shared video.
-    this.shareButton = element.querySelector("#share")
+    // Streams: the Share camera and Share screen buttons, and every shared video.
     this.videos = element.querySelector("#videos")
-    this.camera = null // the stream this page shares
-    this.shareButton?.addEventListener("click", () => this.toggleCamera())
+    this.sharing = {} // kind ("camera", "screen") -> the stream this page shares
+    this.shareButtons = {
+      camera: element.querySelector("#share"),
+      // Share screen only where the browser can capture one.
+      screen: isCaptureSupported("screen") ? element.querySelector("#screen") : null,
+    }
+    for (const [kind, button] of Object.entries(this.shareButtons)) button?.addEventListener("click", () => this.toggleShare(kind))
     // Every chat message [sender, data, time], in the host's order: the state
     // the library hands to newcomers and to a new host (p2pHostState), so
     // that every page shows the whole history, once, across host changes.
@@ -91,7 +99,7 @@ export default class ChatController extends P2pController {
     this.showStatus("")
     this.enable(true)
     this.role.textContent = this.iamHost ? "(host)" : ""
-    if (this.shareButton) this.shareButton.hidden = false
+    for (const button of Object.values(this.shareButtons)) if (button) button.hidden = false
     if (this.lost) this.system("reconnected")
     this.lost = false
   }
@@ -128,8 +136,8 @@ export default class ChatController extends P2pController {
     this.showVideo(peerId, stream)
   }
 
-  p2pStreamEnded(stream, { peerId }) {
-    this.showVideo(peerId, null)
+  p2pStreamEnded(stream) {
+    this.hideVideo(stream)
   }
 
   p2pReceivedMessage(message) {
@@ -148,40 +156,43 @@ export default class ChatController extends P2pController {
 
   // ---- streams
 
-  async toggleCamera() {
-    if (this.camera) {
-      this.p2pStopStream(this.camera)
-      for (const t of this.camera.getTracks()) t.stop()
-      this.camera = null
-      this.showVideo(this.peerId, null)
-      this.shareButton.textContent = "Share camera"
+  // toggleShare shares this page's camera or screen, or stops sharing it.
+  async toggleShare(kind) {
+    const button = this.shareButtons[kind]
+    const label = kind === "screen" ? "Share screen" : "Share camera"
+    const shared = this.sharing[kind]
+    if (shared) {
+      this.p2pStopStream(shared)
+      for (const t of shared.getTracks()) t.stop()
+      this.ended(kind, shared, label)
       return
     }
-    let stream
-    try {
-      const md = navigator.mediaDevices
-      stream = await md.getUserMedia({ video: true, audio: true }).catch(() => md.getUserMedia({ video: true }))
-    } catch (e) {
-      this.showStatus(`Your camera cannot be used (${e.name}): allow it in the browser, or connect one.`, true)
-      return
-    }
-    if (!this.p2pShareStream(stream)) {
-      for (const t of stream.getTracks()) t.stop()
-      return
-    }
-    this.camera = stream
+    button.disabled = true
+    // A refusal or a missing device comes to p2pError, which says it in words.
+    const stream = kind === "screen" ? await this.p2pShareScreen() : await this.p2pShareCamera()
+    button.disabled = false
+    if (!stream) return
+    this.sharing[kind] = stream
     this.showVideo(this.peerId, stream) // your own, muted
-    this.shareButton.textContent = "Stop sharing"
+    button.textContent = "Stop sharing"
+    // The browser's own "Stop sharing" (a screen) ends the tracks: the library stops the share.
+    for (const t of stream.getTracks()) t.addEventListener("ended", () => stream.getTracks().every((x) => x.readyState === "ended") && this.ended(kind, stream, label))
   }
 
-  // showVideo shows name's stream in the grid, labelled with the name, or
-  // removes it (stream null).
+  ended(kind, stream, label) {
+    if (this.sharing[kind] !== stream) return
+    this.sharing[kind] = null
+    this.hideVideo(stream)
+    this.shareButtons[kind].textContent = label
+  }
+
+  // showVideo shows a stream of name's in the grid, labelled with the name.
   showVideo(name, stream) {
-    let fig = [...this.videos.children].find((f) => f.dataset.name === name)
-    if (!stream) return fig?.remove()
+    let fig = [...this.videos.children].find((f) => f.dataset.stream === stream.id)
     if (!fig) {
       fig = document.createElement("figure")
       fig.dataset.name = name
+      fig.dataset.stream = stream.id
       const video = document.createElement("video")
       video.autoplay = video.playsInline = video.muted = true // muted: browsers autoplay only so
       video.controls = name !== this.peerId
@@ -193,6 +204,10 @@ export default class ChatController extends P2pController {
     const video = fig.querySelector("video")
     video.srcObject = stream
     video.play().catch(() => {})
+  }
+
+  hideVideo(stream) {
+    ;[...this.videos.children].find((f) => f.dataset.stream === stream.id)?.remove()
   }
 
   // the room's state for a newcomer or a new host (the library asks the host)

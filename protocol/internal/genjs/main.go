@@ -48,6 +48,8 @@ var rules = []struct {
 	{"CHUNK_SIZE", protocol.ChunkSize},
 	{"MAX_MAX_MESSAGE_SIZE", protocol.MaxMaxMessageSize},
 	{"HOST_STATE_EVERY_MLS", protocol.HostStateEvery},
+	{"MAX_MAX_BITRATE", protocol.MaxMaxBitrate},
+	{"MAX_SCALE_RESOLUTION_DOWN_BY", protocol.MaxScaleResolutionDownBy},
 }
 
 func main() {
