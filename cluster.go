@@ -36,8 +36,8 @@ func optional[T any](st Store) (T, bool) {
 // so that Server.Sessions, RemovePeer and CloseSession work from any node.
 type Directory interface {
 	// Report replaces the report kept with s by states, when host is the
-	// connected host of s; otherwise it does nothing. The report ends with
-	// the session.
+	// connected host of s; otherwise it does nothing. Nil states forget
+	// the report (a new host starts without one).
 	Report(ctx context.Context, s SessionID, host PeerID, states map[PeerID]string) error
 	// Session returns s; ok is false when s has no connected host.
 	Session(ctx context.Context, s SessionID) (rec SessionRecord, ok bool, err error)

@@ -430,7 +430,7 @@ func (c *conn) joinToken(tok string, mayRetry bool) {
 	s.stats.joins.Add(1)
 	s.log.Info("peer joined", "session", cl.Session, "peer", cl.Peer, "host", host)
 	if host == cl.Peer {
-		s.sessionStarted(ctx, cl.Session, host)
+		s.hostStarts(ctx, cl.Session, host)
 	}
 	s.emit(EventPeerJoined, cl.Session, cl.Peer, host)
 	if host == cl.Peer {

@@ -29,7 +29,10 @@ func (m *MemoryStore) Report(ctx context.Context, s SessionID, host PeerID, stat
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if ss := m.session(s, now); ss != nil && ss.host == host {
-		ss.report = &memReport{host: host, states: maps.Clone(states), at: now}
+		ss.report = nil
+		if states != nil {
+			ss.report = &memReport{host: host, states: maps.Clone(states), at: now}
+		}
 	}
 	return nil
 }

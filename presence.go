@@ -1,6 +1,7 @@
 package p2pstreams
 
 import (
+	"context"
 	"time"
 
 	"github.com/p2pstreams/p2pstreams/protocol"
@@ -75,4 +76,16 @@ func (s *Server) dropPresence(session SessionID, host PeerID) {
 		delete(s.presence, session)
 	}
 	s.presMu.Unlock()
+}
+
+// hostStarts forgets a report the store may keep from this session's last
+// host, which may have been this same peer (it comes back as host after a
+// reset), and reports the session started.
+func (s *Server) hostStarts(ctx context.Context, session SessionID, host PeerID) {
+	if s.dir != nil {
+		if err := s.dir.Report(ctx, session, host, nil); err != nil {
+			s.log.Warn("store report", "session", session, "err", err)
+		}
+	}
+	s.sessionStarted(ctx, session, host)
 }

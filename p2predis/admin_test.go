@@ -228,3 +228,28 @@ func TestEventsAcrossNodes(t *testing.T) {
 		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// A host that comes back as host of its session after a reset is listed
+// without its old report: the links it reported are gone with the session.
+func TestAdminListsNoReportOfAnEndedSession(t *testing.T) {
+	_, rdb := newRedis(t)
+	a, b := startNode(t, rdb, 3*time.Second), startNode(t, rdb, 3*time.Second)
+	const s = "reset-room"
+	alice, _ := join(t, a, s, "alice")
+	join(t, a, s, "bob")
+	alice.expect(protocol.SessionReady)
+	alice.send(protocol.Message{State: protocol.PeerStates, Data: json.RawMessage(`{"alice":"connected","bob":"connected"}`)})
+	waitListed(t, b, s, "alice", []p2pstreams.PeerInfo{{ID: "alice", State: "connected", Signaling: true}, {ID: "bob", State: "connected", Signaling: true}})
+	alice.send(protocol.Message{State: protocol.SessionLeave})
+	if h := alice.join(s); h != "alice" {
+		t.Fatalf("alice rejoined with host %q", h)
+	}
+	ss, err := b.srv.Sessions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(ss, func(in p2pstreams.SessionInfo) bool { return in.ID == s })
+	if i < 0 || !ss[i].Reported.IsZero() || !slices.Equal(ss[i].Peers, []p2pstreams.PeerInfo{{ID: "alice", State: "joined", Signaling: true}}) {
+		t.Fatalf("Sessions() = %+v; want %q with alice joined and no report", ss, s)
+	}
+}

@@ -33,11 +33,12 @@ func (st *Store) key(s p2pstreams.SessionID, suffix string) string {
 	return st.prefix + "{" + string(s) + "}" + suffix
 }
 
-// reportScript: KEYS h, e, l, p; ARGV host, states (JSON). The report lives
-// as long as the session's keys.
+// reportScript: KEYS h, e, l, p; ARGV host, states (JSON; "" forgets the
+// report). The report lives as long as the session's keys.
 var reportScript = redis.NewScript(prologue + `
 local p = KEYS[4]
 if host ~= ARGV[1] or not connected(ARGV[1]) then return 0 end
+if ARGV[2] == '' then return redis.call('DEL', p) end
 redis.call('HSET', p, 'host', ARGV[1], 'at', now, 'states', ARGV[2])
 local ttl = redis.call('PTTL', h)
 if ttl > 0 then redis.call('PEXPIRE', p, ttl) end
@@ -63,9 +64,12 @@ func (st *Store) Report(ctx context.Context, s p2pstreams.SessionID, host p2pstr
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	b, err := json.Marshal(states)
-	if err != nil {
-		return fmt.Errorf("p2predis: report: %w", err)
+	var b []byte
+	if states != nil {
+		var err error
+		if b, err = json.Marshal(states); err != nil {
+			return fmt.Errorf("p2predis: report: %w", err)
+		}
 	}
 	if err := reportScript.Run(ctx, st.rdb, append(st.keys(s), st.key(s, ":p")), string(host), b).Err(); err != nil {
 		return fmt.Errorf("p2predis: report: %w", err)

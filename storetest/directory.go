@@ -104,6 +104,16 @@ func testDirectoryReport(t *testing.T, s *suite) {
 	if rec, _ := lookup(t, d, sid); rec.States != nil {
 		t.Fatalf("the new host's session has the old host's report: %+v", rec)
 	}
+	// Nil states forget the report.
+	if err := d.Report(ctxT(t), sid, "bob", states); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Report(ctxT(t), sid, "bob", nil); err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := lookup(t, d, sid); rec.States != nil || !rec.Reported.IsZero() {
+		t.Fatalf("Session after Report(nil) = %+v; want no report", rec)
+	}
 }
 
 // A removal refuses the peer, a closed session every peer, for their time;
