@@ -109,12 +109,13 @@ type membership struct {
 	expiry      *time.Timer
 	expires     int64           // the token's expiry, Unix seconds (for ICE credentials)
 	configICE   json.RawMessage // the frame config's ice_servers, a JSON array, or nil
+	successor   PeerID          // host: the successor the store has from its reports (connection goroutine only)
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{srv: s, nc: nc, raw: rawConn(nc), tokens: float32(s.o.RateBurst), last: s.clock()}
 	c.seen.Store(s.tick.Load())
-	c.rd = lazyread.Reader{R: nc, Conn: nc, Idle: idleMove}
+	c.rd = lazyread.Reader{R: nc, Conn: nc, Idle: idleMove, Raw: c.raw}
 	c.joinTimer = time.AfterFunc(s.o.JoinTimeout, func() {
 		if c.m.Load() == nil {
 			c.closeWith(ws.StatusPolicyViolation, protocol.CodeJoinTimeout, "no SessionJoin in time")
@@ -409,6 +410,10 @@ func (c *conn) joinToken(tok string, mayRetry bool) {
 		s.log.Info("join refused", "session", cl.Session, "peer", cl.Peer, "code", protocol.CodeSessionFull)
 		c.fail(protocol.CodeSessionFull, "the session is full")
 		return
+	case errors.Is(err, ErrSuccessorPending):
+		s.log.Info("join refused", "session", cl.Session, "peer", cl.Peer, "code", protocol.CodeSuccessorPending)
+		c.fail(protocol.CodeSuccessorPending, "the host left; the session waits for the successor it named")
+		return
 	case err != nil:
 		s.log.Error("store join", "session", cl.Session, "peer", cl.Peer, "err", err)
 		c.fail(protocol.CodeUnavailable, "the session store failed; try again")
@@ -609,12 +614,12 @@ func (c *conn) deliver(msg []byte) {
 
 // accept passes on a delivered message.
 func (c *conn) accept(msg []byte) {
-	if len(msg) == 1 { // a mark alone is for the connection, not its peer (probe.go, admin.go)
-		if msg[0] == probeMark {
-			c.probeHost()
-		} else {
-			c.closeByOperator(msg[0])
-		}
+	if len(msg) > 0 && msg[0] == probeMark { // for the connection, not its peer (probe.go)
+		c.probeHost(msg[1:])
+		return
+	}
+	if len(msg) == 1 { // a mark alone is for the connection too: presenceMark, or admin.go's
+		c.closeByOperator(msg[0])
 		return
 	}
 	if len(msg) > 0 && msg[0] == resetMark {
@@ -1002,8 +1007,9 @@ func (c *conn) finish() {
 		c.joinTimer.Stop()
 	}
 	c.dropStale()
+	var waiting []string // HostChecks waiting for a probe of this host (probe.go)
 	if c.probe.Load() != nil {
-		c.hostAlive() // stops a waiting probe
+		waiting = c.endProbe(false)
 	}
 	mb := c.m.Swap(nil)
 	if mb != nil {
@@ -1013,6 +1019,9 @@ func (c *conn) finish() {
 		} else {
 			c.leave(mb, false)
 		}
+	}
+	for _, r := range waiting {
+		c.srv.answerCheck(r, false)
 	}
 	c.closeWith(ws.StatusNormalClosure, "", "")
 	c.mu.Lock()

@@ -24,6 +24,15 @@ type memSession struct {
 	host    PeerID // "" when the session has no host
 	members map[PeerID]*memMember
 	report  *memReport // the host's last PeerStates (memory_directory.go)
+
+	successor PeerID        // named by the host (SetSuccessor), "" for none
+	window    time.Duration // how long a reset waits for successor
+
+	// A reset session waiting for its successor has no members, and
+	// admits only heir (who hosts) or previous (the old host, who hosts
+	// again) until waitUntil.
+	heir, previous PeerID
+	waitUntil      time.Time
 }
 
 type memMember struct {
@@ -52,6 +61,12 @@ func (m *MemoryStore) Join(ctx context.Context, s SessionID, p PeerID, o JoinOpt
 		m.sweep(now)
 	}
 	ss := m.session(s, now)
+	if ss != nil && ss.heir != "" {
+		if p != ss.heir && p != ss.previous {
+			return "", ErrSuccessorPending
+		}
+		ss = nil // the wait is over: p hosts a fresh session
+	}
 	if ss == nil {
 		ss = &memSession{members: make(map[PeerID]*memMember)}
 		m.sessions[s] = ss
@@ -142,7 +157,7 @@ func (m *MemoryStore) Leave(ctx context.Context, s SessionID, p PeerID, forget b
 			}
 		}
 		slices.Sort(d.Connected)
-		delete(m.sessions, s)
+		m.reset(s, ss, now)
 		return d, nil
 	}
 	if forget {
@@ -153,13 +168,51 @@ func (m *MemoryStore) Leave(ctx context.Context, s SessionID, p PeerID, forget b
 	return Departure{}, nil
 }
 
+// SetSuccessor implements Store.
+func (m *MemoryStore) SetSuccessor(ctx context.Context, s SessionID, host, successor PeerID, window time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ss := m.session(s, now)
+	if ss == nil || ss.heir != "" || host == "" || ss.host != host {
+		return ErrNotMember
+	}
+	ss.successor, ss.window = "", 0
+	if successor != "" && successor != host && ss.members[successor] != nil {
+		ss.successor, ss.window = successor, window
+	}
+	return nil
+}
+
+// reset ends ss, the session s whose host is gone: it is removed, or,
+// when its host named a successor that is still a member, replaced by
+// one that waits for it. m.mu is held.
+func (m *MemoryStore) reset(s SessionID, ss *memSession, now time.Time) {
+	if ss.successor == "" || ss.members[ss.successor] == nil || ss.window <= 0 {
+		delete(m.sessions, s)
+		return
+	}
+	m.sessions[s] = &memSession{heir: ss.successor, previous: ss.host, waitUntil: now.Add(ss.window)}
+}
+
 // session returns s after dropping its expired members, or nil when s does
-// not exist or was just found over: its host expired or lost its lease.
+// not exist or was just found over: its host expired or lost its lease (a
+// session waiting for its successor is returned as that, with heir set).
 // m.mu is held.
 func (m *MemoryStore) session(s SessionID, now time.Time) *memSession {
 	ss := m.sessions[s]
 	if ss == nil {
 		return nil
+	}
+	if ss.heir != "" {
+		if !now.Before(ss.waitUntil) {
+			delete(m.sessions, s)
+			return nil
+		}
+		return ss
 	}
 	for id, mb := range ss.members {
 		if !now.Before(mb.expires) {
@@ -170,8 +223,8 @@ func (m *MemoryStore) session(s SessionID, now time.Time) *memSession {
 		// A host that is gone resets the session (members are told when
 		// their own node's Refresh fails), unless it has no host yet.
 		if ss.host != "" || len(ss.members) == 0 {
-			delete(m.sessions, s)
-			return nil
+			m.reset(s, ss, now)
+			return m.sessions[s]
 		}
 	}
 	return ss
@@ -184,12 +237,19 @@ func (m *MemoryStore) sweep(now time.Time) {
 	}
 }
 
-// Len returns the number of live sessions (for tests and metrics).
+// Len returns the number of live sessions (for tests and metrics); one
+// waiting for its successor has no members and does not count.
 func (m *MemoryStore) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sweep(time.Now())
-	return len(m.sessions)
+	n := 0
+	for _, ss := range m.sessions {
+		if ss.heir == "" {
+			n++
+		}
+	}
+	return n
 }
 
 // leaseEnd is now+lease, or a time that never comes for lease <= 0.

@@ -24,9 +24,10 @@ type presence struct {
 }
 
 // reportStates handles a host's PeerStates: it keeps the map for Sessions
-// (here, and in the store when it is a Directory) and reports peers that
-// became connected (EventPeerConnected). A host
-// speaks only for its own session, the one of its membership.
+// (here, and in the store when it is a Directory), reports peers that
+// became connected (EventPeerConnected) and records the successor it names
+// in the store. A host speaks only for its own session, the one of its
+// membership.
 func (c *conn) reportStates(m *protocol.Message) {
 	s := c.srv
 	mb := c.hostMembership("only the host reports peer states")
@@ -36,6 +37,10 @@ func (c *conn) reportStates(m *protocol.Message) {
 	states, _ := protocol.DecodePeerStates(m.Data) // DecodeClient checked it
 	if len(states) > s.o.MaxPeers {
 		c.fail(protocol.CodeBadMessage, "more peers than a session holds")
+		return
+	}
+	if m.Successor == mb.peer {
+		c.fail(protocol.CodeBadMessage, "the host cannot be its own successor")
 		return
 	}
 	now := time.Now()
@@ -62,11 +67,28 @@ func (c *conn) reportStates(m *protocol.Message) {
 			s.log.Warn("store report", "session", mb.session, "err", err)
 		}
 	}
+	if m.Successor != mb.successor && s.o.SuccessorWindow > 0 {
+		c.setSuccessor(mb, m.Successor)
+	}
 	for id, st := range states {
 		if st == "connected" && id != mb.peer && (old == nil || old.states[id] != "connected") {
 			s.emit(EventPeerConnected, mb.session, id, mb.peer)
 		}
 	}
+}
+
+// setSuccessor records in the store the successor that the host's report
+// names; only when it changed (a report comes with each change of the
+// map). A failure is logged, and the next report tries again.
+func (c *conn) setSuccessor(mb *membership, successor PeerID) {
+	s := c.srv
+	ctx, cancel := s.storeContext()
+	defer cancel()
+	if err := s.store.SetSuccessor(ctx, mb.session, mb.peer, successor, s.o.SuccessorWindow); err != nil {
+		s.log.Warn("store successor", "session", mb.session, "host", mb.peer, "successor", successor, "err", err)
+		return
+	}
+	mb.successor = successor
 }
 
 // dropPresence forgets the report of host's session (its membership ended).

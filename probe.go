@@ -1,9 +1,12 @@
 package p2pstreams
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -20,14 +23,20 @@ import (
 // died), and the session is reset as if the host had left. A false report
 // costs one probe and its answer.
 //
+// A HostCheck (a suspecting client's question, see checkHost) waits for the
+// probe's outcome: its probe request names a reply topic, on which the
+// host's node answers alive or left once it knows.
+//
 // Bounds: a connection reports at most once per ProbeTimeout, and a host is
 // probed at most once per ProbeTimeout (a probe that is waiting for its
-// answer absorbs the reports that come meanwhile), so no member can make the
-// server probe in a loop. A host holds a timer only while a probe waits.
+// answer absorbs the reports and checks that come meanwhile), so no member
+// can make the server probe in a loop. A host holds a timer only while a
+// probe waits.
 
-// probeMark is the broker message that asks a host's connection to probe
-// its peer; it is never forwarded. (See resetMark and readyMark: JSON
-// never starts with it, and only servers publish to the broker.)
+// probeMark starts the broker message that asks a host's connection to
+// probe its peer; it is never forwarded. (See resetMark and readyMark: JSON
+// never starts with it, and only servers publish to the broker.) After the
+// mark comes the reply topic of a HostCheck waiting for the outcome, if any.
 const probeMark = 0x03
 
 // presenceMark is a broker message that every connection drops: publishing
@@ -36,6 +45,29 @@ const presenceMark = 0x04
 
 var probeRequest, presenceCheck = []byte{probeMark}, []byte{presenceMark}
 
+// The answers on a HostCheck's reply topic.
+var (
+	probeAlive = []byte("alive")
+	probeLeft  = []byte("left")
+)
+
+// replyMark starts every reply topic: no PeerTopic starts with NUL (a
+// session id is never empty). replyPrefix adds a random part, which keeps
+// the topics of several processes apart; maxReplyTopic bounds what a probe
+// request may name.
+const (
+	replyMark     = "\x00check\x00"
+	maxReplyTopic = 64
+)
+
+var replyPrefix = replyMark + rand.Text() + "\x00"
+
+// maxWaiting bounds the HostChecks one probe answers; more wait out their
+// bound (see awaitProbe) and are answered from a presence check.
+const maxWaiting = 64
+
+var replySeq atomic.Uint64
+
 var hostProbeMessage = protocol.Encode(&protocol.Message{State: protocol.HostProbe})
 
 // prober is a connection's liveness state, made when the connection first
@@ -43,10 +75,12 @@ var hostProbeMessage = protocol.Encode(&protocol.Message{State: protocol.HostPro
 type prober struct {
 	reported time.Time // the reader's: when this client last reported its host
 
-	mu    sync.Mutex
-	sent  time.Time   // when the last HostProbe went to this host
-	timer *time.Timer // while a HostProbe waits for its HostAlive
-	n     uint32      // the number of that probe
+	mu      sync.Mutex
+	sent    time.Time   // when the last HostProbe went to this host
+	timer   *time.Timer // while a HostProbe waits for its HostAlive
+	n       uint32      // the number of that probe
+	alive   bool        // the last probe was answered
+	waiting []string    // reply topics of the HostChecks waiting for this probe
 }
 
 // reportUnreachable handles a client's HostUnreachable.
@@ -72,16 +106,16 @@ func (c *conn) reportUnreachable(host PeerID) {
 	pr.reported = now
 	ctx, cancel := s.storeContext()
 	defer cancel()
-	if _, err := s.askProbe(ctx, mb.session, host); err != nil {
+	if _, err := s.askProbe(ctx, mb.session, host, probeRequest); err != nil {
 		c.fail(protocol.CodeUnavailable, "the message broker failed; try again")
 	}
 }
 
-// askProbe publishes a probe request on host's topic, for its node to probe
+// askProbe publishes the probe request req on host's topic, for its node to probe
 // it, and reports whether any node serves host; when none does (its node
 // died), the session is reset at once.
-func (s *Server) askProbe(ctx context.Context, sid SessionID, host PeerID) (served bool, err error) {
-	n, err := s.broker.Publish(ctx, PeerTopic(sid, host), probeRequest)
+func (s *Server) askProbe(ctx context.Context, sid SessionID, host PeerID, req []byte) (served bool, err error) {
+	n, err := s.broker.Publish(ctx, PeerTopic(sid, host), req)
 	if err != nil {
 		s.log.Error("broker publish", "session", sid, "err", err)
 		return false, err
@@ -92,14 +126,17 @@ func (s *Server) askProbe(ctx context.Context, sid SessionID, host PeerID) (serv
 	return n > 0, nil
 }
 
-// checkHost handles a HostCheck: a client healing its link to host, away
-// from the server, asks whether a node still serves that host, without
-// joining (a join would make the host renegotiate). The check is a probe
-// request, as for HostUnreachable: no node serving the host (its node died)
-// resets the session, answered HostLeft; else the answer is HostAlive, and
-// the host's node probes the host (rate-limited per host, see probeHost).
-// One check per connection, before any join: a client checks on a fresh
-// connection, then closes it or joins.
+// checkHost handles a HostCheck: a client that suspects host (its link to
+// it heals, or it went silent) asks whether host is alive, without joining (a
+// join would make the host renegotiate). A host removed by the operator is
+// not; else the check is a probe request, as for HostUnreachable, and the
+// answer waits for its outcome: no node serving the host (its node died)
+// resets the session at once, answered HostLeft; a host that answers the
+// probe (or did less than ProbeTimeout ago) is HostAlive; one that does not
+// is reset by its node, answered HostLeft. One check per connection, before
+// any join: a client checks on a fresh connection, then closes it or joins.
+// The reader waits for the answer (at most 2 × ProbeTimeout), so the
+// connection does nothing else meanwhile.
 func (c *conn) checkHost(tok string, host PeerID) {
 	s := c.srv
 	switch {
@@ -118,64 +155,195 @@ func (c *conn) checkHost(tok string, host PeerID) {
 	s.stats.hostChecks.Add(1)
 	ctx, cancel := s.storeContext()
 	defer cancel()
-	served, err := s.askProbe(ctx, cl.Session, host)
+	code, err := s.refusedJoin(ctx, cl.Session, cl.Peer)
+	var hostCode protocol.Code
+	if err == nil {
+		hostCode, err = s.refusedJoin(ctx, cl.Session, host)
+	}
 	switch {
 	case err != nil:
-		c.fail(protocol.CodeUnavailable, "the message broker failed; try again")
-	case served:
-		c.send(protocol.Encode(&protocol.Message{State: protocol.HostAlive, SessionID: cl.Session, HostPeerID: host}))
-	default:
-		c.send(protocol.Encode(&protocol.Message{State: protocol.HostLeft, SessionID: cl.Session, HostPeerID: host}))
+		s.log.Error("store refused", "session", cl.Session, "peer", cl.Peer, "err", err)
+		c.fail(protocol.CodeUnavailable, "the session store failed; try again")
+		return
+	case code != "":
+		c.fail(code, "removed by the server's operator")
+		return
+	}
+	left := hostCode != ""
+	if !left {
+		var err error
+		if left, err = s.awaitProbe(cl.Session, host); err != nil {
+			c.fail(protocol.CodeUnavailable, "the message broker failed; try again")
+			return
+		}
+	}
+	state := protocol.HostAlive
+	if left {
+		state = protocol.HostLeft
+	}
+	c.send(protocol.Encode(&protocol.Message{State: state, SessionID: cl.Session, HostPeerID: host}))
+}
+
+// awaitProbe asks host's node to probe it, naming a reply topic, and
+// reports whether the host is gone: served by no node (the session is then
+// reset here), or reset by its node for not answering. With no reply within
+// 2 × ProbeTimeout (the probe's deadline, then the node's reset and reply),
+// a presence check decides.
+func (s *Server) awaitProbe(sid SessionID, host PeerID) (left bool, err error) {
+	reply := replyPrefix + strconv.FormatUint(replySeq.Add(1), 36)
+	answer := make(chan bool, 1)
+	ctx, cancel := s.storeContext()
+	defer cancel()
+	unsubscribe, err := s.broker.Subscribe(ctx, reply, func(msg []byte) {
+		select {
+		case answer <- string(msg) == string(probeAlive):
+		default: // the first answer counts
+		}
+	})
+	if err != nil {
+		s.log.Error("broker subscribe", "session", sid, "err", err)
+		return false, err
+	}
+	defer unsubscribe()
+	switch served, err := s.askProbe(ctx, sid, host, append([]byte{probeMark}, reply...)); {
+	case err != nil:
+		return false, err
+	case !served:
+		return true, nil
+	}
+	cancel()
+	t := time.NewTimer(2 * s.o.ProbeTimeout)
+	defer t.Stop()
+	select {
+	case alive := <-answer:
+		return !alive, nil
+	case <-s.stop:
+		return false, nil
+	case <-t.C:
+	}
+	ctx, cancel = s.storeContext()
+	defer cancel()
+	n, err := s.broker.Publish(ctx, PeerTopic(sid, host), presenceCheck)
+	if err != nil {
+		return false, err
+	}
+	if n == 0 {
+		s.resetHost(ctx, sid, host, "no node serves it")
+	}
+	return n == 0, nil
+}
+
+// answerCheck tells the HostCheck waiting on reply whether its host is alive.
+func (s *Server) answerCheck(reply string, alive bool) {
+	msg := probeLeft
+	if alive {
+		msg = probeAlive
+	}
+	ctx, cancel := s.storeContext()
+	defer cancel()
+	if _, err := s.broker.Publish(ctx, reply, msg); err != nil {
+		s.log.Warn("broker publish", "err", err)
 	}
 }
 
 // probeHost sends HostProbe to this connection's peer if it is a host, unless
 // a probe was sent less than ProbeTimeout ago; with no HostAlive within
-// ProbeTimeout, hostSilent resets the session.
-func (c *conn) probeHost() {
+// ProbeTimeout, hostSilent resets the session. reply is the reply topic of
+// a HostCheck waiting for the outcome, or empty. It runs in the broker's
+// callback, so it must not block: answers go out from a goroutine.
+func (c *conn) probeHost(reply []byte) {
+	if len(reply) > maxReplyTopic || !bytes.HasPrefix(reply, []byte(replyMark)) {
+		reply = nil // not a reply topic: only servers publish, so never seen
+	}
+	answer := func(alive bool) {
+		if reply != nil {
+			go c.srv.answerCheck(string(reply), alive)
+		}
+	}
 	mb := c.m.Load()
 	if mb == nil || mb.host != mb.peer || c.reset.Load() {
+		answer(false) // not the host (any more)
 		return
 	}
 	pr := c.prober()
 	pr.mu.Lock()
 	if time.Since(pr.sent) < c.srv.o.ProbeTimeout {
-		pr.mu.Unlock()
+		switch {
+		case pr.timer == nil: // decided: answered, or reset
+			alive := pr.alive
+			pr.mu.Unlock()
+			answer(alive)
+		default:
+			if reply != nil && len(pr.waiting) < maxWaiting {
+				pr.waiting = append(pr.waiting, string(reply))
+			}
+			pr.mu.Unlock()
+		}
 		return
 	}
 	pr.sent = time.Now()
 	pr.n++
 	n := pr.n
+	pr.alive = false
+	pr.waiting = nil
+	if reply != nil {
+		pr.waiting = append(pr.waiting, string(reply))
+	}
 	pr.timer = time.AfterFunc(c.srv.o.ProbeTimeout, func() { c.hostSilent(mb, n) })
 	pr.mu.Unlock()
 	c.send(hostProbeMessage)
 }
 
-// hostAlive handles the host's HostAlive.
+// hostAlive handles the host's HostAlive: the probe waiting for it, if any,
+// is answered, and so are the HostChecks waiting for it.
 func (c *conn) hostAlive() {
+	for _, r := range c.endProbe(true) {
+		c.srv.answerCheck(r, true)
+	}
+}
+
+// endProbe stops the waiting probe, if any, records its outcome and returns
+// the reply topics of the HostChecks that wait for it.
+func (c *conn) endProbe(alive bool) []string {
 	pr := c.prober()
 	pr.mu.Lock()
-	if pr.timer != nil {
-		pr.timer.Stop()
-		pr.timer = nil
+	defer pr.mu.Unlock()
+	if pr.timer == nil {
+		return nil
 	}
-	pr.mu.Unlock()
+	pr.timer.Stop()
+	pr.timer = nil
+	pr.alive = alive
+	w := pr.waiting
+	pr.waiting = nil
+	return w
 }
 
 // hostSilent is the end of probe n, unanswered: the host's code does not
 // run (a frozen tab) or its network dropped. Its membership ends here, as
 // if it had left (the reader, seeing reset, only releases it), and its
 // connection is closed with host_unresponsive: when it wakes up it finds
-// the session reset and joins again, as a client of the new host.
+// the session reset and joins again, as a client of the new host. The
+// HostChecks waiting for the probe are answered once the session is reset.
 func (c *conn) hostSilent(mb *membership, n uint32) {
 	pr := c.prober()
 	pr.mu.Lock()
 	expired := pr.timer != nil && pr.n == n
+	var waiting []string
 	if expired {
 		pr.timer = nil
+		waiting, pr.waiting = pr.waiting, nil
 	}
 	pr.mu.Unlock()
-	if !expired || c.m.Load() != mb || c.reset.Swap(true) {
+	if !expired {
+		return
+	}
+	defer func() {
+		for _, r := range waiting {
+			c.srv.answerCheck(r, false)
+		}
+	}()
+	if c.m.Load() != mb || c.reset.Swap(true) {
 		return
 	}
 	ctx, cancel := c.srv.storeContext()

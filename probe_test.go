@@ -154,13 +154,19 @@ func TestHostCheck(t *testing.T) {
 	forged.sendRaw(`{"type":"Connection","state":"HostCheck","token":"t"}`)
 	forged.expectError(protocol.CodeBadMessage)
 
+	// The answer waits for the probe's outcome: alice answers it.
 	check := dial(t, url)
 	check.send(protocol.Message{State: protocol.HostCheck, Token: tok, HostPeerID: "alice"})
+	alice.expect(protocol.HostProbe)
+	alice.send(protocol.Message{State: protocol.HostAlive})
 	if m := check.expect(protocol.HostAlive); m.HostPeerID != "alice" || m.SessionID != "room" {
 		t.Fatalf("HostCheck answered %+v", m)
 	}
-	alice.expect(protocol.HostProbe)
-	alice.send(protocol.Message{State: protocol.HostAlive})
+	// A check while that answer is fresh (within ProbeTimeout) probes
+	// nobody: it is answered at once.
+	again := dial(t, url)
+	again.send(protocol.Message{State: protocol.HostCheck, Token: tok, HostPeerID: "alice"})
+	again.expect(protocol.HostAlive)
 	check.send(protocol.Message{State: protocol.HostCheck, Token: tok, HostPeerID: "alice"})
 	check.expectError(protocol.CodeRateLimited) // one check per connection
 	bob.send(protocol.Message{State: protocol.HostCheck, Token: tok, HostPeerID: "alice"})
@@ -182,11 +188,111 @@ func TestHostCheck(t *testing.T) {
 	if m := check.expect(protocol.HostLeft); m.HostPeerID != "zed" || m.SessionID != "hall" {
 		t.Fatalf("HostCheck answered %+v", m)
 	}
-	if st := srv.Stats(); st.HostResets != 1 || st.HostChecks != 2 {
-		t.Fatalf("HostResets = %d, HostChecks = %d, want 1 and 2", st.HostResets, st.HostChecks)
+	if st := srv.Stats(); st.HostResets != 1 || st.HostChecks != 3 {
+		t.Fatalf("HostResets = %d, HostChecks = %d, want 1 and 3", st.HostResets, st.HostChecks)
 	}
 	check.join(srv, "hall", "bob")
 	if m := check.expect(protocol.SessionReady); m.HostPeerID != "bob" {
 		t.Fatalf("after the reset bob joined under %q", m.HostPeerID)
+	}
+}
+
+// A HostCheck of a host whose node is alive but whose code does not run (a
+// frozen tab) is answered by the probe's outcome: the probe goes
+// unanswered, the session is reset, and the check gets HostLeft (not
+// HostAlive, which would leave the client waiting out its heal window).
+// Checks that come while the probe waits get the same answer.
+func TestHostCheckOfSilentHost(t *testing.T) {
+	checkNoLeaks(t)
+	srv, url := newTestServer(t, &Options{ProbeTimeout: 200 * time.Millisecond})
+	alice, _ := join(t, srv, url, "room", "alice")
+	bob, _ := join(t, srv, url, "room", "bob")
+	alice.expect(protocol.SessionReady)
+	var checks []*testPeer
+	for _, p := range []PeerID{"bob", "carol"} {
+		tok, err := srv.Token("room", p, time.Hour, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := dial(t, url)
+		c.send(protocol.Message{State: protocol.HostCheck, Token: tok, HostPeerID: "alice"})
+		checks = append(checks, c)
+	}
+	alice.expect(protocol.HostProbe) // and never answers
+	for _, c := range checks {
+		if m := c.expect(protocol.HostLeft); m.HostPeerID != "alice" || m.SessionID != "room" {
+			t.Fatalf("HostCheck answered %+v", m)
+		}
+	}
+	bob.expect(protocol.HostLeft)
+	if _, reason, _ := alice.expectClose(); reason != string(protocol.CodeHostUnresponsive) {
+		t.Fatalf("the silent host closed with %q", reason)
+	}
+	if st := srv.Stats(); st.HostResets != 1 {
+		t.Fatalf("HostResets = %d, want 1", st.HostResets)
+	}
+	// The session was reset before the answer: the checker hosts now.
+	checks[0].join(srv, "room", "bob")
+	if m := checks[0].expect(protocol.SessionReady); m.HostPeerID != "bob" {
+		t.Fatalf("after HostLeft bob joined under %q", m.HostPeerID)
+	}
+}
+
+// A host that leaves while a HostCheck waits for its probe is gone: the
+// check gets HostLeft, once the session is reset.
+func TestHostCheckHostLeavesDuringProbe(t *testing.T) {
+	checkNoLeaks(t)
+	srv, url := newTestServer(t, &Options{ProbeTimeout: time.Hour})
+	alice, _ := join(t, srv, url, "room", "alice")
+	join(t, srv, url, "room", "bob")
+	alice.expect(protocol.SessionReady)
+	tok, err := srv.Token("room", "bob", time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := dial(t, url)
+	check.send(protocol.Message{State: protocol.HostCheck, Token: tok, HostPeerID: "alice"})
+	alice.expect(protocol.HostProbe)
+	alice.nc.Close()
+	check.expect(protocol.HostLeft)
+	check.join(srv, "room", "bob")
+	if m := check.expect(protocol.SessionReady); m.HostPeerID != "bob" {
+		t.Fatalf("after HostLeft bob joined under %q", m.HostPeerID)
+	}
+}
+
+// A host removed by the operator is not alive, whatever its connection
+// does: HostCheck answers HostLeft without probing it (with ProbeTimeout an
+// hour, a probe would keep the check waiting). A removed checker gets its
+// own refusal.
+func TestHostCheckRemoved(t *testing.T) {
+	checkNoLeaks(t)
+	srv, url := newTestServer(t, &Options{ProbeTimeout: time.Hour})
+	alice, _ := join(t, srv, url, "room", "alice")
+	join(t, srv, url, "room", "bob")
+	alice.expect(protocol.SessionReady)
+	// What RemovePeer does first, before it closes the host's connection
+	// (or when that connection is on another node).
+	for _, p := range []PeerID{"alice", "carol"} {
+		if err := srv.refusals.Refuse(context.Background(), "room", p, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		peer PeerID
+		want protocol.State
+	}{{"bob", protocol.HostLeft}, {"carol", protocol.Error}} {
+		tok, err := srv.Token("room", tc.peer, time.Hour, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check := dial(t, url)
+		check.send(protocol.Message{State: protocol.HostCheck, Token: tok, HostPeerID: "alice"})
+		if m := check.next(); m.State != tc.want || tc.want == protocol.Error && m.Code != protocol.CodePeerRemoved {
+			t.Fatalf("%s's HostCheck of a removed host answered %+v, want %s", tc.peer, m, tc.want)
+		}
+	}
+	if st := srv.Stats(); st.HostResets != 0 {
+		t.Fatalf("HostResets = %d: a check of a removed host reset the session", st.HostResets)
 	}
 }

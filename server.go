@@ -136,6 +136,11 @@ type Options struct {
 	// its clients reports the host unreachable or a peer joins it (see
 	// ProbeTimeout). `p2pstreams serve --lease` sets it.
 	Lease time.Duration
+	// SuccessorWindow is how long a reset session waits for the successor
+	// its host named (PROTOCOL.md, "Presence"): only the successor or the
+	// old host may join it meanwhile. Default protocol.SuccessorWindow
+	// (10s); negative: successors are not kept, the first peer back hosts.
+	SuccessorWindow time.Duration
 }
 
 // RandomSecret returns a new random 32-byte secret.
@@ -224,6 +229,9 @@ func NewServer(o *Options) (*Server, error) {
 	defDur(&s.o.StoreTimeout, 5*time.Second)
 	defDur(&s.o.RemovedFor, 24*time.Hour)
 	defDur(&s.o.ProbeTimeout, 2*time.Second)
+	if s.o.SuccessorWindow == 0 {
+		s.o.SuccessorWindow = protocol.SuccessorWindow
+	}
 	if s.o.PingInterval == 0 {
 		s.o.PingInterval = 10 * time.Second
 	}
@@ -469,16 +477,24 @@ func (s *Server) pingLoop() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.o.PingInterval)
 	defer t.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
 		}
+		if time.Since(last) < s.o.PingInterval/2 {
+			// A tick that waited in the channel while this goroutine was
+			// late (a stalled process): a sweep now would leave a peer
+			// pinged at the last one only milliseconds to answer.
+			continue
+		}
 		e := s.tick.Add(1)
 		for _, c := range s.snapshot() {
 			c.keepalive(e)
 		}
+		last = time.Now()
 	}
 }
 
@@ -566,7 +582,7 @@ type Stats struct {
 	FloodClosed   int64            // connections closed for flooding
 	DeadClosed    int64            // connections closed by the keepalive (no pong in time)
 	HostResets    int64            // sessions reset because their host was unreachable
-	HostChecks    int64            // HostCheck questions answered (a healing client's, see probe.go)
+	HostChecks    int64            // HostCheck questions answered (a suspecting client's, see probe.go)
 	EventsDropped int64            // events dropped because OnEvent's queue was full
 	Errors        map[string]int64 // refused inputs, by protocol code (one per Error or close sent; rate_limited once per coalesced Error)
 }

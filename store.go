@@ -24,6 +24,9 @@ var (
 	// ErrNotMember: the peer is not a connected member (any more): the session
 	// was reset, or the peer's presence lease ran out.
 	ErrNotMember = errors.New("p2pstreams: not a member")
+	// ErrSuccessorPending: the session was reset and waits for the
+	// successor its host named (see Store.SetSuccessor).
+	ErrSuccessorPending = errors.New("p2pstreams: the session waits for its named successor")
 )
 
 // Store keeps session membership and elects hosts. It is shared by every
@@ -36,13 +39,19 @@ var (
 // their leases run out. A session ends when its host leaves (it is reset:
 // every member is removed) or when the last member's expiry passes.
 //
+// A host may name a successor (SetSuccessor). A reset of a session with a
+// successor leaves it waiting for that peer for the window given: only the
+// successor (which becomes host) or the old host (which hosts again) may
+// join it then; the others get ErrSuccessorPending.
+//
 // The server calls the Store only from a connection's own goroutine, and
 // every call takes a context that bounds it.
 type Store interface {
 	// Join makes p a connected member of s and returns the session's host,
 	// which is p itself when s had no connected host. It fails with
-	// ErrPeerConnected when p is connected already, and with ErrSessionFull
-	// when p is not a member and s has o.MaxPeers members.
+	// ErrPeerConnected when p is connected already, with ErrSessionFull
+	// when p is not a member and s has o.MaxPeers members, and with
+	// ErrSuccessorPending when s waits for a successor other than p.
 	Join(ctx context.Context, s SessionID, p PeerID, o JoinOptions) (host PeerID, err error)
 
 	// Refresh renews p's presence lease for another lease. It fails with
@@ -54,6 +63,13 @@ type Store interface {
 	// member. When p was the host, the session is reset and Leave returns
 	// the other members that were connected, so that they can be told.
 	Leave(ctx context.Context, s SessionID, p PeerID, forget bool) (Departure, error)
+
+	// SetSuccessor records, with s, that successor hosts s after host:
+	// when s is reset within the session's life, it waits up to window
+	// for successor to join. successor "" names none; a successor that is
+	// not a member of s, or is host, is not recorded (none). It fails with
+	// ErrNotMember when host is not s's connected host.
+	SetSuccessor(ctx context.Context, s SessionID, host, successor PeerID, window time.Duration) error
 }
 
 // JoinOptions are the limits of one Join.

@@ -22,8 +22,9 @@
 // messages), sending it in order once healed: ICE connected again and the
 // remote heard since the break. A link not healed within heal_timeout_mls
 // ends disconnected, and what it held is reported to onlost. A remote
-// silent for twice the idle timeout while ICE still says connected is
-// frozen (its page, not its path): disconnected.
+// silent for the idle timeout while ICE still says connected is suspect
+// (onsuspect: the client asks the server about its host), and after twice
+// the idle timeout frozen (its page, not its path): disconnected.
 //
 // Sending: send queues a peer message (in chunks when large, see wire.js)
 // and hands pieces to the channel while its bufferedAmount is at most
@@ -34,6 +35,7 @@
 
 import { CHANNEL_LABEL, Code, MAX_MAX_MESSAGE_SIZE, Message, RELAY_MAX_HELD, RELAY_MAX_QUEUED, SEND_HIGH_WATER, SEND_LOW_WATER, Signal, State, isFinal, rtcConfiguration } from "./protocol.js"
 import { Reassembler, TOO_LARGE, encode, pieceSize } from "./wire.js"
+import { LinkChannel, channelSpec } from "./channels.js"
 
 /** How long a renegotiation waits for ICE gathering, so that its description carries the candidates. */
 const GATHER_WAIT_MLS = 1000
@@ -75,7 +77,12 @@ export class Connection {
     this.onstate = () => {}
     this.onmessage = () => {}
     this.onlost = (n) => {} // n held messages were lost with the link
-    this.onheal = () => {} // the link started healing
+    // The remote may be gone: the link started healing, or the remote has
+    // been silent for the idle timeout while ICE still says connected.
+    // Once per silence (not again until the remote is heard).
+    this.onsuspect = () => {}
+    this.suspectedAt = -1 // lastHeard when onsuspect was last called
+    this.silentTimer = null
     this.onerror = (e) => {} // a renegotiation failed
     // perfect negotiation
     this.polite = !offerer
@@ -97,6 +104,10 @@ export class Connection {
     this.onstreamended = (stream, from) => {}
     this.refuseTracks = false // a host where clients may not share: it stops every track the client sends
     this.onrefused = () => {} // a refused track came (once per stream)
+    // named channels (channels.js): name -> LinkChannel
+    this.named = new Map()
+    this.onnamed = (name, msg, known) => {} // a peer message on a named channel; known: the host opened it
+    this.onchannel = (spec) => {} // client: the host opened a channel (learn it)
 
     const pc = new RTCPeerConnection(rtcConfiguration(config, iceServers))
     this.pc = pc
@@ -139,10 +150,9 @@ export class Connection {
         this.onstream(stream, this.streamFrom.get(stream.id) ?? this.remoteId)
       }
     }
-    if (!offerer) {
-      pc.ondatachannel = (e) => {
-        if (e.channel.label === CHANNEL_LABEL && !this.channel) this.attach(e.channel)
-      }
+    pc.ondatachannel = (e) => {
+      if (e.channel.label === CHANNEL_LABEL && !offerer && !this.channel) this.attach(e.channel)
+      else this.takeNamed(e.channel)
     }
   }
 
@@ -321,9 +331,24 @@ export class Connection {
       } else if (idle > 2 * idle_timeout_mls) {
         this.setState(State.Disconnected) // frozen: ICE answers, the page does not
         return
+      } else if (idle > idle_timeout_mls) {
+        this.suspect()
+      } else if (idle_timeout_mls - idle < interval_mls) {
+        // The idle timeout passes before the next tick: look then, not up
+        // to an interval late.
+        clearTimeout(this.silentTimer)
+        this.silentTimer = setTimeout(() => {
+          if (!this.healing && !isFinal(this.state) && Date.now() - this.lastHeard > idle_timeout_mls) this.suspect()
+        }, idle_timeout_mls - idle + 1)
       }
       this.sendNow({ type: Message.Heartbeat })
     }, interval_mls)
+  }
+
+  suspect() {
+    if (this.suspectedAt === this.lastHeard) return
+    this.suspectedAt = this.lastHeard
+    this.onsuspect()
   }
 
   // ---- renegotiation over the channel (perfect negotiation)
@@ -403,7 +428,7 @@ export class Connection {
     if (this.healing || isFinal(this.state)) return
     this.healing = true
     this.healSince = Date.now()
-    this.onheal()
+    this.suspect()
     // The client restarts ICE (the host's side restarts as it answers):
     // one side only, so restarts do not cross; and only with a peer that
     // says it can take a restart over the channel (a browser: Go peers on
@@ -474,6 +499,51 @@ export class Connection {
     return this.pc.getSenders().filter((s) => s.track).map((s) => ({ kind: s.track.kind, encodings: s.getParameters().encodings ?? [] }))
   }
 
+  // ---- named channels (channels.js)
+
+  /** namedChannel returns the LinkChannel of name, made empty (queueing) until its RTCDataChannel comes. */
+  namedChannel(name) {
+    let lc = this.named.get(name)
+    if (!lc) {
+      lc = new LinkChannel(name, this.queueLimit)
+      lc.onmessage = (msg) => {
+        this.lastHeard = Date.now()
+        this.onnamed(name, msg, lc.known)
+      }
+      this.named.set(name, lc)
+    }
+    return lc
+  }
+
+  /** openNamed (host): open the channel spec on this link, unless it has it. */
+  openNamed(spec) {
+    if (isFinal(this.state) || this.named.get(spec.name)?.channel) return
+    const { name, ...init } = spec
+    this.namedChannel(name).attach(this.pc.createDataChannel(name, init), true)
+  }
+
+  /** sendNamed queues a peer message on the named channel; null or the error. */
+  sendNamed(name, msg) {
+    if (isFinal(this.state)) return { code: Code.NotJoined, message: `${this.remoteId}: the connection is over` }
+    return this.namedChannel(name).send(msg)
+  }
+
+  // takeNamed: a channel the remote opened. A client knows its host's (and
+  // learns them); a host never opened what a client opens by itself: what
+  // comes on it is reported, not relayed.
+  takeNamed(dc) {
+    const known = !this.offerer && !channelSpec(dc.label).error && !this.named.get(dc.label)?.channel
+    if (!known) {
+      const lc = new LinkChannel(dc.label, 0)
+      lc.onmessage = (msg) => this.onnamed(dc.label, msg, false)
+      lc.attach(dc, false)
+      return
+    }
+    const lc = this.namedChannel(dc.label)
+    lc.attach(dc, true)
+    this.onchannel(lc.spec)
+  }
+
   /** fail ends a connection that is not connected yet in state failed, with code. */
   fail(code) {
     if (this.state === State.Connected || isFinal(this.state)) return
@@ -487,6 +557,7 @@ export class Connection {
     if (s === State.Connected || isFinal(s)) clearTimeout(this.connectTimer)
     if (isFinal(s)) {
       clearInterval(this.timer)
+      clearTimeout(this.silentTimer)
       const lost = this.held // queued while it healed, and never sent
       this.held = 0
       if (lost && this.healing) this.onlost(lost)
@@ -496,6 +567,8 @@ export class Connection {
       this.pending = this.outgoing = []
       this.queue = []
       this.queueHead = this.queuedBytes = 0
+      for (const lc of this.named.values()) lc.close()
+      this.named.clear()
       if (this.channel) this.channel.onopen = this.channel.onclose = this.channel.onmessage = this.channel.onbufferedamountlow = null
       this.pc.onicecandidate = this.pc.onconnectionstatechange = this.pc.ondatachannel = this.pc.onnegotiationneeded = this.pc.ontrack = null
       try {

@@ -25,6 +25,8 @@ export const Signal = Object.freeze({
 
 /** Error codes (PROTOCOL.md, "Errors"). */
 export const Code = Object.freeze({
+  BadChannel: "bad_channel",
+  UnknownChannel: "unknown_channel",
   BadMessage: "bad_message",
   UnknownState: "unknown_state",
   TooLarge: "message_too_large",
@@ -50,6 +52,7 @@ export const Code = Object.freeze({
   HostUnresponsive: "host_unresponsive",
   ICEFailed: "ice_failed",
   AlreadyOpen: "already_open",
+  SuccessorPending: "successor_pending",
   ShareForbidden: "share_forbidden",
   BadStreamOptions: "bad_stream_options",
   MediaDenied: "media_denied",
@@ -58,6 +61,8 @@ export const Code = Object.freeze({
 
 /** What a peer does after each code: "fatal" (ends), "retry" (joins again), "info". */
 export const CODE_CLASS = Object.freeze({
+  bad_channel: "info",
+  unknown_channel: "info",
   bad_message: "info",
   unknown_state: "info",
   message_too_large: "info",
@@ -83,6 +88,7 @@ export const CODE_CLASS = Object.freeze({
   host_unresponsive: "info",
   ice_failed: "info",
   already_open: "info",
+  successor_pending: "retry",
   share_forbidden: "info",
   bad_stream_options: "info",
   media_denied: "info",
@@ -92,10 +98,13 @@ export const CODE_CLASS = Object.freeze({
 /** Codes after which joining again cannot help. */
 export const FATAL = new Set(["bad_token", "token_expired", "session_full", "session_expired", "origin_forbidden", "peer_removed", "session_closed"])
 /** Codes after which joining again, a little later, may work. */
-export const RETRY = new Set(["peer_connected", "rate_limited", "join_timeout", "unavailable", "too_many_connections"])
+export const RETRY = new Set(["peer_connected", "rate_limited", "join_timeout", "unavailable", "too_many_connections", "successor_pending"])
 
 /** The label of the DataChannel the host opens for each client. */
 export const CHANNEL_LABEL = "p2pstreams"
+
+/** What a named channel's name is made of (a RegExp source). */
+export const CHANNEL_NAME_PATTERN = "^[A-Za-z0-9._-]+$"
 
 /** Peer message types over the DataChannel (PROTOCOL.md, "Peer messages"). */
 export const Message = Object.freeze({
@@ -108,6 +117,7 @@ export const Message = Object.freeze({
   Candidate: "Negotiation.Candidate",
   Features: "Negotiation.Features",
   StreamFrom: "Negotiation.StreamFrom",
+  Channel: "Negotiation.Channel",
 })
 
 /** Connection states, of a peer and in Data.Connection.State. */
@@ -123,6 +133,8 @@ export const State = Object.freeze({
 
 // Host behaviour (PROTOCOL.md, "Host behaviour").
 export const OFFER_TIMEOUT_MLS = 10000
+export const CHANNEL_NAME_MAX = 64
+export const CHANNEL_MAX_OPTION = 65535
 export const NEGOTIATION_TIMEOUT_MLS = 15000
 export const FORGET_AFTER_MLS = 30000
 export const BACKOFF_BASE_MLS = 200

@@ -42,9 +42,14 @@ export const P2pMixin = (Base) =>
       return !!this.p2pFrame?.iamHost
     }
 
-    /** p2pSendMessage sends data to every peer, this one included (through the host). */
-    p2pSendMessage(data) {
-      return this.p2pFrame ? this.p2pFrame.send(data) : false
+    /** p2pSendMessage sends data to every peer, this one included (through the host); on a named channel with {channel}. */
+    p2pSendMessage(data, opts) {
+      return this.p2pFrame ? this.p2pFrame.send(data, opts) : false
+    }
+
+    /** p2pOpenChannel opens a named channel ({ordered, maxRetransmits, maxPacketLifeTime}) on every link. */
+    p2pOpenChannel(name, opts) {
+      return this.p2pFrame ? this.p2pFrame.openChannel(name, opts) : false
     }
 
     /** p2pShareStream shares a MediaStream (camera, screen, canvas) with every other peer. */

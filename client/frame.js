@@ -9,7 +9,7 @@
 // - DOM events on the element (they bubble): "p2p:state" ({state, ...detail}),
 //   one per state as well ("p2p:negotiating", "p2p:connecting",
 //   "p2p:connected", "p2p:disconnected", "p2p:closed", "p2p:failed"),
-//   "p2p:message" (detail: the message), "p2p:error" (detail: {code, message}),
+//   "p2p:message" (detail: the message; `channel` set on a named channel's), "p2p:error" (detail: {code, message}),
 //   "p2p:hostchanged" ({previous, current}) and "p2p:restorestate" (the state);
 // - the callbacks of registered listeners (P2pController), as the Rails gem
 //   p2p_streams_channel calls them: p2pNegotiating, p2pConnecting,
@@ -26,6 +26,7 @@ import { Peer } from "./peer.js"
 import { capture } from "./media.js"
 import { Code, Message, State } from "./protocol.js"
 import { Signaling } from "./signaling.js"
+import { channelSpec } from "./channels.js"
 
 const CALLBACKS = {
   [State.Negotiating]: "p2pNegotiating",
@@ -61,6 +62,7 @@ export class P2pFrameElement extends (globalThis.HTMLElement ?? class {}) {
   constructor() {
     super()
     this.listeners = new Set()
+    this.channels = new Map() // the app's named channels: name -> options
     this.peer = null
     this.lastStates = null
     this.lastError = null
@@ -96,6 +98,7 @@ export class P2pFrameElement extends (globalThis.HTMLElement ?? class {}) {
       this.emitError({ code: "bad_frame", message: String(e && e.message ? e.message : e) })
       return
     }
+    for (const [name, opts] of this.channels) this.peer.openChannel(name, opts)
     this.peer.start()
   }
 
@@ -108,9 +111,27 @@ export class P2pFrameElement extends (globalThis.HTMLElement ?? class {}) {
 
   // ---- for apps
 
-  /** send sends data (any JSON value) to every peer, this one included. */
-  send(data) {
-    return this.peer ? this.peer.send(data) : false
+  /** send sends data (any JSON value, or bytes) to every peer, this one included; on a named channel with {channel}. */
+  send(data, opts) {
+    return this.peer ? this.peer.send(data, opts) : false
+  }
+
+  /**
+   * openChannel opens a named channel (options: ordered, maxRetransmits or
+   * maxPacketLifeTime) on every link of the session; its messages arrive
+   * as p2p:message / p2pReceivedMessage with `channel` set. False (and
+   * p2pError bad_channel) for a bad name or option.
+   */
+  openChannel(name, opts = {}) {
+    if (!this.peer) {
+      const { error } = channelSpec(name, opts)
+      if (error) this.emitError(error)
+      else this.channels.set(name, opts) // opened when the frame starts
+      return !error
+    }
+    const ok = this.peer.openChannel(name, opts)
+    if (ok) this.channels.set(name, opts) // a restarted frame opens them again
+    return ok
   }
 
   get peerId() {

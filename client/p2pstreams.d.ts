@@ -7,7 +7,7 @@ export declare const State: Readonly<{
   New: "new"; Negotiating: "negotiating"; Connecting: "connecting"; Connected: "connected"
   Disconnected: "disconnected"; Closed: "closed"; Failed: "failed"
 }>
-export declare const Message: Readonly<{ Data: "Data"; ConnectionState: "Data.Connection.State"; Heartbeat: "Heartbeat" }>
+export declare const Message: Readonly<{ Data: "Data"; ConnectionState: "Data.Connection.State"; Heartbeat: "Heartbeat"; Channel: "Negotiation.Channel" }>
 export declare const Signal: Readonly<Record<
   "SessionJoin" | "SessionReady" | "SdpOffer" | "SdpAnswer" | "IceCandidate" | "SessionLeave" | "PeerLeft" | "HostLeft" | "ServerShutdown" | "Error"
   | "HostUnreachable" | "HostProbe" | "HostAlive",
@@ -61,12 +61,28 @@ export declare const CODE_CLASS: Readonly<Record<string, "fatal" | "retry" | "in
 /** The claims of a token, read without checking its signature. */
 export declare function readToken(token: string): { sessionId: string; peerId: string; expires: number; config: P2pConfig }
 
-/** A message a peer receives over the DataChannel. */
+/** A message a peer receives over the DataChannel; `channel`: the named channel it came on (absent on the default channel). */
 export type P2pMessage =
-  | { type: "Data"; senderId: string; data: unknown }
+  | { type: "Data"; senderId: string; data: unknown; channel?: string }
   | { type: "Data.Connection.State"; data: Record<string, P2pState> }
 
-/** An error from the server (PROTOCOL.md codes) or from the client ("webrtc", "bad_frame", "signaling_unreachable", "ice_failed", "already_open", "messages_lost": sent while a link healed, and lost with it; for streams "share_forbidden", "bad_stream_options", "media_denied", "media_unavailable"); the one shape p2pError gets. */
+/**
+ * A named channel's delivery options (RTCDataChannelInit's): ordered
+ * (default true), and at most one of maxRetransmits and maxPacketLifeTime
+ * (ms), 0-65535, for a lossy channel. A bad option, a reserved or bad name
+ * (empty, over 64 bytes, other than ASCII letters, digits, "-", "_", ".",
+ * or "p2pstreams"), or a name open already with other options, is refused
+ * with code "bad_channel".
+ */
+export interface P2pChannelOptions {
+  ordered?: boolean
+  maxRetransmits?: number
+  maxPacketLifeTime?: number
+}
+/** Where send goes: a named channel (openChannel); default the default channel. */
+export interface P2pSendOptions { channel?: string }
+
+/** An error from the server (PROTOCOL.md codes) or from the client ("bad_channel", "unknown_channel": a message on a channel this peer never opened, not delivered; "webrtc", "bad_frame", "signaling_unreachable", "ice_failed", "already_open", "messages_lost": sent while a link healed, and lost with it; for streams "share_forbidden", "bad_stream_options", "media_denied", "media_unavailable"); the one shape p2pError gets. */
 export interface P2pError { code: string; message: string }
 
 /** Detail of a state change; `reconnecting` tells whether a disconnected client rejoins by itself. */
@@ -132,8 +148,15 @@ export interface P2pLinkStats {
 
 /** <p2p-frame token="…" config="{…}" url="ws://…">. */
 export declare class P2pFrameElement extends HTMLElement {
-  /** Sends data to every peer, this one included; false when not connected. */
-  send(data: unknown): boolean
+  /**
+   * Sends data to every peer, this one included (on a named channel with {channel}); false when
+   * it was not sent: not connected, refused (p2pError says why: bad_channel, message_too_large
+   * over maxMessageSize), or its send queue is full (slow_reader; the host's own: even its
+   * fastest client cannot take it now). Send again later.
+   */
+  send(data: unknown, options?: P2pSendOptions): boolean
+  /** Opens a named channel on every link of the session, those made later too; its messages arrive with `channel` set. False (p2pError "bad_channel") when refused. */
+  openChannel(name: string, options?: P2pChannelOptions): boolean
   /** Shares a MediaStream with every other peer, those joining later too (a client's goes through the host, which forwards it); false after p2pError (share_forbidden, bad_stream_options). */
   shareStream(stream: MediaStream, options?: P2pShareOptions): boolean
   /** Captures the camera (and microphone; default constraints { video: true, audio: true }) and shares it: the stream, or null after p2pError (media_denied, media_unavailable, share_forbidden, bad_stream_options). */
@@ -169,7 +192,8 @@ export interface P2pControllerAPI extends Required<Omit<P2pListener, "p2pHostSta
   readonly peerId: string | undefined
   readonly hostPeerId: string | null | undefined
   readonly iamHost: boolean
-  p2pSendMessage(data: unknown): boolean
+  p2pSendMessage(data: unknown, options?: P2pSendOptions): boolean
+  p2pOpenChannel(name: string, options?: P2pChannelOptions): boolean
   p2pShareStream(stream: MediaStream, options?: P2pShareOptions): boolean
   p2pShareCamera(constraints?: MediaStreamConstraints, options?: P2pShareOptions): Promise<MediaStream | null>
   p2pShareScreen(constraints?: DisplayMediaStreamOptions, options?: P2pShareOptions): Promise<MediaStream | null>
@@ -187,7 +211,8 @@ export declare class P2pController implements P2pControllerAPI {
   readonly peerId: string | undefined
   readonly hostPeerId: string | null | undefined
   readonly iamHost: boolean
-  p2pSendMessage(data: unknown): boolean
+  p2pSendMessage(data: unknown, options?: P2pSendOptions): boolean
+  p2pOpenChannel(name: string, options?: P2pChannelOptions): boolean
   p2pShareStream(stream: MediaStream, options?: P2pShareOptions): boolean
   p2pShareCamera(constraints?: MediaStreamConstraints, options?: P2pShareOptions): Promise<MediaStream | null>
   p2pShareScreen(constraints?: DisplayMediaStreamOptions, options?: P2pShareOptions): Promise<MediaStream | null>
@@ -251,7 +276,10 @@ export declare class Peer {
   start(): void
   /** leave: false when the page is only closing or reloading (the default true also frees the place). */
   stop(options?: { leave?: boolean }): void
-  send(data: unknown): boolean
+  send(data: unknown, options?: P2pSendOptions): boolean
+  openChannel(name: string, options?: P2pChannelOptions): boolean
+  /** The named channels this peer knows (its app's, its host's, its clients'), by name. */
+  readonly channels: ReadonlyMap<string, P2pChannelOptions & { name: string }>
   shareStream(stream: MediaStream, options?: P2pShareOptions): boolean
   /** Whether this peer may share with options; false after events.error (share_forbidden, bad_stream_options). */
   canShare(options?: P2pShareOptions): boolean

@@ -36,6 +36,7 @@ import { Connection } from "./connection.js"
 import { linkStats } from "./stats.js"
 import { Code, FATAL, FORGET_AFTER_MLS, HOST_STATE_EVERY_MLS, MAX_MAX_BITRATE, MAX_SCALE_RESOLUTION_DOWN_BY, Message, OFFER_TIMEOUT_MLS, RETRY, SIGNAL, Signal, State, backoff, isFinal, normalizeConfig, readToken } from "./protocol.js"
 import { isBytes, payloadSize } from "./wire.js"
+import { channelSpec, sameSpec, tooLargeFor } from "./channels.js"
 
 export { OFFER_TIMEOUT_MLS, FORGET_AFTER_MLS }
 
@@ -95,6 +96,10 @@ export class Peer {
     this.stateDirty = false // host: Data relayed since the last snapshot
     this.stateTimer = null
     this.suspect = null // client: the host it lost; reported if the server names it again
+    // Named channels this peer knows, name -> spec: its app's, those its
+    // host opened to it, those its clients declared. Kept across rounds: a
+    // new host opens all of them on every link (channels.js).
+    this.channels = new Map()
 
     signaling.onmessage = (m) => this.onSignal(m)
     signaling.onclose = (info) => this.onSignalingClosed(info)
@@ -155,25 +160,123 @@ export class Peer {
   /**
    * send sends data (any JSON value, or bytes: an ArrayBuffer or a typed
    * array, which arrive as a Uint8Array) to every peer of the session, this
-   * one included. It returns false when this peer is not connected, or when
-   * the message was refused (events.error has the code: message_too_large
-   * over config.maxMessageSize, slow_reader when the queue is full).
+   * one included; on the named channel `channel` when given (openChannel).
+   * It returns false when this peer is not connected, or when the message
+   * was refused (events.error has the code: message_too_large over
+   * config.maxMessageSize or over one chunk on an unordered or lossy
+   * channel, slow_reader when the queue is full, unknown_channel for a
+   * channel this peer does not know).
    */
-  send(data) {
+  send(data, { channel } = {}) {
     const n = payloadSize(data)
     if (n > this.config.maxMessageSize) {
       this.events.error({ code: Code.TooLarge, message: `a message of ${n} bytes; the maximum is ${this.config.maxMessageSize}` })
       return false
     }
     if (isBytes(data)) data = new Uint8Array(data instanceof ArrayBuffer ? data.slice(0) : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength))
+    if (channel !== undefined) return this.sendNamed(channel, data)
     if (this.iamHost && this.state === State.Connected) {
-      this.relay({ type: Message.Data, senderId: this.peerId, data })
-      return true
+      const err = this.relay({ type: Message.Data, senderId: this.peerId, data }, true, true)
+      if (err) this.events.error(err)
+      return !err
     }
     if (!this.upstream?.open) return false
     const err = this.upstream.send({ type: Message.Data, data })
     if (err) this.events.error(err)
     return !err
+  }
+
+  /**
+   * openChannel opens the named channel on every link of the session, those
+   * made later (late joiners, a new host) too: the host opens it at once; a
+   * client declares it to its host, which opens it everywhere. opts:
+   * ordered (default true), and at most one of maxRetransmits and
+   * maxPacketLifeTime (0-65535) for a lossy channel. A reserved or bad name
+   * or option, or a name open already with other options, is refused
+   * (false, and events.error with code bad_channel).
+   */
+  openChannel(name, opts) {
+    const { spec, err } = this.checkChannel(name, opts)
+    if (err) {
+      this.events.error(err)
+      return false
+    }
+    this.declare(spec)
+    if (!this.iamHost && this.upstream?.open) this.upstream.sendNow({ type: Message.Channel, data: spec })
+    return true
+  }
+
+  // checkChannel validates a channel; one known already must have the same options.
+  checkChannel(name, opts) {
+    const { spec, error } = channelSpec(name, opts)
+    const known = spec && this.channels.get(name)
+    const err = error ?? (known && !sameSpec(known, spec) ? { code: Code.BadChannel, message: `channel "${name}" is open with other options` } : null)
+    return { spec, err }
+  }
+
+  // declare adds spec to the channels this peer knows; a host opens it on
+  // every link.
+  declare(spec) {
+    if (!this.channels.has(spec.name)) this.channels.set(spec.name, spec)
+    if (this.iamHost) for (const c of this.clients.values()) c.openNamed(this.channels.get(spec.name))
+  }
+
+  sendNamed(name, data) {
+    const spec = this.channels.get(name)
+    const msg = { type: Message.Data, data }
+    const err = spec ? tooLargeFor(spec, msg) : { code: Code.UnknownChannel, message: `channel "${name}" is not open (openChannel)` }
+    if (err) {
+      this.events.error(err)
+      return false
+    }
+    if (this.iamHost && this.state === State.Connected) {
+      this.relayNamed(name, { ...msg, senderId: this.peerId })
+      return true
+    }
+    if (!this.upstream?.open) return false
+    const e = this.upstream.sendNamed(name, msg)
+    if (e) this.events.error(e)
+    return !e
+  }
+
+  // relayNamed is relay for a named channel: to this host and every
+  // client (held for one whose channel is not open yet).
+  relayNamed(name, msg) {
+    this.events.message({ ...msg, channel: name })
+    const slow = []
+    for (const c of this.clients.values()) {
+      const err = c.sendNamed(name, msg)
+      if (err) slow.push([c, err])
+    }
+    this.dropSlow(slow)
+  }
+
+  // onNamed handles a message on a named channel of conn.
+  onNamed(conn, name, msg, known) {
+    if (msg.type !== Message.Data) return
+    if (!known) {
+      // Delivered or reported: neither the app nor the other peers get it.
+      const err = { code: Code.UnknownChannel, message: `${conn.remoteId} sent a message on channel "${name}", which this peer did not open` }
+      this.events.error(err)
+      if (this.iamHost) conn.sendNow({ type: Message.Error, ...err })
+      return
+    }
+    if (!this.iamHost) return this.events.message({ ...msg, channel: name })
+    if (msg.tooLarge || payloadSize(msg.data) > this.config.maxMessageSize) {
+      conn.sendNow({ type: Message.Error, code: Code.TooLarge, message: "the host refused a message over its maximum size" })
+      return
+    }
+    const out = { type: Message.Data, senderId: conn.remoteId, data: msg.data }
+    const err = tooLargeFor(this.channels.get(name), out)
+    if (err) conn.sendNow({ type: Message.Error, ...err })
+    else this.relayNamed(name, out)
+  }
+
+  // onDeclared (host): a client declares a channel (Negotiation.Channel).
+  onDeclared(conn, data) {
+    const { spec, err } = this.checkChannel(data?.name, data ?? {})
+    if (err) conn.sendNow({ type: Message.Error, ...err })
+    else this.declare(spec)
   }
 
   /**
@@ -458,6 +561,7 @@ export class Peer {
         this.clients.delete(id)
         this.forgetLater(id)
       }
+      if (s === State.Connected) conn.connectedAt ??= Date.now() // the longest-connected client is the successor
       // A client that joins gets every stream being shared.
       if (s === State.Connected) {
         for (const [st, from] of this.streams) if (from !== id) conn.addStream(st, from === this.peerId ? undefined : from, this.capsOf(st))
@@ -465,7 +569,10 @@ export class Peer {
       this.setPeerState(id, s)
       if (s === State.Connected) this.sendHostState(conn) // the newcomer gets the room's state
     }
+    conn.onnamed = (name, msg, known) => current() && this.onNamed(conn, name, msg, known)
+    for (const spec of this.channels.values()) conn.openNamed(spec)
     conn.onmessage = (msg) => {
+      if (current() && msg.type === Message.Channel) this.onDeclared(conn, msg.data)
       if (!current() || msg.type !== Message.Data) return
       if (msg.tooLarge || payloadSize(msg.data) > this.config.maxMessageSize) {
         // Delivered or reported: the sender hears why it was not relayed.
@@ -498,15 +605,32 @@ export class Peer {
   // relay delivers msg to this host and to every client: Data messages are
   // held for a client still negotiating; a state map (hold false) goes
   // only to open ones. A client the message cannot be queued for is dropped.
-  relay(msg, hold = true) {
+  // The host's own message (own) is paced by its fastest client, as the Go
+  // host's Send: when even the least-queued open client cannot take it, it
+  // goes nowhere and relay returns the error (slow_reader) for send to
+  // report, instead of dropping every client.
+  relay(msg, hold = true, own = false) {
+    let fastest = null
+    if (own) {
+      for (const c of this.clients.values()) {
+        if (c.open && !c.healing && (!fastest || c.queuedBytes < fastest.queuedBytes)) fastest = c
+      }
+      const err = fastest?.send(msg)
+      if (err) return { code: err.code, message: `not sent: even the fastest client cannot take it (${err.message}); send again later` }
+    }
     this.events.message(msg)
     if (msg.type === Message.Data) this.stateDirty = true
     const slow = []
     for (const [id, c] of this.clients) {
-      if (!hold && !c.open) continue
+      if (c === fastest || (!hold && !c.open)) continue
       const err = c.send(msg)
       if (err) slow.push([c, err])
     }
+    this.dropSlow(slow)
+  }
+
+  // dropSlow drops the clients the relay could not queue for: [conn, err] pairs.
+  dropSlow(slow) {
     for (const [c, err] of slow) {
       this.slowDrops++
       this.events.error({ code: Code.SlowReader, message: `dropped a client that cannot keep up: ${err.message}` })
@@ -525,15 +649,27 @@ export class Peer {
     this.reportStates()
   }
 
+  // successor is the client the host names to host after it (PeerStates):
+  // the one connected longest, as the Go host does; undefined when none is.
+  successor() {
+    let best
+    for (const [id, c] of this.clients) {
+      if (c.connectedAt === undefined || this.states.get(id) !== State.Connected) continue
+      if (!best || c.connectedAt < best.at || (c.connectedAt === best.at && id < best.id)) best = { id, at: c.connectedAt }
+    }
+    return best?.id
+  }
+
   // reportStates tells the server the map too (PeerStates: its presence
-  // stays true after clients close their WebSockets), at most every
-  // REPORT_MLS: changes in between go out together, the latest map winning.
+  // stays true after clients close their WebSockets) and its successor, at
+  // most every REPORT_MLS: changes in between go out together, the latest
+  // map winning.
   reportStates() {
     if (this.reportTimer) return
     const send = () => {
       this.reportTimer = null
       this.lastReport = Date.now()
-      if (this.iamHost && this.joined) this.signal({ state: Signal.PeerStates, data: Object.fromEntries(this.states) })
+      if (this.iamHost && this.joined) this.signal({ state: Signal.PeerStates, data: Object.fromEntries(this.states), successor: this.successor() })
     }
     const wait = this.lastReport + REPORT_MLS - Date.now()
     if (wait <= 0) send()
@@ -552,6 +688,7 @@ export class Peer {
       if (s === State.Connected) {
         this.attempt = 0
         for (const st of this.ownStreams) conn.addStream(st, undefined, this.capsOf(st)) // to the host, which forwards them
+        for (const spec of this.channels.values()) conn.sendNow({ type: Message.Channel, data: spec }) // none is lost in a host change
         if (!this.config.keepCableConnection) {
           this.signaling.close()
           this.joined = false
@@ -561,7 +698,9 @@ export class Peer {
       if (isFinal(s)) this.hostLost(conn.failure || s)
       else this.setState(s)
     }
-    conn.onheal = () => this.checkHost(conn)
+    conn.onsuspect = () => this.checkHost(conn)
+    conn.onnamed = (name, msg, known) => this.upstream === conn && this.onNamed(conn, name, msg, known)
+    conn.onchannel = (spec) => this.upstream === conn && !this.channels.has(spec.name) && this.channels.set(spec.name, spec)
     this.restored = false
     this.recent = []
     conn.onmessage = (msg) => {
@@ -575,14 +714,18 @@ export class Peer {
   }
 
   // checkHost asks the server, on a socket of its own and without joining
-  // (a join would make the host renegotiate), whether a node still serves
-  // the host conn heals to (HostCheck). A host whose node died cannot heal:
-  // on HostLeft the client gives the heal up now and joins again, rather
-  // than at the end of heal_timeout_mls. Anything else: it keeps healing.
+  // (a join would make the host renegotiate), whether the host of conn is
+  // still alive (HostCheck): when conn starts healing, or when the host has
+  // been silent for the idle timeout while ICE still says connected. The
+  // server probes the host and answers with the outcome. A host whose node
+  // died, or whose page does not answer, is gone: on HostLeft the client
+  // gives the link up now and joins again, rather than at the end of
+  // heal_timeout_mls or of twice the idle timeout. Anything else changes
+  // nothing.
   checkHost(conn) {
     if (!this.signaling.ask) return
     this.signaling.ask({ type: SIGNAL, state: Signal.HostCheck, token: this.token, hostPeerId: conn.remoteId }).then((m) => {
-      if (m?.state !== Signal.HostLeft || this.upstream !== conn || !conn.healing) return
+      if (m?.state !== Signal.HostLeft || this.upstream !== conn || isFinal(conn.state)) return
       conn.failure = "host_left"
       conn.setState(State.Disconnected)
     })

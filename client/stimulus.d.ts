@@ -1,6 +1,6 @@
 // Types of the Stimulus adapter (stimulus.js).
 import { Controller } from "@hotwired/stimulus"
-import type { P2pFrameElement, P2pError, P2pHostChange, P2pMessage, P2pShareOptions, P2pStateDetail, P2pStreamFrom } from "./p2pstreams.js"
+import type { P2pChannelOptions, P2pFrameElement, P2pError, P2pHostChange, P2pMessage, P2pSendOptions, P2pShareOptions, P2pStateDetail, P2pStreamFrom } from "./p2pstreams.js"
 
 /** A Stimulus controller with the P2pController API; its element is inside or around a <p2p-frame>. */
 export declare class P2pController<E extends Element = Element> extends Controller<E> {
@@ -8,7 +8,8 @@ export declare class P2pController<E extends Element = Element> extends Controll
   readonly peerId: string | undefined
   readonly hostPeerId: string | null | undefined
   readonly iamHost: boolean
-  p2pSendMessage(data: unknown): boolean
+  p2pSendMessage(data: unknown, options?: P2pSendOptions): boolean
+  p2pOpenChannel(name: string, options?: P2pChannelOptions): boolean
   p2pShareStream(stream: MediaStream, options?: P2pShareOptions): boolean
   p2pShareCamera(constraints?: MediaStreamConstraints, options?: P2pShareOptions): Promise<MediaStream | null>
   p2pShareScreen(constraints?: DisplayMediaStreamOptions, options?: P2pShareOptions): Promise<MediaStream | null>

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
@@ -10,6 +12,8 @@ import (
 
 	"github.com/p2pstreams/p2pstreams/internal/browsertest"
 	"github.com/p2pstreams/p2pstreams/internal/demo/demotest"
+	"github.com/p2pstreams/p2pstreams/internal/netcut"
+	"github.com/p2pstreams/p2pstreams/internal/testenv"
 )
 
 // freeze blocks the page's main thread for d from now (a busy loop, as a
@@ -21,9 +25,10 @@ func freeze(p *browsertest.Page, d time.Duration) time.Time {
 }
 
 // A host tab whose JavaScript freezes for 30 s while its WebSocket stays
-// open: its clients lose it by their heartbeat, report it to the server,
-// which probes the host's code (HostProbe, unanswered) and resets the
-// session; they elect a new host long before the old tab wakes up. When it
+// open: its clients find it silent by their heartbeat and ask the server
+// (HostCheck), which probes the host's code (HostProbe, unanswered), resets
+// the session and answers HostLeft; they elect a new host long before the
+// old tab wakes up. When it
 // does, it is told it did not answer (host_unresponsive) and joins again,
 // as a client of the new host: one host in the room.
 func TestFrozenHostTabIsReplaced(t *testing.T) {
@@ -44,8 +49,10 @@ func TestFrozenHostTabIsReplaced(t *testing.T) {
 	if time.Now().After(wakes) {
 		t.Fatalf("the room healed only after the old host woke up (%v)", took)
 	}
-	if n := a.srv.Stats().HostResets; n != 1 {
-		t.Errorf("HostResets = %d, want 1: the probe, not the host waking up, reset the session", n)
+	// Each client asked about its silent host (HostCheck) while ICE still
+	// said connected; the probe, not the host waking up, reset the session.
+	if st := a.srv.Stats(); st.HostResets != 1 || st.HostChecks < 2 {
+		t.Errorf("HostResets = %d, HostChecks = %d; want 1 and at least one per client", st.HostResets, st.HostChecks)
 	}
 
 	time.Sleep(time.Until(wakes)) // a frozen page answers no driver either
@@ -154,4 +161,75 @@ func TestUnconnectableLinkFails(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// A browser client whose host is gone while their link heals gives the
+// heal up at once: the path between the pages is cut (so the clients' links
+// heal, and the frozen-host rule, which waits for a link that ICE still
+// calls connected, does not apply), the host tab freezes, and each client
+// asks the server whether its host is alive (HostCheck). The server probes
+// the frozen host, gets no answer, resets the session and answers HostLeft:
+// the clients fail over. Their heal window is set to ten minutes, far past
+// what the test waits: a client answered HostAlive would sit it out.
+func TestHealingClientFailsOverOnHostLeft(t *testing.T) {
+	long(t)
+	if err := netcut.Check(); err != nil {
+		if testenv.Strict() {
+			t.Fatal(err)
+		}
+		t.Skip("SKIPPED: ", err)
+	}
+	a := startApp(t, nil)
+	host := a.join("host", "r", false)
+	peer1 := a.join("peer1", "r", false)
+	peer2 := a.join("peer2", "r", false)
+	peer1.WaitText("peer2: connected")
+	peer2.WaitText("peer1: connected")
+	for _, p := range []*browsertest.Page{peer1, peer2} {
+		var ok bool
+		p.Eval(`(() => { const c = document.querySelector("p2p-frame").peer.upstream
+			c.config = { ...c.config, heal_timeout_mls: 600000 }
+			return true })()`, &ok)
+	}
+	before := a.srv.Stats()
+	u, err := url.Parse(a.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := strconv.Atoi(u.Port())
+	undo, err := netcut.Cut(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := false
+	restore := func() {
+		if !restored {
+			restored = true
+			if err := undo(); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	t.Cleanup(restore)
+	wakes := freeze(host, 30*time.Second)
+
+	// Both clients asked, the probe reset the session, and both joined
+	// again: the first back hosts. Then the path comes back, for the new
+	// room's link.
+	deadline := time.Now().Add(2 * browsertest.Timeout)
+	for {
+		st := a.srv.Stats()
+		if st.HostChecks >= before.HostChecks+2 && st.HostResets == before.HostResets+1 && st.Joins >= before.Joins+2 {
+			break
+		}
+		if time.Now().After(wakes) || time.Now().After(deadline) {
+			t.Fatalf("the clients did not fail over while the host was frozen: before %+v, now %+v", before, st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("the clients joined again %v after the host froze", time.Since(wakes.Add(-30*time.Second)).Round(100*time.Millisecond))
+	restore()
+	peer1.WaitTrue(healed, "peer1 to show the healed room")
+	peer2.WaitTrue(healed, "peer2 to show the healed room")
+	time.Sleep(time.Until(wakes)) // a frozen page answers no driver, nor its cleanup
 }

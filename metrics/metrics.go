@@ -70,7 +70,7 @@ var (
 	descRateLimited = prometheus.NewDesc("p2pstreams_rate_limited_messages_total", "Messages dropped over the per-connection rate limit.", nil, nil)
 	descDeadCloses  = prometheus.NewDesc("p2pstreams_dead_closes_total", "Connections closed by the keepalive (no pong in time).", nil, nil)
 	descHostResets  = prometheus.NewDesc("p2pstreams_host_resets_total", "Sessions reset because their host was unreachable.", nil, nil)
-	descHostChecks  = prometheus.NewDesc("p2pstreams_host_checks_total", "HostCheck questions from healing clients, answered.", nil, nil)
+	descHostChecks  = prometheus.NewDesc("p2pstreams_host_checks_total", "HostCheck questions from suspecting clients, answered.", nil, nil)
 	descEventsDrop  = prometheus.NewDesc("p2pstreams_events_dropped_total", "Server events dropped because the OnEvent queue was full.", nil, nil)
 )
 

@@ -14,7 +14,8 @@ import (
 // and unwraps to st, so the server still finds st's optional interfaces.
 func (m *Metrics) Store(st p2pstreams.Store) p2pstreams.Store {
 	return &timedStore{st,
-		m.store.WithLabelValues("join"), m.store.WithLabelValues("refresh"), m.store.WithLabelValues("leave")}
+		m.store.WithLabelValues("join"), m.store.WithLabelValues("refresh"), m.store.WithLabelValues("leave"),
+		m.store.WithLabelValues("successor")}
 }
 
 // Broker returns b with each call timed in p2pstreams_broker_duration_seconds.
@@ -26,8 +27,8 @@ func (m *Metrics) Broker(b p2pstreams.Broker) p2pstreams.Broker {
 // The observers are looked up once: a call costs two clock reads and one
 // atomic histogram update, no lock and no allocation.
 type timedStore struct {
-	st                   p2pstreams.Store
-	join, refresh, leave prometheus.Observer
+	st                              p2pstreams.Store
+	join, refresh, leave, successor prometheus.Observer
 }
 
 func since(o prometheus.Observer, t time.Time) { o.Observe(time.Since(t).Seconds()) }
@@ -45,6 +46,11 @@ func (s *timedStore) Refresh(ctx context.Context, id p2pstreams.SessionID, p p2p
 func (s *timedStore) Leave(ctx context.Context, id p2pstreams.SessionID, p p2pstreams.PeerID, forget bool) (p2pstreams.Departure, error) {
 	defer since(s.leave, time.Now())
 	return s.st.Leave(ctx, id, p, forget)
+}
+
+func (s *timedStore) SetSuccessor(ctx context.Context, id p2pstreams.SessionID, host, successor p2pstreams.PeerID, window time.Duration) error {
+	defer since(s.successor, time.Now())
+	return s.st.SetSuccessor(ctx, id, host, successor, window)
 }
 
 func (s *timedStore) Ping(ctx context.Context) error { return ping(ctx, s.st) }

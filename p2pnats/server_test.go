@@ -24,7 +24,7 @@ var secret = []byte("nats test secret, shared by both nodes")
 
 // Two server nodes with the Redis Store and the NATS Broker: a host on one,
 // a client on the other, negotiating; a message for nobody is peer_not_found
-// (NATS's "no responders").
+// (NATS's "no responders"); a HostCheck's probe and its answer cross nodes.
 func TestServerNodesOnNATS(t *testing.T) {
 	rs, ns := testenv.Redis(t), testenv.NATS(t)
 	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
@@ -69,6 +69,26 @@ func TestServerNodesOnNATS(t *testing.T) {
 	alice.send(protocol.Message{State: protocol.SdpOffer, To: "nobody", Data: json.RawMessage(`{}`)})
 	if m := alice.next(); m.State != protocol.Error || m.Code != protocol.CodePeerNotFound {
 		t.Fatalf("alice got %+v, want peer_not_found", m)
+	}
+	// A HostCheck on b for alice: the probe crosses to a, and its outcome
+	// comes back on the check's reply topic.
+	c, _, _, err := ws.Dial(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	check := &wsPeer{t: t, c: c}
+	tok, err := token.Issue(secret, token.Claims{Session: "lobby", Peer: "bob", Expires: time.Now().Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check.send(protocol.Message{State: protocol.HostCheck, Token: tok, HostPeerID: "alice"})
+	if m := alice.next(); m.State != protocol.HostProbe {
+		t.Fatalf("alice got %+v, want HostProbe", m)
+	}
+	alice.send(protocol.Message{State: protocol.HostAlive})
+	if m := check.next(); m.State != protocol.HostAlive || m.HostPeerID != "alice" {
+		t.Fatalf("HostCheck answered %+v, want HostAlive", m)
 	}
 	alice.send(protocol.Message{State: protocol.SessionLeave})
 	if m := bob.next(); m.State != protocol.HostLeft {

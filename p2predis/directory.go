@@ -19,7 +19,7 @@ import (
 // Their keys share the session's hash tag:
 //
 //	{SESSION}:p  hash    the host's last report: host, at (Unix ms), states (JSON)
-//	{SESSION}:r  hash    peer (or "" for the whole session) → refused until (Unix ms)
+//	{SESSION}:d  hash    peer (or "" for the whole session) → refused until (Unix ms)
 //	{SESSION}:x  string  the host of the session that ended, for HostChanges' window
 
 var (
@@ -28,15 +28,15 @@ var (
 	_ p2pstreams.HostChanges = (*Store)(nil)
 )
 
-// key is the key of s with the given suffix (":p", ":r", ":x").
+// key is the key of s with the given suffix (":p", ":d", ":x").
 func (st *Store) key(s p2pstreams.SessionID, suffix string) string {
 	return st.prefix + "{" + string(s) + "}" + suffix
 }
 
-// reportScript: KEYS h, e, l, p; ARGV host, states (JSON; "" forgets the
-// report). The report lives as long as the session's keys.
+// reportScript: KEYS the prologue's, then p; ARGV host, states (JSON; ""
+// forgets the report). The report lives as long as the session's keys.
 var reportScript = redis.NewScript(prologue + `
-local p = KEYS[4]
+local p = KEYS[#KEYS]
 if host ~= ARGV[1] or not connected(ARGV[1]) then return 0 end
 if ARGV[2] == '' then return redis.call('DEL', p) end
 redis.call('HSET', p, 'host', ARGV[1], 'at', now, 'states', ARGV[2])
@@ -45,16 +45,16 @@ if ttl > 0 then redis.call('PEXPIRE', p, ttl) end
 return 1
 `)
 
-// sessionScript: KEYS h, e, l, p, r. Returns {} when the session has no
-// connected host, else {host, {report host, at, states}, {refused...},
-// {connected...}}.
+// sessionScript: KEYS the prologue's, then p and d. Returns {} when the
+// session has no connected host, else {host, {report host, at, states},
+// {refused...}, {connected...}}.
 var sessionScript = redis.NewScript(prologue + `
 if not host then return {} end
-local rep = redis.call('HMGET', KEYS[4], 'host', 'at', 'states')
+local rep = redis.call('HMGET', KEYS[#KEYS - 1], 'host', 'at', 'states')
 local refused = {}
-local r = redis.call('HGETALL', KEYS[5])
-for i = 1, #r, 2 do
-  if r[i] ~= '' and tonumber(r[i + 1]) > now then table.insert(refused, r[i]) end
+local d = redis.call('HGETALL', KEYS[#KEYS])
+for i = 1, #d, 2 do
+  if d[i] ~= '' and tonumber(d[i + 1]) > now then table.insert(refused, d[i]) end
 end
 return {host, {rep[1] or '', rep[2] or '', rep[3] or ''}, refused, redis.call('ZRANGEBYSCORE', l, '(' .. now, '+inf')}
 `)
@@ -78,7 +78,7 @@ func (st *Store) Report(ctx context.Context, s p2pstreams.SessionID, host p2pstr
 }
 
 func (st *Store) sessionKeys(s p2pstreams.SessionID) []string {
-	return append(st.keys(s), st.key(s, ":p"), st.key(s, ":r"))
+	return append(st.keys(s), st.key(s, ":p"), st.key(s, ":d"))
 }
 
 // Session implements p2pstreams.Directory.
@@ -244,7 +244,7 @@ func sessionRecord(s p2pstreams.SessionID, cmd *redis.Cmd) (p2pstreams.SessionRe
 	return rec, true, nil
 }
 
-// refuseScript: KEYS r; ARGV peer ("" for the session), ms. The hash lives
+// refuseScript: KEYS d; ARGV peer ("" for the session), ms. The hash lives
 // until its last refusal ends.
 var refuseScript = redis.NewScript(`
 local t = redis.call('TIME')
@@ -255,7 +255,7 @@ if redis.call('PTTL', KEYS[1]) < ms then redis.call('PEXPIRE', KEYS[1], ms) end
 return 1
 `)
 
-// refusedScript: KEYS r; ARGV peer. Returns {closed, removed} as 0 or 1.
+// refusedScript: KEYS d; ARGV peer. Returns {closed, removed} as 0 or 1.
 var refusedScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -272,7 +272,7 @@ func (st *Store) Refuse(ctx context.Context, s p2pstreams.SessionID, p p2pstream
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := refuseScript.Run(ctx, st.rdb, []string{st.key(s, ":r")}, string(p), max(1, leaseMS(d))).Err(); err != nil {
+	if err := refuseScript.Run(ctx, st.rdb, []string{st.key(s, ":d")}, string(p), max(1, leaseMS(d))).Err(); err != nil {
 		return fmt.Errorf("p2predis: refuse: %w", err)
 	}
 	return nil
@@ -283,7 +283,7 @@ func (st *Store) Refused(ctx context.Context, s p2pstreams.SessionID, p p2pstrea
 	if err := ctx.Err(); err != nil {
 		return false, false, err
 	}
-	res, err := refusedScript.Run(ctx, st.rdb, []string{st.key(s, ":r")}, string(p)).Int64Slice()
+	res, err := refusedScript.Run(ctx, st.rdb, []string{st.key(s, ":d")}, string(p)).Int64Slice()
 	if err != nil {
 		return false, false, fmt.Errorf("p2predis: refused: %w", err)
 	}

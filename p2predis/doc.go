@@ -24,7 +24,7 @@
 // directory.go), three more keys share the tag:
 //
 //	p2pstreams:{SESSION}:p  hash    the host's last report: host, at, states (JSON); expires with :h
-//	p2pstreams:{SESSION}:r  hash    peer ("" for the session) → refused until (Unix ms); expires with the last
+//	p2pstreams:{SESSION}:d  hash    peer ("" for the session) → refused until (Unix ms); expires with the last
 //	p2pstreams:{SESSION}:x  string  the host of the session that ended; expires after a minute
 //
 // Leases are scores compared with the Redis server's clock (TIME) inside

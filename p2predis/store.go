@@ -43,10 +43,10 @@ func NewStore(rdb redis.Scripter, o *Options) *Store {
 	return &Store{rdb: rdb, prefix: o.prefix()}
 }
 
-// keys returns the host, membership and lease keys of s.
+// keys returns the host, membership, lease, successor and waiting keys of s.
 func (st *Store) keys(s p2pstreams.SessionID) []string {
 	base := st.prefix + "{" + string(s) + "}"
-	return []string{base + ":h", base + ":e", base + ":l"}
+	return []string{base + ":h", base + ":e", base + ":l", base + ":s", base + ":r"}
 }
 
 // leaseMS is d in whole milliseconds, the scripts' unit; a lease under a
@@ -78,6 +78,8 @@ func (st *Store) Join(ctx context.Context, s p2pstreams.SessionID, p p2pstreams.
 		return "", p2pstreams.ErrPeerConnected
 	case int64(resFull):
 		return "", p2pstreams.ErrSessionFull
+	case int64(resPending):
+		return "", p2pstreams.ErrSuccessorPending
 	}
 	return "", fmt.Errorf("p2predis: join: unexpected reply %v", res)
 }
@@ -170,6 +172,23 @@ func refreshResult(cmd *redis.Cmd) error {
 		return p2pstreams.ErrNotMember
 	case code != resOK:
 		return fmt.Errorf("p2predis: refresh: unexpected reply %d", code)
+	}
+	return nil
+}
+
+// SetSuccessor implements p2pstreams.Store.
+func (st *Store) SetSuccessor(ctx context.Context, s p2pstreams.SessionID, host, successor p2pstreams.PeerID, window time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	code, err := successorScript.Run(ctx, st.rdb, st.keys(s), string(host), string(successor), leaseMS(window)).Int()
+	switch {
+	case err != nil:
+		return fmt.Errorf("p2predis: successor: %w", err)
+	case code == resNotMember:
+		return p2pstreams.ErrNotMember
+	case code != resOK:
+		return fmt.Errorf("p2predis: successor: unexpected reply %d", code)
 	}
 	return nil
 }

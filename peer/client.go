@@ -106,6 +106,7 @@ func (p *Peer) clientLinkEvent(l *link, ev event) error {
 				return nil
 			}
 			p.setPeers(m)
+			p.clientTracks(l)
 		}
 	}
 	return nil
@@ -119,6 +120,7 @@ func (p *Peer) clientOpen(l *link, dc *webrtc.DataChannel) {
 	p.mu.Lock()
 	p.sendLink = l
 	p.mu.Unlock()
+	p.declareAll(l) // channels.go
 	p.setState(StateConnected)
 	p.markReady()
 	if !p.set.keepSignaling && p.sig != nil {

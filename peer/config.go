@@ -91,11 +91,20 @@ type Config struct {
 	// or ErrMessagesLost (messages a client held while its link healed,
 	// and the link was lost instead).
 	OnError func(error)
-	// OnTrack gets each media track another peer sends to this one (on a
-	// client: its host's AddTrack), once its first packet arrives. Read it
-	// (Track.Remote.ReadRTP) on a goroutine of your own and return: the
-	// callbacks after it wait for it.
+	// OnTrack gets each media track another peer sends to this one, once
+	// its first packet arrives: on a client, its host's tracks and the
+	// other clients' (forwarded by the host; Track.From is the sharer); on
+	// the host, its clients' (which it forwards by itself). Read it
+	// (Track.ReadRTP) on a goroutine of your own and return: the callbacks
+	// after it wait for it. Track.Done says when it ends.
 	OnTrack func(Track)
+	// OnKeyframeRequest gets one of this peer's own tracks (AddTrack) when
+	// a receiver asks for a keyframe (RTCP PLI or FIR: a viewer that just
+	// started, or lost packets), at most every 250 ms per track. pion does
+	// not encode: an app that sends encoded video makes its next frame a
+	// keyframe. (The host passes requests for the tracks it forwards to
+	// their sharer by itself.)
+	OnKeyframeRequest func(webrtc.TrackLocal)
 	// OnHostChange gets the previous and the current host when another
 	// peer hosts the session now (after a failover, or a host that came
 	// back to find another in its place).
@@ -149,6 +158,7 @@ type settings struct {
 	keepSignaling  bool
 	failover       bool
 	maxMessage     int           // bytes of one Data payload
+	noShare        bool          // clientsMayShare is false (media.go)
 	connect        time.Duration // the negotiation timeout
 	heal           time.Duration // the heal timeout
 }
@@ -176,6 +186,7 @@ func (c *Config) settings(raw json.RawMessage, log *slog.Logger) settings {
 		keepSignaling: c.KeepSignaling || fc.KeepCableConnection,
 		failover:      !c.ManualFailover && !fc.ManualFailover,
 		maxMessage:    fc.MaxMessageSize,
+		noShare:       !fc.MayShare(),
 		connect:       c.NegotiationTimeout,
 	}
 	if s.connect <= 0 {

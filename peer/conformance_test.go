@@ -39,9 +39,13 @@ var conformance = []struct {
 	{"large text and binary messages", confLarge},
 	{"over the maximum size", confOverMax},
 	{"fatal refusal", confFatalRefusal},
+	{"duplicate peer", confDuplicate},
 	{"slow client", confSlowClient},
+	{"host's own burst", confHostBurst},
 	{"host change", confHostChange},
+	{"host change to the named successor", confSuccessor},
 	{"state hand-off across a host change", confHandOff},
+	{"named channels", confNamedChannels},
 }
 
 func TestConformance(t *testing.T) {
@@ -62,10 +66,13 @@ func TestConformance(t *testing.T) {
 type confRun struct {
 	t          *testing.T
 	srv        *p2pstreams.Server
+	store      *successorStore
 	url, base  string
 	b          *browsertest.Browser
 	host, kind string // member kinds: "go" or "browser"
 	room       string
+	goMembers  []*goMember               // for closeAll
+	pages      map[string]*browserMember // browser members by id (a duplicate opens a tab of the first's)
 }
 
 const confMaxPeers = 3
@@ -77,11 +84,21 @@ func newConfRun(t *testing.T, host, clients string) *confRun {
 		b = browsertest.Shared(t)
 	}
 	checkGoroutines(t)
-	srv, err := p2pstreams.NewServer(&p2pstreams.Options{Secret: []byte("peer-conformance-secret-0123456789"), MaxPeers: confMaxPeers})
+	return newConfRunWith(t, host, clients, b, 0)
+}
+
+// newConfRunWith is newConfRun with the server's SuccessorWindow.
+func newConfRunWith(t *testing.T, host, clients string, b *browsertest.Browser, window time.Duration) *confRun {
+	t.Helper()
+	store := &successorStore{MemoryStore: p2pstreams.NewMemoryStore(), named: map[protocol.SessionID]protocol.PeerID{}}
+	srv, err := p2pstreams.NewServer(&p2pstreams.Options{
+		Secret: []byte("peer-conformance-secret-0123456789"), MaxPeers: confMaxPeers,
+		Store: store, Lease: -1, SuccessorWindow: window,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &confRun{t: t, srv: srv, b: b, host: host, kind: clients, room: "conf"}
+	c := &confRun{t: t, srv: srv, store: store, b: b, host: host, kind: clients, room: "conf"}
 	mux := http.NewServeMux()
 	mux.Handle("/p2p/", srv)
 	mux.HandleFunc("/member", c.memberPage)
@@ -97,16 +114,26 @@ type member interface {
 	IsHost() bool
 	Send(text string) error                 // a small JSON string
 	SendBig(kind string, n, seed int) error // "text" or "bin", made by bigPayload's rule
-	Lines() []string                        // "from: text", big ones as "from: kind:len:sha256"
-	States() map[string]string              // the last state map
-	Errors() []string                       // error codes reported
-	State() string                          // its own state
-	Go()                                    // goes without leaving: a closed page, a stopped process
+	// Burst sends count big messages (seeds 0, 1, ...) as fast as the
+	// member takes them, and returns each one's error code ("" when sent).
+	Burst(kind string, n, count int) []string
+	Lines() []string           // "from: text", big ones as "from: kind:len:sha256"
+	States() map[string]string // the last state map
+	Errors() []string          // error codes reported
+	State() string             // its own state
+	Go()                       // goes without leaving: a closed page, a stopped process
 	// SendWhenNegotiating arms the host to send text the moment its map
 	// shows peer id negotiating.
 	SendWhenNegotiating(id, text string)
 	SlowDrops() int        // host: clients dropped as too slow
 	HostChanges() []string // "previous>current", from OnHostChange / p2pHostChanged
+	// Named channels: lines of messages on one show as "#name from: text".
+	OpenChannel(s protocol.ChannelSpec) error // the spec's name and options
+	SendOn(channel, text string) error
+	// Rogue opens a DataChannel to the host outside the protocol and
+	// sends text on it (a client only).
+	Rogue(channel, text string)
+	Knows(channel string) bool // it has the channel (its app's, or its host opened it)
 }
 
 // opts are a member's settings beyond its id.
@@ -118,6 +145,9 @@ type opts struct {
 	// this join travel on different connections: either may come first)
 	retryFull bool
 	noHandOff bool // no state hand-off (the harness opts in by default)
+	// duplicate: the id is connected already; a Go peer's Join is
+	// expected to fail (it would retry peer_connected until its context ends)
+	duplicate bool
 }
 
 func (c *confRun) join(kind, id string, o opts) member {
@@ -300,6 +330,64 @@ func confSlowClient(c *confRun) {
 	}
 }
 
+// A second connection with a peer id that is connected already never joins
+// and never disturbs the first: a second page in the same browser is
+// refused by the Web Lock (already_open, no WebSocket), a second Go peer by
+// the server (peer_connected, while the first holds its signaling
+// connection: here keepCableConnection). The host sees nothing of it.
+func confDuplicate(c *confRun) {
+	keep := opts{config: &p2pstreams.FrameConfig{KeepCableConnection: true}}
+	h, cs := c.hostAndClients(1, keep)
+	before := cs[0].HostChanges()
+	dup := keep
+	dup.duplicate = true
+	twin := c.join(c.kind, "c1", dup)
+	c.wait("the second c1 fails", func() bool { return twin.State() == "failed" })
+	want := map[string]string{"go": string(protocol.CodePeerConnected), "browser": string(protocol.CodeAlreadyOpen)}[c.kind]
+	if e := twin.Errors(); !slices.Contains(e, want) {
+		c.t.Errorf("the second c1 reported %v, want %s", e, want)
+	}
+	must(c.t, cs[0].Send("still the first"))
+	c.sameLines([]string{"c1: still the first"}, h, cs[0])
+	if s := h.States()["c1"]; s != "connected" {
+		c.t.Errorf("the host shows c1 %s, want connected", s)
+	}
+	if hc := cs[0].HostChanges(); !slices.Equal(hc, before) || cs[0].State() != "connected" {
+		c.t.Errorf("the first c1 is %s with host changes %v (%v before): it was disturbed", cs[0].State(), hc, before)
+	}
+}
+
+// The host's own burst, far past the relay's bound at once, drops no
+// client: the Go host's Send waits for its fastest client, the browser
+// host's send refuses (slow_reader) what its fastest client cannot take.
+// Every client gets what was sent, in order.
+func confHostBurst(c *confRun) {
+	if raceEnabled {
+		c.t.Skip("under the race detector pion moves 40 MiB too slowly: run without -race")
+	}
+	h, cs := c.hostAndClients(2, opts{noHandOff: true})
+	const n, count = 4 << 20, 10 // 40 MiB: past protocol.RelayMaxQueued (32 MiB)
+	codes := h.Burst("bin", n, count)
+	var want []string
+	for i, code := range codes {
+		switch {
+		case code == "":
+			want = append(want, "h: "+bigLine("bin", n, i))
+		case c.host == "go" || code != string(protocol.CodeSlowReader):
+			c.t.Errorf("message %d of the burst: %s", i, code)
+		}
+	}
+	c.t.Logf("the host took %d of %d messages (%q)", len(want), count, codes)
+	for _, m := range []member{h, cs[0], cs[1]} { // up to 40 MiB each, to a browser on a loaded machine
+		eventually(c.t, 3*time.Minute, m.ID()+" gets the burst", func() bool { return len(m.Lines()) >= len(want) })
+	}
+	c.sameLines(want, h, cs[0], cs[1])
+	if d := h.SlowDrops(); d != 0 {
+		c.t.Errorf("the host dropped %d clients: its own burst must drop none", d)
+	}
+	c.allConnected(h, cs[0], cs[1])
+}
+
 // The host goes: its clients elect one of themselves, and the room works.
 func confHostChange(c *confRun) {
 	h, cs := c.hostAndClients(2, opts{})
@@ -316,6 +404,28 @@ func confHostChange(c *confRun) {
 	must(c.t, cs[1].Send("after the change"))
 	for _, m := range cs {
 		c.wait(m.ID()+" gets the message", func() bool { return slices.Contains(m.Lines(), "c2: after the change") })
+	}
+}
+
+// The host names its longest-connected client its successor (through the
+// server); when the host goes, that client hosts, even when the other one
+// comes back first (it waits: successor_pending).
+func confSuccessor(c *confRun) {
+	h := c.join(c.host, "h", opts{})
+	c.wait("h hosts", func() bool { return h.IsHost() && h.State() == "connected" })
+	first := c.join(c.kind, "c1", opts{})
+	c.allConnected(h, first)
+	second := c.join(c.kind, "c2", opts{})
+	c.allConnected(h, first, second)
+	c.wait("h names c1 its successor", func() bool { return c.store.successor(c.room) == "c1" })
+	h.Go()
+	c.wait("a new host", func() bool { return first.IsHost() || second.IsHost() })
+	if second.IsHost() {
+		c.t.Fatal("c2 hosts: the named successor was c1")
+	}
+	c.allConnected(first, second)
+	if second.IsHost() || !first.IsHost() {
+		c.t.Fatalf("c1 host %v, c2 host %v: want c1 only", first.IsHost(), second.IsHost())
 	}
 }
 
@@ -338,6 +448,30 @@ func confHandOff(c *confRun) {
 	must(c.t, late2.Send("three"))
 	want = append(want, "late2: three")
 	c.sameLines(want, cs[0], late, late2)
+}
+
+// successorStore is the server's memory store, noting the successor each
+// session's host names (the test waits for it before the host goes).
+type successorStore struct {
+	*p2pstreams.MemoryStore
+	mu    sync.Mutex
+	named map[protocol.SessionID]protocol.PeerID
+}
+
+func (s *successorStore) SetSuccessor(ctx context.Context, sid protocol.SessionID, host, successor protocol.PeerID, window time.Duration) error {
+	err := s.MemoryStore.SetSuccessor(ctx, sid, host, successor, window)
+	if err == nil {
+		s.mu.Lock()
+		s.named[sid] = successor
+		s.mu.Unlock()
+	}
+	return err
+}
+
+func (s *successorStore) successor(room string) protocol.PeerID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.named[protocol.SessionID(room)]
 }
 
 // ---- payloads
@@ -406,13 +540,14 @@ type goMember struct {
 	err []string
 	arm map[string]string // SendWhenNegotiating
 	hc  []string
+	chs map[string]*peer.Channel
 }
 
 func (c *confRun) joinGo(id string, o opts) member {
 	if o.forgetAfter > 0 {
 		c.t.Cleanup(peer.SetForgetAfter(o.forgetAfter))
 	}
-	g := &goMember{c: c, id: id, st: map[string]string{}, arm: map[string]string{}}
+	g := &goMember{c: c, id: id, st: map[string]string{}, arm: map[string]string{}, chs: map[string]*peer.Channel{}}
 	ttl := time.Hour
 	tok, err := c.srv.Token(protocol.SessionID(c.room), protocol.PeerID(id), ttl, o.config)
 	if err != nil {
@@ -426,7 +561,11 @@ func (c *confRun) joinGo(id string, o opts) member {
 		OnMessage: func(m peer.Message) {
 			g.mu.Lock()
 			defer g.mu.Unlock()
-			g.ls = append(g.ls, line(string(m.From), m.Text(), m.Binary, m.Data == nil))
+			l := line(string(m.From), m.Text(), m.Binary, m.Data == nil)
+			if m.Channel != "" {
+				l = "#" + m.Channel + " " + l
+			}
+			g.ls = append(g.ls, l)
 		},
 		OnPeers: func(m map[protocol.PeerID]peer.State) {
 			g.mu.Lock()
@@ -473,16 +612,20 @@ func (c *confRun) joinGo(id string, o opts) member {
 	if o.noHandOff {
 		cfg.HostState = nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	joinFor := 20 * time.Second
+	if o.duplicate {
+		joinFor = 3 * time.Second // peer_connected is a retry: Join tries until then
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), joinFor)
 	defer cancel()
 	p, err := peer.Join(ctx, cfg)
 	for o.retryFull && protocol.CodeOf(err) == protocol.CodeSessionFull && ctx.Err() == nil {
 		time.Sleep(50 * time.Millisecond) // a bounded poll: ctx ends it
 		p, err = peer.Join(ctx, cfg)
 	}
-	if o.expired {
+	if o.expired || o.duplicate {
 		if err == nil {
-			c.t.Fatal("an expired token joined")
+			c.t.Fatalf("%s joined: want a refusal (expired %v, duplicate %v)", id, o.expired, o.duplicate)
 		}
 		g.err = append(g.err, string(protocol.CodeOf(err)))
 		return &failedMember{goMember: g}
@@ -492,6 +635,7 @@ func (c *confRun) joinGo(id string, o opts) member {
 	}
 	g.p = p
 	c.t.Cleanup(func() { closePeer(c.t, p) })
+	c.goMembers = append(c.goMembers, g)
 	return g
 }
 
@@ -524,6 +668,18 @@ func (g *goMember) SendBig(kind string, n, seed int) error {
 	}
 	return g.p.Send(ctx, b)
 }
+func (g *goMember) Burst(kind string, n, count int) []string {
+	codes := make([]string, count)
+	for i := range codes {
+		if err := g.SendBig(kind, n, i); err != nil {
+			codes[i] = err.Error()
+			if c := protocol.CodeOf(err); c != "" {
+				codes[i] = string(c)
+			}
+		}
+	}
+	return codes
+}
 func (g *goMember) Lines() []string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -549,6 +705,31 @@ func (g *goMember) HostChanges() []string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return slices.Clone(g.hc)
+}
+func (g *goMember) OpenChannel(s protocol.ChannelSpec) error {
+	o := peer.ChannelOptions{Unordered: s.Ordered != nil && !*s.Ordered, MaxRetransmits: s.MaxRetransmits, MaxPacketLifeTime: s.MaxPacketLifeTime}
+	ch, err := g.p.OpenChannel(s.Name, o)
+	if err == nil {
+		g.mu.Lock()
+		g.chs[s.Name] = ch
+		g.mu.Unlock()
+	}
+	return err
+}
+func (g *goMember) SendOn(channel, text string) error {
+	g.mu.Lock()
+	ch := g.chs[channel]
+	g.mu.Unlock()
+	if ch == nil {
+		return fmt.Errorf("%s: channel %q not opened", g.id, channel)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return ch.Send(ctx, text)
+}
+func (g *goMember) Knows(channel string) bool { return peer.KnowsChannel(g.p, channel) }
+func (g *goMember) Rogue(channel, text string) {
+	must(g.c.t, peer.RogueChannel(g.p, g.p.HostID(), channel, text))
 }
 func (g *goMember) SendWhenNegotiating(id, text string) {
 	g.mu.Lock()
@@ -614,9 +795,10 @@ f.addEventListener("p2p:message", (e) => {
   if (m.type !== "Data") return
   const entry = { line: "" } // pushed now: the order is the arrival's, the hash comes later
   conf.lines.push(entry)
-  if (m.data instanceof Uint8Array) hex(m.data).then((h) => { entry.line = m.senderId + ": bin:" + m.data.length + ":" + h })
-  else if (typeof m.data === "string" && m.data.length > 1000) hex(new TextEncoder().encode(m.data)).then((h) => { entry.line = m.senderId + ": text:" + m.data.length + ":" + h })
-  else entry.line = m.senderId + ": " + (typeof m.data === "string" ? m.data : JSON.stringify(m.data))
+  const from = (m.channel ? "#" + m.channel + " " : "") + m.senderId
+  if (m.data instanceof Uint8Array) hex(m.data).then((h) => { entry.line = from + ": bin:" + m.data.length + ":" + h })
+  else if (typeof m.data === "string" && m.data.length > 1000) hex(new TextEncoder().encode(m.data)).then((h) => { entry.line = from + ": text:" + m.data.length + ":" + h })
+  else entry.line = from + ": " + (typeof m.data === "string" ? m.data : JSON.stringify(m.data))
 })
 // big is bigPayload of conformance_test.go.
 window.big = (kind, n, seed) => {
@@ -625,10 +807,18 @@ window.big = (kind, n, seed) => {
   for (let i = 0; i < n; i++) b[i] = kind === "text" ? alphabet.charCodeAt((i * 7 + seed) % alphabet.length) : (i * 31 + seed) & 255
   return kind === "text" ? new TextDecoder().decode(b) : b
 }
-window.sendCode = (data) => {
+window.sendCode = (data, opts) => {
   const before = conf.errors.length
-  const ok = f.send(data)
+  const ok = f.send(data, opts)
   return ok ? "" : conf.errors.slice(before)[0] || "not_connected"
+}
+window.openCode = (name, opts) => {
+  const before = conf.errors.length
+  return f.openChannel(name, opts) ? "" : conf.errors.slice(before)[0] || "refused"
+}
+window.rogue = (name, text) => {
+  const dc = f.peer.upstream.pc.createDataChannel(name)
+  dc.onopen = () => dc.send(JSON.stringify({ type: "Data", data: text }))
 }
 {{if .HandOff}}// The state hand-off: the lines shown are the state.
 f.addP2pListener({
@@ -659,10 +849,22 @@ func (c *confRun) joinBrowser(id string, o opts) member {
 	if o.noHandOff {
 		u += "&nohandoff=1"
 	}
-	pg := c.b.NewPage(c.t)
+	var pg *browsertest.Page
+	if first := c.pages[id]; o.duplicate && first != nil {
+		pg = first.pg.NewTab(c.t) // the same browser, the same user: the Web Lock is shared
+	} else {
+		pg = c.b.NewPage(c.t)
+	}
 	pg.Navigate(u)
 	pg.WaitTrue(`window.conf`, "the harness page")
-	return &browserMember{c: c, pg: pg, id: id}
+	m := &browserMember{c: c, pg: pg, id: id}
+	if c.pages == nil {
+		c.pages = map[string]*browserMember{}
+	}
+	if !o.duplicate {
+		c.pages[id] = m
+	}
+	return m
 }
 
 func (b *browserMember) ID() string { return b.id }
@@ -691,6 +893,12 @@ func (b *browserMember) Send(text string) error {
 func (b *browserMember) SendBig(kind string, n, seed int) error {
 	return b.send(fmt.Sprintf("big(%q, %d, %d)", kind, n, seed))
 }
+func (b *browserMember) Burst(kind string, n, count int) []string {
+	var codes []string
+	// In one task: the page cannot drain anything in between.
+	b.pg.Eval(fmt.Sprintf(`(() => { const out = []; for (let i = 0; i < %d; i++) out.push(sendCode(big(%q, %d, i))); return out })()`, count, kind, n), &codes)
+	return codes
+}
 func (b *browserMember) Lines() []string {
 	var ls []string
 	// The lines whose hash is done, up to the first one still hashing.
@@ -717,6 +925,31 @@ func (b *browserMember) SlowDrops() int {
 	var n int
 	b.pg.Eval(`document.querySelector("p2p-frame").peer.slowDrops`, &n)
 	return n
+}
+func (b *browserMember) OpenChannel(s protocol.ChannelSpec) error {
+	opts, _ := json.Marshal(s)
+	q, _ := json.Marshal(s.Name)
+	var code string
+	b.pg.Eval(fmt.Sprintf(`openCode(%s, %s)`, q, opts), &code)
+	if code != "" {
+		return &protocol.CodeError{Code: protocol.Code(code)}
+	}
+	return nil
+}
+func (b *browserMember) SendOn(channel, text string) error {
+	q, _ := json.Marshal(text)
+	ch, _ := json.Marshal(channel)
+	return b.send(fmt.Sprintf(`%s, {channel: %s}`, q, ch))
+}
+func (b *browserMember) Knows(channel string) bool {
+	var v bool
+	b.pg.Eval(fmt.Sprintf(`!!document.querySelector("p2p-frame").peer?.channels.has(%q)`, channel), &v)
+	return v
+}
+func (b *browserMember) Rogue(channel, text string) {
+	q, _ := json.Marshal(text)
+	ch, _ := json.Marshal(channel)
+	b.pg.Eval(fmt.Sprintf(`rogue(%s, %s)`, ch, q), nil)
 }
 func (b *browserMember) SendWhenNegotiating(id, text string) {
 	q, _ := json.Marshal(text)

@@ -30,7 +30,12 @@
 //   - One goroutine (the loop) owns every piece of session state; pion's
 //     callbacks, the signaling reader, Send on the host and Close only push
 //     events into an unbounded queue: nothing the network does blocks them,
-//     and nothing the app does blocks the loop.
+//     and nothing the app does blocks the loop. (Send on the host first
+//     waits for room at its fastest client: pace.go.)
+//   - Each signaling WebSocket has one writer goroutine (signal.go), as in
+//     the server: the loop only queues frames (at most 256: a socket that
+//     takes no more is stalled and closed), so a stalled socket never stops
+//     the loop nor its heartbeats.
 //   - Every Data message reaches every peer exactly once, the sender
 //     included, through the host and in the order the host's loop handled
 //     it; the host's own messages too. "Every peer" is every peer in the
@@ -43,8 +48,12 @@
 //   - Remote ICE candidates wait until the remote description is set; local
 //     ones are sent after the offer or answer (both pass through the loop).
 //   - The host never waits for one client: a client whose send queue passes
-//     16 MiB is dropped (state failed).
+//     the relay bound (protocol.RelayMaxQueued) is dropped (state failed).
+//     The host's own Send waits only for the fastest client.
 //   - After Close returns (or Done is closed), no goroutine of the Peer is
 //     left but a callback that was running then.
+//   - A received track ends (Track.Done) exactly once: when its sender
+//     removes it or the link that brought it closes; on the host that ends
+//     its forwarding to every other client too.
 //   - The package never panics, exits or prints; it logs to Config.Logger.
 package peer

@@ -34,18 +34,29 @@ func (p *Peer) startHeal(l *link, why string) {
 	l.hmu.Unlock()
 	l.healSince = time.Now()
 	p.log.Info("p2pstreams: link broken, healing", "peer", l.remote, "why", why)
-	if !p.isHostNow() && l == p.toHost {
-		p.checkHost(l)
-	}
+	p.checkHost(l)
 }
 
 // checkHost asks the server, on a signaling connection of its own and
-// without joining (a join would make the host renegotiate), whether a node
-// still serves l's host (HostCheck). A host whose node died cannot heal:
-// the server resets the session and answers HostLeft, and the client
-// rejoins at once instead of at the end of the heal timeout. Any other
-// outcome (HostAlive, an error, no server) leaves the link healing.
+// without joining (a join would make the host renegotiate), whether l's
+// host is still alive (HostCheck): when a client's link to its host starts
+// healing, or when the host has been silent for the idle timeout while ICE
+// still says connected (a frozen host, or one whose node died before ICE
+// noticed). The server probes the host and answers with the outcome: a host
+// whose node died, or that does not answer, is reset and answered HostLeft,
+// and the client rejoins at once instead of at the end of the heal timeout
+// or of twice the idle timeout. Any other outcome (HostAlive, an error, no
+// server) changes nothing. One check per silence: not again until the
+// host has been heard.
 func (p *Peer) checkHost(l *link) {
+	if p.isHostNow() || l != p.toHost {
+		return
+	}
+	seen := l.lastSeen.Load()
+	if seen == l.checkedSeen {
+		return
+	}
+	l.checkedSeen = seen
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -55,7 +66,7 @@ func (p *Peer) checkHost(l *link) {
 			p.log.Debug("p2pstreams: HostCheck", "peer", p.id, "host", l.remote, "err", err)
 		case left:
 			p.inbox.push(event{kind: evHostGone, link: l,
-				err: fmt.Errorf("%w: no node serves host %s (HostCheck)", ErrHostLeft, l.remote)})
+				err: fmt.Errorf("%w: host %s is gone (HostCheck)", ErrHostLeft, l.remote)})
 		}
 	}()
 }
@@ -153,9 +164,10 @@ func (p *Peer) reportLost(l *link) {
 
 // tickOpen is the heartbeat of an open link. A remote silent past the idle
 // timeout is healed when ICE too says the path broke; while ICE still says
-// connected, the remote itself is frozen (its ICE stack answers, its app
-// does not) once the silence lasts another idle timeout. tickOpen reports
-// why the link is lost, or nil.
+// connected, a client asks the server about its host (checkHost), and the
+// remote itself is frozen (its ICE stack answers, its app does not) once
+// the silence lasts another idle timeout. tickOpen reports why the link is
+// lost, or nil.
 func (p *Peer) tickOpen(l *link, now time.Time) error {
 	idle := l.idleFor(now)
 	switch {
@@ -167,6 +179,18 @@ func (p *Peer) tickOpen(l *link, now time.Time) error {
 		p.startHeal(l, fmt.Sprintf("silent for %v, connection %s", idle.Round(time.Millisecond), l.pc.ConnectionState()))
 	case idle > 2*p.set.idle:
 		return fmt.Errorf("%w: no message for %v", ErrDisconnected, idle.Round(time.Millisecond))
+	case idle > p.set.idle:
+		p.checkHost(l) // a client's: the server knows sooner
+	case p.set.idle-idle < p.set.interval && l == p.toHost && !p.isHostNow():
+		// The idle timeout passes before the next tick: check then, not up
+		// to an interval late.
+		time.AfterFunc(p.set.idle-idle+time.Millisecond, func() {
+			p.inbox.push(event{kind: evCall, fn: func() {
+				if !l.closed && !l.healing && l.idleFor(time.Now()) > p.set.idle {
+					p.checkHost(l)
+				}
+			}})
+		})
 	}
 	p.sendText(l, heartbeatMsg)
 	return nil

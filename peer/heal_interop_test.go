@@ -152,8 +152,9 @@ func healAcross(t *testing.T, d *demoEnv, host, client side) {
 		}
 	}
 	eventually(t, 20*time.Second, "both healed", func() bool { return host.heals() >= 1 && client.heals() >= 1 })
-	// The client (Go or browser) asked once whether its host is still
-	// served (HostCheck, on a connection of its own), was answered
+	// The client (Go or browser) asked once whether its host is alive
+	// (HostCheck, on a connection of its own: one check per silence,
+	// whether the heal or the host's silence set it off), was answered
 	// HostAlive and kept healing: nothing else, and no join.
 	eventually(t, 10*time.Second, "the client's HostCheck", func() bool { return d.srv.Stats().HostChecks > before.HostChecks })
 	after := d.srv.Stats()

@@ -141,8 +141,9 @@ func TestLinkHealsAfterBreak(t *testing.T) {
 		}
 	}
 	eventually(t, 10*time.Second, "both healed", func() bool { return peer.Heals(host) >= 1 && peer.Heals(client) >= 1 })
-	// The client asked once whether its host is still served (HostCheck,
-	// on a connection of its own), was answered HostAlive and kept
+	// The client asked once whether its host is alive (HostCheck, on a
+	// connection of its own: one check per silence, whether the heal or
+	// the host's silence set it off), was answered HostAlive and kept
 	// healing: nothing else, and no join.
 	eventually(t, 10*time.Second, "the client's HostCheck, answered and closed", func() bool {
 		st := e.srv.Stats()
@@ -204,8 +205,8 @@ func TestLinkLostReportsHeld(t *testing.T) {
 // client, adds a transceiver to the live connection; each change is
 // negotiated over the channel (no new join), and the link carries on.
 // (Glare between two Go peers is not tested: pion v4.2.20 cannot roll
-// back a local offer, so a polite Go peer cannot give way; Go peers
-// start no renegotiation of their own yet, see negotiate.go.)
+// back a local offer, so a polite Go peer cannot give way; see
+// negotiate.go and clientTracks in media.go.)
 func TestRenegotiationOverChannel(t *testing.T) {
 	e := newEnv(t)
 	hr, cr := &rec{}, &rec{}

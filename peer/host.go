@@ -23,6 +23,7 @@ func (p *Peer) hostNewPeer(id protocol.PeerID, iceServers []webrtc.ICEServer) {
 	if old := p.links[id]; old != nil {
 		delete(p.links, id)
 		p.closeLink(old)
+		p.publishFanout()
 	}
 	l, err := p.newLink(id, true, iceServers)
 	if err != nil {
@@ -101,7 +102,7 @@ func (p *Peer) hostLinkEvent(l *link, ev event) {
 			p.hostOpen(l)
 		}
 		p.checkHealed(l)
-		if p.negotiationMessage(l, ev.wire) {
+		if p.negotiationMessage(l, ev.wire) || p.channelMessage(l, ev.wire) {
 			return
 		}
 		if ev.wire.Type != typeData {
@@ -119,7 +120,8 @@ func (p *Peer) hostLinkEvent(l *link, ev event) {
 // hostOpen marks a client's channel open: the messages relayed while it
 // negotiated go first, in order, then the map with it connected.
 func (p *Peer) hostOpen(l *link) {
-	l.open = true
+	l.open, l.openedAt = true, time.Now()
+	p.publishFanout()
 	l.seen()
 	if !p.flushOutbox(l) {
 		p.hostDrop(l.remote, StateFailed)
@@ -150,6 +152,7 @@ func (p *Peer) hostDrop(id protocol.PeerID, s State) {
 	}
 	delete(p.links, id)
 	p.closeLink(l)
+	p.publishFanout()
 	p.gone[id] = time.Now()
 	p.setPeerState(id, s)
 }
@@ -255,8 +258,9 @@ func (p *Peer) setPeerState(id protocol.PeerID, s State) {
 const reportInterval = 250 * time.Millisecond
 
 // reportStates sends the host's map to the server (PeerStates, presence
-// that stays true after clients close their WebSockets) when it changed
-// and reportInterval has passed since the last one.
+// that stays true after clients close their WebSockets), with its
+// successor, when it changed and reportInterval has passed since the last
+// one.
 func (p *Peer) reportStates(now time.Time) {
 	if !p.reportDue || !p.joined || !p.isHostNow() || now.Sub(p.reportedAt) < reportInterval {
 		return
@@ -267,7 +271,26 @@ func (p *Peer) reportStates(now time.Time) {
 	}
 	data, _ := json.Marshal(m)
 	p.reportDue, p.reportedAt = false, now
-	p.signal(&protocol.Message{State: protocol.PeerStates, Data: data})
+	p.signal(&protocol.Message{State: protocol.PeerStates, Data: data, Successor: p.successor()})
+}
+
+// successor is the client the host names to host after it: the one
+// connected longest (its channel open first), as the browser host does;
+// "" when no client is connected.
+func (p *Peer) successor() protocol.PeerID {
+	var best *link
+	for id, l := range p.links {
+		if !l.open || p.states[id] != StateConnected {
+			continue
+		}
+		if best == nil || l.openedAt.Before(best.openedAt) || l.openedAt.Equal(best.openedAt) && id < best.remote {
+			best = l
+		}
+	}
+	if best == nil {
+		return ""
+	}
+	return best.remote
 }
 
 // relayLimit is how many relayed bytes may wait for one client before the

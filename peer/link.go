@@ -29,6 +29,7 @@ type link struct {
 
 	started   time.Time                 // for the negotiation timeout
 	open      bool                      // the DataChannel is open
+	openedAt  time.Time                 // host: when it opened (the longest-open client is the successor)
 	remoteSet bool                      // the remote description is set
 	pending   []webrtc.ICECandidateInit // remote candidates until then
 	outbox    []piece                   // host: relayed messages until open
@@ -37,8 +38,9 @@ type link struct {
 	baseSeq   uint64                    // host: Peer.seq when the link was made
 	closed    bool
 
-	polite      bool // the client's side: gives way when offers cross (negotiate.go)
-	ignoreOffer bool // the last remote offer crossed ours and was ignored
+	polite      bool   // the client's side: gives way when offers cross (negotiate.go)
+	ignoreOffer bool   // the last remote offer crossed ours and was ignored
+	setup       string // this side's DTLS role as an a=setup line, from the first exchange (negotiate.go)
 
 	// Healing (heal.go). healing is written by the loop under hmu, and read
 	// by the loop freely and by Send (hold) under hmu.
@@ -46,6 +48,9 @@ type link struct {
 	healing   bool
 	healHeld  [][]piece // client: Data messages sent while healing
 	healSince time.Time // loop only
+	// checkedSeen is lastSeen when the client last asked about its host
+	// (HostCheck): one check per silence. Loop only.
+	checkedSeen int64
 
 	sendMu sync.Mutex  // a client's Send: one message's chunks back to back
 	rs     reassembler // chunks received (pion's reading goroutine)
@@ -110,7 +115,7 @@ func (p *Peer) newLink(remote protocol.PeerID, offerer bool, iceServers []webrtc
 		low: make(chan struct{}, 1), gone: make(chan struct{}),
 	}
 	pc.OnNegotiationNeeded(func() { p.inbox.push(event{kind: evNegotiate, link: l}) })
-	pc.OnTrack(func(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) { p.emitTrack(remote, tr, recv) })
+	pc.OnTrack(func(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) { p.gotTrack(l, tr, recv) })
 	p.live.Store(remote, l)
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil { // end of gathering: the browser client sends nothing for it either
@@ -130,13 +135,15 @@ func (p *Peer) newLink(remote protocol.PeerID, offerer bool, iceServers []webrtc
 		}
 		l.dc = dc
 		p.watch(l, dc)
-	} else {
-		pc.OnDataChannel(func(dc *webrtc.DataChannel) {
-			if dc.Label() == DataChannelLabel {
-				p.watch(l, dc)
-			}
-		})
 	}
+	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
+		if dc.Label() == DataChannelLabel && !offerer {
+			p.watch(l, dc)
+		} else {
+			p.watchNamed(l, dc) // channels.go
+		}
+	})
+	p.openNamed(l, offerer)
 	return l, nil
 }
 
@@ -208,6 +215,7 @@ func (p *Peer) closeLink(l *link) {
 	}
 	l.closed = true
 	close(l.gone)
+	p.tracksGone(l)
 	p.reportLost(l)
 	p.live.CompareAndDelete(l.remote, l)
 	p.wg.Add(1)
@@ -222,11 +230,14 @@ func (p *Peer) closeLink(l *link) {
 // receive decodes one DataChannel message; it returns a zero wire while a
 // chunked message is incomplete. One over the absolute bound comes out as
 // a Data message marked tooLarge, for the host to refuse with a reason.
-func (l *link) receive(m webrtc.DataChannelMessage) (wire, error) {
+func (l *link) receive(m webrtc.DataChannelMessage) (wire, error) { return receiveOn(&l.rs, m) }
+
+// receiveOn is receive for any channel, with that channel's reassembler.
+func receiveOn(rs *reassembler, m webrtc.DataChannelMessage) (wire, error) {
 	if m.IsString {
 		return decodeWire(m.Data)
 	}
-	whole, isBin, done, err := l.rs.add(m.Data, protocol.MaxMaxMessageSize+chunkSlack)
+	whole, isBin, done, err := rs.add(m.Data, protocol.MaxMaxMessageSize+chunkSlack)
 	switch {
 	case errors.Is(err, errChunkTooLarge):
 		return wire{Type: typeData, tooLarge: true}, nil
@@ -247,22 +258,28 @@ func (l *link) receive(m webrtc.DataChannelMessage) (wire, error) {
 // before each. A message cut short (ctx ended, or the channel refused a
 // piece) ends with an abort chunk, so that the host drops the part it got.
 func (l *link) send(ctx context.Context, pieces []piece) error {
-	l.sendMu.Lock()
-	defer l.sendMu.Unlock()
+	return sendOn(ctx, l.dc, l.low, l.gone, &l.sendMu, pieces)
+}
+
+// sendOn is send for any channel: dc, its low-water signal, and the lock
+// that keeps one message's chunks together on it.
+func sendOn(ctx context.Context, dc *webrtc.DataChannel, low, gone chan struct{}, mu *sync.Mutex, pieces []piece) error {
+	mu.Lock()
+	defer mu.Unlock()
 	for i, pc := range pieces {
-		err := l.waitRoom(ctx)
+		err := waitRoom(ctx, dc, low, gone)
 		if err == nil && pc.bin != nil {
-			err = l.dc.Send(pc.bin)
+			err = dc.Send(pc.bin)
 		} else if err == nil {
-			err = l.dc.SendText(pc.text)
+			err = dc.SendText(pc.text)
 		}
 		if err == nil {
 			continue
 		}
 		if i > 0 {
-			l.dc.Send([]byte{flagAbort})
+			dc.Send([]byte{flagAbort})
 		}
-		if errors.Is(err, ErrNotConnected) || l.dc.ReadyState() != webrtc.DataChannelStateOpen {
+		if errors.Is(err, ErrNotConnected) || dc.ReadyState() != webrtc.DataChannelStateOpen {
 			return fmt.Errorf("%w: %v", ErrNotConnected, err)
 		}
 		return fmt.Errorf("peer: send: %w", err)
@@ -270,12 +287,12 @@ func (l *link) send(ctx context.Context, pieces []piece) error {
 	return nil
 }
 
-// waitRoom blocks while the DataChannel's queue is over protocol.SendHighWater.
-func (l *link) waitRoom(ctx context.Context) error {
-	for l.dc.BufferedAmount() > protocol.SendHighWater {
+// waitRoom blocks while dc's queue is over protocol.SendHighWater.
+func waitRoom(ctx context.Context, dc *webrtc.DataChannel, low, gone chan struct{}) error {
+	for dc.BufferedAmount() > protocol.SendHighWater {
 		select {
-		case <-l.low:
-		case <-l.gone:
+		case <-low:
+		case <-gone:
 			return ErrNotConnected
 		case <-ctx.Done():
 			return ctx.Err()

@@ -14,11 +14,13 @@ import (
 )
 
 // A host whose loop freezes for 8 s (no heartbeat, no answer to the
-// server's HostProbe) while its sockets stay open is replaced: its clients lose it
-// by their heartbeat, join again, find the server still naming it and
-// report it (HostUnreachable); it does not answer the probe, so the
-// session is reset, and the clients elect a new host among themselves.
-// The old host, told host_unresponsive, comes back as a client: one host.
+// server's HostProbe) while its sockets stay open is replaced: its clients,
+// once it has been silent for the idle timeout, ask the server about it
+// (HostCheck); later they lose it by their heartbeat, join again, find the
+// server still naming it and report it (HostUnreachable), whichever comes
+// first. It does not answer the probe, so the session is reset, and the
+// clients elect a new host among themselves. The old host, told
+// host_unresponsive, comes back as a client: one host.
 func TestFrozenHostIsReplaced(t *testing.T) {
 	e := newEnv(t)
 	old := e.join(e.config("room", "host", &rec{}))
@@ -39,8 +41,8 @@ func TestFrozenHostIsReplaced(t *testing.T) {
 	if time.Since(frozen) >= 8*time.Second {
 		t.Fatal("healed only once the old host woke up")
 	}
-	if n := e.srv.Stats().HostResets; n != 1 {
-		t.Errorf("HostResets = %d, want 1: the probe replaced the host", n)
+	if st := e.srv.Stats(); st.HostResets != 1 || st.HostChecks < 2 {
+		t.Errorf("HostResets = %d, HostChecks = %d; want 1 (the probe replaced the host) and one check per client at least", st.HostResets, st.HostChecks)
 	}
 
 	h := alice.HostID()

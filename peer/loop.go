@@ -46,7 +46,7 @@ const (
 	evNegotiate                  // link's RTCPeerConnection needs negotiating
 	evCall                       // run fn on the loop
 	evFreeze                     // tests: the loop stops for pause, as a frozen process
-	evHostGone                   // client: HostCheck found link's host served by no node (err)
+	evHostGone                   // client: HostCheck found link's host gone (err)
 )
 
 type event struct {
@@ -155,6 +155,7 @@ func (p *Peer) stop() {
 func (p *Peer) round() (end roundEnd) {
 	p.joined = false
 	p.links = make(map[protocol.PeerID]*link)
+	p.publishFanout()
 	p.states = nil
 	p.toHost = nil
 	p.early = nil
@@ -243,9 +244,11 @@ func (p *Peer) round() (end roundEnd) {
 	}
 }
 
-// useSignal makes sig the signaling connection and starts its reader.
+// useSignal makes sig the signaling connection and starts its writer and
+// its reader.
 func (p *Peer) useSignal(sig *signal) {
 	p.sig = sig
+	sig.startWriter(&p.wg)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -317,6 +320,7 @@ func (p *Peer) endRound(reason error) {
 	}
 	p.closeLink(p.toHost)
 	p.links, p.toHost = nil, nil
+	p.publishFanout()
 	if closing && p.sig != nil {
 		p.sig.close()
 		p.sig = nil
@@ -374,7 +378,7 @@ func (p *Peer) handle(ev event) error {
 		p.sleep(ev.pause)
 		return nil
 	case evHostGone:
-		if l := ev.link; l == p.toHost && l != nil && l.healing && !l.closed && !p.isHostNow() {
+		if l := ev.link; l == p.toHost && l != nil && !l.closed && !p.isHostNow() {
 			return ev.err
 		}
 		return nil
@@ -382,6 +386,7 @@ func (p *Peer) handle(ev event) error {
 		if p.isHostNow() {
 			p.relay(p.id, ev.data, ev.bin)
 		}
+		p.hostPending.Add(-int64(len(ev.data) + len(ev.bin)))
 		return nil
 	case evCall:
 		ev.fn()
@@ -473,6 +478,10 @@ func (p *Peer) joinedAs(m *protocol.Message) error {
 		p.setState(StateConnected)
 		p.toClients(chunkText(encodeStates(p.states)), false)
 		p.setPeers(maps.Clone(p.states))
+		// Each join is a new membership: the server has neither the map
+		// nor the successor yet (the browser host reports on joining too).
+		p.reportDue = true
+		p.reportStates(time.Now())
 		p.markReady()
 		return nil
 	}
@@ -481,6 +490,7 @@ func (p *Peer) joinedAs(m *protocol.Message) error {
 			p.closeLink(l)
 		}
 		clear(p.links)
+		p.publishFanout()
 		p.states, p.gone = nil, nil
 	}
 	if m.HostPeerID == p.suspect {
@@ -621,18 +631,4 @@ func (p *Peer) sendText(l *link, s string) {
 // sendPieces hands one message's pieces to l's DataChannel (the host's
 // loop: it never waits). It reports false when the channel refused one;
 // the caller drops the client.
-func (p *Peer) sendPieces(l *link, pieces []piece) bool {
-	for _, pc := range pieces {
-		var err error
-		if pc.bin != nil {
-			err = l.dc.Send(pc.bin)
-		} else {
-			err = l.dc.SendText(pc.text)
-		}
-		if err != nil {
-			p.log.Debug("p2pstreams: datachannel send", "peer", l.remote, "err", err)
-			return false
-		}
-	}
-	return true
-}
+func (p *Peer) sendPieces(l *link, pieces []piece) bool { return p.sendPiecesOn(l, l.dc, pieces) }

@@ -17,6 +17,9 @@ type Message struct {
 	// Binary is the payload of a binary message (Send with a []byte, or a
 	// browser's ArrayBuffer or Uint8Array); nil for a JSON one.
 	Binary []byte
+	// Channel is the named channel it came on (Peer.OpenChannel); "" for
+	// the default channel.
+	Channel string
 }
 
 // Text returns Data as a string: the value of a JSON string, or the JSON

@@ -2,6 +2,7 @@ package peer
 
 import (
 	"encoding/json"
+	"strings"
 
 	"github.com/pion/webrtc/v4"
 
@@ -25,7 +26,10 @@ import (
 // lets ICE recover from "disconnected" on its own while the link heals
 // (heal.go). It does start and answer other renegotiations (tracks). As
 // the polite side it cannot resolve glare yet: pion v4.2.20 refuses to
-// roll back a local offer (have-local-offer -> rollback), so it logs it.
+// roll back a local offer (have-local-offer -> rollback), so it logs it;
+// media.go's clientTracks keeps a client joining a Go host out of it. (A
+// browser host that shares a stream offers up to a second after its
+// state map, so a Go client joining it with a track can still cross it.)
 
 // localCandidate sends one of l's local ICE candidates to the remote peer:
 // over the channel once it is open, through the server before.
@@ -44,6 +48,7 @@ func (p *Peer) negotiationNeeded(l *link) {
 	if !l.open || l.pc.SignalingState() != webrtc.SignalingStateStable {
 		return // pion asks again once stable
 	}
+	l.keepSetup()
 	offer, err := l.pc.CreateOffer(nil)
 	if err == nil {
 		err = l.pc.SetLocalDescription(offer)
@@ -79,6 +84,9 @@ func (p *Peer) negotiationMessage(l *link, w wire) bool {
 			p.log.Debug("p2pstreams: add ICE candidate", "peer", l.remote, "err", err)
 		}
 		return true
+	case protocol.MsgStreamFrom:
+		p.streamFromMessage(l, w.Data)
+		return true
 	}
 	return false
 }
@@ -87,6 +95,7 @@ func (p *Peer) negotiationMessage(l *link, w wire) bool {
 // makes offers synchronously, so "making an offer" is never in progress
 // here: a crossing offer is one that finds us in have-local-offer.
 func (p *Peer) remoteDescription(l *link, d webrtc.SessionDescription) error {
+	l.keepSetup()
 	collision := d.Type == webrtc.SDPTypeOffer && l.pc.SignalingState() != webrtc.SignalingStateStable
 	p.log.Debug("p2pstreams: description over the channel", "peer", l.remote, "type", d.Type, "collision", collision)
 	l.ignoreOffer = collision && !l.polite
@@ -106,6 +115,7 @@ func (p *Peer) remoteDescription(l *link, d webrtc.SessionDescription) error {
 	if err := l.setRemote(d); err != nil {
 		return err
 	}
+	p.tracksChanged(l)
 	if d.Type != webrtc.SDPTypeOffer {
 		return nil
 	}
@@ -116,8 +126,44 @@ func (p *Peer) remoteDescription(l *link, d webrtc.SessionDescription) error {
 	if err != nil {
 		return err
 	}
-	p.sendNegotiation(l, protocol.MsgDescription, l.pc.LocalDescription())
+	p.sendNegotiation(l, protocol.MsgDescription, l.sameSetup(*l.pc.LocalDescription()))
 	return nil
+}
+
+// keepSetup records l's DTLS role (a=setup in the first exchange's answer)
+// before a renegotiation changes the descriptions.
+func (l *link) keepSetup() {
+	if l.setup != "" {
+		return
+	}
+	local, remote := l.pc.CurrentLocalDescription(), l.pc.CurrentRemoteDescription()
+	var active bool // this side is the DTLS client
+	switch {
+	case local != nil && local.Type == webrtc.SDPTypeAnswer:
+		active = strings.Contains(local.SDP, "a=setup:active")
+	case remote != nil && remote.Type == webrtc.SDPTypeAnswer:
+		active = !strings.Contains(remote.SDP, "a=setup:active")
+	default:
+		return
+	}
+	l.setup = "a=setup:passive"
+	if active {
+		l.setup = "a=setup:active"
+	}
+}
+
+// sameSetup: pion answers a renegotiation offer (a=setup:actpass) as DTLS
+// client whatever its role, and Chromium refuses an answer that would
+// change the role ("Failed to set SSL role"): the answer sent says the
+// role l has. (The DTLS transport is not renegotiated; only the text
+// differs from what pion keeps.)
+func (l *link) sameSetup(d webrtc.SessionDescription) webrtc.SessionDescription {
+	if l.setup == "" {
+		return d
+	}
+	r := strings.NewReplacer("a=setup:active", l.setup, "a=setup:passive", l.setup)
+	d.SDP = r.Replace(d.SDP)
+	return d
 }
 
 // sendNegotiation sends a renegotiation message over l's channel. It goes

@@ -36,13 +36,15 @@ type Peer struct {
 	dispatchDone chan struct{} // closed when the dispatcher returned
 	stopDispatch atomic.Bool   // Close: deliver nothing more
 	inCallback   atomic.Bool
-	mute         atomic.Bool    // tests: send no heartbeat and answer no HostProbe, as a frozen peer
-	slowRead     atomic.Int64   // tests: nanoseconds to take per DataChannel message read
-	glares       atomic.Int64   // tests: renegotiation offers that crossed
-	heals        atomic.Int64   // tests: links healed
-	wg           sync.WaitGroup // signal readers and link closers
-	slowDrops    atomic.Int64   // host: clients dropped as too slow
-	live         sync.Map       // PeerID → *link: the live links, for Stats
+	mute         atomic.Bool             // tests: send no heartbeat and answer no HostProbe, as a frozen peer
+	slowRead     atomic.Int64            // tests: nanoseconds to take per DataChannel message read
+	glares       atomic.Int64            // tests: renegotiation offers that crossed
+	heals        atomic.Int64            // tests: links healed
+	wg           sync.WaitGroup          // signal readers and link closers
+	slowDrops    atomic.Int64            // host: clients dropped as too slow
+	live         sync.Map                // PeerID → *link: the live links, for Stats
+	fanout       atomic.Pointer[[]*link] // host: its open client links, for pacing Send (pace.go)
+	hostPending  atomic.Int64            // host: bytes of its own Sends not yet relayed
 
 	mu         sync.Mutex // guards the snapshot below, read by the methods
 	id         protocol.PeerID
@@ -84,9 +86,10 @@ type Peer struct {
 	redialTimer  *time.Timer // host: when to reopen its signaling connection
 	redials      int
 	suspect      protocol.PeerID     // the host the last round lost: report it if the server names it again
-	tracks       []webrtc.TrackLocal // host: sent to every client (media.go)
+	media        media               // tracks sent, received and forwarded (media.go)
 	cert         *webrtc.Certificate // DTLS, shared by this Peer's links
 	certc        chan certResult     // makeCert's result, taken by the first link
+	chans        channels            // named channels (channels.go)
 }
 
 type callback struct {
@@ -99,6 +102,7 @@ type callback struct {
 	link  *link              // cbSnapshot: the client to send it to (nil: all)
 	seq   uint64             // cbSnapshot: the messages relayed before it
 	hosts [2]protocol.PeerID // cbHostChange: previous, current
+	fn    func()             // cbCall
 	kind  uint8              // cbMessage, cbState, cbPeers, cbError, cbHostChange, cbRestore
 }
 
@@ -111,6 +115,7 @@ const (
 	cbRestore
 	cbSnapshot // call HostState (the state hand-off)
 	cbTrack
+	cbCall // run fn
 )
 
 // Join joins the session named by cfg.Token through the signaling server
@@ -168,7 +173,7 @@ func newPeer(cfg Config) *Peer {
 		}
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	if cfg.OnMessage != nil || cfg.OnState != nil || cfg.OnPeers != nil || cfg.OnError != nil || cfg.OnHostChange != nil || cfg.OnRestoreState != nil || cfg.HostState != nil || cfg.OnTrack != nil {
+	if cfg.OnMessage != nil || cfg.OnState != nil || cfg.OnPeers != nil || cfg.OnError != nil || cfg.OnHostChange != nil || cfg.OnRestoreState != nil || cfg.HostState != nil || cfg.OnTrack != nil || cfg.OnKeyframeRequest != nil {
 		p.events = newQueue[callback]()
 		go p.dispatch()
 	} else {
@@ -252,33 +257,36 @@ func (p *Peer) Err() error {
 // On a client, Send waits only while its DataChannel's send queue is full
 // (over protocol.SendHighWater), until it drains or ctx ends; it returns
 // ErrNotConnected while the client has no open DataChannel. On the host,
-// Send never waits: it queues the message for the relay, which drops a
-// client that cannot keep up (protocol.RelayMaxQueued, RelayMaxHeld) rather
-// than buffer without bound or stall the others.
+// Send is paced by the fastest client: it waits while the host's messages
+// not yet relayed plus the send queue of its least-queued open client pass
+// protocol.SendHighWater, until that drains or ctx ends (ctx's error: the
+// message was not sent). So a burst never drops a client that keeps up;
+// the relay still drops a client slower than that (protocol.RelayMaxQueued,
+// RelayMaxHeld) rather than buffer without bound or stall the others.
 //
 // While a client's link heals (see Config.HealTimeout), Send queues the
 // message (up to protocol.HealMaxHeld, then ErrQueueFull) and returns nil:
 // queued messages go out in order once the link is healed, or are
 // reported to OnError as ErrMessagesLost if it is lost instead.
 func (p *Peer) Send(ctx context.Context, data any) error {
-	raw, bin, err := marshalData(data)
+	raw, bin, st, host, l, err := p.outgoing(data)
 	if err != nil {
 		return err
-	}
-	p.mu.Lock()
-	st, host, l, limit := p.state, p.isHost, p.sendLink, p.maxMessage
-	p.mu.Unlock()
-	if n := len(raw) + len(bin); n > limit {
-		return &protocol.CodeError{Code: protocol.CodeTooLarge, Text: fmt.Sprintf("a message of %d bytes; the maximum is %d", n, limit)}
 	}
 	switch {
 	case st.Final():
 		return ErrClosed
 	case host:
+		if err := p.hostRoom(ctx); err != nil {
+			return err
+		}
 		if bin != nil {
 			bin = bytes.Clone(bin) // the relay runs after Send returns
 		}
+		n := int64(len(raw) + len(bin))
+		p.hostPending.Add(n)
 		if !p.inbox.push(event{kind: evSend, data: raw, bin: bin}) {
+			p.hostPending.Add(-n)
 			return ErrClosed
 		}
 		return nil
@@ -297,6 +305,23 @@ func (p *Peer) Send(ctx context.Context, data any) error {
 		return err
 	}
 	return l.send(ctx, pieces)
+}
+
+// outgoing marshals the data of a Send, checks its size, and returns it
+// with what Send needs to know of the peer: its state, whether it hosts,
+// and a client's link.
+func (p *Peer) outgoing(data any) (raw json.RawMessage, bin []byte, st State, host bool, l *link, err error) {
+	raw, bin, err = marshalData(data)
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	st, host, l, limit := p.state, p.isHost, p.sendLink, p.maxMessage
+	p.mu.Unlock()
+	if n := len(raw) + len(bin); n > limit {
+		err = &protocol.CodeError{Code: protocol.CodeTooLarge, Text: fmt.Sprintf("a message of %d bytes; the maximum is %d", n, limit)}
+	}
+	return
 }
 
 // SlowDrops returns how many clients this peer, as a host, dropped because
@@ -362,6 +387,8 @@ func (p *Peer) dispatch() {
 				p.takeHostState(c)
 			case cbTrack:
 				p.cfg.OnTrack(*c.track)
+			case cbCall:
+				c.fn()
 			}
 			p.inCallback.Store(false)
 		}

@@ -2,6 +2,17 @@ package protocol
 
 import "errors"
 
+// Named channel codes (PROTOCOL.md, "Named channels"): peers' own, never
+// sent by the server.
+const (
+	// CodeBadChannel: a channel name that is reserved or malformed, or an
+	// invalid option (both lossy options set, out of range); refused.
+	CodeBadChannel Code = "bad_channel"
+	// CodeUnknownChannel: a message came on a DataChannel the receiver did
+	// not open nor declare; it was not delivered nor relayed.
+	CodeUnknownChannel Code = "unknown_channel"
+)
+
 // Class sorts the error codes by what a peer does after one, the same in
 // the Go peer and the browser client (which gets its lists generated from
 // Code.Class, see client/constants.js).
@@ -26,7 +37,7 @@ func (c Code) Class() Class {
 	switch c {
 	case CodeBadToken, CodeTokenExpired, CodeSessionExpired, CodeSessionFull, CodeOriginForbidden, CodePeerRemoved, CodeSessionClosed:
 		return ClassFatal
-	case CodePeerConnected, CodeUnavailable, CodeRateLimited, CodeJoinTimeout, CodeTooManyConnections:
+	case CodePeerConnected, CodeUnavailable, CodeRateLimited, CodeJoinTimeout, CodeTooManyConnections, CodeSuccessorPending:
 		return ClassRetry
 	}
 	return ClassInfo

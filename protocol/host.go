@@ -44,6 +44,16 @@ const (
 	// healed.
 	HealMaxHeld = 4096
 
+	// SuccessorWindow: a host names a successor (PeerStates "successor":
+	// the longest-connected of its connected clients); when the session is
+	// reset (the host is gone), the successor hosts it if it joins within
+	// this window. Until then every other join is refused
+	// (successor_pending, a retry), except the old host's own (its
+	// signaling connection came back: it keeps its room). The window
+	// covers a client noticing its host gone (heartbeat idle timeout, 4 s
+	// by default) and its first backoffs.
+	SuccessorWindow = 10 * time.Second
+
 	// BackoffBase and BackoffMax shape the wait before joining again: retry
 	// n waits min(BackoffBase·2ⁿ, BackoffMax) times a random factor in
 	// [0.5, 1.5) (see Backoff).

@@ -100,6 +100,10 @@ const (
 	// CodeAlreadyOpen is the browser client's own: this peer is open in
 	// another page of the same browser already (PROTOCOL.md, "One page per peer").
 	CodeAlreadyOpen Code = "already_open"
+	// CodeSuccessorPending: the session's host left and named a successor,
+	// which has SuccessorWindow to join and host; until then other joins
+	// are refused with this code (a retry: they join the successor then).
+	CodeSuccessorPending Code = "successor_pending"
 )
 
 // Media codes: the peers' own, never sent by the server (PROTOCOL.md, "Media").
@@ -131,6 +135,7 @@ type Message struct {
 	SessionID  SessionID `json:"sessionId,omitempty"`  // SessionReady
 	PeerID     PeerID    `json:"peerId,omitempty"`     // SessionReady, PeerLeft
 	HostPeerID PeerID    `json:"hostPeerId,omitempty"` // SessionReady, HostLeft, HostUnreachable, HostCheck
+	Successor  PeerID    `json:"successor,omitempty"`  // PeerStates: the client the host names to host after it
 
 	To   PeerID          `json:"to,omitempty"`   // routed: the target, set by the sender
 	From PeerID          `json:"from,omitempty"` // routed: the sender, set by the server only
@@ -207,8 +212,12 @@ func DecodeClient(b []byte) (*Message, error) {
 			return nil, bad(CodeBadMessage, "peerId: %v", err)
 		}
 	case PeerStates:
-		if _, err := DecodePeerStates(m.Data); err != nil {
+		states, err := DecodePeerStates(m.Data)
+		if err != nil {
 			return nil, err
+		}
+		if m.Successor != "" && states[m.Successor] != "connected" {
+			return nil, bad(CodeBadMessage, "successor: not a connected peer of the map")
 		}
 	default:
 		return nil, bad(CodeUnknownState, "state %q is not one a peer sends", truncate(string(m.State)))

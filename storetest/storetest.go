@@ -15,6 +15,9 @@
 //   - a store with the optional RefreshBatch renews and refuses as Refresh
 //     does, member by member;
 //   - memberships expire at JoinOptions.Expires, and so do sessions;
+//   - a reset after the host named a successor (SetSuccessor) admits only
+//     that successor (the new host) or the old host for the window, and
+//     refuses the others with ErrSuccessorPending;
 //   - every method returns the context's error when the context is done;
 //   - a store with the optional Directory keeps only its host's report with
 //     a session, and finds sessions while they have a connected host; one
@@ -74,6 +77,11 @@ func Run(t *testing.T, newStore func(t *testing.T) p2pstreams.Store) {
 		{"SessionExpires", testSessionExpires},
 		{"ConcurrentJoinsOneHost", testConcurrentJoins},
 		{"ConcurrentHostFailover", testConcurrentFailover},
+		{"SuccessorHosts", testSuccessorHosts},
+		{"SuccessorOldHostBack", testSuccessorOldHostBack},
+		{"SuccessorNone", testSuccessorNone},
+		{"SuccessorWindowEnds", testSuccessorWindowEnds},
+		{"SuccessorAfterLapse", testSuccessorAfterLapse},
 		{"ContextDone", testContext},
 		// The optional interfaces, when the store has them (directory.go).
 		{"DirectoryReport", testDirectoryReport},

@@ -72,6 +72,7 @@ Flags:`)
 	bitrates := fs.String("bitrates", "500,2500", "media: video bitrates in kbit/s")
 	fs.IntVar(&cfg.FPS, "fps", 0, "media: frames per second (default 30)")
 	fs.IntVar(&cfg.MaxViewers, "max-viewers", 0, "media: most viewers the ramp tries (default 64, at most 127: the server's 128 peers per session)")
+	fs.BoolVar(&cfg.Forward, "forward", false, "media: a Go client sends the video and the Go host forwards it to the viewers (at most 126 viewers then)")
 	fs.IntVar(&cfg.Trials, "trials", 0, "media: viewers timed from join to first frame (default 10)")
 	fs.DurationVar(&cfg.MediaWindow, "window-time", 0, "media: each measurement's length (default 5s)")
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {

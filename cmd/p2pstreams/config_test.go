@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -41,6 +42,8 @@ var nonDefault = map[string]struct {
 	"write-timeout":     {"4s", func(c *serveConfig) any { return c.WriteTimeout }, 4 * time.Second},
 	"store-timeout":     {"6s", func(c *serveConfig) any { return c.StoreTimeout }, 6 * time.Second},
 	"lease":             {"20s", func(c *serveConfig) any { return c.Lease }, 20 * time.Second},
+	"probe-timeout":     {"3s", func(c *serveConfig) any { return c.ProbeTimeout }, 3 * time.Second},
+	"ping-interval":     {"-1s", func(c *serveConfig) any { return c.PingInterval }, -time.Second},
 	"allowed-origins":   {"https://a.example, https://b.example", func(c *serveConfig) any { return c.AllowedOrigins }, []string{"https://a.example", "https://b.example"}},
 	"log-level":         {"debug", func(c *serveConfig) any { return c.LogLevel }, "debug"},
 	"log-format":        {"json", func(c *serveConfig) any { return c.LogFormat }, "json"},
@@ -249,6 +252,41 @@ func TestServeSettingsOnTheWire(t *testing.T) {
 		conn := dialAt(t, base, nil)
 		if m := read(t, conn); m.Code != protocol.CodeJoinTimeout {
 			t.Errorf("a connection that never joins: %+v, want join_timeout", m)
+		}
+	})
+	t.Run("probe-timeout", func(t *testing.T) {
+		base, _ := serve(t, "--secret", testSecret, "--probe-timeout", "150ms")
+		host := joinAt(t, base, testSecret, "alice")
+		read(t, host)
+		client := joinAt(t, base, testSecret, "bob")
+		read(t, client)
+		read(t, host) // bob joined
+		wsutil.WriteClientText(client, []byte(`{"type":"Connection","state":"HostUnreachable","hostPeerId":"alice"}`))
+		if m := read(t, host); m.State != protocol.HostProbe {
+			t.Fatalf("the host got %+v, want HostProbe", m)
+		}
+		// Unanswered: the host is closed, and says after how long.
+		if m := read(t, host); m.Code != protocol.CodeHostUnresponsive || !strings.Contains(m.Text, "within 150 ms") {
+			t.Errorf("the silent host got %+v, want host_unresponsive within 150 ms", m)
+		}
+	})
+	t.Run("ping-interval env", func(t *testing.T) {
+		t.Setenv("P2PSTREAMS_PING_INTERVAL", "100ms")
+		base, _ := serve(t, "--secret", testSecret, "--join-timeout", "1m")
+		conn := dialAt(t, base, nil)
+		conn.SetDeadline(time.Now().Add(5 * time.Second)) // the default interval (10s) would not ping in time
+		if f, err := ws.ReadFrame(conn); err != nil || f.Header.OpCode != ws.OpPing {
+			t.Fatalf("a silent connection got %+v, %v; want a ping", f.Header, err)
+		}
+		// Unanswered: it is closed as dead.
+		for {
+			f, err := ws.ReadFrame(conn)
+			if errors.Is(err, io.EOF) || err == nil && f.Header.OpCode == ws.OpClose {
+				break
+			}
+			if err != nil {
+				t.Fatalf("a connection that answers no ping: %v, want it closed", err)
+			}
 		}
 	})
 	t.Run("max-conns-per-ip", func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -41,6 +42,8 @@ type serveConfig struct {
 	JoinTimeout     time.Duration
 	WriteTimeout    time.Duration
 	StoreTimeout    time.Duration
+	ProbeTimeout    time.Duration
+	PingInterval    time.Duration
 	Lease           time.Duration
 	AllowedOrigins  []string
 
@@ -65,7 +68,7 @@ func defaultServeConfig() serveConfig {
 	return serveConfig{
 		Addr: ":8080", RateLimit: 100, RateBurst: 1000, MaxPeers: 128, MaxMessageBytes: 64 << 10,
 		SendQueueBytes: 1 << 20, JoinTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
-		StoreTimeout: 5 * time.Second, LogLevel: "info", LogFormat: "text", Metrics: true, WebhookQueue: 1024,
+		StoreTimeout: 5 * time.Second, ProbeTimeout: 2 * time.Second, PingInterval: 10 * time.Second, LogLevel: "info", LogFormat: "text", Metrics: true, WebhookQueue: 1024,
 		TURN: defaultTURNConfig(),
 	}
 }
@@ -89,6 +92,8 @@ func (c *serveConfig) settings() []*setting {
 		{name: "join-timeout", usage: "time a new connection has to join", value: durationValue{&c.JoinTimeout, time.Millisecond}},
 		{name: "write-timeout", usage: "time a write to one connection may make no progress before it is closed as a slow reader", value: durationValue{&c.WriteTimeout, time.Millisecond}},
 		{name: "store-timeout", usage: "time each store and broker call may take", value: durationValue{&c.StoreTimeout, time.Millisecond}},
+		{name: "probe-timeout", usage: "time a host has to answer the server's probe (HostProbe) when a client suspects it, before its session is reset; also the least time between two probes of one host", value: durationValue{&c.ProbeTimeout, time.Millisecond}},
+		{name: "ping-interval", usage: "keepalive: a connection silent this long is pinged, and closed as dead if it stays silent as long again; 0 means 10s, negative (-1s) turns it off", value: durationValue{&c.PingInterval, math.MinInt64}},
 		{name: "lease", usage: "presence lease: a dead node's peers are released after it; 0 means 15s with --redis and none in memory", value: durationValue{&c.Lease, 0}},
 		{name: "allowed-origins", usage: "comma-separated page origins that may open a WebSocket (https://example.com), or *; empty means the server's own origin", value: originsValue{listValue{&c.AllowedOrigins}}},
 		{name: "log-level", usage: "debug, info, warn or error", value: choiceValue{&c.LogLevel, []string{"debug", "info", "warn", "error"}}},
@@ -109,6 +114,7 @@ func (c *serveConfig) options(secret []byte, log *slog.Logger) *p2pstreams.Optio
 		MaxMessageBytes: c.MaxMessageBytes, MaxPeers: c.MaxPeers, SendQueueBytes: c.SendQueueBytes,
 		RateLimit: c.RateLimit, RateBurst: c.RateBurst, JoinTimeout: c.JoinTimeout,
 		WriteTimeout: c.WriteTimeout, StoreTimeout: c.StoreTimeout, Lease: c.Lease,
+		ProbeTimeout: c.ProbeTimeout, PingInterval: c.PingInterval,
 		MaxConns: c.MaxConns, MaxConnsPerIP: c.MaxConnsPerIP, TrustedProxies: c.TrustedProxies,
 	}
 }

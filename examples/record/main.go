@@ -1,9 +1,11 @@
-// Command record is a Go peer that joins a p2pstreams room as a client and
-// records what the host shares to disk: VP8 video to IVF files, Opus audio
-// to Ogg files, one file per track, named after the sharer and the track.
+// Command record is a Go peer that joins a p2pstreams room and records what
+// its peers share to disk: VP8 video to IVF files, Opus audio to Ogg files,
+// one file per track, named after the sharer and the track. As a client it
+// records the host's tracks and the other clients' (which the host
+// forwards); as the host (the first to join), its clients'.
 //
 //	p2pstreams serve --secret 0123456789abcdef0123 &
-//	# a browser opens the room first (the host) and clicks Share camera, then:
+//	# a browser opens the room and clicks Share camera, then:
 //	go run ./examples/record --secret 0123456789abcdef0123 --room lobby --out /tmp/rec
 //
 // Play the files with any player that reads IVF and Ogg (ffplay, VLC).
@@ -60,9 +62,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if p.IsHost() {
-		fmt.Fprintf(rec.stdout, "joined room %q as its host: waiting for a host to record (the recorder should join after it)\n", p.SessionID())
+		fmt.Fprintf(rec.stdout, "joined room %q as its host: recording what its clients share into %s\n", p.SessionID(), *out)
 	} else {
-		fmt.Fprintf(rec.stdout, "joined room %q: recording %s's tracks into %s\n", p.SessionID(), p.HostID(), *out)
+		fmt.Fprintf(rec.stdout, "joined room %q: recording what %s and its clients share into %s\n", p.SessionID(), p.HostID(), *out)
 	}
 	select {
 	case <-ctx.Done():
@@ -118,11 +120,11 @@ func (r *recorder) track(t peer.Track) {
 	}
 	video := t.Remote.Kind() == webrtc.RTPCodecTypeVideo
 	r.wg.Add(1)
-	go func() { // read until the track ends (the host stops it, leaves, or we close)
+	go func() { // read until the track ends (its sharer stops it or leaves, or we close)
 		defer r.wg.Done()
 		n := 0
 		for {
-			pkt, _, err := t.Remote.ReadRTP()
+			pkt, err := t.ReadRTP() // not Remote's: a host forwards its clients' tracks from it
 			if err != nil {
 				break
 			}

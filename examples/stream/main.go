@@ -8,8 +8,10 @@
 //	go run ./examples/stream --secret 0123456789abcdef0123 --room lobby --ivf video.ivf
 //	# then open the room in a browser: http://127.0.0.1:8080/room?name=alice&room=lobby
 //
-// It must be the room's host (the first to join): the host sends media to
-// every client, and clients that join later get it too. It signs its own
+// As the room's host (the first to join) it sends the video to every
+// client, and to clients that join later; as a client it sends it to the
+// host (a browser or a Go peer), which forwards it to every other client.
+// It signs its own
 // token with the server's secret (package token), like examples/bot
 // (internal/examplepeer).
 package main
@@ -77,12 +79,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := p.AddTrack(track); errors.Is(err, peer.ErrNotHost) {
-		return fmt.Errorf("room %q has a host already (%s): the streamer must join first", p.SessionID(), p.HostID())
-	} else if err != nil {
+	if err := p.AddTrack(track); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "streaming to room %q as its host\n", p.SessionID())
+	role := "its host"
+	if !p.IsHost() {
+		role = "a client of " + string(p.HostID())
+	}
+	fmt.Fprintf(stdout, "streaming to room %q as %s\n", p.SessionID(), role)
 
 	stop := make(chan struct{})
 	go func() {

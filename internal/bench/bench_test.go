@@ -240,13 +240,17 @@ func TestStartRedis(t *testing.T) {
 
 // TestMediaScenario runs the media scenario tiny, so that it never rots:
 // every viewer joined and got frames, the figures are there. No timing.
-func TestMediaScenario(t *testing.T) {
+// The forwarded one: the video from a Go client, through the Go host.
+func TestMediaScenario(t *testing.T)          { mediaScenario(t, false) }
+func TestMediaScenarioForwarded(t *testing.T) { mediaScenario(t, true) }
+
+func mediaScenario(t *testing.T, forward bool) {
 	t.Setenv(childEnv, "1")
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Scenario: "media", Target: TargetSpawn, Command: []string{exe}, N: 2, MaxViewers: 2, Trials: 2,
+	cfg := Config{Scenario: "media", Target: TargetSpawn, Command: []string{exe}, N: 2, MaxViewers: 2, Trials: 2, Forward: forward,
 		Bitrates: []float64{100, 400}, MediaWindow: 500 * time.Millisecond, Timeout: 60 * time.Second}
 	var out bytes.Buffer
 	rep, err := Run(context.Background(), cfg, &out)

@@ -100,6 +100,9 @@ type Config struct {
 	// bitrate, default 4; MaxViewers bounds the ramp, default 64; Trials
 	// is how many viewers join a streaming host one by one for join to
 	// first frame, default 10; MediaWindow each measurement, default 5 s.
+	// Forward: the video comes from a Go client (the "sharer"), which the
+	// Go host forwards to every viewer, rather than from the host itself.
+	Forward     bool
 	Bitrates    []float64
 	FPS         int
 	MaxViewers  int
@@ -144,7 +147,10 @@ func (c *Config) defaults() error {
 			}
 		}
 		c.Group = max(c.N, c.MaxViewers) + 1 // the server's peers per session
-		c.NoFloor = true                     // the figures are the host's, not the server's
+		if c.Forward {
+			c.Group++ // the sharer
+		}
+		c.NoFloor = true // the figures are the host's, not the server's
 	default:
 		return fmt.Errorf("bench: unknown scenario %q (idle, relay, storm, webrtc, hop, media)", c.Scenario)
 	}

@@ -26,7 +26,8 @@ import (
 // CPU and uplink per viewer at each bitrate, and how many viewers one host
 // serves before frames drop. The CPU is this process's: the host and its
 // viewers together (and the server too with an in-process target), an
-// upper bound for the host alone.
+// upper bound for the host alone. With Config.Forward a Go client sends
+// the video and the host forwards it (its CPU then includes the sharer's).
 
 // mediaFigures are the media scenario's results.
 type mediaFigures struct {
@@ -169,6 +170,7 @@ type mediaRoom struct {
 	kbps    float64
 	bytes   int
 	host    *peer.Peer
+	sharer  *peer.Peer // Config.Forward: the client whose video the host forwards
 	viewers []*viewer
 	sent    atomic.Int64 // frames written
 	stop    chan struct{}
@@ -194,9 +196,17 @@ func (m *mediaRun) room(ctx context.Context, session string, kbps float64) (*med
 		return nil, fmt.Errorf("host: %w", err)
 	}
 	room.host = host
-	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "host")
+	sender := host
+	if m.r.cfg.Forward { // the host forwards a client's video
+		if sender, err = m.join(ctx, room.session, "sharer", nil); err != nil {
+			room.close()
+			return nil, fmt.Errorf("sharer: %w", err)
+		}
+		room.sharer = sender
+	}
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", string(sender.ID()))
 	if err == nil {
-		err = host.AddTrack(track)
+		err = sender.AddTrack(track)
 	}
 	if err != nil {
 		room.close()
@@ -333,6 +343,9 @@ func (room *mediaRoom) counts() (frames, bytes []int64) {
 func (room *mediaRoom) close() {
 	close(room.stop)
 	peers := []*peer.Peer{room.host}
+	if room.sharer != nil {
+		peers = append(peers, room.sharer)
+	}
 	for _, v := range room.viewers {
 		peers = append(peers, v.p)
 	}

@@ -260,6 +260,7 @@ func (r *runner) params() map[string]any {
 		p["everyday"] = c.Everyday
 	case "media":
 		p["viewers"], p["bitrates_kbps"], p["fps"], p["max_viewers"], p["trials"], p["window_s"] = c.N, c.Bitrates, c.FPS, c.MaxViewers, c.Trials, c.MediaWindow.Seconds()
+		p["forward"] = c.Forward
 	case "webrtc":
 		p["n"], p["concurrency"] = c.N, c.Concurrency
 		if c.TURN {

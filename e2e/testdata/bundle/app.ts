@@ -28,8 +28,12 @@ declare global {
   interface Window {
     say(text: string): boolean
     shareCamera(): Promise<MediaStream | null>
+    cursor(x: number, y: number): boolean
   }
 }
 window.say = (text: string) => chat.p2pSendMessage(text)
 // A camera capped at 300 kbit/s and half size for each viewer (the types of the share options).
 window.shareCamera = () => chat.p2pShareCamera({ video: true }, { maxBitrate: 300_000, scaleResolutionDownBy: 2 })
+// A lossy named channel: the types of its options and of send's.
+chat.p2pOpenChannel("cursor", { ordered: false, maxRetransmits: 0 })
+window.cursor = (x: number, y: number) => chat.p2pSendMessage({ x, y }, { channel: "cursor" })

@@ -36,6 +36,8 @@ var rules = []struct {
 	value any
 }{
 	{"OFFER_TIMEOUT_MLS", protocol.OfferTimeout},
+	{"CHANNEL_NAME_MAX", protocol.ChannelNameMax},
+	{"CHANNEL_MAX_OPTION", protocol.ChannelMaxOption},
 	{"NEGOTIATION_TIMEOUT_MLS", protocol.NegotiationTimeout},
 	{"FORGET_AFTER_MLS", protocol.ForgetAfter},
 	{"BACKOFF_BASE_MLS", protocol.BackoffBase},
@@ -106,10 +108,11 @@ func generate(dir string) ([]byte, error) {
 	w("/** Codes after which joining again, a little later, may work. */\nexport const RETRY = new Set([%s])\n\n", strings.Join(retry, ", "))
 
 	w("/** The label of the DataChannel the host opens for each client. */\nexport const CHANNEL_LABEL = %s\n\n", q(protocol.DataChannelLabel))
+	w("/** What a named channel's name is made of (a RegExp source). */\nexport const CHANNEL_NAME_PATTERN = %s\n\n", q(protocol.ChannelNamePattern))
 	w("/** Peer message types over the DataChannel (PROTOCOL.md, \"Peer messages\"). */\nexport const Message = Object.freeze({\n")
 	w("  Data: %s,\n  ConnectionState: %s,\n  Heartbeat: %s,\n  Error: %s,\n  HostState: %s,\n",
 		q(protocol.MsgData), q(protocol.MsgStates), q(protocol.MsgHeartbeat), q(protocol.MsgError), q(protocol.MsgHostState))
-	w("  Description: %s,\n  Candidate: %s,\n  Features: %s,\n  StreamFrom: %s,\n})\n\n", q(protocol.MsgDescription), q(protocol.MsgCandidate), q(protocol.MsgFeatures), q(protocol.MsgStreamFrom))
+	w("  Description: %s,\n  Candidate: %s,\n  Features: %s,\n  StreamFrom: %s,\n  Channel: %s,\n})\n\n", q(protocol.MsgDescription), q(protocol.MsgCandidate), q(protocol.MsgFeatures), q(protocol.MsgStreamFrom), q(protocol.MsgChannel))
 	w("/** Connection states, of a peer and in Data.Connection.State. */\nexport const State = Object.freeze({\n")
 	for _, s := range protocol.ConnStates {
 		w("  %s: %s,\n", strings.ToUpper(s[:1])+s[1:], q(s))
