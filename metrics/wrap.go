@@ -10,7 +10,8 @@ import (
 )
 
 // Store returns st with each call timed in p2pstreams_store_duration_seconds.
-// It keeps st's Ping (p2pstreams.Pinger), so readiness probes still reach it.
+// It keeps st's Ping (p2pstreams.Pinger), so readiness probes still reach it,
+// and unwraps to st, so the server still finds st's optional interfaces.
 func (m *Metrics) Store(st p2pstreams.Store) p2pstreams.Store {
 	return &timedStore{st,
 		m.store.WithLabelValues("join"), m.store.WithLabelValues("refresh"), m.store.WithLabelValues("leave"),
@@ -53,6 +54,11 @@ func (s *timedStore) SetSuccessor(ctx context.Context, id p2pstreams.SessionID, 
 }
 
 func (s *timedStore) Ping(ctx context.Context) error { return ping(ctx, s.st) }
+
+// Unwrap returns the timed store, whose optional interfaces (Directory,
+// Refusals, HostChanges: the admin calls and host_changed across nodes)
+// the server uses untimed.
+func (s *timedStore) Unwrap() p2pstreams.Store { return s.st }
 
 type timedBroker struct {
 	b                  p2pstreams.Broker
