@@ -16,8 +16,8 @@ import (
 // is negotiated over the channel itself with the perfect-negotiation
 // pattern: the client is polite (it gives up its own offer when offers
 // cross), the host impolite (it ignores the client's crossing offer, which
-// the client rolls back, or forgets: see Glare below). Local ICE candidates go the same way once the
-// channel is open.
+// the client rolls back, or forgets: see Glare below). Local ICE
+// candidates go the same way once the channel is open.
 //
 // The Go peer never takes part in an ICE restart over the channel: pion
 // drops its candidate pairs the moment it makes or takes a restart offer,
@@ -91,8 +91,8 @@ func (l *link) ownMids() error {
 	return nil
 }
 
-// newMid is a mid for a transceiver of ours that is not used on l: "h1",
-// "h2", ... on the host's side, "c1", ... on the client's. Not numbers,
+// newMid is a mid for a transceiver of ours that is not used on l: "h2",
+// "h3", ... on the host's side, "c2", ... on the client's. Not numbers,
 // which browsers and pion's offers use, so that a crossing offer never
 // names a transceiver of ours.
 func (l *link) newMid() string {
