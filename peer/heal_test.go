@@ -204,9 +204,7 @@ func TestLinkLostReportsHeld(t *testing.T) {
 // Renegotiation over the DataChannel, Go ↔ Go: the host, then the
 // client, adds a transceiver to the live connection; each change is
 // negotiated over the channel (no new join), and the link carries on.
-// (Glare between two Go peers is not tested: pion v4.2.20 cannot roll
-// back a local offer, so a polite Go peer cannot give way; see
-// negotiate.go and clientTracks in media.go.)
+// (Glare: glare_test.go.)
 func TestRenegotiationOverChannel(t *testing.T) {
 	e := newEnv(t)
 	hr, cr := &rec{}, &rec{}

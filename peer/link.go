@@ -38,9 +38,10 @@ type link struct {
 	baseSeq   uint64                    // host: Peer.seq when the link was made
 	closed    bool
 
-	polite      bool   // the client's side: gives way when offers cross (negotiate.go)
-	ignoreOffer bool   // the last remote offer crossed ours and was ignored
-	setup       string // this side's DTLS role as an a=setup line, from the first exchange (negotiate.go)
+	polite      bool                       // the client's side: gives way when offers cross (negotiate.go)
+	ignoreOffer bool                       // the last remote offer crossed ours and was ignored
+	offer       *webrtc.SessionDescription // polite: our offer, sent and not applied until answered (negotiate.go)
+	setup       string                     // this side's DTLS role as an a=setup line, from the first exchange (negotiate.go)
 
 	// Healing (heal.go). healing is written by the loop under hmu, and read
 	// by the loop freely and by Send (hold) under hmu.

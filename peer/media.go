@@ -166,8 +166,8 @@ func (p *Peer) mediaLinks() []*link {
 
 // clientTracks: a client's first state map on l, which its host sends once
 // the channel is open, after its own offer of the tracks it sends (if
-// any): the client offers its tracks now, so that the two offers do not
-// cross (pion cannot roll one back, see negotiate.go).
+// any): the client offers its tracks now, behind the host's offer, so
+// that the two usually do not cross (when they do, see negotiate.go).
 func (p *Peer) clientTracks(l *link) {
 	if p.media.upLink == l || p.isHostNow() {
 		return
@@ -231,12 +231,24 @@ func (p *Peer) ownKeyframe(s *sent) func() {
 
 // sendTrack adds s to l, and reads the sender's RTCP (so that pion's
 // interceptors run: NACK, reports), calling keyframe on a PLI or FIR.
+//
+// Each track gets a new transceiver with its mid set at once (pion's
+// AddTrack would reuse one, or leave the mid to the next offer): so the
+// track is sent only once our own offer has negotiated it, never on an
+// m-line of the remote's offer that we answer. Media sent with an answer
+// reaches the offerer before its answer does, which makes pion probe the
+// unknown SSRC while its receiver starts (a data race inside pion v4.2.20,
+// seen when two Go peers add tracks at the same moment).
 func (p *Peer) sendTrack(l *link, s *sent, keyframe func()) {
-	snd, err := l.pc.AddTrack(s.track)
+	t, err := l.pc.AddTransceiverFromTrack(s.track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv})
+	if err == nil {
+		err = t.SetMid(l.newMid())
+	}
 	if err != nil {
 		p.log.Warn("p2pstreams: add track", "peer", l.remote, "err", err)
 		return
 	}
+	snd := t.Sender()
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()

@@ -2,6 +2,7 @@ package peer
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 
 	"github.com/pion/webrtc/v4"
@@ -15,8 +16,8 @@ import (
 // is negotiated over the channel itself with the perfect-negotiation
 // pattern: the client is polite (it gives up its own offer when offers
 // cross), the host impolite (it ignores the client's crossing offer, which
-// the client rolls back). Local ICE candidates go the same way once the
-// channel is open.
+// the client rolls back, or forgets: see Glare below). Local ICE
+// candidates go the same way once the channel is open.
 //
 // The Go peer never takes part in an ICE restart over the channel: pion
 // drops its candidate pairs the moment it makes or takes a restart offer,
@@ -24,12 +25,20 @@ import (
 // restart worked only when the answer won a race with pion's restart). It
 // sends no Negotiation.Features, so browsers do not restart toward it, and
 // lets ICE recover from "disconnected" on its own while the link heals
-// (heal.go). It does start and answer other renegotiations (tracks). As
-// the polite side it cannot resolve glare yet: pion v4.2.20 refuses to
-// roll back a local offer (have-local-offer -> rollback), so it logs it;
-// media.go's clientTracks keeps a client joining a Go host out of it. (A
-// browser host that shares a stream offers up to a second after its
-// state map, so a Go client joining it with a track can still cross it.)
+// (heal.go). It does start and answer other renegotiations (tracks).
+//
+// Glare: pion v4.2.20 cannot roll back a local offer (have-local-offer ->
+// rollback fails), and a browser that rolls back instead refuses pion's
+// next offer ("RTP extension ID reassignment not supported"). So the Go
+// peer is polite without rolling back: on the client's side it sends its
+// offer without applying it (l.offer) and applies it only when the answer
+// comes, so it stays stable meanwhile. When the host's offer crosses it,
+// the host (impolite) ignores ours, and we simply forget ours and answer
+// the host's: nothing to roll back. pion asks for an offer again once
+// stable, and the new one carries our tracks. pion gives a transceiver its
+// mid when it creates the offer and keeps it; the mids we give our
+// transceivers first (newMid) are not numbers, so they never match the
+// remote's in its crossing offer.
 
 // localCandidate sends one of l's local ICE candidates to the remote peer:
 // over the channel once it is open, through the server before.
@@ -45,19 +54,61 @@ func (p *Peer) localCandidate(l *link, c *webrtc.ICECandidateInit) {
 // negotiationNeeded: pion says l needs an offer. Before the channel is
 // open the host's first offer covers it.
 func (p *Peer) negotiationNeeded(l *link) {
-	if !l.open || l.pc.SignalingState() != webrtc.SignalingStateStable {
+	if !l.open || l.pc.SignalingState() != webrtc.SignalingStateStable || l.offer != nil {
 		return // pion asks again once stable
 	}
 	l.keepSetup()
+	if err := l.ownMids(); err != nil {
+		p.log.Warn("p2pstreams: renegotiation offer", "peer", l.remote, "err", err)
+		return
+	}
 	offer, err := l.pc.CreateOffer(nil)
-	if err == nil {
+	if err == nil && !l.polite {
 		err = l.pc.SetLocalDescription(offer)
 	}
 	if err != nil {
 		p.log.Warn("p2pstreams: renegotiation offer", "peer", l.remote, "err", err)
 		return
 	}
+	if l.polite {
+		l.offer = &offer // applied when the answer comes
+		p.sendNegotiation(l, protocol.MsgDescription, offer)
+		return
+	}
 	p.sendNegotiation(l, protocol.MsgDescription, l.pc.LocalDescription())
+}
+
+// ownMids gives l's transceivers that have no mid yet one of ours (those
+// sendTrack did not make: the tests').
+func (l *link) ownMids() error {
+	for _, t := range l.pc.GetTransceivers() {
+		if t.Mid() == "" {
+			if err := t.SetMid(l.newMid()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// newMid is a mid for a transceiver of ours that is not used on l: "h2",
+// "h3", ... on the host's side, "c2", ... on the client's. Not numbers,
+// which browsers and pion's offers use, so that a crossing offer never
+// names a transceiver of ours.
+func (l *link) newMid() string {
+	prefix := "h"
+	if l.polite {
+		prefix = "c"
+	}
+	used := map[string]bool{}
+	for _, t := range l.pc.GetTransceivers() {
+		used[t.Mid()] = true
+	}
+	for n := len(used); ; n++ {
+		if mid := prefix + strconv.Itoa(n); !used[mid] {
+			return mid
+		}
+	}
 }
 
 // negotiationMessage handles w if it is a renegotiation message, and
@@ -93,10 +144,11 @@ func (p *Peer) negotiationMessage(l *link, w wire) bool {
 
 // remoteDescription is perfect negotiation's receiving side. The loop
 // makes offers synchronously, so "making an offer" is never in progress
-// here: a crossing offer is one that finds us in have-local-offer.
+// here: a crossing offer is one that finds us in have-local-offer (the
+// host) or with an offer sent and not applied (the client, l.offer).
 func (p *Peer) remoteDescription(l *link, d webrtc.SessionDescription) error {
 	l.keepSetup()
-	collision := d.Type == webrtc.SDPTypeOffer && l.pc.SignalingState() != webrtc.SignalingStateStable
+	collision := d.Type == webrtc.SDPTypeOffer && (l.pc.SignalingState() != webrtc.SignalingStateStable || l.offer != nil)
 	p.log.Debug("p2pstreams: description over the channel", "peer", l.remote, "type", d.Type, "collision", collision)
 	l.ignoreOffer = collision && !l.polite
 	if collision {
@@ -105,10 +157,13 @@ func (p *Peer) remoteDescription(l *link, d webrtc.SessionDescription) error {
 	if l.ignoreOffer {
 		return nil // the polite side will answer ours
 	}
-	if collision { // polite: our offer gives way (pion has no implicit rollback,
-		// and wants an SDP it can parse with the rollback: our own offer's)
-		rb := webrtc.SessionDescription{Type: webrtc.SDPTypeRollback, SDP: l.pc.LocalDescription().SDP}
-		if err := l.pc.SetLocalDescription(rb); err != nil {
+	if collision {
+		l.offer = nil // polite: ours gives way; it was never applied (see above)
+	}
+	if d.Type == webrtc.SDPTypeAnswer && l.offer != nil {
+		offer := *l.offer
+		l.offer = nil
+		if err := l.pc.SetLocalDescription(offer); err != nil {
 			return err
 		}
 	}
