@@ -30,7 +30,8 @@ Scenarios (each prints one JSON line):
   idle    N joined host connections: server memory per connection, connect+join latency
   relay   pairs exchanging routed messages: messages/s, one-way latency, lost messages
   storm   N clients joining at once: joins/s, latency percentiles, failures
-  webrtc  Go peers opening DataChannels through the server: join to DataChannel open
+  webrtc  Go peers opening DataChannels through the server: join to DataChannel open,
+          and its phases (WebSocket, join, offer/answer routing, ICE, DTLS, SCTP)
           (-turn: also through the embedded TURN server, and DataChannel MB/s
           direct and relayed, with the TURN server's CPU per MB)
   hop     relay pairs split over two nodes sharing a Redis, against one node:
