@@ -138,6 +138,9 @@ func check(t *testing.T, name string, cfg Config, fig map[string]any) {
 		for _, s := range sidePhases {
 			names = append(names, s.phase)
 		}
+		if tp, _ := fig["tail_phases"].(map[string]any); len(tp) == 0 {
+			t.Errorf("%s: no tail phases: %v", name, fig)
+		}
 		for _, ph := range names {
 			if num("phases", ph, "n") != float64(cfg.N) {
 				t.Errorf("%s: phase %s in %v of %d sessions: %v", name, ph, num("phases", ph, "n"), cfg.N, fig["phases"])

@@ -2,10 +2,12 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -266,3 +268,31 @@ func (pionLog) Warn(string)           {}
 func (pionLog) Warnf(string, ...any)  {}
 func (pionLog) Error(string)          {}
 func (pionLog) Errorf(string, ...any) {}
+
+// tailPhases names, for each of the slowest 1 % of sessions (total[i] with
+// phases[i]), the chain phase that exceeded its median p50 the most.
+func tailPhases(total []time.Duration, phases []map[string]time.Duration, med map[string]Latency) map[string]int {
+	if len(phases) != len(total) || len(total) == 0 {
+		return nil
+	}
+	idx := make([]int, len(total))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(total[b], total[a]) })
+	out := map[string]int{}
+	for _, i := range idx[:max(1, len(idx)/100)] {
+		worst, over := "", time.Duration(-1<<63)
+		for _, s := range phaseSteps {
+			d, ok := phases[i][s.phase]
+			if !ok {
+				continue
+			}
+			if x := d - time.Duration(med[s.phase].P50*1e6); x > over {
+				worst, over = s.phase, x
+			}
+		}
+		out[worst]++
+	}
+	return out
+}

@@ -90,3 +90,20 @@ func TestPhases(t *testing.T) {
 		}
 	}
 }
+
+// TestTailPhases: the slowest session's tail goes to the phase furthest
+// over its median, not to the longest phase.
+func TestTailPhases(t *testing.T) {
+	ms := time.Millisecond
+	med := map[string]Latency{"dtls": {P50: 3}, "offer_routed": {P50: 0.3}}
+	total := []time.Duration{4 * ms, 40 * ms, 5 * ms}
+	phases := []map[string]time.Duration{
+		{"dtls": 3 * ms, "offer_routed": ms},
+		{"dtls": 5 * ms, "offer_routed": 30 * ms},
+		{"dtls": 4 * ms},
+	}
+	got := tailPhases(total, phases, med)
+	if len(got) != 1 || got["offer_routed"] != 1 {
+		t.Errorf("tail phases %v, want offer_routed once", got)
+	}
+}

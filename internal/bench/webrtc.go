@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,6 +26,10 @@ type webrtcFigures struct {
 	Concurrency int            `json:"concurrency"`
 	// Phases split JoinToOpen step by step (phases.go: phaseSteps, sidePhases).
 	Phases map[string]Latency `json:"phases,omitempty"`
+	// TailPhases counts, over the slowest 1 % of sessions (at least one),
+	// the chain phase that took the most time over its own median: where
+	// the tail of JoinToOpen went.
+	TailPhases map[string]int `json:"tail_phases,omitempty"`
 	// TURN is the part through the embedded TURN server (Config.TURN).
 	TURN *turnFigures `json:"turn,omitempty"`
 }
@@ -49,12 +54,14 @@ func runWebRTC(ctx context.Context, r *runner, t target) (any, error) {
 		return nil, fmt.Errorf("profiles: %w", err)
 	}
 	closePeers(s.peers)
+	total := slices.Clone(s.openLat) // summarize sorts; tailPhases needs the sessions' order
 	f := &webrtcFigures{
 		Sessions: n, Opened: len(s.openLat), Failed: n - len(s.openLat), Failures: topFailures(s.failures),
 		HostJoin: summarize(s.hostLat), JoinToOpen: summarize(s.openLat), Phases: summarizePhases(s.phases),
 		SessionsPS: round(float64(len(s.openLat)) / elapsed.Seconds()), Seconds: round(elapsed.Seconds()),
 		Concurrency: conc,
 	}
+	f.TailPhases = tailPhases(total, s.phases, f.Phases)
 	if r.cfg.TURN && t.kind() == kindServer {
 		if f.TURN, err = runTURN(ctx, r, t, d); err != nil {
 			return nil, fmt.Errorf("turn: %w", err)
