@@ -30,7 +30,8 @@ Scenarios (each prints one JSON line):
   idle    N joined host connections: server memory per connection, connect+join latency
   relay   pairs exchanging routed messages: messages/s, one-way latency, lost messages
   storm   N clients joining at once: joins/s, latency percentiles, failures
-  webrtc  Go peers opening DataChannels through the server: join to DataChannel open
+  webrtc  Go peers opening DataChannels through the server: join to DataChannel open,
+          and its phases (WebSocket, join, offer/answer routing, ICE, DTLS, SCTP)
           (-turn: also through the embedded TURN server, and DataChannel MB/s
           direct and relayed, with the TURN server's CPU per MB)
   hop     relay pairs split over two nodes sharing a Redis, against one node:
@@ -67,6 +68,7 @@ Flags:`)
 	fs.StringVar(&cfg.Profile, "profile", "", "directory for pprof profiles of spawned servers")
 	fs.BoolVar(&cfg.TURN, "turn", false, "webrtc: also through the embedded TURN server (relay only), and DataChannel throughput direct and relayed")
 	fs.IntVar(&cfg.TURNMB, "turn-mb", 0, "webrtc -turn: MiB each throughput run sends (default 32)")
+	fs.BoolVar(&cfg.FloorFirst, "floor-first", false, "measure the floor before the server (to alternate the order between runs)")
 	fs.BoolVar(&cfg.Metrics, "metrics", false, "also run against the server with Prometheus metrics on (server_metrics, metrics_ratio in the report)")
 	fs.StringVar(&cfg.Redis, "redis", "", "hop: host:port of a Redis to use (default: start redis-server on a free loopback port)")
 	bitrates := fs.String("bitrates", "500,2500", "media: video bitrates in kbit/s")

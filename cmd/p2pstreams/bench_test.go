@@ -61,3 +61,33 @@ func TestBenchShipped(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchWebRTCPhases runs `bench webrtc` tiny: the server's and the
+// floor's join-to-open split into phases, each with every session.
+func TestBenchWebRTCPhases(t *testing.T) {
+	t.Setenv(asCLI, "1")
+	args := []string{"bench", "webrtc", "-n", "3", "-concurrency", "1"}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), args, &out, &errOut); err != nil {
+		t.Fatalf("%v: %v\n%s", args, err, errOut.String())
+	}
+	var rep struct {
+		Server, Floor struct {
+			Opened int
+			Phases map[string]struct{ N int }
+		}
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	for name, fig := range map[string]int{"server": rep.Server.Opened, "floor": rep.Floor.Opened} {
+		if fig != 3 {
+			t.Errorf("%s: %d of 3 sessions opened: %s", name, fig, out.String())
+		}
+	}
+	for _, ph := range []string{"connect", "host_notified", "offer_routed", "answer_routed", "ice", "dtls", "sctp", "open"} {
+		if rep.Server.Phases[ph].N != 3 || rep.Floor.Phases[ph].N != 3 {
+			t.Errorf("phase %s: server %d, floor %d of 3 sessions: %s", ph, rep.Server.Phases[ph].N, rep.Floor.Phases[ph].N, out.String())
+		}
+	}
+}

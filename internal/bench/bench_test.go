@@ -130,6 +130,22 @@ func check(t *testing.T, name string, cfg Config, fig map[string]any) {
 		if num("join_to_open", "p50_ms") <= 0 || num("host_join", "n") != float64(cfg.N) {
 			t.Errorf("%s: figures %v", name, fig)
 		}
+		// Every session's join splits into every phase (phases.go).
+		var names []string
+		for _, s := range phaseSteps {
+			names = append(names, s.phase)
+		}
+		for _, s := range sidePhases {
+			names = append(names, s.phase)
+		}
+		if tp, _ := fig["tail_phases"].(map[string]any); len(tp) == 0 {
+			t.Errorf("%s: no tail phases: %v", name, fig)
+		}
+		for _, ph := range names {
+			if num("phases", ph, "n") != float64(cfg.N) {
+				t.Errorf("%s: phase %s in %v of %d sessions: %v", name, ph, num("phases", ph, "n"), cfg.N, fig["phases"])
+			}
+		}
 		if cfg.TURN && name == "server" {
 			if num("turn", "relayed") != float64(cfg.N) || num("turn", "opened") != float64(cfg.N) {
 				t.Errorf("%s: %v of %d sessions relayed through TURN: %v", name, num("turn", "relayed"), cfg.N, fig["turn"])

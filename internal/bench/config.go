@@ -53,6 +53,10 @@ type Config struct {
 	// 0 means as fast as possible (storm).
 	Rate float64
 
+	// FloorFirst measures the floor before the server, so that runs can
+	// alternate the order (the one measured first warms the bench process).
+	FloorFirst bool
+
 	// TURN (webrtc) also opens sessions through the embedded TURN server
 	// (relay only) and measures DataChannel throughput direct and relayed,
 	// with the TURN server's CPU per MB (turn.go).

@@ -68,7 +68,8 @@ type runner struct {
 }
 
 // Run runs cfg.Scenario against the server and then (unless cfg.NoFloor)
-// against the floor, one at a time, and writes one JSON line to out.
+// against the floor (before the server with cfg.FloorFirst), one at a
+// time, and writes one JSON line to out.
 func Run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
@@ -89,6 +90,14 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
 		CPUs: runtime.NumCPU(), Target: cfg.Target, Params: r.params(),
 	}
 	rep.Load[0] = loadAvg()
+	withFloor := !cfg.NoFloor && cfg.Scenario != "hop"
+	if withFloor && cfg.FloorFirst {
+		fig, err := r.one(ctx, kindFloor)
+		if err != nil {
+			return nil, fmt.Errorf("floor: %w", err)
+		}
+		rep.Floor = fig
+	}
 	if cfg.Scenario == "hop" {
 		hctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 		f, err := runHop(hctx, r)
@@ -123,12 +132,14 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
 		rep.ServerMetrics = fig
 		rep.MetricsRatio = ratios(rep.ServerMetrics, rep.Server)
 	}
-	if !cfg.NoFloor && cfg.Scenario != "hop" {
-		fig, err := r.one(ctx, kindFloor)
-		if err != nil {
-			return nil, fmt.Errorf("floor: %w", err)
+	if withFloor {
+		if rep.Floor == nil {
+			fig, err := r.one(ctx, kindFloor)
+			if err != nil {
+				return nil, fmt.Errorf("floor: %w", err)
+			}
+			rep.Floor = fig
 		}
-		rep.Floor = fig
 		rep.Ratio = ratios(rep.Server, rep.Floor)
 		if rep.Shipped != nil {
 			rep.RatioShipped = ratios(rep.Shipped, rep.Floor)
@@ -250,6 +261,9 @@ func (r *runner) shipped() bool {
 func (r *runner) params() map[string]any {
 	c := r.cfg
 	p := map[string]any{"server_procs": c.ServerProcs, "timeout_s": c.Timeout.Seconds()}
+	if c.FloorFirst {
+		p["floor_first"] = true
+	}
 	switch c.Scenario {
 	case "idle":
 		p["n"], p["concurrency"], p["sources"] = c.N, c.Concurrency, c.Sources

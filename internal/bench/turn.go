@@ -56,7 +56,7 @@ func runTURN(ctx context.Context, r *runner, t target, d *dialer) (*turnFigures,
 		c.ICETransportPolicy = webrtc.ICETransportPolicyRelay
 	}
 	n, conc := min(r.cfg.N, 100), min(r.cfg.Concurrency, r.cfg.N, 100)
-	s := openSessions(ctx, r, t, d, "turn", n, conc, relayed)
+	s := openSessions(ctx, r, t, d, "turn", n, conc, relayed, false)
 	f := &turnFigures{Sessions: n, Opened: len(s.openLat), Failures: topFailures(s.failures), JoinToOpen: summarize(s.openLat), MB: r.cfg.TURNMB}
 	for _, p := range s.peers {
 		if st := p.Stats(); !p.IsHost() && len(st) == 1 && st[0].Relayed {
@@ -106,7 +106,7 @@ func throughput(ctx context.Context, r *runner, t target, d *dialer, prefix stri
 				}
 			}
 		}
-	})
+	}, false)
 	defer closePeers(s.peers)
 	var client *peer.Peer
 	for _, p := range s.peers {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,6 +24,12 @@ type webrtcFigures struct {
 	SessionsPS  float64        `json:"sessions_per_sec"`
 	Seconds     float64        `json:"seconds"`
 	Concurrency int            `json:"concurrency"`
+	// Phases split JoinToOpen step by step (phases.go: phaseSteps, sidePhases).
+	Phases map[string]Latency `json:"phases,omitempty"`
+	// TailPhases counts, over the slowest 1 % of sessions (at least one),
+	// the chain phase that took the most time over its own median: where
+	// the tail of JoinToOpen went.
+	TailPhases map[string]int `json:"tail_phases,omitempty"`
 	// TURN is the part through the embedded TURN server (Config.TURN).
 	TURN *turnFigures `json:"turn,omitempty"`
 }
@@ -41,18 +48,20 @@ func runWebRTC(ctx context.Context, r *runner, t target) (any, error) {
 	r.measuring(ctx, t, 5)
 	n, conc := r.cfg.N, min(r.cfg.Concurrency, r.cfg.N)
 	start := time.Now()
-	s := openSessions(ctx, r, t, d, "webrtc", n, conc, nil)
+	s := openSessions(ctx, r, t, d, "webrtc", n, conc, nil, true)
 	elapsed := time.Since(start)
 	if err := r.peak(ctx, t); err != nil {
 		return nil, fmt.Errorf("profiles: %w", err)
 	}
 	closePeers(s.peers)
+	total := slices.Clone(s.openLat) // summarize sorts; tailPhases needs the sessions' order
 	f := &webrtcFigures{
 		Sessions: n, Opened: len(s.openLat), Failed: n - len(s.openLat), Failures: topFailures(s.failures),
-		HostJoin: summarize(s.hostLat), JoinToOpen: summarize(s.openLat),
+		HostJoin: summarize(s.hostLat), JoinToOpen: summarize(s.openLat), Phases: summarizePhases(s.phases),
 		SessionsPS: round(float64(len(s.openLat)) / elapsed.Seconds()), Seconds: round(elapsed.Seconds()),
 		Concurrency: conc,
 	}
+	f.TailPhases = tailPhases(total, s.phases, f.Phases)
 	if r.cfg.TURN && t.kind() == kindServer {
 		if f.TURN, err = runTURN(ctx, r, t, d); err != nil {
 			return nil, fmt.Errorf("turn: %w", err)
@@ -64,13 +73,16 @@ func runWebRTC(ctx context.Context, r *runner, t target) (any, error) {
 // sessions are what openSessions made and measured.
 type sessions struct {
 	hostLat, openLat []time.Duration
+	phases           []map[string]time.Duration // one per opened session, when traced
 	failures         map[string]int
 	peers            []*peer.Peer
 }
 
 // openSessions opens n sessions of a host and a client, conc at a time;
-// tune, if set, adjusts each peer's Config (ICE servers, policy).
-func openSessions(ctx context.Context, r *runner, t target, d *dialer, prefix string, n, conc int, tune func(c *peer.Config, session int, id string)) *sessions {
+// tune, if set, adjusts each peer's Config (ICE servers, policy); traced
+// gives each session a joinTrace and its own pion API to split its join
+// into phases.
+func openSessions(ctx context.Context, r *runner, t target, d *dialer, prefix string, n, conc int, tune func(c *peer.Config, session int, id string), traced bool) *sessions {
 	api := peertest.LoopbackAPI()
 	exp := time.Now().Add(time.Hour).Unix()
 	var mu sync.Mutex
@@ -80,10 +92,10 @@ func openSessions(ctx context.Context, r *runner, t target, d *dialer, prefix st
 		s.failures[what+": "+reason(err)]++
 		mu.Unlock()
 	}
-	join := func(i int, id string) (*peer.Peer, time.Duration, error) {
+	join := func(i int, id string, tr *joinTrace) (*peer.Peer, time.Time, time.Duration, error) {
 		tok, err := token.Issue(r.secret, token.Claims{Session: sessionID(prefix, i), Peer: peerID(id), Expires: exp})
 		if err != nil {
-			return nil, 0, err
+			return nil, time.Time{}, 0, err
 		}
 		src := d.sources[i%len(d.sources)]
 		jctx, cancel := context.WithTimeout(ctx, joinTimeout)
@@ -92,15 +104,22 @@ func openSessions(ctx context.Context, r *runner, t target, d *dialer, prefix st
 			URL: t.url(), Token: tok, API: api, ManualFailover: true,
 			NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 				nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: src}}
-				return nd.DialContext(ctx, network, addr)
+				nc, err := nd.DialContext(ctx, network, addr)
+				if err != nil || tr == nil {
+					return nc, err
+				}
+				return newTapConn(nc, tr, id), nil
 			},
+		}
+		if tr != nil {
+			cfg.API = tracedAPI(tr, id)
 		}
 		if tune != nil {
 			tune(&cfg, i, id)
 		}
 		t0 := time.Now()
 		p, err := peer.Join(jctx, cfg)
-		return p, time.Since(t0), err
+		return p, t0, time.Since(t0), err
 	}
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -109,18 +128,28 @@ func openSessions(ctx context.Context, r *runner, t target, d *dialer, prefix st
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				host, th, err := join(i, "host")
+				var tr *joinTrace
+				if traced {
+					tr = &joinTrace{}
+				}
+				host, _, th, err := join(i, "host", tr)
 				if err != nil {
 					fail("host", err)
 					continue
 				}
-				client, tc, err := join(i, "client")
+				client, t0, tc, err := join(i, "client", tr)
+				if err == nil && tr != nil {
+					tr.markAt("client open", t0.Add(tc))
+				}
 				mu.Lock()
 				s.peers = append(s.peers, host)
 				if err == nil {
 					s.peers = append(s.peers, client)
 					s.hostLat = append(s.hostLat, th)
 					s.openLat = append(s.openLat, tc)
+					if tr != nil {
+						s.phases = append(s.phases, tr.phases(t0))
+					}
 				}
 				mu.Unlock()
 				if err != nil {
