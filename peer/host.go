@@ -18,7 +18,7 @@ import (
 
 // hostRole is what only the host uses, owned by the loop goroutine. A new
 // one starts each round (newHostRole); a host keeps it through its redials,
-// and drops it when it rejoins as a client.
+// and empties it when it rejoins as a client (joinedAs).
 type hostRole struct {
 	links       map[protocol.PeerID]*link     // one per client
 	states      map[protocol.PeerID]State     // the map it sends; nil until it hosts
