@@ -32,7 +32,7 @@ func TestPresenceFromHostReports(t *testing.T) {
 	}
 	var ss []SessionInfo
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		ss = srv.Sessions()
+		ss, _ = srv.Sessions(context.Background())
 		if len(ss) == 1 && len(ss[0].Peers) == 2 && !ss[0].Peers[1].Signaling {
 			break
 		}
@@ -77,6 +77,54 @@ func TestRemovePeer(t *testing.T) {
 		t.Errorf("events %q; want peer_removed fourth", got)
 	}
 
+	if err := srv.CloseSession(ctx, "room"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, codes := alice.expectClose(); len(codes) != 1 || codes[0] != protocol.CodeSessionClosed {
+		t.Errorf("alice got %v, want session_closed", codes)
+	}
+	late := dial(t, url)
+	late.join(srv, "room", "dave")
+	late.expectError(protocol.CodeSessionClosed)
+}
+
+// A Store without the optional interfaces (cluster.go) gets the per-node
+// behaviour: Sessions lists the sessions hosted here, from the host's
+// report, and RemovePeer and CloseSession act on this node's connections
+// and remember the refusals here.
+func TestAdminWithAPlainStore(t *testing.T) {
+	var log eventLog
+	srv, url := newTestServer(t, &Options{OnEvent: log.add, Store: struct{ Store }{NewMemoryStore()}})
+	if srv.dir != nil {
+		t.Fatal("the plain store was taken for a Directory")
+	}
+	alice, _ := join(t, srv, url, "room", "alice")
+	bob, _ := join(t, srv, url, "room", "bob")
+	alice.expect(protocol.SessionReady)
+	alice.send(protocol.Message{State: protocol.PeerStates, Data: json.RawMessage(`{"alice":"connected","bob":"connected"}`)})
+	var ss []SessionInfo
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if ss, _ = srv.Sessions(context.Background()); len(ss) == 1 && !ss[0].Reported.IsZero() {
+			break
+		}
+	}
+	want := []PeerInfo{{"alice", "connected", true}, {"bob", "connected", true}}
+	if len(ss) != 1 || ss[0].Host != "alice" || len(ss[0].Peers) != 2 || ss[0].Peers[0] != want[0] || ss[0].Peers[1] != want[1] {
+		t.Fatalf("Sessions() = %+v; want room hosted by alice with %+v", ss, want)
+	}
+	ctx := context.Background()
+	if err := srv.RemovePeer(ctx, "room", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, codes := bob.expectClose(); len(codes) != 1 || codes[0] != protocol.CodePeerRemoved {
+		t.Errorf("bob got %v before the close, want peer_removed", codes)
+	}
+	if m := alice.expect(protocol.PeerLeft); m.PeerID != "bob" {
+		t.Errorf("alice got PeerLeft for %q", m.PeerID)
+	}
+	again := dial(t, url)
+	again.join(srv, "room", "bob")
+	again.expectError(protocol.CodePeerRemoved)
 	if err := srv.CloseSession(ctx, "room"); err != nil {
 		t.Fatal(err)
 	}

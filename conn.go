@@ -115,7 +115,7 @@ type membership struct {
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{srv: s, nc: nc, raw: rawConn(nc), tokens: float32(s.o.RateBurst), last: s.clock()}
 	c.seen.Store(s.tick.Load())
-	c.rd = lazyread.Reader{R: nc, Conn: nc, Idle: idleMove}
+	c.rd = lazyread.Reader{R: nc, Conn: nc, Idle: idleMove, Raw: c.raw}
 	c.joinTimer = time.AfterFunc(s.o.JoinTimeout, func() {
 		if c.m.Load() == nil {
 			c.closeWith(ws.StatusPolicyViolation, protocol.CodeJoinTimeout, "no SessionJoin in time")
@@ -358,13 +358,18 @@ func (c *conn) joinToken(tok string, mayRetry bool) {
 	if !ok {
 		return
 	}
-	if code := s.refusedJoin(cl.Session, cl.Peer); code != "" {
+	ctx, cancel := s.storeContext()
+	defer cancel()
+	switch code, err := s.refusedJoin(ctx, cl.Session, cl.Peer); {
+	case err != nil:
+		s.log.Error("store refused", "session", cl.Session, "peer", cl.Peer, "err", err)
+		c.fail(protocol.CodeUnavailable, "the session store failed; try again")
+		return
+	case code != "":
 		s.log.Info("join refused", "session", cl.Session, "peer", cl.Peer, "code", code)
 		c.fail(code, "removed by the server's operator")
 		return
 	}
-	ctx, cancel := s.storeContext()
-	defer cancel()
 	// Subscribe before joining: once the store has the peer, others may
 	// publish to it (the host hears of joiners at once). Deliveries wait
 	// in the gate until the peer's own SessionReady is queued.
@@ -430,7 +435,7 @@ func (c *conn) joinToken(tok string, mayRetry bool) {
 	s.stats.joins.Add(1)
 	s.log.Info("peer joined", "session", cl.Session, "peer", cl.Peer, "host", host)
 	if host == cl.Peer {
-		s.sessionStarted(cl.Session, host)
+		s.hostStarts(ctx, cl.Session, host)
 	}
 	s.emit(EventPeerJoined, cl.Session, cl.Peer, host)
 	if host == cl.Peer {
@@ -538,7 +543,7 @@ func (c *conn) leave(mb *membership, forget bool) {
 	}
 	if d.WasHost {
 		s.dropPresence(mb.session, mb.peer)
-		s.sessionEnded(mb.session, mb.peer)
+		s.sessionEnded(ctx, mb.session, mb.peer)
 	}
 	switch {
 	case d.WasHost:
@@ -613,7 +618,8 @@ func (c *conn) accept(msg []byte) {
 		c.probeHost(msg[1:])
 		return
 	}
-	if len(msg) == 1 { // a mark alone (presenceMark) is for the connection too
+	if len(msg) == 1 { // a mark alone is for the connection too: presenceMark, or admin.go's
+		c.closeByOperator(msg[0])
 		return
 	}
 	if len(msg) > 0 && msg[0] == resetMark {

@@ -1,6 +1,7 @@
 package p2pstreams
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,14 +11,17 @@ import (
 type EventType string
 
 // The events a Server reports through Options.OnEvent. Each is reported
-// once, by the server that saw it: the one the peer is connected to.
+// once in a deployment, by the node where it happened: the one the peer
+// is connected to, the host's for what the host reports, the one whose
+// admin call it was for EventPeerRemoved (see ARCHITECTURE.md, "Events").
 const (
 	// EventSessionStarted: Peer joined a session that had no connected
 	// host and became its host (a new session, or one whose host had left).
 	EventSessionStarted EventType = "session_started"
 	// EventHostChanged: Peer became the host of a session whose previous
-	// host (Previous) left less than hostChangeWindow ago, as seen by this
-	// server: a failover. It follows the EventSessionStarted.
+	// host (Previous) left less than hostChangeWindow ago: a failover. It
+	// follows the EventSessionStarted, on the new host's node; the end is
+	// recorded in the store (HostChanges), so any node may have seen it.
 	EventHostChanged EventType = "host_changed"
 	// EventPeerJoined: Peer joined the session (Host is its host; the
 	// host's own join is one too, after EventSessionStarted).
@@ -53,49 +57,32 @@ type Event struct {
 // as its previous host's successor (EventHostChanged).
 const hostChangeWindow = time.Minute
 
-// endedSession is a session that ended on this server, kept for
-// hostChangeWindow to report its next host as a host change.
-type endedSession struct {
-	host PeerID
-	at   time.Time
-}
-
-// sessionEnded reports EventSessionEnded and remembers the session for a
-// host change (only with OnEvent; bounded like the removals).
-func (s *Server) sessionEnded(session SessionID, host PeerID) {
+// sessionEnded reports EventSessionEnded and records the session's host
+// for a host change (only with OnEvent): in the store when it keeps them
+// (HostChanges), so that the node of the next host reports the change.
+func (s *Server) sessionEnded(ctx context.Context, session SessionID, host PeerID) {
 	if s.events == nil {
 		return
 	}
 	s.emit(EventSessionEnded, session, host, host)
-	now := time.Now()
-	s.presMu.Lock()
-	if s.ended == nil {
-		s.ended = make(map[SessionID]endedSession)
+	if err := s.changes.SessionEnded(ctx, session, host, hostChangeWindow); err != nil {
+		s.log.Warn("store: record the ended session", "session", session, "err", err)
 	}
-	if len(s.ended) >= maxRemoved {
-		for k, e := range s.ended {
-			if now.Sub(e.at) > hostChangeWindow || len(s.ended) >= maxRemoved {
-				delete(s.ended, k)
-			}
-		}
-	}
-	s.ended[session] = endedSession{host, now}
-	s.presMu.Unlock()
 }
 
 // sessionStarted reports EventSessionStarted, and EventHostChanged when
-// the session ended here within hostChangeWindow under another host.
-func (s *Server) sessionStarted(session SessionID, host PeerID) {
+// the session ended within hostChangeWindow under another host.
+func (s *Server) sessionStarted(ctx context.Context, session SessionID, host PeerID) {
 	if s.events == nil {
 		return
 	}
 	s.emit(EventSessionStarted, session, host, host)
-	s.presMu.Lock()
-	e, ok := s.ended[session]
-	delete(s.ended, session)
-	s.presMu.Unlock()
-	if ok && e.host != host && time.Since(e.at) <= hostChangeWindow {
-		s.emitEvent(Event{Type: EventHostChanged, Session: session, Peer: host, Host: host, Previous: e.host})
+	prev, err := s.changes.SessionStarted(ctx, session)
+	if err != nil {
+		s.log.Warn("store: look up the ended session", "session", session, "err", err)
+	}
+	if prev != "" && prev != host {
+		s.emitEvent(Event{Type: EventHostChanged, Session: session, Peer: host, Host: host, Previous: prev})
 	}
 }
 

@@ -15,11 +15,15 @@ type MemoryStore struct {
 	mu        sync.Mutex
 	sessions  map[SessionID]*memSession
 	lastSweep time.Time
+
+	memRefusals    // removals (memory_directory.go)
+	memHostChanges // ended sessions, for host_changed
 }
 
 type memSession struct {
 	host    PeerID // "" when the session has no host
 	members map[PeerID]*memMember
+	report  *memReport // the host's last PeerStates (memory_directory.go)
 
 	successor PeerID        // named by the host (SetSuccessor), "" for none
 	window    time.Duration // how long a reset waits for successor

@@ -1,9 +1,8 @@
 package p2pstreams
 
 import (
+	"context"
 	"time"
-
-	"github.com/gobwas/ws"
 
 	"github.com/p2pstreams/p2pstreams/protocol"
 )
@@ -24,10 +23,11 @@ type presence struct {
 	at     time.Time
 }
 
-// reportStates handles a host's PeerStates: it keeps the map for Sessions,
-// reports peers that became connected (EventPeerConnected) and records the
-// successor it names in the store. A host speaks only for its own session,
-// the one of its membership.
+// reportStates handles a host's PeerStates: it keeps the map for Sessions
+// (here, and in the store when it is a Directory), reports peers that
+// became connected (EventPeerConnected) and records the successor it names
+// in the store. A host speaks only for its own session, the one of its
+// membership.
 func (c *conn) reportStates(m *protocol.Message) {
 	s := c.srv
 	mb := c.hostMembership("only the host reports peer states")
@@ -59,6 +59,14 @@ func (c *conn) reportStates(m *protocol.Message) {
 	}
 	s.presence[mb.session] = &presence{host: mb.peer, states: states, at: now}
 	s.presMu.Unlock()
+	if s.dir != nil { // for Sessions on every node
+		ctx, cancel := s.storeContext()
+		err := s.dir.Report(ctx, mb.session, mb.peer, states)
+		cancel()
+		if err != nil {
+			s.log.Warn("store report", "session", mb.session, "err", err)
+		}
+	}
 	if m.Successor != mb.successor && s.o.SuccessorWindow > 0 {
 		c.setSuccessor(mb, m.Successor)
 	}
@@ -92,13 +100,14 @@ func (s *Server) dropPresence(session SessionID, host PeerID) {
 	s.presMu.Unlock()
 }
 
-// closeFor closes c (if joined to session, and to peer unless peer is
-// empty) with code: the admin's removals.
-func (c *conn) closeFor(session SessionID, peer PeerID, code protocol.Code, text string) bool {
-	mb := c.m.Load()
-	if mb == nil || mb.session != session || (peer != "" && mb.peer != peer) {
-		return false
+// hostStarts forgets a report the store may keep from this session's last
+// host, which may have been this same peer (it comes back as host after a
+// reset), and reports the session started.
+func (s *Server) hostStarts(ctx context.Context, session SessionID, host PeerID) {
+	if s.dir != nil {
+		if err := s.dir.Report(ctx, session, host, nil); err != nil {
+			s.log.Warn("store report", "session", session, "err", err)
+		}
 	}
-	c.closeWith(ws.StatusPolicyViolation, code, text)
-	return true
+	s.sessionStarted(ctx, session, host)
 }

@@ -153,11 +153,23 @@ func (c *conn) checkHost(tok string, host PeerID) {
 	}
 	c.checked = true
 	s.stats.hostChecks.Add(1)
-	if code := s.refusedJoin(cl.Session, cl.Peer); code != "" {
+	ctx, cancel := s.storeContext()
+	defer cancel()
+	code, err := s.refusedJoin(ctx, cl.Session, cl.Peer)
+	var hostCode protocol.Code
+	if err == nil {
+		hostCode, err = s.refusedJoin(ctx, cl.Session, host)
+	}
+	switch {
+	case err != nil:
+		s.log.Error("store refused", "session", cl.Session, "peer", cl.Peer, "err", err)
+		c.fail(protocol.CodeUnavailable, "the session store failed; try again")
+		return
+	case code != "":
 		c.fail(code, "removed by the server's operator")
 		return
 	}
-	left := s.refusedJoin(cl.Session, host) != ""
+	left := hostCode != ""
 	if !left {
 		var err error
 		if left, err = s.awaitProbe(cl.Session, host); err != nil {
@@ -376,9 +388,9 @@ func (s *Server) resetHost(ctx context.Context, sid SessionID, host PeerID, why 
 	if d.WasHost {
 		s.log.Info("host unreachable: session reset", "session", sid, "host", host, "why", why)
 		s.stats.hostResets.Add(1)
-		s.hostLeft(ctx, sid, host, d.Connected)
 		s.dropPresence(sid, host)
-		s.sessionEnded(sid, host)
+		s.sessionEnded(ctx, sid, host) // before HostLeft: a client that rejoins at once sees it ended
+		s.hostLeft(ctx, sid, host, d.Connected)
 	}
 }
 

@@ -273,8 +273,11 @@ func TestHostCheckRemoved(t *testing.T) {
 	alice.expect(protocol.SessionReady)
 	// What RemovePeer does first, before it closes the host's connection
 	// (or when that connection is on another node).
-	srv.refuse("room", "alice")
-	srv.refuse("room", "carol")
+	for _, p := range []PeerID{"alice", "carol"} {
+		if err := srv.refusals.Refuse(context.Background(), "room", p, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, tc := range []struct {
 		peer PeerID
 		want protocol.State

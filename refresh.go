@@ -10,7 +10,7 @@ const refreshBatch = 4096
 // in batches when the store is a BatchRefresher, one by one otherwise.
 func (s *Server) refreshRound() {
 	conns := s.snapshot()
-	br, ok := s.store.(BatchRefresher)
+	br, ok := optional[BatchRefresher](s.store)
 	if !ok {
 		for _, c := range conns {
 			if s.refreshCtx.Err() != nil {

@@ -184,9 +184,13 @@ type Server struct {
 	events *eventQueue // nil without Options.OnEvent
 
 	presMu   sync.Mutex
-	presence map[SessionID]*presence    // by session: its host's last PeerStates (presence.go)
-	removed  map[string]time.Time       // PeerTopic(session, peer or "") → refused until (admin.go)
-	ended    map[SessionID]endedSession // sessions that ended lately, for host_changed (events.go)
+	presence map[SessionID]*presence // by session: its host's last PeerStates (presence.go)
+
+	// The store's optional interfaces (cluster.go), or per-node stand-ins:
+	// dir is nil when the store is no Directory.
+	dir      Directory
+	refusals Refusals
+	changes  HostChanges
 }
 
 var errBufferedFrames = errors.New("frames before the handshake completed")
@@ -244,6 +248,13 @@ func NewServer(o *Options) (*Server, error) {
 	}
 	if s.broker == nil {
 		s.broker = NewMemoryBroker()
+	}
+	s.dir, _ = optional[Directory](s.store)
+	if s.refusals, _ = optional[Refusals](s.store); s.refusals == nil {
+		s.refusals = new(memRefusals)
+	}
+	if s.changes, _ = optional[HostChanges](s.store); s.changes == nil {
+		s.changes = new(memHostChanges)
 	}
 	s.log = o.Logger
 	if s.log == nil {
@@ -466,16 +477,24 @@ func (s *Server) pingLoop() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.o.PingInterval)
 	defer t.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
 		}
+		if time.Since(last) < s.o.PingInterval/2 {
+			// A tick that waited in the channel while this goroutine was
+			// late (a stalled process): a sweep now would leave a peer
+			// pinged at the last one only milliseconds to answer.
+			continue
+		}
 		e := s.tick.Add(1)
 		for _, c := range s.snapshot() {
 			c.keepalive(e)
 		}
+		last = time.Now()
 	}
 }
 

@@ -22,8 +22,15 @@ func TestRemovePeerInABrowserRoom(t *testing.T) {
 		p.WaitText("carol: connected")
 	}
 	a.waitConns(1) // only the host keeps its WebSocket
+	sessions := func() []p2pstreams.SessionInfo {
+		ss, err := a.srv.Sessions(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ss
+	}
 	listed := func(id, state string) bool {
-		for _, s := range a.srv.Sessions() {
+		for _, s := range sessions() {
 			for _, p := range s.Peers {
 				if s.ID == "r" && string(p.ID) == id && p.State == state && !p.Signaling {
 					return true
@@ -34,7 +41,7 @@ func TestRemovePeerInABrowserRoom(t *testing.T) {
 	}
 	for deadline := time.Now().Add(10 * time.Second); !listed("bob", "connected"); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the server does not list bob connected without a WebSocket: %+v", a.srv.Sessions())
+			t.Fatalf("the server does not list bob connected without a WebSocket: %+v", sessions())
 		}
 	}
 	if err := a.srv.RemovePeer(context.Background(), "r", "bob"); err != nil {
@@ -50,12 +57,12 @@ func TestRemovePeerInABrowserRoom(t *testing.T) {
 		t.Error("the host still shows bob connected")
 	}
 	var found bool
-	for _, s := range a.srv.Sessions() {
+	for _, s := range sessions() {
 		for _, p := range s.Peers {
 			found = found || p.ID == p2pstreams.PeerID("bob") && p.State == "connected"
 		}
 	}
 	if found {
-		t.Errorf("the server still lists bob connected: %+v", a.srv.Sessions())
+		t.Errorf("the server still lists bob connected: %+v", sessions())
 	}
 }

@@ -42,12 +42,15 @@ type app struct {
 	b   *browsertest.Browser
 }
 
+// secret is every test server's token secret (Go peers sign their own tokens).
+const secret = "e2e-test-secret-0123456789"
+
 // startApp starts a fresh server (so tests share no state) and returns it
 // with the shared browser. extra, if not nil, mounts more handlers beside the demo.
 func startApp(t *testing.T, extra func(*p2pstreams.Server, *http.ServeMux)) *app {
 	t.Helper()
 	b := browsertest.Shared(t)
-	srv, err := p2pstreams.NewServer(&p2pstreams.Options{Secret: []byte("e2e-test-secret-0123456789")})
+	srv, err := p2pstreams.NewServer(&p2pstreams.Options{Secret: []byte(secret)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,13 +5,23 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+
 	"github.com/p2pstreams/p2pstreams/internal/browsertest"
 	"github.com/p2pstreams/p2pstreams/internal/testenv"
+	"github.com/p2pstreams/p2pstreams/internal/testvideo"
+	"github.com/p2pstreams/p2pstreams/peer"
+	"github.com/p2pstreams/p2pstreams/peer/peertest"
+	"github.com/p2pstreams/p2pstreams/token"
 )
 
 // TestBenchChromiumHost is a measurement, not a test: how many viewers one
@@ -173,4 +183,125 @@ func loadavg() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// firstFrame marks, on a viewer's page, in ms since its navigation started
+// (performance.now()): the <p2p-frame> element defined (its
+// connectedCallback, which joins, runs then), its "connected" state, the
+// first shared stream's arrival, and that stream's first frame presented
+// (requestVideoFrameCallback's first call). It runs before the page's own
+// scripts.
+const firstFrame = `(() => {
+	const marks = window.marks = {}
+	customElements.whenDefined("p2p-frame").then(() => { marks.frame = performance.now() })
+	document.addEventListener("p2p:connected", () => { marks.connected ??= performance.now() })
+	document.addEventListener("p2p:stream", (e) => {
+		if (marks.stream !== undefined) return
+		marks.stream = performance.now()
+		const v = document.createElement("video")
+		v.muted = true
+		v.autoplay = true
+		v.playsInline = true
+		v.srcObject = e.detail.stream
+		document.body.append(v)
+		v.requestVideoFrameCallback(() => { marks.first = performance.now() })
+		v.play().catch(() => {})
+	})
+})()`
+
+// TestBenchFirstFrame is a measurement, not a test: join to first decoded
+// frame in a Chromium viewer, the room's host already streaming: a
+// Chromium host sharing its fake camera (640×480), then a Go host sending
+// internal/testvideo's VP8 (320×240, 30 fps, 500 kbit/s, every frame a
+// keyframe), as `p2pstreams bench media` does. Viewers join one by one
+// (P2PSTREAMS_BENCH_JOINS, default 10), each in a new browser context,
+// and leave after their first frame. It runs only with
+// P2PSTREAMS_BENCH_MEDIA=1 (BENCHMARKS.md):
+//
+//	P2PSTREAMS_BENCH_MEDIA=1 go test -count=1 -v -run TestBenchFirstFrame ./e2e
+func TestBenchFirstFrame(t *testing.T) {
+	if os.Getenv("P2PSTREAMS_BENCH_MEDIA") != "1" {
+		t.Skip("a measurement: set P2PSTREAMS_BENCH_MEDIA=1 to run it")
+	}
+	joins := 10
+	if n, err := strconv.Atoi(os.Getenv("P2PSTREAMS_BENCH_JOINS")); err == nil && n > 0 {
+		joins = n
+	}
+	a := startApp(t, nil)
+
+	t.Run("chromium-host", func(t *testing.T) {
+		host := a.open("host", "ffchromium", nil)
+		host.WaitText("host: connected")
+		var shared bool
+		host.Eval(`(async () => {
+			window.camera = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } })
+			return document.querySelector("p2p-frame").shareStream(window.camera) })()`, &shared)
+		if !shared {
+			t.Fatal("shareStream returned false")
+		}
+		benchFirstFrames(t, a, "ffchromium", joins)
+	})
+
+	t.Run("go-host", func(t *testing.T) {
+		tok, err := token.Issue([]byte(secret), token.Claims{Session: "ffgo", Peer: "host", Expires: time.Now().Add(time.Hour).Unix()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), browsertest.Timeout)
+		defer cancel()
+		host, err := peer.Join(ctx, peer.Config{URL: "ws" + strings.TrimPrefix(a.url, "http") + "/p2p/", Token: tok, API: peertest.LoopbackAPI()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer host.Close(context.Background())
+		track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "host")
+		if err == nil {
+			err = host.AddTrack(track)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			testvideo.Frames(stop, 320, 240, 500*1000/8/30, 30, 0, func(f []byte, d time.Duration) error {
+				return track.WriteSample(media.Sample{Data: f, Duration: d})
+			})
+		}()
+		defer func() { close(stop); <-done }()
+		benchFirstFrames(t, a, "ffgo", joins)
+	})
+}
+
+// benchFirstFrames joins n viewers to room one after another, each
+// leaving once it has shown a frame, and logs each join's marks and the
+// p50/p90/max to the first frame from navigation start, from the frame
+// element's join and from the stream's arrival (p2p:stream).
+func benchFirstFrames(t *testing.T, a *app, room string, n int) {
+	var fromNav, fromFrame, fromStream []float64
+	for i := 1; i <= n; i++ {
+		v := a.b.NewPage(t)
+		if _, err := chromedp.Call(v.Context(), page.AddScriptToEvaluateOnNewDocument,
+			page.AddScriptToEvaluateOnNewDocumentParams{Source: firstFrame}); err != nil {
+			t.Fatal(err)
+		}
+		v.Navigate(fmt.Sprintf("%s/room?name=v%d&room=%s", a.url, i, room))
+		v.WaitTrue(`window.marks.first !== undefined`, "the first frame")
+		var m struct{ Frame, Connected, Stream, First float64 }
+		v.Eval(`window.marks`, &m)
+		v.Close()
+		fromNav = append(fromNav, m.First)
+		fromFrame = append(fromFrame, m.First-m.Frame)
+		fromStream = append(fromStream, m.First-m.Stream)
+		t.Logf("join %2d: ms since navigation start: frame element %4.0f, connected %4.0f, stream %4.0f, first frame %4.0f (%4.0f after the frame element)  load %s",
+			i, m.Frame, m.Connected, m.Stream, m.First, m.First-m.Frame, loadavg())
+	}
+	for _, s := range []struct {
+		what string
+		ms   []float64
+	}{{"navigation start", fromNav}, {"frame element", fromFrame}, {"stream event", fromStream}} {
+		slices.Sort(s.ms)
+		at := func(q float64) float64 { return s.ms[int(q*float64(len(s.ms)-1))] }
+		t.Logf("%s: %s to first frame, %d joins: p50 %.0f ms, p90 %.0f ms, max %.0f ms", room, s.what, len(s.ms), at(0.5), at(0.9), s.ms[len(s.ms)-1])
+	}
 }

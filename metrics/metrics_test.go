@@ -283,3 +283,44 @@ func TestFloodMetricsMove(t *testing.T) {
 		t.Errorf("rate_limited %v, flood closes %v; want >= 1 and 1", got["p2pstreams_rate_limited_messages_total"], got["p2pstreams_flood_closes_total"])
 	}
 }
+
+// The timing wrapper keeps the store's batched lease renewal: serve always
+// wraps its store, and once hid BatchRefresher, so that every lease was
+// renewed by a Redis round trip of its own.
+func TestTimedStoreRenewsInBatches(t *testing.T) {
+	m := metrics.New()
+	st := m.Store(p2pstreams.NewMemoryStore())
+	if _, ok := st.(p2pstreams.BatchRefresher); !ok {
+		t.Fatal("the timed MemoryStore is no BatchRefresher")
+	}
+	srv, err := p2pstreams.NewServer(&p2pstreams.Options{
+		Secret: secret, Lease: 300 * time.Millisecond, Store: st, Broker: p2pstreams.NewMemoryBroker(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokenFor = func(p protocol.PeerID) (string, error) { return srv.Token("room", p, time.Minute, nil) }
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m)
+	mux := http.NewServeMux()
+	mux.Handle("/p2p/", srv)
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	hs := httptest.NewServer(mux)
+	defer hs.Close()
+	defer srv.Shutdown(context.Background())
+	join(t, "ws"+strings.TrimPrefix(hs.URL, "http")+"/p2p/", "alice")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := scrape(t, hs.URL+"/metrics")
+		if got[`p2pstreams_store_duration_seconds{op="refresh"}`] != 0 {
+			t.Fatalf("a lease was renewed alone: %v", got)
+		}
+		if got[`p2pstreams_store_duration_seconds{op="refresh_batch"}`] >= 2 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no batched renewal within 10 s: %v", got)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

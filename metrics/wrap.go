@@ -10,11 +10,18 @@ import (
 )
 
 // Store returns st with each call timed in p2pstreams_store_duration_seconds.
-// It keeps st's Ping (p2pstreams.Pinger), so readiness probes still reach it.
+// It keeps st's Ping (p2pstreams.Pinger), so readiness probes still reach it,
+// and unwraps to st, so the server still finds st's optional interfaces.
+// A store that renews leases in batches (p2pstreams.BatchRefresher) keeps
+// that too, each batch timed as op "refresh_batch".
 func (m *Metrics) Store(st p2pstreams.Store) p2pstreams.Store {
-	return &timedStore{st,
+	ts := &timedStore{st,
 		m.store.WithLabelValues("join"), m.store.WithLabelValues("refresh"), m.store.WithLabelValues("leave"),
 		m.store.WithLabelValues("successor")}
+	if br, ok := st.(p2pstreams.BatchRefresher); ok {
+		return &timedBatchStore{ts, br, m.store.WithLabelValues("refresh_batch")}
+	}
+	return ts
 }
 
 // Broker returns b with each call timed in p2pstreams_broker_duration_seconds.
@@ -53,6 +60,23 @@ func (s *timedStore) SetSuccessor(ctx context.Context, id p2pstreams.SessionID, 
 }
 
 func (s *timedStore) Ping(ctx context.Context) error { return ping(ctx, s.st) }
+
+// Unwrap returns the timed store, whose optional interfaces (Directory,
+// Refusals, HostChanges: the admin calls and host_changed across nodes)
+// the server uses untimed.
+func (s *timedStore) Unwrap() p2pstreams.Store { return s.st }
+
+// timedBatchStore is a timedStore whose store renews leases in batches.
+type timedBatchStore struct {
+	*timedStore
+	br    p2pstreams.BatchRefresher
+	batch prometheus.Observer
+}
+
+func (s *timedBatchStore) RefreshBatch(ctx context.Context, members []p2pstreams.Member, lease time.Duration) []error {
+	defer since(s.batch, time.Now())
+	return s.br.RefreshBatch(ctx, members, lease)
+}
 
 type timedBroker struct {
 	b                  p2pstreams.Broker

@@ -59,6 +59,22 @@ func BenchmarkStoreJoinLeave(b *testing.B) {
 	}
 }
 
+// BenchmarkStoreRefused measures the refusal check that every join makes
+// first (Refusals.Refused: one script).
+func BenchmarkStoreRefused(b *testing.B) {
+	_, rdb := newRedis(b)
+	st := p2predis.NewStore(rdb, nil)
+	ctx := context.Background()
+	if err := st.Refuse(ctx, "s0", "removed", time.Hour); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; b.Loop(); i++ {
+		if _, _, err := st.Refused(ctx, p2pstreams.SessionID(fmt.Sprint("s", i%1000)), "p"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkStoreRefresh measures one Refresh, the call every node makes for
 // each connected peer every Lease/3.
 func BenchmarkStoreRefresh(b *testing.B) {

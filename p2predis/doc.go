@@ -19,9 +19,17 @@
 //	p2pstreams:{SESSION}:l  zset    member → end of its presence lease (Unix ms)
 //
 // All three expire (PEXPIREAT) when the last membership ends, so an idle
-// Redis holds nothing. Leases are scores compared with the Redis server's
-// clock (TIME) inside the scripts, never with a node's clock: nodes whose
-// clocks disagree still agree on who is connected.
+// Redis holds nothing. For the admin calls and host_changed across nodes
+// (the optional p2pstreams.Directory, Refusals and HostChanges; see
+// directory.go), three more keys share the tag:
+//
+//	p2pstreams:{SESSION}:p  hash    the host's last report: host, at, states (JSON); expires with :h
+//	p2pstreams:{SESSION}:d  hash    peer ("" for the session) → refused until (Unix ms); expires with the last
+//	p2pstreams:{SESSION}:x  string  the host of the session that ended; expires after a minute
+//
+// Leases are scores compared with the Redis server's clock (TIME) inside
+// the scripts, never with a node's clock: nodes whose clocks disagree still
+// agree on who is connected.
 //
 // # Invariants
 //

@@ -85,20 +85,26 @@ func runNode(redisAddr, lease string) error {
 	return nil
 }
 
-// node is one server node: its WebSocket URL, and for a child process, the
-// process.
+// node is one server node: its WebSocket URL, and its Server in this
+// process or, for a child process, the process.
 type node struct {
 	url string
+	srv *p2pstreams.Server
 	cmd *exec.Cmd
 }
 
 // startNode runs a node in this process (an httptest server).
 func startNode(t *testing.T, rdb redis.UniversalClient, lease time.Duration) *node {
 	t.Helper()
+	return startNodeWith(t, rdb, p2pstreams.Options{Lease: lease})
+}
+
+// startNodeWith runs a node in this process with o, on Redis.
+func startNodeWith(t *testing.T, rdb redis.UniversalClient, o p2pstreams.Options) *node {
+	t.Helper()
 	broker := p2predis.NewBroker(rdb, nil)
-	srv, err := p2pstreams.NewServer(&p2pstreams.Options{
-		Secret: secret, Lease: lease, Store: p2predis.NewStore(rdb, nil), Broker: broker,
-	})
+	o.Secret, o.Store, o.Broker = secret, p2predis.NewStore(rdb, nil), broker
+	srv, err := p2pstreams.NewServer(&o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +118,7 @@ func startNode(t *testing.T, rdb redis.UniversalClient, lease time.Duration) *no
 		hs.Close()
 		broker.Close()
 	})
-	return &node{url: "ws" + strings.TrimPrefix(hs.URL, "http") + "/p2p/"}
+	return &node{url: "ws" + strings.TrimPrefix(hs.URL, "http") + "/p2p/", srv: srv}
 }
 
 // startNodeProcess runs a node as a child process (this test binary), which

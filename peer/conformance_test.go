@@ -378,6 +378,14 @@ func confHostBurst(c *confRun) {
 		}
 	}
 	c.t.Logf("the host took %d of %d messages (%q)", len(want), count, codes)
+	defer func() { // what a failure needs to be told from a starved machine's
+		if c.t.Failed() {
+			for _, m := range []member{h, cs[0], cs[1]} {
+				c.t.Logf("%s: %d lines, state %s, states %v, errors %v", m.ID(), len(m.Lines()), m.State(), m.States(), m.Errors())
+			}
+			c.t.Logf("the host's slow drops: %d", h.SlowDrops())
+		}
+	}()
 	for _, m := range []member{h, cs[0], cs[1]} { // up to 40 MiB each, to a browser on a loaded machine
 		eventually(c.t, 3*time.Minute, m.ID()+" gets the burst", func() bool { return len(m.Lines()) >= len(want) })
 	}

@@ -18,7 +18,11 @@ func TestHostReportsPresenceAndRemoval(t *testing.T) {
 	e.join(e.config("room", "client", cr))
 	e.join(e.config("room", "other", dr))
 	find := func(id string) (p2pstreams.PeerInfo, bool) {
-		for _, s := range e.srv.Sessions() {
+		ss, err := e.srv.Sessions(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range ss {
 			for _, p := range s.Peers {
 				if string(p.ID) == id && s.Host == "host" {
 					return p, true

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -181,16 +182,32 @@ func TestHeartbeatTimeout(t *testing.T) {
 func TestJoinWhileSending(t *testing.T) {
 	e := newEnv(t)
 	host := e.join(e.config("room", "host", &rec{}))
-	const total = 400
-	var sent atomic.Int64 // messages the host has been asked to send
+	// The host sends until every client has joined, then 50 more: a fixed
+	// count ran out before the last join on a loaded machine, and a client
+	// that joins after the last message never gets any (nothing is replayed).
+	var sent, last atomic.Int64 // the message the host was last asked to send; the final one
 	sent.Store(-1)
-	done := make(chan struct{})
+	allJoined, done := make(chan struct{}), make(chan struct{})
+	joinedAll := sync.OnceFunc(func() { close(allJoined) })
+	defer func() { joinedAll(); <-done }()
 	go func() {
 		defer close(done)
-		for i := range total {
+		final := -1
+		for i := 0; ; i++ {
 			sent.Store(int64(i))
 			if err := host.Send(context.Background(), i); err != nil {
 				t.Error(err)
+				return
+			}
+			if final < 0 {
+				select {
+				case <-allJoined:
+					final = i + 50
+				default:
+				}
+			}
+			if i == final {
+				last.Store(int64(i))
 				return
 			}
 			time.Sleep(200 * time.Microsecond)
@@ -206,7 +223,9 @@ func TestJoinWhileSending(t *testing.T) {
 		e.join(e.config("room", fmt.Sprintf("c%d", i), r))
 		clients = append(clients, joined{r, sent.Load()})
 	}
+	joinedAll()
 	<-done
+	total := last.Load() + 1
 	for i, c := range clients {
 		eventually(t, 10*time.Second, fmt.Sprintf("c%d gets the last message", i), func() bool {
 			ms := c.r.messages()

@@ -18,7 +18,11 @@
 //   - a reset after the host named a successor (SetSuccessor) admits only
 //     that successor (the new host) or the old host for the window, and
 //     refuses the others with ErrSuccessorPending;
-//   - every method returns the context's error when the context is done.
+//   - every method returns the context's error when the context is done;
+//   - a store with the optional Directory keeps only its host's report with
+//     a session, and finds sessions while they have a connected host; one
+//     with Refusals refuses removed peers and closed sessions for their
+//     time; one with HostChanges hands a recorded end to one next host.
 //
 // A store's own test runs it, with a fresh store or a shared one:
 //
@@ -79,6 +83,10 @@ func Run(t *testing.T, newStore func(t *testing.T) p2pstreams.Store) {
 		{"SuccessorWindowEnds", testSuccessorWindowEnds},
 		{"SuccessorAfterLapse", testSuccessorAfterLapse},
 		{"ContextDone", testContext},
+		// The optional interfaces, when the store has them (directory.go).
+		{"DirectoryReport", testDirectoryReport},
+		{"Refusals", testRefusals},
+		{"HostChanges", testHostChanges},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -18,7 +18,7 @@ var adminPage []byte
 // adminAPI is serve's JSON admin API, behind a bearer secret
 // (--admin-secret; off without one):
 //
-//	GET    /admin/api/sessions                    the sessions hosted here, with their peers
+//	GET    /admin/api/sessions                    the live sessions (of every node with Redis), with their peers
 //	DELETE /admin/api/sessions/{session}/peers/{peer}  remove a peer (Server.RemovePeer)
 //	DELETE /admin/api/sessions/{session}          close a session (Server.CloseSession)
 //
@@ -27,7 +27,12 @@ var adminPage []byte
 func adminAPI(srv *p2pstreams.Server, secret string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /admin/api/sessions", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"sessions": srv.Sessions()})
+		ss, err := srv.Sessions(r.Context())
+		if err != nil {
+			adminError(w, http.StatusInternalServerError, "failed", err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"sessions": ss})
 	})
 	mux.HandleFunc("DELETE /admin/api/sessions/{session}/peers/{peer}", func(w http.ResponseWriter, r *http.Request) {
 		adminResult(w, srv.RemovePeer(r.Context(), p2pstreams.SessionID(r.PathValue("session")), p2pstreams.PeerID(r.PathValue("peer"))))

@@ -6,6 +6,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"github.com/p2pstreams/p2pstreams/internal/browsertest"
+	"github.com/p2pstreams/p2pstreams/internal/testenv"
 	"github.com/p2pstreams/p2pstreams/protocol"
 )
 
@@ -35,6 +36,38 @@ func TestAdminPage(t *testing.T) {
 		t.Errorf("bob got %+v, want peer_removed", m)
 	}
 	p.WaitTrue(`!document.querySelector('li[data-peer="bob"]')`, "bob gone from the admin page")
+	if m := read(t, alice); m.State != protocol.PeerLeft || m.PeerID != "bob" {
+		t.Errorf("alice got %+v, want PeerLeft bob", m)
+	}
+}
+
+// The admin page served by one `serve --redis` node lists a room whose
+// members are on the other, and removes a peer connected there.
+func TestAdminPageAcrossNodes(t *testing.T) {
+	b := browsertest.Shared(t)
+	rs := testenv.Redis(t)
+	url := "redis://" + rs.Addr + "/0"
+	nodeA, _ := serve(t, "--secret", testSecret, "--redis", url)
+	nodeB, _ := serve(t, "--secret", testSecret, "--redis", url, "--admin-secret", adminSecret)
+	alice := joinAt(t, nodeA, testSecret, "alice")
+	read(t, alice)
+	bob := joinAt(t, nodeA, testSecret, "bob")
+	read(t, bob)
+	read(t, alice)
+	wsutil.WriteClientText(alice, []byte(`{"type":"Connection","state":"PeerStates","data":{"alice":"connected","bob":"connected"}}`))
+
+	p := b.NewPage(t)
+	p.Navigate(nodeB + "admin/")
+	p.Eval(`document.getElementById("secret").value = `+"`"+adminSecret+"`"+`; document.querySelector("#login button").click(); true`, nil)
+	p.WaitText("room lobby · host alice")
+	p.WaitText("alice: connected")
+	p.WaitText("bob: connected")
+
+	p.Eval(`document.querySelector('li[data-peer="bob"] button').click(); true`, nil)
+	if m := read(t, bob); m.Code != protocol.CodePeerRemoved {
+		t.Errorf("bob got %+v, want peer_removed", m)
+	}
+	p.WaitTrue(`!document.querySelector('li[data-peer="bob"]')`, "bob gone from node b's admin page")
 	if m := read(t, alice); m.State != protocol.PeerLeft || m.PeerID != "bob" {
 		t.Errorf("alice got %+v, want PeerLeft bob", m)
 	}

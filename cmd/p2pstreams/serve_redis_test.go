@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -79,4 +80,36 @@ func joinFor(t *testing.T, base, secret string, p protocol.PeerID, ttl time.Dura
 		t.Fatal(err)
 	}
 	return conn
+}
+
+// The admin API of one `serve --redis` node acts on a room whose members
+// are on the other: it lists it, and removes a peer connected there.
+func TestServeRedisAdminAcrossNodes(t *testing.T) {
+	rs := testenv.Redis(t)
+	url := "redis://" + rs.Addr + "/0"
+	a, _ := serve(t, "--secret", testSecret, "--redis", url, "--admin-secret", adminSecret)
+	b, _ := serve(t, "--secret", testSecret, "--redis", url, "--admin-secret", adminSecret)
+	alice := joinAt(t, a, testSecret, "alice")
+	read(t, alice)
+	bob := joinAt(t, a, testSecret, "bob")
+	read(t, bob)
+	read(t, alice)
+
+	st, body := adminDo(t, "GET", b+"admin/api/sessions", adminSecret)
+	j, _ := json.Marshal(body)
+	if st != http.StatusOK || !strings.Contains(string(j), `"host":"alice"`) || !strings.Contains(string(j), `"id":"bob"`) {
+		t.Errorf("node b's sessions: %d %s; want lobby hosted by alice on node a, with bob", st, j)
+	}
+	if st, _ := adminDo(t, "DELETE", b+"admin/api/sessions/lobby/peers/bob", adminSecret); st != http.StatusNoContent {
+		t.Fatalf("remove bob through node b: %d", st)
+	}
+	if m := read(t, bob); m.Code != protocol.CodePeerRemoved {
+		t.Errorf("bob got %+v, want peer_removed", m)
+	}
+	if m := read(t, alice); m.State != protocol.PeerLeft || m.PeerID != "bob" {
+		t.Errorf("alice got %+v, want PeerLeft bob", m)
+	}
+	if m := read(t, joinAt(t, b, testSecret, "bob")); m.Code != protocol.CodePeerRemoved {
+		t.Errorf("bob joining node b: %+v, want peer_removed", m)
+	}
 }

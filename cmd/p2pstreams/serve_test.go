@@ -159,6 +159,9 @@ func TestServeDemoClientAndShutdown(t *testing.T) {
 
 func read(t *testing.T, conn net.Conn) protocol.Message {
 	t.Helper()
+	// Each read has its own 10 s: a deadline set once at dial ran out in a
+	// test that waited on a browser page in between (TestAdminPage, loaded CI).
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	b, err := wsutil.ReadServerText(conn)
 	if err != nil {
 		t.Fatalf("read: %v", err)

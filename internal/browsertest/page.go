@@ -11,8 +11,9 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// Timeout bounds each wait of a Page (WaitText, WaitTrue) and each action.
-var Timeout = 20 * time.Second
+// Timeout bounds each wait of a Page (WaitText, WaitTrue) and each action:
+// 30 s, since 20 s ran out for a shared video on a loaded CI machine.
+var Timeout = 30 * time.Second
 
 // Page is one tab in its own browser context: one user. Its methods fail the
 // test on error; they must be called from the test's goroutine.

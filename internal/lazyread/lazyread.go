@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -36,6 +37,9 @@ type Reader struct {
 	Conn     net.Conn
 	Idle     time.Duration
 	Boundary bool
+	// Raw, when set (Conn's socket), is read instead of R where the
+	// platform allows (Linux): see readRaw.
+	Raw syscall.RawConn
 
 	buf  *[readBufSize]byte // nil when empty
 	i, n int                // buf[i:n] is unread
@@ -53,6 +57,9 @@ func (l *Reader) Read(p []byte) (int, error) {
 			l.Release()
 		}
 		return k, nil
+	}
+	if l.Raw != nil && rawReads {
+		return l.readRaw(p)
 	}
 	// A boundary read is the start of a frame even when the last read (the
 	// end of a payload) went to the socket directly.
@@ -87,6 +94,64 @@ func (l *Reader) Read(p []byte) (int, error) {
 		l.Release()
 	}
 	return k, err
+}
+
+// readRaw reads from the socket once it has data, into p when p is as large
+// as a buffer, else into a pooled buffer taken only then (so a waiting
+// reader holds none, and a frame that arrived whole costs one read rather
+// than one for its first bytes and one for the rest). The reads are raw
+// non-blocking system calls: without the runtime's bookkeeping for calls
+// that may block, which at everyday rates (all threads idle between
+// messages) wakes the runtime's monitor thread at every call.
+func (l *Reader) readRaw(p []byte) (int, error) {
+	boundary := l.Boundary && l.Conn != nil && l.Idle > 0
+	l.Boundary = false
+	if boundary {
+		l.Conn.SetReadDeadline(time.Now().Add(l.Idle))
+	}
+	direct := len(p) >= readBufSize
+	var n int
+	var errno syscall.Errno
+	err := l.Raw.Read(func(fd uintptr) bool {
+		dst := p
+		if !direct {
+			l.buf = readBufs.Get().(*[readBufSize]byte)
+			dst = l.buf[:]
+		}
+		n, errno = readNow(fd, dst)
+		if errno == syscall.EAGAIN {
+			l.Release()
+			return false // wait until the socket is readable
+		}
+		return true
+	})
+	if boundary {
+		// The deadline is for waiting between messages only.
+		l.Conn.SetReadDeadline(time.Time{})
+	}
+	switch {
+	case err != nil:
+		l.Release()
+		if boundary && errors.Is(err, os.ErrDeadlineExceeded) {
+			return 0, ErrIdle
+		}
+		return 0, err
+	case errno != 0:
+		l.Release()
+		return 0, os.NewSyscallError("read", errno)
+	case n == 0:
+		l.Release()
+		return 0, io.EOF
+	case direct:
+		return n, nil
+	}
+	l.i, l.n = 0, n
+	k := copy(p, l.buf[:n])
+	l.i = k
+	if l.i == l.n {
+		l.Release()
+	}
+	return k, nil
 }
 
 // ErrIdle: the connection was idle for Reader.Idle.
