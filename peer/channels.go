@@ -209,12 +209,12 @@ func (p *Peer) declare(s protocol.ChannelSpec, from *link) error {
 		}
 	}
 	if p.isHostNow() {
-		for _, l := range p.links {
+		for _, l := range p.host.links {
 			p.createNamed(l, s)
 		}
 		return nil
 	}
-	if l := p.toHost; l != nil && l.open && from == nil {
+	if l := p.client.toHost; l != nil && l.open && from == nil {
 		p.sendDeclaration(l, s)
 	}
 	return nil
@@ -360,9 +360,9 @@ func (p *Peer) current(l *link) bool {
 		return false
 	}
 	if p.isHostNow() {
-		return p.links[l.remote] == l
+		return p.host.links[l.remote] == l
 	}
-	return p.toHost == l
+	return p.client.toHost == l
 }
 
 // namedOpen: the host sends what it held for l on the channel.
@@ -430,7 +430,7 @@ func (p *Peer) relayNamed(from protocol.PeerID, name string, data json.RawMessag
 	p.emitNamed(from, name, data, bin)
 	limit := p.relayLimit()
 	var slow []protocol.PeerID
-	for id, l := range p.links {
+	for id, l := range p.host.links {
 		nc := p.chans.lookup(l, name)
 		if nc == nil || nc.dc == nil {
 			continue // its DataChannel could not be made (logged by createNamed)
@@ -458,7 +458,7 @@ func (p *Peer) relayNamed(from protocol.PeerID, name string, data json.RawMessag
 
 // dropSlow drops a client the relay cannot keep up with.
 func (p *Peer) dropSlow(id protocol.PeerID) {
-	if p.links[id] == nil {
+	if p.host.links[id] == nil {
 		return
 	}
 	p.log.Warn("p2pstreams: client cannot keep up, dropping it", "peer", id, "reason", protocol.CodeSlowReader)

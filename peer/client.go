@@ -14,10 +14,21 @@ import (
 // offer, sends what the app sends to the host, and delivers what the host
 // relays. Losing the link to the host ends the round.
 
+// clientRole is what only a client uses, owned by the loop goroutine. A
+// new one starts each round (its zero value).
+type clientRole struct {
+	toHost    *link
+	early     []webrtc.ICECandidateInit // host candidates before its offer
+	lostTimer *time.Timer               // the link is lost, HostLeft may follow
+	lostErr   error
+	restored  bool      // restored the current host's first state
+	recent    []Message // the last Data messages, for a state's "after"
+}
+
 func (p *Peer) clientOffer(data json.RawMessage) error {
-	if p.toHost != nil { // the host renegotiates from scratch (it saw us rejoin)
-		p.closeLink(p.toHost)
-		p.toHost = nil
+	if p.client.toHost != nil { // the host renegotiates from scratch (it saw us rejoin)
+		p.closeLink(p.client.toHost)
+		p.client.toHost = nil
 		p.mu.Lock()
 		p.sendLink = nil
 		p.mu.Unlock()
@@ -30,12 +41,12 @@ func (p *Peer) clientOffer(data json.RawMessage) error {
 	if err != nil {
 		return fmt.Errorf("peer: new peer connection: %w", err)
 	}
-	p.toHost = l
-	p.restored, p.recent = false, nil // the first state of this host replaces the app's
-	for _, c := range p.early {
+	p.client.toHost = l
+	p.client.restored, p.client.recent = false, nil // the first state of this host replaces the app's
+	for _, c := range p.client.early {
 		l.addCandidate(c)
 	}
-	p.early = nil
+	p.client.early = nil
 	if err := l.setRemote(offer); err != nil {
 		return fmt.Errorf("peer: set offer: %w", err)
 	}
@@ -142,9 +153,9 @@ func (p *Peer) hostLost(err error) error {
 	if p.sig == nil {
 		return err
 	}
-	if p.lostTimer == nil {
-		p.lostErr = err
-		p.lostTimer = time.NewTimer(hostLostGrace)
+	if p.client.lostTimer == nil {
+		p.client.lostErr = err
+		p.client.lostTimer = time.NewTimer(hostLostGrace)
 	}
 	return nil
 }

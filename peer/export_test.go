@@ -30,9 +30,9 @@ func Glares(p *Peer) int64 { return p.glares.Load() }
 func onLink(p *Peer, remote protocol.PeerID, f func(l *link) error) error {
 	done := make(chan error, 1)
 	if !p.inbox.push(event{kind: evCall, fn: func() {
-		l := p.links[remote]
-		if l == nil && p.toHost != nil && p.toHost.remote == remote {
-			l = p.toHost
+		l := p.host.links[remote]
+		if l == nil && p.client.toHost != nil && p.client.toHost.remote == remote {
+			l = p.client.toHost
 		}
 		if l == nil || !l.open {
 			done <- fmt.Errorf("no open link to %s", remote)

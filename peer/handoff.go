@@ -15,17 +15,30 @@ import (
 // since the last one, and, when it becomes the host, restores the last one
 // and delivers those messages again.
 
+// handoff is the loop's state for host changes and the hand-off. It
+// outlives rounds: a client's last state from its host is what it restores
+// when it hosts next, and seq only grows (a state asked for in one round
+// may arrive in the next).
+type handoff struct {
+	lastHost    protocol.PeerID // the host of the last join, for OnHostChange
+	snapshot    json.RawMessage // client: the host's last state (HostState)
+	since       []Message       // client: the Data messages after it
+	seq         uint64          // host: Data messages relayed
+	stateDirty  bool            // host: Data relayed since the last state sent
+	stateSentAt time.Time       // host: when it last sent its state
+}
+
 // noteHost tells OnHostChange when the session's host is another peer now.
 func (p *Peer) noteHost(host protocol.PeerID) {
-	if p.lastHost != "" && p.lastHost != host {
-		p.push(callback{kind: cbHostChange, hosts: [2]protocol.PeerID{p.lastHost, host}}, p.cfg.OnHostChange != nil)
+	if p.handoff.lastHost != "" && p.handoff.lastHost != host {
+		p.push(callback{kind: cbHostChange, hosts: [2]protocol.PeerID{p.handoff.lastHost, host}}, p.cfg.OnHostChange != nil)
 	}
-	p.lastHost = host
+	p.handoff.lastHost = host
 }
 
 // askHostState asks the dispatcher for the app's state, for l or (nil)
 // every open client. The dispatcher calls HostState after the OnMessage
-// calls of the p.seq messages relayed so far, so the state it returns
+// calls of the p.handoff.seq messages relayed so far, so the state it returns
 // holds those and no later one; the loop then says how many later ones
 // each client got before the state ("after"), for it to deliver again.
 func (p *Peer) askHostState(l *link) {
@@ -33,9 +46,9 @@ func (p *Peer) askHostState(l *link) {
 		return
 	}
 	if l == nil {
-		p.stateDirty, p.stateSentAt = false, time.Now()
+		p.handoff.stateDirty, p.handoff.stateSentAt = false, time.Now()
 	}
-	p.events.push(callback{kind: cbSnapshot, link: l, seq: p.seq})
+	p.events.push(callback{kind: cbSnapshot, link: l, seq: p.handoff.seq})
 }
 
 // takeHostState runs on the dispatcher: it calls HostState and hands the
@@ -63,12 +76,12 @@ func (p *Peer) sendHostState(ev event) {
 	if !p.isHostNow() {
 		return
 	}
-	after := p.seq - ev.seq
+	after := p.handoff.seq - ev.seq
 	msg := func() string {
 		b, _ := json.Marshal(wire{Type: typeHostState, Data: ev.data, After: after})
 		return string(b)
 	}()
-	for _, l := range p.links {
+	for _, l := range p.host.links {
 		if (ev.link == nil || ev.link == l) && l.open && l.baseSeq <= ev.seq {
 			p.sendPieces(l, chunkText(msg))
 		}
@@ -77,7 +90,7 @@ func (p *Peer) sendHostState(ev event) {
 
 // hostStateTick asks for a fresh state when Data flowed since the last one.
 func (p *Peer) hostStateTick(now time.Time) {
-	if p.stateDirty && now.Sub(p.stateSentAt) >= protocol.HostStateEvery {
+	if p.handoff.stateDirty && now.Sub(p.handoff.stateSentAt) >= protocol.HostStateEvery {
 		p.askHostState(nil)
 	}
 }
@@ -85,12 +98,12 @@ func (p *Peer) hostStateTick(now time.Time) {
 // keepRecent keeps the last Data messages a client got, for a state that
 // says some came after it.
 func (p *Peer) keepRecent(m Message) {
-	if len(p.recent) >= maxRecent {
-		p.recent = append(p.recent[:0], p.recent[len(p.recent)-maxRecent/2:]...)
+	if len(p.client.recent) >= maxRecent {
+		p.client.recent = append(p.client.recent[:0], p.client.recent[len(p.client.recent)-maxRecent/2:]...)
 	}
-	p.recent = append(p.recent, m)
-	if p.snapshot != nil {
-		p.since = append(p.since, m)
+	p.client.recent = append(p.client.recent, m)
+	if p.handoff.snapshot != nil {
+		p.handoff.since = append(p.handoff.since, m)
 	}
 }
 
@@ -104,14 +117,14 @@ func (p *Peer) keepHostState(data json.RawMessage, after uint64) {
 	if len(data) == 0 || string(data) == "null" {
 		return
 	}
-	n := min(int(after), len(p.recent))
-	p.snapshot, p.since = data, append([]Message(nil), p.recent[len(p.recent)-n:]...)
-	if p.restored {
+	n := min(int(after), len(p.client.recent))
+	p.handoff.snapshot, p.handoff.since = data, append([]Message(nil), p.client.recent[len(p.client.recent)-n:]...)
+	if p.client.restored {
 		return
 	}
-	p.restored = true
+	p.client.restored = true
 	p.push(callback{kind: cbRestore, raw: data}, p.cfg.OnRestoreState != nil)
-	for _, m := range p.since {
+	for _, m := range p.handoff.since {
 		p.emitMessage(m.From, m.Data, m.Binary)
 	}
 }
@@ -119,8 +132,8 @@ func (p *Peer) keepHostState(data json.RawMessage, after uint64) {
 // takeOverState: a new host restores the old host's last state and
 // delivers again the messages that came after it.
 func (p *Peer) takeOverState() {
-	snap, since := p.snapshot, p.since
-	p.snapshot, p.since = nil, nil
+	snap, since := p.handoff.snapshot, p.handoff.since
+	p.handoff.snapshot, p.handoff.since = nil, nil
 	if snap == nil {
 		return
 	}

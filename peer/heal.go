@@ -49,7 +49,7 @@ func (p *Peer) startHeal(l *link, why string) {
 // server) changes nothing. One check per silence: not again until the
 // host has been heard.
 func (p *Peer) checkHost(l *link) {
-	if p.isHostNow() || l != p.toHost {
+	if p.isHostNow() || l != p.client.toHost {
 		return
 	}
 	seen := l.lastSeen.Load()
@@ -119,8 +119,8 @@ func (p *Peer) checkHealed(l *link) {
 		p.hostDrop(l.remote, StateFailed)
 		return
 	}
-	if p.states != nil { // host: the map it did not send meanwhile
-		p.sendPieces(l, chunkText(encodeStates(p.states)))
+	if p.host.states != nil { // host: the map it did not send meanwhile
+		p.sendPieces(l, chunkText(encodeStates(p.host.states)))
 	}
 	p.heals.Add(1)
 }
@@ -181,7 +181,7 @@ func (p *Peer) tickOpen(l *link, now time.Time) error {
 		return fmt.Errorf("%w: no message for %v", ErrDisconnected, idle.Round(time.Millisecond))
 	case idle > p.set.idle:
 		p.checkHost(l) // a client's: the server knows sooner
-	case p.set.idle-idle < p.set.interval && l == p.toHost && !p.isHostNow():
+	case p.set.idle-idle < p.set.interval && l == p.client.toHost && !p.isHostNow():
 		// The idle timeout passes before the next tick: check then, not up
 		// to an interval late.
 		time.AfterFunc(p.set.idle-idle+time.Millisecond, func() {

@@ -16,12 +16,28 @@ import (
 // every peer's state, itself included as connected, sending the whole map
 // to every open client on each change.
 
+// hostRole is what only the host uses, owned by the loop goroutine. A new
+// one starts each round (newHostRole); a host keeps it through its redials,
+// and empties it when it rejoins as a client (joinedAs).
+type hostRole struct {
+	links       map[protocol.PeerID]*link     // one per client
+	states      map[protocol.PeerID]State     // the map it sends; nil until it hosts
+	gone        map[protocol.PeerID]time.Time // clients whose link ended, since when
+	reportDue   bool                          // the map changed since the last PeerStates; tick sends it
+	redialTimer *time.Timer                   // when to reopen its signaling connection
+	redials     int
+}
+
+func newHostRole() hostRole {
+	return hostRole{links: make(map[protocol.PeerID]*link)}
+}
+
 // hostNewPeer starts negotiating with a client that is ready for an offer.
 // A client that rejoins replaces its old link.
 func (p *Peer) hostNewPeer(id protocol.PeerID, iceServers []webrtc.ICEServer) {
-	delete(p.gone, id)
-	if old := p.links[id]; old != nil {
-		delete(p.links, id)
+	delete(p.host.gone, id)
+	if old := p.host.links[id]; old != nil {
+		delete(p.host.links, id)
 		p.closeLink(old)
 		p.publishFanout()
 	}
@@ -31,8 +47,8 @@ func (p *Peer) hostNewPeer(id protocol.PeerID, iceServers []webrtc.ICEServer) {
 		p.setPeerState(id, StateFailed)
 		return
 	}
-	l.baseSeq = p.seq // it gets every message relayed from now on (held until open)
-	p.links[id] = l
+	l.baseSeq = p.handoff.seq // it gets every message relayed from now on (held until open)
+	p.host.links[id] = l
 	offer, err := l.pc.CreateOffer(nil)
 	if err == nil {
 		err = l.pc.SetLocalDescription(offer)
@@ -48,7 +64,7 @@ func (p *Peer) hostNewPeer(id protocol.PeerID, iceServers []webrtc.ICEServer) {
 }
 
 func (p *Peer) hostAnswer(from protocol.PeerID, data json.RawMessage) {
-	l := p.links[from]
+	l := p.host.links[from]
 	if l == nil || l.remoteSet {
 		return
 	}
@@ -62,7 +78,7 @@ func (p *Peer) hostAnswer(from protocol.PeerID, data json.RawMessage) {
 		p.hostDrop(from, StateFailed)
 		return
 	}
-	if p.states[from] == StateNegotiating && !l.open { // both descriptions set, as the browser says
+	if p.host.states[from] == StateNegotiating && !l.open { // both descriptions set, as the browser says
 		p.setPeerState(from, StateConnecting)
 	}
 }
@@ -77,7 +93,7 @@ func (p *Peer) hostLinkEvent(l *link, ev event) {
 	case evPCState:
 		switch ev.pcState {
 		case webrtc.PeerConnectionStateConnecting:
-			if p.states[id] == StateNegotiating {
+			if p.host.states[id] == StateNegotiating {
 				p.setPeerState(id, StateConnecting)
 			}
 		case webrtc.PeerConnectionStateDisconnected:
@@ -129,7 +145,7 @@ func (p *Peer) hostOpen(l *link) {
 	}
 	p.sendTracks(l) // negotiated over the channel, now open
 	p.setPeerState(l.remote, StateConnected)
-	if p.links[l.remote] == l {
+	if p.host.links[l.remote] == l {
 		p.askHostState(l) // the newcomer gets the room's state
 	}
 }
@@ -146,14 +162,14 @@ func (p *Peer) flushOutbox(l *link) bool {
 // keeps in the map until the client comes back (a new SessionReady) or
 // forgetAfter passes (see forgetGone).
 func (p *Peer) hostDrop(id protocol.PeerID, s State) {
-	l := p.links[id]
+	l := p.host.links[id]
 	if l == nil {
 		return
 	}
-	delete(p.links, id)
+	delete(p.host.links, id)
 	p.closeLink(l)
 	p.publishFanout()
-	p.gone[id] = time.Now()
+	p.host.gone[id] = time.Now()
 	p.setPeerState(id, s)
 }
 
@@ -165,20 +181,20 @@ var forgetAfter = protocol.ForgetAfter
 // that the server frees their places in the session.
 func (p *Peer) forgetGone(now time.Time) {
 	changed := false
-	for id, at := range p.gone {
-		if now.Sub(at) < forgetAfter || p.links[id] != nil {
+	for id, at := range p.host.gone {
+		if now.Sub(at) < forgetAfter || p.host.links[id] != nil {
 			continue
 		}
-		delete(p.gone, id)
-		delete(p.states, id)
+		delete(p.host.gone, id)
+		delete(p.host.states, id)
 		changed = true
 		if p.joined {
 			p.signal(&protocol.Message{State: protocol.PeerLeft, PeerID: id})
 		}
 	}
 	if changed {
-		p.toClients(chunkText(encodeStates(p.states)), false)
-		p.setPeers(maps.Clone(p.states))
+		p.toClients(chunkText(encodeStates(p.host.states)), false)
+		p.setPeers(maps.Clone(p.host.states))
 	}
 }
 
@@ -189,8 +205,8 @@ func (p *Peer) forgetGone(now time.Time) {
 // SessionReady that names it), even if its side of the channel opened first.
 func (p *Peer) relay(from protocol.PeerID, data json.RawMessage, bin []byte) {
 	p.emitMessage(from, data, bin)
-	p.stateDirty = true
-	p.seq++
+	p.handoff.stateDirty = true
+	p.handoff.seq++
 	if bin != nil {
 		p.toClients(chunkBinary(encodeBinaryHeader(from), bin), true)
 		return
@@ -205,7 +221,7 @@ func (p *Peer) relay(from protocol.PeerID, data json.RawMessage, bin []byte) {
 // than protocol.RelayMaxHeld messages (or relayLimit bytes) while it
 // negotiates. The relay never waits for one client.
 func (p *Peer) toClients(pieces []piece, hold bool) {
-	for _, l := range p.links {
+	for _, l := range p.host.links {
 		if !l.open && l.dc.ReadyState() == webrtc.DataChannelStateOpen {
 			p.hostOpen(l) // pion opened it; the loop has not seen the event yet
 		}
@@ -216,7 +232,7 @@ func (p *Peer) toClients(pieces []piece, hold bool) {
 	}
 	limit := p.relayLimit()
 	var slow []protocol.PeerID
-	for id, l := range p.links {
+	for id, l := range p.host.links {
 		switch {
 		case l.open && !l.healing:
 			if !p.sendPieces(l, pieces) || l.dc.BufferedAmount() > limit {
@@ -232,7 +248,7 @@ func (p *Peer) toClients(pieces []piece, hold bool) {
 		}
 	}
 	for _, id := range slow {
-		if p.links[id] == nil { // dropped meanwhile (hostDrop sends the map, which comes here again)
+		if p.host.links[id] == nil { // dropped meanwhile (hostDrop sends the map, which comes here again)
 			continue
 		}
 		p.log.Warn("p2pstreams: client cannot keep up, dropping it", "peer", id, "reason", protocol.CodeSlowReader, "limit", limit)
@@ -243,13 +259,13 @@ func (p *Peer) toClients(pieces []piece, hold bool) {
 
 // setPeerState changes one entry of the host's map and sends the map.
 func (p *Peer) setPeerState(id protocol.PeerID, s State) {
-	if old, ok := p.states[id]; ok && old == s {
+	if old, ok := p.host.states[id]; ok && old == s {
 		return
 	}
-	p.states[id] = s
-	p.toClients(chunkText(encodeStates(p.states)), false)
-	p.setPeers(maps.Clone(p.states))
-	p.reportDue = true
+	p.host.states[id] = s
+	p.toClients(chunkText(encodeStates(p.host.states)), false)
+	p.setPeers(maps.Clone(p.host.states))
+	p.host.reportDue = true
 	p.reportStates(time.Now())
 }
 
@@ -262,25 +278,25 @@ const reportInterval = 250 * time.Millisecond
 // successor, when it changed and reportInterval has passed since the last
 // one.
 func (p *Peer) reportStates(now time.Time) {
-	if !p.reportDue || !p.joined || !p.isHostNow() || now.Sub(p.reportedAt) < reportInterval {
+	if !p.host.reportDue || !p.joined || !p.isHostNow() || now.Sub(p.reportedAt) < reportInterval {
 		return
 	}
-	m := make(map[protocol.PeerID]string, len(p.states))
-	for id, s := range p.states {
+	m := make(map[protocol.PeerID]string, len(p.host.states))
+	for id, s := range p.host.states {
 		m[id] = s.String()
 	}
 	data, _ := json.Marshal(m)
-	p.reportDue, p.reportedAt = false, now
-	p.signal(&protocol.Message{State: protocol.PeerStates, Data: data, Successor: p.successor()})
+	p.host.reportDue, p.reportedAt = false, now
+	p.signal(&protocol.Message{State: protocol.PeerStates, Data: data, Successor: p.host.successor()})
 }
 
 // successor is the client the host names to host after it: the one
 // connected longest (its channel open first), as the browser host does;
 // "" when no client is connected.
-func (p *Peer) successor() protocol.PeerID {
+func (h *hostRole) successor() protocol.PeerID {
 	var best *link
-	for id, l := range p.links {
-		if !l.open || p.states[id] != StateConnected {
+	for id, l := range h.links {
+		if !l.open || h.states[id] != StateConnected {
 			continue
 		}
 		if best == nil || l.openedAt.Before(best.openedAt) || l.openedAt.Equal(best.openedAt) && id < best.remote {

@@ -35,7 +35,7 @@ type link struct {
 	outbox    []piece                   // host: relayed messages until open
 	held      int                       // host: messages in outbox
 	heldBytes int                       // host: bytes in outbox
-	baseSeq   uint64                    // host: Peer.seq when the link was made
+	baseSeq   uint64                    // host: Peer.handoff.seq when the link was made
 	closed    bool
 
 	polite      bool                       // the client's side: gives way when offers cross (negotiate.go)

@@ -154,14 +154,9 @@ func (p *Peer) stop() {
 // round runs one membership, from (re)joining to its end.
 func (p *Peer) round() (end roundEnd) {
 	p.joined = false
-	p.links = make(map[protocol.PeerID]*link)
-	p.publishFanout()
-	p.states = nil
-	p.toHost = nil
-	p.early = nil
 	p.wasConnected = false
-	p.lostTimer, p.lostErr = nil, nil
-	p.redials = 0
+	p.host, p.client = newHostRole(), clientRole{}
+	p.publishFanout()
 	defer func() { p.endRound(end.err) }()
 
 	if p.sig == nil {
@@ -190,9 +185,9 @@ func (p *Peer) round() (end roundEnd) {
 		if tick != nil {
 			tick.Stop()
 		}
-		if p.redialTimer != nil {
-			p.redialTimer.Stop()
-			p.redialTimer = nil
+		if p.host.redialTimer != nil {
+			p.host.redialTimer.Stop()
+			p.host.redialTimer = nil
 		}
 	}()
 
@@ -201,11 +196,11 @@ func (p *Peer) round() (end roundEnd) {
 		p.backlog = nil
 		if len(batch) == 0 {
 			var lostC, redialC <-chan time.Time
-			if p.lostTimer != nil {
-				lostC = p.lostTimer.C
+			if p.client.lostTimer != nil {
+				lostC = p.client.lostTimer.C
 			}
-			if p.redialTimer != nil {
-				redialC = p.redialTimer.C
+			if p.host.redialTimer != nil {
+				redialC = p.host.redialTimer.C
 			}
 			select {
 			case <-p.inbox.wake:
@@ -216,9 +211,9 @@ func (p *Peer) round() (end roundEnd) {
 				}
 				continue
 			case <-lostC:
-				return roundEnd{err: p.lostErr, connected: p.wasConnected}
+				return roundEnd{err: p.client.lostErr, connected: p.wasConnected}
 			case <-redialC:
-				p.redialTimer = nil
+				p.host.redialTimer = nil
 				p.redial()
 				continue
 			case <-joinTimer.C:
@@ -279,8 +274,8 @@ func (p *Peer) redial() {
 }
 
 func (p *Peer) scheduleRedial() {
-	p.redialTimer = time.NewTimer(backoff(p.redials))
-	p.redials++
+	p.host.redialTimer = time.NewTimer(backoff(p.host.redials))
+	p.host.redials++
 }
 
 func (p *Peer) dialed(ev event) {
@@ -298,9 +293,9 @@ func (p *Peer) dialed(ev event) {
 // endRound tears the membership down. The signaling connection survives
 // when it can carry the next SessionJoin.
 func (p *Peer) endRound(reason error) {
-	if p.lostTimer != nil {
-		p.lostTimer.Stop()
-		p.lostTimer = nil
+	if p.client.lostTimer != nil {
+		p.client.lostTimer.Stop()
+		p.client.lostTimer = nil
 	}
 	closing := errors.Is(reason, ErrClosed)
 	p.suspect = ""
@@ -315,11 +310,11 @@ func (p *Peer) endRound(reason error) {
 		// connection may join again.
 		p.sig.send(&protocol.Message{State: protocol.SessionLeave})
 	}
-	for _, l := range p.links {
+	for _, l := range p.host.links {
 		p.closeLink(l)
 	}
-	p.closeLink(p.toHost)
-	p.links, p.toHost = nil, nil
+	p.closeLink(p.client.toHost)
+	p.host.links, p.client.toHost = nil, nil
 	p.publishFanout()
 	if closing && p.sig != nil {
 		p.sig.close()
@@ -378,7 +373,7 @@ func (p *Peer) handle(ev event) error {
 		p.sleep(ev.pause)
 		return nil
 	case evHostGone:
-		if l := ev.link; l == p.toHost && l != nil && !l.closed && !p.isHostNow() {
+		if l := ev.link; l == p.client.toHost && l != nil && !l.closed && !p.isHostNow() {
 			return ev.err
 		}
 		return nil
@@ -397,12 +392,12 @@ func (p *Peer) handle(ev event) error {
 		return nil
 	}
 	if p.isHostNow() {
-		if p.links[l.remote] == l {
+		if p.host.links[l.remote] == l {
 			p.hostLinkEvent(l, ev)
 		}
 		return nil
 	}
-	if l != p.toHost {
+	if l != p.client.toHost {
 		return nil
 	}
 	return p.clientLinkEvent(l, ev)
@@ -458,7 +453,7 @@ func (p *Peer) joinedAs(m *protocol.Message) error {
 	wasHost := p.isHostNow()
 	p.joined = true
 	p.joinAt = time.Now()
-	p.redials = 0
+	p.host.redials = 0
 	p.set = p.cfg.settings(m.Config, p.log)
 	p.set.iceServers = p.linkICEServers(m.ICEServers) // for the link to the host
 	p.failoverOn = p.set.failover
@@ -470,28 +465,28 @@ func (p *Peer) joinedAs(m *protocol.Message) error {
 	p.mu.Unlock()
 	if host {
 		if !wasHost {
-			p.states = map[protocol.PeerID]State{p.id: StateConnected}
-			p.gone = make(map[protocol.PeerID]time.Time)
+			p.host.states = map[protocol.PeerID]State{p.id: StateConnected}
+			p.host.gone = make(map[protocol.PeerID]time.Time)
 			p.takeOverState()
 		}
 		p.wasConnected = true
 		p.setState(StateConnected)
-		p.toClients(chunkText(encodeStates(p.states)), false)
-		p.setPeers(maps.Clone(p.states))
+		p.toClients(chunkText(encodeStates(p.host.states)), false)
+		p.setPeers(maps.Clone(p.host.states))
 		// Each join is a new membership: the server has neither the map
 		// nor the successor yet (the browser host reports on joining too).
-		p.reportDue = true
+		p.host.reportDue = true
 		p.reportStates(time.Now())
 		p.markReady()
 		return nil
 	}
 	if wasHost {
-		for _, l := range p.links {
+		for _, l := range p.host.links {
 			p.closeLink(l)
 		}
-		clear(p.links)
+		clear(p.host.links)
 		p.publishFanout()
-		p.states, p.gone = nil, nil
+		p.host.states, p.host.gone = nil, nil
 	}
 	if m.HostPeerID == p.suspect {
 		// The host that the last round lost is host still: tell the server,
@@ -540,7 +535,7 @@ func (p *Peer) signalDown(err error) error {
 		p.log.Info("p2pstreams: host lost its signaling connection; joining again", "peer", p.id, "err", err)
 		p.scheduleRedial()
 		return nil
-	case p.toHost != nil && p.toHost.open:
+	case p.client.toHost != nil && p.client.toHost.open:
 		return nil
 	}
 	return fmt.Errorf("%w: %w", ErrSignalingLost, err)
@@ -565,13 +560,13 @@ func (p *Peer) remoteCandidate(from protocol.PeerID, data json.RawMessage) {
 	var l *link
 	switch {
 	case p.isHostNow():
-		l = p.links[from]
+		l = p.host.links[from]
 	case p.joined && from == p.hostIDNow():
-		if p.toHost == nil {
-			p.early = append(p.early, c)
+		if p.client.toHost == nil {
+			p.client.early = append(p.client.early, c)
 			return
 		}
-		l = p.toHost
+		l = p.client.toHost
 	}
 	if l == nil {
 		return
@@ -585,7 +580,7 @@ func (p *Peer) remoteCandidate(from protocol.PeerID, data json.RawMessage) {
 func (p *Peer) tick(now time.Time) error {
 	if p.isHostNow() {
 		p.reportStates(now)
-		for id, l := range p.links {
+		for id, l := range p.host.links {
 			switch {
 			case l.open:
 				if err := p.tickOpen(l, now); err != nil {
@@ -601,7 +596,7 @@ func (p *Peer) tick(now time.Time) error {
 		p.hostStateTick(now)
 		return nil
 	}
-	l := p.toHost
+	l := p.client.toHost
 	switch {
 	case l != nil && l.open:
 		if err := p.tickOpen(l, now); err != nil {

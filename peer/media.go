@@ -151,14 +151,14 @@ func (p *Peer) RemoveTrack(track webrtc.TrackLocal) error {
 func (p *Peer) mediaLinks() []*link {
 	if p.isHostNow() {
 		var ls []*link
-		for _, l := range p.links {
+		for _, l := range p.host.links {
 			if l.open {
 				ls = append(ls, l)
 			}
 		}
 		return ls
 	}
-	if l := p.toHost; l != nil && l.open && p.media.upLink == l {
+	if l := p.client.toHost; l != nil && l.open && p.media.upLink == l {
 		return []*link{l}
 	}
 	return nil
@@ -397,7 +397,7 @@ func (p *Peer) forward(l *link, st *trackState) {
 	r.out.track = &relayTrack{TrackLocalStaticRTP: out, bound: r.keyframe}
 	st.relay, st.tee = r, &tee{ch: make(chan *rtp.Packet, teeSize), done: make(chan struct{})}
 	p.media.relays = append(p.media.relays, r)
-	for id, v := range p.links {
+	for id, v := range p.host.links {
 		if id != r.from && v.open {
 			p.forwardTo(v, r)
 		}
@@ -463,7 +463,7 @@ const maxStreamFrom = 256
 // forwards. Only a host's word counts; a bad one is dropped.
 func (p *Peer) streamFromMessage(l *link, data json.RawMessage) {
 	var f streamFrom
-	if p.isHostNow() || l != p.toHost || json.Unmarshal(data, &f) != nil ||
+	if p.isHostNow() || l != p.client.toHost || json.Unmarshal(data, &f) != nil ||
 		f.StreamID == "" || len(f.StreamID) > 256 || protocol.CheckID(string(f.PeerID)) != nil {
 		p.log.Debug("p2pstreams: ignoring a StreamFrom", "peer", l.remote)
 		return

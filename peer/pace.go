@@ -16,10 +16,10 @@ import (
 // client never holds the host back.
 
 // publishFanout makes the host's open links, as the loop sees them, the
-// ones Send paces by (loop only; after any change of p.links or l.open).
+// ones Send paces by (loop only; after any change of p.host.links or l.open).
 func (p *Peer) publishFanout() {
 	var open []*link
-	for _, l := range p.links {
+	for _, l := range p.host.links {
 		if l.open {
 			open = append(open, l)
 		}

@@ -58,33 +58,21 @@ type Peer struct {
 	err        error // why the Peer ended
 	lastErr    error // why the last round ended, for Join's timeout error
 
-	// Owned by the loop goroutine (loop.go).
+	// Owned by the loop goroutine (loop.go): no lock, and no other
+	// goroutine reads them. What only one role uses is in host or client,
+	// both reset at the start of each round (round); what outlives a round
+	// is here or in handoff.
 	sig          *signal
 	set          settings
 	joined       bool
-	links        map[protocol.PeerID]*link     // host: one per client
-	states       map[protocol.PeerID]State     // host: the map it sends
-	gone         map[protocol.PeerID]time.Time // host: clients whose link ended, since when
-	lastHost     protocol.PeerID               // the host of the last join, for OnHostChange
-	snapshot     json.RawMessage               // client: the host's last state (HostState)
-	since        []Message                     // client: the Data messages after it
-	restored     bool                          // client: restored the current host's first state
-	stateDirty   bool                          // host: Data relayed since the last state sent
-	seq          uint64                        // host: Data messages relayed
-	recent       []Message                     // client: the last Data messages, for a state's "after"
-	stateSentAt  time.Time                     // host: when it last sent its state
-	toHost       *link                         // client
-	early        []webrtc.ICECandidateInit     // client: host candidates before its offer
-	reportedAt   time.Time                     // host: when it last sent the map to the server (PeerStates)
-	reportDue    bool                          // host: the map changed since; tick sends it
+	host         hostRole   // the host's side of this round (host.go)
+	client       clientRole // the client's side of this round (client.go)
+	handoff      handoff    // host changes and the state hand-off, across rounds (handoff.go)
+	reportedAt   time.Time  // host: when it last sent the map to the server (PeerStates)
 	joinAt       time.Time
 	backlog      []event // events left over when a round ended
 	wasConnected bool    // this round reached StateConnected
 	failoverOn   bool
-	lostTimer    *time.Timer // client: the link is lost, HostLeft may follow
-	lostErr      error
-	redialTimer  *time.Timer // host: when to reopen its signaling connection
-	redials      int
 	suspect      protocol.PeerID     // the host the last round lost: report it if the server names it again
 	media        media               // tracks sent, received and forwarded (media.go)
 	cert         *webrtc.Certificate // DTLS, shared by this Peer's links
