@@ -83,9 +83,23 @@ type HostChanges interface {
 	SessionStarted(ctx context.Context, s SessionID) (previous PeerID, err error)
 }
 
-// maxRemembered bounds the removals and ended sessions kept in memory; past
-// it the oldest (expired first) go.
+// maxRemembered bounds the removals and ended sessions kept in memory: at
+// it, the expired ones go, and others too (any, in map order) while it is
+// still reached.
 const maxRemembered = 100000
+
+// prune makes room for one more entry in m (see maxRemembered); expired
+// tells an entry whose time is over.
+func prune[K comparable, V any](m map[K]V, expired func(V) bool) {
+	if len(m) < maxRemembered {
+		return
+	}
+	for k, v := range m {
+		if expired(v) || len(m) >= maxRemembered {
+			delete(m, k)
+		}
+	}
+}
 
 // memRefusals is Refusals in memory: MemoryStore's, and a Server's when its
 // Store keeps none.
@@ -105,13 +119,7 @@ func (r *memRefusals) Refuse(ctx context.Context, s SessionID, p PeerID, d time.
 	if r.until == nil {
 		r.until = make(map[string]time.Time)
 	}
-	if len(r.until) >= maxRemembered {
-		for k, u := range r.until {
-			if u.Before(now) || len(r.until) >= maxRemembered {
-				delete(r.until, k)
-			}
-		}
-	}
+	prune(r.until, func(u time.Time) bool { return u.Before(now) })
 	r.until[PeerTopic(s, p)] = now.Add(d)
 	return nil
 }
@@ -155,13 +163,7 @@ func (h *memHostChanges) SessionEnded(ctx context.Context, s SessionID, host Pee
 	if h.ended == nil {
 		h.ended = make(map[SessionID]endedSession)
 	}
-	if len(h.ended) >= maxRemembered {
-		for k, e := range h.ended {
-			if e.until.Before(now) || len(h.ended) >= maxRemembered {
-				delete(h.ended, k)
-			}
-		}
-	}
+	prune(h.ended, func(e endedSession) bool { return e.until.Before(now) })
 	h.ended[s] = endedSession{host, now.Add(d)}
 	return nil
 }

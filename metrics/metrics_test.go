@@ -66,6 +66,22 @@ func scrape(t *testing.T, url string) map[string]float64 {
 	return out
 }
 
+// mount serves srv at /p2p/ and reg at /metrics on a test server (closed,
+// after srv's Shutdown, when the test ends), points tokenFor at srv, and
+// returns the WebSocket and metrics URLs.
+func mount(t *testing.T, srv *p2pstreams.Server, reg prometheus.Gatherer) (wsURL, metricsURL string) {
+	tokenFor = func(p protocol.PeerID) (string, error) { return srv.Token("room", p, time.Minute, nil) }
+	mux := http.NewServeMux()
+	mux.Handle("/p2p/", srv)
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	hs := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		srv.Shutdown(context.Background())
+		hs.Close()
+	})
+	return "ws" + strings.TrimPrefix(hs.URL, "http") + "/p2p/", hs.URL + "/metrics"
+}
+
 type peer struct {
 	t  *testing.T
 	nc net.Conn
@@ -123,16 +139,9 @@ func TestEachMetricMoves(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Watch(srv)
-	tokenFor = func(p protocol.PeerID) (string, error) { return srv.Token("room", p, time.Minute, nil) }
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m)
-	mux := http.NewServeMux()
-	mux.Handle("/p2p/", srv)
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	hs := httptest.NewServer(mux)
-	defer hs.Close()
-	defer srv.Shutdown(context.Background())
-	wsURL, metricsURL := "ws"+strings.TrimPrefix(hs.URL, "http")+"/p2p/", hs.URL+"/metrics"
+	wsURL, metricsURL := mount(t, srv, reg)
 
 	before := scrape(t, metricsURL)
 	// step waits (2 s at most) for every metric in want to move by its
@@ -262,14 +271,8 @@ func TestFloodMetricsMove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/p2p/", srv)
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	hs := httptest.NewServer(mux)
-	defer hs.Close()
-	defer srv.Shutdown(context.Background())
-	tokenFor = func(p protocol.PeerID) (string, error) { return srv.Token("room", p, time.Minute, nil) }
-	p := join(t, "ws"+strings.TrimPrefix(hs.URL, "http")+"/p2p/", "alice")
+	wsURL, metricsURL := mount(t, srv, reg)
+	p := join(t, wsURL, "alice")
 	for range 50 {
 		if wsutil.WriteClientText(p.nc, []byte(`{"type":"Connection","state":"SessionLeave"}`)) != nil {
 			break // closed for flooding
@@ -278,7 +281,7 @@ func TestFloodMetricsMove(t *testing.T) {
 	for deadline := time.Now().Add(5 * time.Second); srv.Stats().FloodClosed == 0 && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}
-	got := scrape(t, hs.URL+"/metrics")
+	got := scrape(t, metricsURL)
 	if got["p2pstreams_rate_limited_messages_total"] < 1 || got["p2pstreams_flood_closes_total"] != 1 {
 		t.Errorf("rate_limited %v, flood closes %v; want >= 1 and 1", got["p2pstreams_rate_limited_messages_total"], got["p2pstreams_flood_closes_total"])
 	}
@@ -299,19 +302,13 @@ func TestTimedStoreRenewsInBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokenFor = func(p protocol.PeerID) (string, error) { return srv.Token("room", p, time.Minute, nil) }
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m)
-	mux := http.NewServeMux()
-	mux.Handle("/p2p/", srv)
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	hs := httptest.NewServer(mux)
-	defer hs.Close()
-	defer srv.Shutdown(context.Background())
-	join(t, "ws"+strings.TrimPrefix(hs.URL, "http")+"/p2p/", "alice")
+	wsURL, metricsURL := mount(t, srv, reg)
+	join(t, wsURL, "alice")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		got := scrape(t, hs.URL+"/metrics")
+		got := scrape(t, metricsURL)
 		if got[`p2pstreams_store_duration_seconds{op="refresh"}`] != 0 {
 			t.Fatalf("a lease was renewed alone: %v", got)
 		}
