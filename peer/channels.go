@@ -104,12 +104,7 @@ func (c *Channel) Send(ctx context.Context, data any) error {
 	case l == nil:
 		return ErrNotConnected
 	}
-	var pieces []piece
-	if bin != nil {
-		pieces = chunkBinary(encodeBinaryHeader(""), bin)
-	} else {
-		pieces = chunkText(encodeData(raw))
-	}
+	pieces := ownPieces(raw, bin)
 	if err := fitsChannel(c.spec, pieces); err != nil {
 		return err
 	}

@@ -281,18 +281,20 @@ func (p *Peer) Send(ctx context.Context, data any) error {
 	case l == nil:
 		return ErrNotConnected
 	}
-	if bin != nil {
-		pieces := chunkBinary(encodeBinaryHeader(""), bin)
-		if held, err := l.hold(pieces); held {
-			return err
-		}
-		return l.send(ctx, pieces)
-	}
-	pieces := chunkText(encodeData(raw))
+	pieces := ownPieces(raw, bin)
 	if held, err := l.hold(pieces); held {
 		return err
 	}
 	return l.send(ctx, pieces)
+}
+
+// ownPieces chunks a client's own message (a Send's data, JSON or binary)
+// for its link to the host; the host stamps the sender.
+func ownPieces(raw json.RawMessage, bin []byte) []piece {
+	if bin != nil {
+		return chunkBinary(encodeBinaryHeader(""), bin)
+	}
+	return chunkText(encodeData(raw))
 }
 
 // outgoing marshals the data of a Send, checks its size, and returns it
