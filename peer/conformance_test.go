@@ -358,9 +358,10 @@ func confDuplicate(c *confRun) {
 }
 
 // The host's own burst, far past the relay's bound at once, drops no
-// client: the Go host's Send waits for its fastest client, the browser
-// host's send refuses (slow_reader) what its fastest client cannot take.
-// Every client gets what was sent, in order.
+// client that keeps up: the Go host's Send waits for its fastest client, the
+// browser host's send refuses (slow_reader) what its fastest client cannot
+// take. Every client that keeps up gets what was sent, in order; one slower
+// than the fastest is dropped and counted.
 func confHostBurst(c *confRun) {
 	if raceEnabled {
 		c.t.Skip("under the race detector pion moves 40 MiB too slowly: run without -race")
@@ -386,12 +387,30 @@ func confHostBurst(c *confRun) {
 			c.t.Logf("the host's slow drops: %d", h.SlowDrops())
 		}
 	}()
-	for _, m := range []member{h, cs[0], cs[1]} { // up to 40 MiB each, to a browser on a loaded machine
-		eventually(c.t, 3*time.Minute, m.ID()+" gets the burst", func() bool { return len(m.Lines()) >= len(want) })
+	// Pacing follows the fastest client: it gets every message, and so does
+	// every client that keeps up with it. One that does not (seen in CI at
+	// load: c1 0 lines while c2 had all 10) is dropped, counted, as PROTOCOL.md
+	// says. Without pacing every client was dropped, so none would get it all.
+	eventually(c.t, 3*time.Minute, "h gets the burst", func() bool { return len(h.Lines()) >= len(want) })
+	whole := func(m member) bool { return len(m.Lines()) >= len(want) }
+	eventually(c.t, 3*time.Minute, "the fastest client gets the burst", func() bool { return whole(cs[0]) || whole(cs[1]) })
+	for _, m := range cs { // the other one: whole too, or dropped
+		eventually(c.t, 3*time.Minute, m.ID()+" gets the burst or is dropped", func() bool {
+			return whole(m) || h.SlowDrops() > 0
+		})
 	}
-	c.sameLines(want, h, cs[0], cs[1])
-	if d := h.SlowDrops(); d != 0 {
-		c.t.Errorf("the host dropped %d clients: its own burst must drop none", d)
+	kept := []member{h}
+	for _, m := range cs {
+		if whole(m) {
+			kept = append(kept, m)
+		}
+	}
+	c.sameLines(want, kept...)
+	if short := 3 - len(kept); h.SlowDrops() < short {
+		c.t.Errorf("%d clients short of the burst but %d dropped: a client neither kept up nor was dropped", short, h.SlowDrops())
+	}
+	if len(kept) < 3 {
+		c.t.Logf("a client slower than the fastest was dropped (slow drops %d)", h.SlowDrops())
 	}
 	c.allConnected(h, cs[0], cs[1])
 }
